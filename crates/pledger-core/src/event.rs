@@ -1,0 +1,702 @@
+//! The eleven kinds of event and their JSON form (docs/format.md §"Events"). An event is parsed
+//! from exactly the bytes its signer signed; [`Event::to_bytes`] is how pledger writes new ones.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use crate::error::{FieldError, RuleError};
+use crate::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, PledgeId};
+use crate::measure::Measure;
+
+/// DSSE `payloadType` of a pledger event.
+pub const PAYLOAD_TYPE: &str = "application/vnd.pledger.event+json";
+/// Format version written in every event's `v`.
+pub const EVENT_VERSION: u64 = 1;
+/// Largest event payload accepted, in bytes; checked before parsing.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// An event's kind, as written in its `kind` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Genesis,
+    MemberAdmitted,
+    KeyAdded,
+    KeyRevoked,
+    AreaDefined,
+    CategoryDefined,
+    Pledge,
+    Amendment,
+    Fulfillment,
+    Attestation,
+    Withdrawal,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 11] = [
+        Kind::Genesis,
+        Kind::MemberAdmitted,
+        Kind::KeyAdded,
+        Kind::KeyRevoked,
+        Kind::AreaDefined,
+        Kind::CategoryDefined,
+        Kind::Pledge,
+        Kind::Amendment,
+        Kind::Fulfillment,
+        Kind::Attestation,
+        Kind::Withdrawal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Genesis => "genesis",
+            Kind::MemberAdmitted => "member-admitted",
+            Kind::KeyAdded => "key-added",
+            Kind::KeyRevoked => "key-revoked",
+            Kind::AreaDefined => "area-defined",
+            Kind::CategoryDefined => "category-defined",
+            Kind::Pledge => "pledge",
+            Kind::Amendment => "amendment",
+            Kind::Fulfillment => "fulfillment",
+            Kind::Attestation => "attestation",
+            Kind::Withdrawal => "withdrawal",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A member's kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemberKind {
+    Government,
+    Donor,
+    Implementer,
+    Auditor,
+    Other,
+}
+
+impl MemberKind {
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned()))
+            .map_err(|_| FieldError::new("member kind", s, "one of government, donor, implementer, auditor, other"))
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberKind::Government => "government",
+            MemberKind::Donor => "donor",
+            MemberKind::Implementer => "implementer",
+            MemberKind::Auditor => "auditor",
+            MemberKind::Other => "other",
+        }
+    }
+}
+
+/// An area's level, from the largest to the smallest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    Country,
+    Region,
+    District,
+    Facility,
+}
+
+impl Level {
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned()))
+            .map_err(|_| FieldError::new("area level", s, "one of country, region, district, facility"))
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Country => "country",
+            Level::Region => "region",
+            Level::District => "district",
+            Level::Facility => "facility",
+        }
+    }
+}
+
+/// An attester's verdict on a fulfillment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Confirmed,
+    Disputed,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Confirmed => "confirmed",
+            Verdict::Disputed => "disputed",
+        }
+    }
+}
+
+macro_rules! text {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $min:expr, $max:expr, $multiline:expr, $rule:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(s: &str) -> Result<Self, FieldError> {
+                let n = s.chars().count();
+                let multiline: bool = $multiline;
+                #[allow(clippy::absurd_extreme_comparisons, unused_comparisons)]
+                let ok = n >= $min
+                    && n <= $max
+                    && s.trim() == s
+                    && !s.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')));
+                if ok {
+                    Ok($name(s.to_owned()))
+                } else {
+                    Err(FieldError::new($what, s, $rule))
+                }
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <Cow<'de, str>>::deserialize(d)?;
+                $name::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+text!(
+    /// A name (of a member, area or category): 1–200 characters on one line.
+    Name, "name", 1, 200, false, "1-200 characters on one line, without outer spaces"
+);
+text!(
+    /// A pledge's title: 1–300 characters on one line.
+    Title, "title", 1, 300, false, "1-300 characters on one line, without outer spaces"
+);
+text!(
+    /// A note or reason: up to 4000 characters; may span lines.
+    Note, "note", 0, 4000, true, "at most 4000 characters, without outer spaces"
+);
+text!(
+    /// A URL pointing to evidence: up to 2000 characters.
+    Url, "url", 1, 2000, false, "1-2000 characters on one line"
+);
+
+/// A raw Ed25519 public key, written in JSON as standard base64 of its 32 bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublicKey(pub [u8; 32]);
+
+impl PublicKey {
+    pub fn key_id(&self) -> KeyId {
+        KeyId::of_public_key(&self.0)
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", B64.encode(self.0))
+    }
+}
+
+impl Serialize for PublicKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&B64.encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <Cow<'de, str>>::deserialize(d)?;
+        let bytes = B64
+            .decode(s.as_bytes())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| serde::de::Error::custom(FieldError::new("public key", &s, "base64 of 32 bytes")))?;
+        Ok(PublicKey(bytes))
+    }
+}
+
+/// A file's blake3 hash offered as evidence: 64 lowercase hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Blake3Hex(String);
+
+impl Blake3Hex {
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        if s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+            Ok(Blake3Hex(s.to_owned()))
+        } else {
+            Err(FieldError::new("blake3 hash", s, "64 lowercase hex digits"))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for Blake3Hex {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Blake3Hex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <Cow<'de, str>>::deserialize(d)?;
+        Blake3Hex::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `genesis`: names the ledger's first convener and its first key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    pub member: MemberId,
+    pub name: Name,
+    pub kind: MemberKind,
+    pub public_key: PublicKey,
+}
+
+/// `member-admitted`: a convener admits an organisation with its first key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberAdmitted {
+    pub member: MemberId,
+    pub name: Name,
+    pub kind: MemberKind,
+    pub convener: bool,
+    pub public_key: PublicKey,
+}
+
+/// `key-added`: a further key for a member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyAdded {
+    pub member: MemberId,
+    pub public_key: PublicKey,
+}
+
+/// `key-revoked`: a member's key signs nothing recorded after this event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRevoked {
+    pub member: MemberId,
+    pub key: KeyId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Note>,
+}
+
+/// `area-defined`: a place pledges may cover.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaDefined {
+    pub code: AreaCode,
+    pub name: Name,
+    pub level: Level,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<AreaCode>,
+}
+
+/// `category-defined`: a further category of what is pledged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryDefined {
+    pub code: CategoryCode,
+    pub name: Name,
+}
+
+/// `pledge`: the signer promises `amount` to member `to`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PledgeBody {
+    pub to: MemberId,
+    pub category: CategoryCode,
+    pub areas: Vec<AreaCode>,
+    pub amount: Measure,
+    pub due: Date,
+    pub title: Title,
+}
+
+/// `amendment`: a change to a pledge; an amount only ever increases.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmendmentBody {
+    pub pledge: PledgeId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Title>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub areas: Option<Vec<AreaCode>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub increase: Option<Measure>,
+}
+
+/// Evidence of a delivery: a file's blake3 hash and/or a URL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<Blake3Hex>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Url>,
+}
+
+/// `fulfillment`: the pledger claims `amount` of a pledge was delivered on the effective date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FulfillmentBody {
+    pub pledge: PledgeId,
+    pub amount: Measure,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Note>,
+}
+
+/// `attestation`: the beneficiary's or an auditor's verdict on one fulfillment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestationBody {
+    pub fulfillment: FulfillmentId,
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Note>,
+}
+
+/// `withdrawal`: the pledger takes back `amount`, or all that is still undelivered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalBody {
+    pub pledge: PledgeId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Measure>,
+    pub reason: Note,
+}
+
+/// The kind-specific part of an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    Genesis(Genesis),
+    MemberAdmitted(MemberAdmitted),
+    KeyAdded(KeyAdded),
+    KeyRevoked(KeyRevoked),
+    AreaDefined(AreaDefined),
+    CategoryDefined(CategoryDefined),
+    Pledge(PledgeBody),
+    Amendment(AmendmentBody),
+    Fulfillment(FulfillmentBody),
+    Attestation(AttestationBody),
+    Withdrawal(WithdrawalBody),
+}
+
+impl Body {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::Genesis(_) => Kind::Genesis,
+            Body::MemberAdmitted(_) => Kind::MemberAdmitted,
+            Body::KeyAdded(_) => Kind::KeyAdded,
+            Body::KeyRevoked(_) => Kind::KeyRevoked,
+            Body::AreaDefined(_) => Kind::AreaDefined,
+            Body::CategoryDefined(_) => Kind::CategoryDefined,
+            Body::Pledge(_) => Kind::Pledge,
+            Body::Amendment(_) => Kind::Amendment,
+            Body::Fulfillment(_) => Kind::Fulfillment,
+            Body::Attestation(_) => Kind::Attestation,
+            Body::Withdrawal(_) => Kind::Withdrawal,
+        }
+    }
+
+    /// Parses the body of an event of `kind` from its JSON text.
+    pub fn parse(kind: Kind, json: &str) -> Result<Body, serde_json::Error> {
+        Ok(match kind {
+            Kind::Genesis => Body::Genesis(serde_json::from_str(json)?),
+            Kind::MemberAdmitted => Body::MemberAdmitted(serde_json::from_str(json)?),
+            Kind::KeyAdded => Body::KeyAdded(serde_json::from_str(json)?),
+            Kind::KeyRevoked => Body::KeyRevoked(serde_json::from_str(json)?),
+            Kind::AreaDefined => Body::AreaDefined(serde_json::from_str(json)?),
+            Kind::CategoryDefined => Body::CategoryDefined(serde_json::from_str(json)?),
+            Kind::Pledge => Body::Pledge(serde_json::from_str(json)?),
+            Kind::Amendment => Body::Amendment(serde_json::from_str(json)?),
+            Kind::Fulfillment => Body::Fulfillment(serde_json::from_str(json)?),
+            Kind::Attestation => Body::Attestation(serde_json::from_str(json)?),
+            Kind::Withdrawal => Body::Withdrawal(serde_json::from_str(json)?),
+        })
+    }
+}
+
+impl Serialize for Body {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Body::Genesis(b) => b.serialize(s),
+            Body::MemberAdmitted(b) => b.serialize(s),
+            Body::KeyAdded(b) => b.serialize(s),
+            Body::KeyRevoked(b) => b.serialize(s),
+            Body::AreaDefined(b) => b.serialize(s),
+            Body::CategoryDefined(b) => b.serialize(s),
+            Body::Pledge(b) => b.serialize(s),
+            Body::Amendment(b) => b.serialize(s),
+            Body::Fulfillment(b) => b.serialize(s),
+            Body::Attestation(b) => b.serialize(s),
+            Body::Withdrawal(b) => b.serialize(s),
+        }
+    }
+}
+
+/// A calendar date, `YYYY-MM-DD`, year 1900 to 2999.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(pub NaiveDate);
+
+impl Date {
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let bad = || FieldError::new("date", s, "a calendar date YYYY-MM-DD between 1900 and 2999");
+        if s.len() != 10 {
+            return Err(bad());
+        }
+        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad())?;
+        if !(1900..=2999).contains(&d.year()) {
+            return Err(bad());
+        }
+        Ok(Date(d))
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <Cow<'de, str>>::deserialize(d)?;
+        Date::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses an RFC 3339 time (`2026-11-28T09:30:00Z`, any offset), as UTC.
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, FieldError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| FieldError::new("time", s, "an RFC 3339 time like 2026-11-28T09:30:00Z"))
+}
+
+/// Writes a time as pledger does: RFC 3339, UTC, whole seconds (`2026-11-28T09:30:00Z`).
+pub fn format_time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A signed statement of one thing that happened, with who signed it and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub id: EventId,
+    pub origin: String,
+    pub signer: MemberId,
+    pub key: KeyId,
+    pub signed_at: DateTime<Utc>,
+    pub effective: Date,
+    pub body: Body,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireIn<'a> {
+    v: u64,
+    id: EventId,
+    #[serde(borrow)]
+    origin: Cow<'a, str>,
+    kind: Kind,
+    signer: MemberId,
+    key: KeyId,
+    #[serde(borrow)]
+    signed_at: Cow<'a, str>,
+    effective: Date,
+    #[serde(borrow)]
+    body: &'a RawValue,
+}
+
+#[derive(Serialize)]
+struct WireOut<'a> {
+    v: u64,
+    id: &'a EventId,
+    origin: &'a str,
+    kind: Kind,
+    signer: &'a MemberId,
+    key: &'a KeyId,
+    signed_at: String,
+    effective: &'a Date,
+    body: &'a Body,
+}
+
+/// Longest ledger origin, in bytes.
+pub const MAX_ORIGIN_LEN: usize = 200;
+
+/// Checks a ledger origin: 1–200 printable ASCII characters, no spaces (like
+/// `hmis.sante.gov.ml/pledges`), as C2SP tlog-checkpoint origins are written.
+pub fn check_origin(s: &str) -> Result<(), FieldError> {
+    if !s.is_empty() && s.len() <= MAX_ORIGIN_LEN && s.bytes().all(|c| c.is_ascii_graphic()) && !s.contains('+') {
+        Ok(())
+    } else {
+        Err(FieldError::new("origin", s, "1-200 printable ASCII characters without spaces or '+'"))
+    }
+}
+
+impl Event {
+    /// Parses an event from the exact payload bytes that were signed. Refuses payloads over
+    /// [`MAX_EVENT_BYTES`], unknown fields, unknown kinds and any value of the wrong syntax.
+    pub fn parse(payload: &[u8]) -> Result<Event, RuleError> {
+        if payload.len() > MAX_EVENT_BYTES {
+            return Err(RuleError::Malformed(format!(
+                "event is {} bytes, more than the {MAX_EVENT_BYTES} allowed",
+                payload.len()
+            )));
+        }
+        let text = std::str::from_utf8(payload).map_err(|_| RuleError::Malformed("event is not UTF-8".into()))?;
+        let wire: WireIn = serde_json::from_str(text).map_err(|e| RuleError::Malformed(one_line(&e)))?;
+        if wire.v != EVENT_VERSION {
+            return Err(RuleError::UnsupportedVersion(wire.v));
+        }
+        check_origin(&wire.origin)?;
+        let signed_at = parse_time(&wire.signed_at)?;
+        let body = Body::parse(wire.kind, wire.body.get())
+            .map_err(|e| RuleError::Malformed(format!("{} body: {}", wire.kind, one_line(&e))))?;
+        Ok(Event {
+            id: wire.id,
+            origin: wire.origin.into_owned(),
+            signer: wire.signer,
+            key: wire.key,
+            signed_at,
+            effective: wire.effective,
+            body,
+        })
+    }
+
+    /// The canonical bytes pledger signs: compact JSON, fields in the order of
+    /// docs/format.md §"Events", `signed_at` in whole UTC seconds.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let wire = WireOut {
+            v: EVENT_VERSION,
+            id: &self.id,
+            origin: &self.origin,
+            kind: self.body.kind(),
+            signer: &self.signer,
+            key: &self.key,
+            signed_at: format_time(&self.signed_at),
+            effective: &self.effective,
+            body: &self.body,
+        };
+        // Serialising plain structs of strings and integers cannot fail.
+        serde_json::to_vec(&wire).unwrap_or_default()
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.body.kind()
+    }
+}
+
+/// A serde_json error as one line, without the position noise for short inputs.
+pub fn one_line(e: &serde_json::Error) -> String {
+    e.to_string().replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::Unit;
+
+    fn pledge_event() -> Event {
+        Event {
+            id: EventId([0x11; 16]),
+            origin: "hmis.sante.gov.ml/pledges".into(),
+            signer: MemberId::parse("psi").unwrap(),
+            key: KeyId::parse("00112233445566778899aabbccddeeff").unwrap(),
+            signed_at: parse_time("2026-11-28T09:30:00Z").unwrap(),
+            effective: Date::parse("2014-03-01").unwrap(),
+            body: Body::Pledge(PledgeBody {
+                to: MemberId::parse("dns").unwrap(),
+                category: CategoryCode::parse("software").unwrap(),
+                areas: vec![AreaCode::parse("ML-3").unwrap()],
+                amount: Measure::new(25_000_000, Unit::currency("XOF").unwrap()).unwrap(),
+                due: Date::parse("2015-06-30").unwrap(),
+                title: Title::parse("DHIS 2 roll-out in Sikasso").unwrap(),
+            }),
+        }
+    }
+
+    #[test]
+    fn canonical_bytes_are_exact_and_round_trip() {
+        let e = pledge_event();
+        let bytes = e.to_bytes();
+        let expected = concat!(
+            r#"{"v":1,"id":"11111111111111111111111111111111","origin":"hmis.sante.gov.ml/pledges","#,
+            r#""kind":"pledge","signer":"psi","key":"00112233445566778899aabbccddeeff","#,
+            r#""signed_at":"2026-11-28T09:30:00Z","effective":"2014-03-01","body":{"to":"dns","#,
+            r#""category":"software","areas":["ML-3"],"amount":{"minor":25000000,"currency":"XOF"},"#,
+            r#""due":"2015-06-30","title":"DHIS 2 roll-out in Sikasso"}}"#
+        );
+        assert_eq!(String::from_utf8(bytes.clone()).unwrap(), expected);
+        assert_eq!(Event::parse(&bytes).unwrap(), e);
+    }
+
+    #[test]
+    fn refuses_malformed_events_in_one_line() {
+        let good = String::from_utf8(pledge_event().to_bytes()).unwrap();
+        let cases = [
+            good.replace("\"v\":1", "\"v\":2"),
+            good.replace("pledge\",\"signer", "promise\",\"signer"),
+            good.replace("\"due\":\"2015-06-30\"", "\"due\":\"2015-02-30\""),
+            good.replace("25000000", "-5"),
+            good.replace("\"title\"", "\"extra\":1,\"title\""),
+            good.replace("hmis.sante.gov.ml/pledges", "has space"),
+            good[..good.len() - 2].to_owned(),
+            "[]".to_owned(),
+            "{".repeat(10_000),
+        ];
+        for case in cases {
+            let err = Event::parse(case.as_bytes()).unwrap_err().to_string();
+            assert!(!err.contains('\n'), "{err}");
+        }
+        let big = format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_EVENT_BYTES));
+        assert!(Event::parse(big.as_bytes()).unwrap_err().to_string().contains("bytes"));
+    }
+
+    #[test]
+    fn dates_are_checked() {
+        assert!(Date::parse("2014-02-28").is_ok());
+        for bad in ["2014-02-29", "2014-2-28", "14-02-28", "3014-01-01", "2014-02-28T00:00:00Z", ""] {
+            assert!(Date::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

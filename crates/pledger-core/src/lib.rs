@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod measure;
+pub mod rules;
+pub mod state;
+
+pub use error::{FieldError, Result, RuleError};
+pub use event::{Body, Date, Event, Kind};
+pub use ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
+pub use measure::{Measure, Unit};
+pub use rules::{decide, signing_key};
+pub use state::{Head, MemState, Outcome, Recorded, StateView};

@@ -1,0 +1,356 @@
+//! The ledger's state as the rules see it: one record per member, area, category, pledge and
+//! fulfillment, and a [`Head`] of counters. [`StateView`] is how the rules read it — from memory
+//! here ([`MemState`]), from sled in the store — and an [`Outcome`] is what one event changes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::event::{
+    Date, Event, Evidence, Level, MemberKind, Name, Note, PublicKey, Title, Verdict,
+};
+use crate::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
+use crate::measure::Unit;
+
+/// An event with the place and time the log gave it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    pub seq: u64,
+    pub recorded_at: DateTime<Utc>,
+    pub event: Event,
+}
+
+/// Counters and facts about the whole ledger, updated by every event.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// The ledger's origin, set by genesis; empty before it.
+    pub origin: String,
+    /// Entries recorded so far.
+    pub size: u64,
+    /// Recording time of the last entry.
+    pub last_recorded: Option<DateTime<Utc>>,
+    /// Records numbered so far, per [`Numbered`] kind, in the order of [`Numbered::ALL`].
+    pub numbered: [u64; 5],
+    pub members: u64,
+    pub areas: u64,
+    pub categories: u64,
+    /// Unrevoked keys held by conveners; never allowed to reach zero.
+    pub live_convener_keys: u64,
+}
+
+impl Head {
+    pub fn count(&self, kind: Numbered) -> u64 {
+        self.numbered[kind as usize]
+    }
+    fn next(&mut self, kind: Numbered) -> u64 {
+        self.numbered[kind as usize] += 1;
+        self.numbered[kind as usize]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub id: KeyId,
+    pub public_key: PublicKey,
+    pub added_seq: u64,
+    pub revoked_seq: Option<u64>,
+}
+
+impl KeyRecord {
+    /// Whether the key may sign an event recorded at `seq`.
+    pub fn live_at(&self, seq: u64) -> bool {
+        self.revoked_seq.is_none_or(|r| seq <= r)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    pub id: MemberId,
+    pub name: Name,
+    pub kind: MemberKind,
+    pub convener: bool,
+    pub admitted_seq: u64,
+    pub keys: Vec<KeyRecord>,
+}
+
+impl MemberRecord {
+    pub fn key(&self, id: &KeyId) -> Option<&KeyRecord> {
+        self.keys.iter().find(|k| &k.id == id)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AreaRecord {
+    pub code: AreaCode,
+    pub name: Name,
+    pub level: Level,
+    pub parent: Option<AreaCode>,
+    pub seq: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryRecord {
+    pub code: CategoryCode,
+    pub name: Name,
+    pub seq: u64,
+}
+
+/// A pledge and the running totals of what happened to it, all in its unit's minor units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PledgeRecord {
+    pub id: PledgeId,
+    pub seq: u64,
+    pub pledger: MemberId,
+    pub beneficiary: MemberId,
+    pub category: CategoryCode,
+    pub areas: Vec<AreaCode>,
+    pub unit: Unit,
+    /// The amount first pledged.
+    pub original: u64,
+    /// The sum of amendments' increases.
+    pub increased: u64,
+    pub withdrawn: u64,
+    /// Everything claimed delivered, whatever its attestations say.
+    pub claimed: u64,
+    /// Claimed deliveries confirmed and not disputed.
+    pub confirmed: u64,
+    /// Claimed deliveries some attester disputes.
+    pub disputed: u64,
+    pub due: Date,
+    pub title: Title,
+    /// The pledge's effective date: when it was made.
+    pub made: Date,
+    pub fulfillments: Vec<FulfillmentId>,
+}
+
+impl PledgeRecord {
+    /// The words: original amount plus increases.
+    pub fn words(&self) -> u64 {
+        self.original + self.increased
+    }
+    /// What is neither withdrawn nor claimed delivered.
+    pub fn undelivered(&self) -> u64 {
+        self.words().saturating_sub(self.withdrawn).saturating_sub(self.claimed)
+    }
+    pub fn fully_withdrawn(&self) -> bool {
+        self.withdrawn >= self.words()
+    }
+}
+
+/// One attester's current verdict on a fulfillment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictRecord {
+    pub attester: MemberId,
+    pub verdict: Verdict,
+    pub seq: u64,
+    pub date: Date,
+}
+
+/// Where a fulfillment stands: no verdict yet, confirmed (and disputed by no one), or disputed
+/// by at least one attester's current verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryStatus {
+    Claimed,
+    Confirmed,
+    Disputed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FulfillmentRecord {
+    pub id: FulfillmentId,
+    pub seq: u64,
+    pub pledge: PledgeId,
+    pub value: u64,
+    pub delivered: Date,
+    pub evidence: Option<Evidence>,
+    pub note: Option<Note>,
+    pub verdicts: Vec<VerdictRecord>,
+}
+
+impl FulfillmentRecord {
+    pub fn status(&self) -> DeliveryStatus {
+        if self.verdicts.iter().any(|v| v.verdict == Verdict::Disputed) {
+            DeliveryStatus::Disputed
+        } else if self.verdicts.iter().any(|v| v.verdict == Verdict::Confirmed) {
+            DeliveryStatus::Confirmed
+        } else {
+            DeliveryStatus::Claimed
+        }
+    }
+}
+
+/// A record an event creates or replaces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    Member(MemberRecord),
+    KeyHolder(KeyId, MemberId),
+    Area(AreaRecord),
+    Category(CategoryRecord),
+    Pledge(PledgeRecord),
+    Fulfillment(FulfillmentRecord),
+    /// The entry that created a numbered record (`A-000004` → its sequence number).
+    Numbered(ShortId, u64),
+    /// An event id, recorded at a sequence number.
+    EventId(EventId, u64),
+}
+
+/// What a recorded event is known by: the id a write command prints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Assigned {
+    Short(ShortId),
+    Member(MemberId),
+    Key(KeyId),
+    Area(AreaCode),
+    Category(CategoryCode),
+    Ledger(String),
+}
+
+impl fmt::Display for Assigned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Assigned::Short(id) => id.fmt(f),
+            Assigned::Member(id) => id.fmt(f),
+            Assigned::Key(id) => id.fmt(f),
+            Assigned::Area(code) => code.fmt(f),
+            Assigned::Category(code) => code.fmt(f),
+            Assigned::Ledger(origin) => f.write_str(origin),
+        }
+    }
+}
+
+/// Everything one accepted event changes: the records it writes and the new head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub assigned: Assigned,
+    pub records: Vec<Record>,
+    pub head: Head,
+}
+
+/// Read access to the state the rules need. Reads may fail only if the storage behind them does.
+pub trait StateView {
+    fn head(&self) -> &Head;
+    fn member(&self, id: &MemberId) -> Result<Option<MemberRecord>>;
+    fn key_holder(&self, key: &KeyId) -> Result<Option<MemberId>>;
+    fn area(&self, code: &AreaCode) -> Result<Option<AreaRecord>>;
+    fn category(&self, code: &CategoryCode) -> Result<Option<CategoryRecord>>;
+    fn pledge(&self, id: PledgeId) -> Result<Option<PledgeRecord>>;
+    fn fulfillment(&self, id: FulfillmentId) -> Result<Option<FulfillmentRecord>>;
+    fn event_seq(&self, id: &EventId) -> Result<Option<u64>>;
+}
+
+/// The whole state in memory: what replay, audit and tests use.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemState {
+    pub head: Head,
+    pub members: BTreeMap<MemberId, MemberRecord>,
+    pub key_holders: HashMap<KeyId, MemberId>,
+    pub areas: BTreeMap<AreaCode, AreaRecord>,
+    pub categories: BTreeMap<CategoryCode, CategoryRecord>,
+    pub pledges: BTreeMap<PledgeId, PledgeRecord>,
+    pub fulfillments: BTreeMap<FulfillmentId, FulfillmentRecord>,
+    pub numbered: HashMap<ShortId, u64>,
+    pub event_ids: HashMap<EventId, u64>,
+}
+
+impl MemState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks `rec` against the rules and, if it passes, applies it.
+    /// A refused event leaves the state exactly as it was.
+    pub fn apply(&mut self, rec: &Recorded) -> Result<Outcome> {
+        let outcome = crate::rules::decide(self, rec)?;
+        self.commit(&outcome);
+        Ok(outcome)
+    }
+
+    /// Writes an outcome that [`crate::rules::decide`] produced against this state.
+    pub fn commit(&mut self, outcome: &Outcome) {
+        for r in &outcome.records {
+            match r.clone() {
+                Record::Member(m) => {
+                    self.members.insert(m.id.clone(), m);
+                }
+                Record::KeyHolder(k, m) => {
+                    self.key_holders.insert(k, m);
+                }
+                Record::Area(a) => {
+                    self.areas.insert(a.code.clone(), a);
+                }
+                Record::Category(c) => {
+                    self.categories.insert(c.code.clone(), c);
+                }
+                Record::Pledge(p) => {
+                    self.pledges.insert(p.id, p);
+                }
+                Record::Fulfillment(f) => {
+                    self.fulfillments.insert(f.id, f);
+                }
+                Record::Numbered(id, seq) => {
+                    self.numbered.insert(id, seq);
+                }
+                Record::EventId(id, seq) => {
+                    self.event_ids.insert(id, seq);
+                }
+            }
+        }
+        self.head = outcome.head.clone();
+    }
+}
+
+impl StateView for MemState {
+    fn head(&self) -> &Head {
+        &self.head
+    }
+    fn member(&self, id: &MemberId) -> Result<Option<MemberRecord>> {
+        Ok(self.members.get(id).cloned())
+    }
+    fn key_holder(&self, key: &KeyId) -> Result<Option<MemberId>> {
+        Ok(self.key_holders.get(key).cloned())
+    }
+    fn area(&self, code: &AreaCode) -> Result<Option<AreaRecord>> {
+        Ok(self.areas.get(code).cloned())
+    }
+    fn category(&self, code: &CategoryCode) -> Result<Option<CategoryRecord>> {
+        Ok(self.categories.get(code).cloned())
+    }
+    fn pledge(&self, id: PledgeId) -> Result<Option<PledgeRecord>> {
+        Ok(self.pledges.get(&id).cloned())
+    }
+    fn fulfillment(&self, id: FulfillmentId) -> Result<Option<FulfillmentRecord>> {
+        Ok(self.fulfillments.get(&id).cloned())
+    }
+    fn event_seq(&self, id: &EventId) -> Result<Option<u64>> {
+        Ok(self.event_ids.get(id).copied())
+    }
+}
+
+impl Outcome {
+    pub(crate) fn new(head: &Head, assigned: Assigned) -> Self {
+        Outcome { assigned, records: Vec::new(), head: head.clone() }
+    }
+    pub(crate) fn number(&mut self, kind: Numbered, seq: u64) -> u64 {
+        let n = self.head.next(kind);
+        self.records.push(Record::Numbered(ShortId::new(kind, n), seq));
+        self.assigned = Assigned::Short(ShortId::new(kind, n));
+        n
+    }
+}
+
+/// The categories every ledger starts with (SPEC §2); genesis defines them.
+pub const DEFAULT_CATEGORIES: [(&str, &str); 9] = [
+    ("funding", "Funding"),
+    ("equipment", "Equipment"),
+    ("software", "Software"),
+    ("training", "Training"),
+    ("technical-assistance", "Technical assistance"),
+    ("staffing", "Staffing"),
+    ("connectivity", "Connectivity"),
+    ("meetings", "Meetings"),
+    ("other", "Other"),
+];

@@ -1,0 +1,69 @@
+//! The one path every entry takes, whether appended, replayed or audited: open the envelope,
+//! parse the event from its exact payload bytes, find the key the state says must have signed
+//! it, verify the signature, and apply the rules.
+
+use ed25519_dalek::VerifyingKey;
+use pledger_core::event::{Body, PAYLOAD_TYPE};
+use pledger_core::{decide, signing_key, Event, Outcome, Recorded, RuleError, StateView};
+
+use crate::dsse::Envelope;
+use crate::entry::Entry;
+use crate::error::{LogError, Result};
+use crate::keys::from_event_key;
+
+/// An entry whose event parsed and whose signing key is known, signature not yet verified.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub recorded: Recorded,
+    pub key: VerifyingKey,
+}
+
+/// Parses an envelope's event and checks the envelope's form, without any state.
+pub fn parse_event(envelope: &Envelope) -> Result<Event> {
+    if envelope.payload_type != PAYLOAD_TYPE {
+        return Err(LogError::Envelope(format!(
+            "payloadType is {:?}, not {PAYLOAD_TYPE:?}",
+            envelope.payload_type
+        )));
+    }
+    let (keyid, _) = envelope.single_signature()?;
+    let event = Event::parse(&envelope.payload)?;
+    if keyid != event.key.as_str() {
+        return Err(LogError::KeyMismatch { envelope: keyid.to_owned(), event: event.key.to_string() });
+    }
+    if let Some(pk) = match &event.body {
+        Body::Genesis(b) => Some(&b.public_key),
+        Body::MemberAdmitted(b) => Some(&b.public_key),
+        Body::KeyAdded(b) => Some(&b.public_key),
+        _ => None,
+    } {
+        if from_event_key(pk).is_none() {
+            return Err(LogError::Rule(RuleError::Malformed(
+                "public key is not a valid Ed25519 key, or is a weak one".into(),
+            )));
+        }
+    }
+    Ok(event)
+}
+
+/// Opens `entry` against the state before it: the event and the key it must verify under.
+pub fn open<V: StateView + ?Sized>(view: &V, entry: &Entry) -> Result<Opened> {
+    let event = parse_event(&entry.envelope)?;
+    let pk = signing_key(view, &event, entry.seq)?;
+    let key = from_event_key(&pk)
+        .ok_or_else(|| LogError::Rule(RuleError::State(format!("stored key {} is not a valid key", event.key))))?;
+    Ok(Opened { recorded: Recorded { seq: entry.seq, recorded_at: entry.recorded_at, event }, key })
+}
+
+/// Opens, verifies the signature of, and decides `entry` against the state before it.
+pub fn check<V: StateView + ?Sized>(view: &V, entry: &Entry) -> Result<(Recorded, Outcome)> {
+    let opened = open(view, entry)?;
+    if !entry.envelope.verify(&opened.key) {
+        return Err(LogError::BadSignature {
+            key: opened.recorded.event.key.to_string(),
+            member: opened.recorded.event.signer.to_string(),
+        });
+    }
+    let outcome = decide(view, &opened.recorded)?;
+    Ok((opened.recorded, outcome))
+}

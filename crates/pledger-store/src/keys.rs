@@ -1,0 +1,84 @@
+//! The key space of the one sled tree: a prefix byte per kind of record, then a key whose byte
+//! order is the order pledger iterates in (big-endian numbers). See docs/architecture.md.
+
+use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, PledgeId, ShortId};
+use pledger_core::state::Record;
+
+pub const MEMBER: u8 = b'm';
+pub const AREA: u8 = b'a';
+pub const CATEGORY: u8 = b'c';
+
+pub enum Key {
+    Version,
+    Head,
+    Entry(u64),
+    Node(u8, u64),
+    Member(MemberId),
+    KeyHolder(KeyId),
+    Area(AreaCode),
+    Category(CategoryCode),
+    Pledge(PledgeId),
+    Fulfillment(FulfillmentId),
+    Numbered(ShortId),
+    EventId(EventId),
+}
+
+fn with(prefix: u8, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + rest.len());
+    k.push(prefix);
+    k.extend_from_slice(rest);
+    k
+}
+
+impl Key {
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            Key::Version => b"v".to_vec(),
+            Key::Head => b"h".to_vec(),
+            Key::Entry(seq) => with(b'e', &seq.to_be_bytes()),
+            Key::Node(level, index) => {
+                let mut k = vec![b'n', *level];
+                k.extend_from_slice(&index.to_be_bytes());
+                k
+            }
+            Key::Member(id) => with(MEMBER, id.as_str().as_bytes()),
+            Key::KeyHolder(id) => with(b'k', id.as_str().as_bytes()),
+            Key::Area(code) => with(AREA, code.as_str().as_bytes()),
+            Key::Category(code) => with(CATEGORY, code.as_str().as_bytes()),
+            Key::Pledge(id) => with(b'p', &id.0.to_be_bytes()),
+            Key::Fulfillment(id) => with(b'f', &id.0.to_be_bytes()),
+            Key::Numbered(id) => {
+                let mut k = vec![b's', id.kind.prefix() as u8];
+                k.extend_from_slice(&id.n.to_be_bytes());
+                k
+            }
+            Key::EventId(id) => with(b'i', &id.0),
+        }
+    }
+}
+
+pub fn be_u64(v: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(v).ok().map(u64::from_be_bytes)
+}
+
+pub fn entry_seq(key: &[u8]) -> Option<u64> {
+    match key {
+        [b'e', rest @ ..] => be_u64(rest),
+        _ => None,
+    }
+}
+
+/// The key and encoded value a record is stored as.
+pub fn record(r: &Record) -> (Key, Vec<u8>) {
+    use super::encode;
+    match r {
+        Record::Member(m) => (Key::Member(m.id.clone()), encode(m)),
+        Record::KeyHolder(k, m) => (Key::KeyHolder(k.clone()), encode(m)),
+        Record::Area(a) => (Key::Area(a.code.clone()), encode(a)),
+        Record::Category(c) => (Key::Category(c.code.clone()), encode(c)),
+        Record::Pledge(p) => (Key::Pledge(p.id), encode(p)),
+        Record::Fulfillment(f) => (Key::Fulfillment(f.id), encode(f)),
+        Record::Numbered(id, seq) => (Key::Numbered(*id), encode(seq)),
+        Record::EventId(id, seq) => (Key::EventId(*id), encode(seq)),
+    }
+}

@@ -1,0 +1,354 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod error;
+mod keys;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, PledgeId, ShortId};
+use pledger_core::state::{
+    AreaRecord, Assigned, CategoryRecord, FulfillmentRecord, Head, MemberRecord, PledgeRecord,
+};
+use pledger_core::{Kind, RuleError, StateView};
+use pledger_log::merkle::{self, Blake3, Frontier, Hash, NodeReader};
+use pledger_log::{Entry, Envelope};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+pub use error::{Result, StoreError};
+use keys::Key;
+
+/// What the store's version key holds; a ledger of another version is refused.
+const FORMAT: &[u8] = b"pledger-ledger-1";
+
+/// The head as stored: the rules' counters and the Merkle tree's right edge.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredHead {
+    pub state: Head,
+    pub frontier: Frontier,
+}
+
+/// One entry appended: where it went and what it is known by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    pub kind: Kind,
+    pub assigned: Assigned,
+    pub event_id: EventId,
+}
+
+/// A ledger on disk, opened by this process alone (sled holds an exclusive lock).
+pub struct Ledger {
+    db: sled::Db,
+    path: PathBuf,
+    head: StoredHead,
+}
+
+fn is_lock_error(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+        || io.to_string().contains("could not acquire lock"))
+}
+
+fn open_db(path: &Path, wait: Duration) -> Result<sled::Db> {
+    let start = Instant::now();
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return Ok(db),
+            Err(e) if is_lock_error(&e) => {
+                if start.elapsed() >= wait {
+                    return Err(StoreError::InUse { path: path.display().to_string() });
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            Err(e) => return Err(StoreError::Sled { path: path.display().to_string(), reason: e.to_string() }),
+        }
+    }
+}
+
+/// sled writes a `conf` file in every database directory.
+fn looks_like_ledger(path: &Path) -> bool {
+    path.join("conf").is_file()
+}
+
+impl Ledger {
+    /// Creates a new, empty ledger at `path`, which must not exist or be an empty directory.
+    pub fn create(path: &Path) -> Result<Ledger> {
+        let display = path.display().to_string();
+        if path.exists() {
+            let empty = path.is_dir() && std::fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false);
+            if !empty {
+                return Err(StoreError::AlreadyExists { path: display });
+            }
+        }
+        let db = open_db(path, Duration::ZERO)?;
+        db.insert(Key::Version.bytes(), FORMAT).map_err(|e| StoreError::sled(path, e))?;
+        db.flush().map_err(|e| StoreError::sled(path, e))?;
+        Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default() })
+    }
+
+    /// Opens the ledger at `path`, waiting up to `wait` for another process to release it.
+    pub fn open(path: &Path, wait: Duration) -> Result<Ledger> {
+        if !looks_like_ledger(path) {
+            return Err(StoreError::NotALedger { path: path.display().to_string() });
+        }
+        let db = open_db(path, wait)?;
+        match db.get(Key::Version.bytes()).map_err(|e| StoreError::sled(path, e))? {
+            Some(v) if v.as_ref() == FORMAT => {}
+            Some(v) => {
+                return Err(StoreError::Corrupt(format!(
+                    "{}: unknown ledger format {:?}",
+                    path.display(),
+                    String::from_utf8_lossy(&v)
+                )))
+            }
+            None => return Err(StoreError::NotALedger { path: path.display().to_string() }),
+        }
+        let head = match db.get(Key::Head.bytes()).map_err(|e| StoreError::sled(path, e))? {
+            Some(bytes) => decode(&bytes, "head")?,
+            None => StoredHead::default(),
+        };
+        Ok(Ledger { db, path: path.to_owned(), head })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The head: counters, size and the tree's right edge.
+    pub fn head(&self) -> &StoredHead {
+        &self.head
+    }
+
+    pub fn size(&self) -> u64 {
+        self.head.state.size
+    }
+
+    /// The root hash of the whole log.
+    pub fn root(&self) -> Hash {
+        self.head.frontier.root::<Blake3>()
+    }
+
+    /// The state as the rules see it, at the head.
+    pub fn view(&self) -> StoreView<'_> {
+        StoreView { db: &self.db, pending: None, head: &self.head.state }
+    }
+
+    /// A writer that appends envelopes and commits them together.
+    pub fn writer(&mut self) -> Writer<'_> {
+        let head = self.head.clone();
+        Writer { ledger: self, pending: BTreeMap::new(), head, appended: Vec::new() }
+    }
+
+    /// The stored line of entry `seq`: the exact leaf bytes.
+    pub fn line(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get(Key::Entry(seq).bytes()).map_err(|e| StoreError::sled(&self.path, e))?.map(|v| v.to_vec()))
+    }
+
+    /// Entry `seq`, parsed.
+    pub fn entry(&self, seq: u64) -> Result<Option<Entry>> {
+        match self.line(seq)? {
+            Some(line) => Entry::parse(&line)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("entry {seq}: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored lines from `from` on, in log order, each with its sequence number.
+    pub fn lines(&self, from: u64) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
+        let end = self.size();
+        self.db.range(Key::Entry(from).bytes()..Key::Entry(end).bytes()).map(move |kv| {
+            let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
+            let seq = keys::entry_seq(&k).ok_or_else(|| StoreError::Corrupt("bad entry key".into()))?;
+            Ok((seq, v.to_vec()))
+        })
+    }
+
+    /// The sequence number of the entry that created a numbered record (`P-000012`).
+    pub fn seq_of(&self, id: ShortId) -> Result<Option<u64>> {
+        self.get_seq(Key::Numbered(id))
+    }
+
+    /// The sequence number of the entry whose event has this id.
+    pub fn seq_of_event(&self, id: &EventId) -> Result<Option<u64>> {
+        self.get_seq(Key::EventId(*id))
+    }
+
+    fn get_seq(&self, key: Key) -> Result<Option<u64>> {
+        match self.db.get(key.bytes()).map_err(|e| StoreError::sled(&self.path, e))? {
+            Some(v) => decode(&v, "sequence number").map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every member, in id order.
+    pub fn members(&self) -> Result<Vec<MemberRecord>> {
+        self.scan(keys::MEMBER, "member")
+    }
+
+    /// Every area, in code order.
+    pub fn areas(&self) -> Result<Vec<AreaRecord>> {
+        self.scan(keys::AREA, "area")
+    }
+
+    /// Every category, in code order.
+    pub fn categories(&self) -> Result<Vec<CategoryRecord>> {
+        self.scan(keys::CATEGORY, "category")
+    }
+
+    fn scan<T: DeserializeOwned>(&self, prefix: u8, what: &str) -> Result<Vec<T>> {
+        self.db
+            .scan_prefix([prefix])
+            .map(|kv| {
+                let (_, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
+                decode(&v, what)
+            })
+            .collect()
+    }
+}
+
+impl NodeReader for Ledger {
+    type Error = StoreError;
+    fn node(&self, level: u8, index: u64) -> Result<Hash> {
+        let v = self
+            .db
+            .get(Key::Node(level, index).bytes())
+            .map_err(|e| StoreError::sled(&self.path, e))?
+            .ok_or_else(|| StoreError::Corrupt(format!("tree node ({level}, {index}) is missing")))?;
+        <Hash>::try_from(v.as_ref()).map_err(|_| StoreError::Corrupt(format!("tree node ({level}, {index}) is not 32 bytes")))
+    }
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    // Records are plain data; postcard cannot fail on them.
+    postcard::to_allocvec(v).unwrap_or_default()
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("stored {what} unreadable: {e}")))
+}
+
+/// Writes not yet committed: key bytes → value bytes.
+type Pending = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// The state the rules read: committed records, under any writes of the group being built.
+pub struct StoreView<'a> {
+    db: &'a sled::Db,
+    pending: Option<&'a Pending>,
+    head: &'a Head,
+}
+
+impl StoreView<'_> {
+    fn get<T: DeserializeOwned>(&self, key: Key, what: &str) -> pledger_core::Result<Option<T>> {
+        let k = key.bytes();
+        if let Some(v) = self.pending.and_then(|p| p.get(&k)) {
+            return postcard::from_bytes(v).map(Some).map_err(|e| RuleError::State(format!("{what}: {e}")));
+        }
+        match self.db.get(&k).map_err(|e| RuleError::State(e.to_string()))? {
+            Some(v) => postcard::from_bytes(&v).map(Some).map_err(|e| RuleError::State(format!("{what}: {e}"))),
+            None => Ok(None),
+        }
+    }
+}
+
+impl StateView for StoreView<'_> {
+    fn head(&self) -> &Head {
+        self.head
+    }
+    fn member(&self, id: &MemberId) -> pledger_core::Result<Option<MemberRecord>> {
+        self.get(Key::Member(id.clone()), "member")
+    }
+    fn key_holder(&self, key: &KeyId) -> pledger_core::Result<Option<MemberId>> {
+        self.get(Key::KeyHolder(key.clone()), "key holder")
+    }
+    fn area(&self, code: &AreaCode) -> pledger_core::Result<Option<AreaRecord>> {
+        self.get(Key::Area(code.clone()), "area")
+    }
+    fn category(&self, code: &CategoryCode) -> pledger_core::Result<Option<CategoryRecord>> {
+        self.get(Key::Category(code.clone()), "category")
+    }
+    fn pledge(&self, id: PledgeId) -> pledger_core::Result<Option<PledgeRecord>> {
+        self.get(Key::Pledge(id), "pledge")
+    }
+    fn fulfillment(&self, id: FulfillmentId) -> pledger_core::Result<Option<FulfillmentRecord>> {
+        self.get(Key::Fulfillment(id), "fulfillment")
+    }
+    fn event_seq(&self, id: &EventId) -> pledger_core::Result<Option<u64>> {
+        self.get(Key::EventId(*id), "event id")
+    }
+}
+
+/// Appends envelopes to a working copy of the state; [`Writer::commit`] writes them all in one
+/// atomic sled batch and flushes before returning. A refused envelope changes nothing.
+pub struct Writer<'l> {
+    ledger: &'l mut Ledger,
+    pending: Pending,
+    head: StoredHead,
+    appended: Vec<Appended>,
+}
+
+impl Writer<'_> {
+    /// Checks `envelope` against the working state and, if it passes, adds it to the group.
+    /// The recording time is `now`, or the previous entry's if the clock went back.
+    pub fn append(&mut self, envelope: Envelope, now: DateTime<Utc>) -> Result<Appended> {
+        let seq = self.head.state.size;
+        let recorded_at = match self.head.state.last_recorded {
+            Some(prev) if prev > now => prev,
+            _ => now,
+        };
+        let entry = Entry { seq, recorded_at, envelope };
+        let view = StoreView { db: &self.ledger.db, pending: Some(&self.pending), head: &self.head.state };
+        let (recorded, outcome) = pledger_log::check(&view, &entry).map_err(|e| StoreError::Refused { seq, error: e })?;
+        let line = entry.to_line();
+        let leaf = merkle::leaf_hash(&line);
+        for (level, index, hash) in self.head.frontier.push::<Blake3>(leaf) {
+            self.pending.insert(Key::Node(level, index).bytes(), hash.to_vec());
+        }
+        self.pending.insert(Key::Entry(seq).bytes(), line);
+        for record in &outcome.records {
+            let (key, value) = keys::record(record);
+            self.pending.insert(key.bytes(), value);
+        }
+        self.head.state = outcome.head;
+        let appended = Appended {
+            seq,
+            kind: recorded.event.kind(),
+            assigned: outcome.assigned,
+            event_id: recorded.event.id,
+        };
+        self.appended.push(appended.clone());
+        Ok(appended)
+    }
+
+    /// Entries in the group so far.
+    pub fn len(&self) -> usize {
+        self.appended.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.appended.is_empty()
+    }
+
+    /// Writes the group atomically and flushes it to disk. Returns what was appended.
+    pub fn commit(self) -> Result<Vec<Appended>> {
+        if self.appended.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut batch = sled::Batch::default();
+        for (k, v) in self.pending {
+            batch.insert(k, v);
+        }
+        batch.insert(Key::Head.bytes(), encode(&self.head));
+        let path = self.ledger.path.clone();
+        self.ledger.db.apply_batch(batch).map_err(|e| StoreError::sled(&path, e))?;
+        self.ledger.db.flush().map_err(|e| StoreError::sled(&path, e))?;
+        self.ledger.head = self.head;
+        Ok(self.appended)
+    }
+}
+
+#[cfg(test)]
+mod tests;
