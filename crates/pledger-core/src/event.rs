@@ -53,6 +53,19 @@ impl Kind {
         Kind::Withdrawal,
     ];
 
+    /// The kind of numbered record an event of this kind creates, if any.
+    pub fn numbered(self) -> Option<crate::ids::Numbered> {
+        use crate::ids::Numbered;
+        match self {
+            Kind::Pledge => Some(Numbered::Pledge),
+            Kind::Fulfillment => Some(Numbered::Fulfillment),
+            Kind::Attestation => Some(Numbered::Attestation),
+            Kind::Amendment => Some(Numbered::Amendment),
+            Kind::Withdrawal => Some(Numbered::Withdrawal),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Genesis => "genesis",

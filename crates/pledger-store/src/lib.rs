@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, PledgeId, ShortId};
+use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
 use pledger_core::state::{
     AreaRecord, Assigned, CategoryRecord, FulfillmentRecord, Head, MemberRecord, PledgeRecord,
 };
@@ -170,6 +170,23 @@ impl Ledger {
     /// The sequence number of the entry that created a numbered record (`P-000012`).
     pub fn seq_of(&self, id: ShortId) -> Result<Option<u64>> {
         self.get_seq(Key::Numbered(id))
+    }
+
+    /// The short id of the numbered record entry `seq` created, found by binary search: the
+    /// records of one kind are numbered in log order.
+    pub fn short_id_at(&self, kind: Numbered, seq: u64) -> Result<Option<ShortId>> {
+        let (mut lo, mut hi) = (1u64, self.head.state.count(kind));
+        while lo <= hi {
+            let mid = lo + (hi - lo) / 2;
+            let id = ShortId::new(kind, mid);
+            match self.seq_of(id)? {
+                Some(s) if s == seq => return Ok(Some(id)),
+                Some(s) if s < seq => lo = mid + 1,
+                Some(_) => hi = mid - 1,
+                None => return Err(StoreError::Corrupt(format!("{id} has no entry"))),
+            }
+        }
+        Ok(None)
     }
 
     /// The sequence number of the entry whose event has this id.

@@ -1,1 +1,56 @@
-fn main() {}
+//! `pledger`: the command line. It wires the store, the log and the core together; the meaning
+//! of the ledger lives in those crates, not here.
+
+mod cli;
+mod demo;
+mod fail;
+mod output;
+mod read;
+mod write;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help and version on stdout with exit 0, usage errors on stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("pledger: {}", f.message.replace('\n', " "));
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), fail::Failure> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Keygen { file } => write::keygen(file),
+        Command::Init(a) => write::init(g, a),
+        Command::Member { action } => write::member(g, action),
+        Command::Key { action } => write::key(g, action),
+        Command::Area { action } => write::area(g, action),
+        Command::Category { action } => write::category(g, action),
+        Command::Pledge(a) => write::pledge(g, a),
+        Command::Amend(a) => write::amend(g, a),
+        Command::Fulfill(a) => write::fulfill(g, a),
+        Command::Attest(a) => write::attest(g, a),
+        Command::Withdraw(a) => write::withdraw(g, a),
+        Command::Sign { file } => write::sign(g, file),
+        Command::Submit(a) => write::submit(g, a),
+        Command::Show { id, format } => read::show(g, id, *format),
+        Command::Log { from, format } => read::log(g, *from, *format),
+        Command::Members { format } => read::members(g, *format),
+        Command::Demo => demo::run(g),
+    }
+}

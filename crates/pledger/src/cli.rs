@@ -1,0 +1,344 @@
+//! The command line of SPEC §6, as clap sees it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pledger",
+    version,
+    about = "A tamper-evident, event-sourced commitment ledger: partners sign pledges, fulfillments and \
+             withdrawals; beneficiaries attest deliveries; auditors verify it all offline.",
+    after_help = "Exit codes: 0 ok, 1 refused or failed, 2 usage, 75 ledger in use.\n\
+                  Docs: README.md (tour), docs/guide.md, docs/format.md."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Args, Debug)]
+pub struct Global {
+    /// The ledger's directory.
+    #[arg(long, global = true, env = "PLEDGER_LEDGER", value_name = "DIR")]
+    pub ledger: Option<PathBuf>,
+    /// Your private key (PKCS#8 PEM), for commands that sign.
+    #[arg(long, global = true, env = "PLEDGER_KEY", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// The member you sign as; by default the member the ledger records your key for.
+    #[arg(long = "as", global = true, env = "PLEDGER_AS", value_name = "ID")]
+    pub as_member: Option<String>,
+    /// The ledger's origin: its name for `init` (e.g. hmis.sante.gov.ml/pledges); for
+    /// --sign-only, the ledger the event is meant for when no ledger is at hand.
+    #[arg(long, global = true, env = "PLEDGER_ORIGIN", value_name = "ORIGIN")]
+    pub origin: Option<String>,
+    /// Seconds to wait for a ledger another process has open, before giving up.
+    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECS")]
+    pub wait: f64,
+    /// No progress output.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Make a new Ed25519 key: FILE (private, mode 0600) and FILE.pub; prints the key id.
+    Keygen { file: PathBuf },
+    /// Create a ledger: its genesis admits you (the convener) with --key.
+    Init(InitArgs),
+    /// Admit a member (conveners only).
+    Member {
+        #[command(subcommand)]
+        action: MemberAction,
+    },
+    /// Add or revoke a member's key.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+    /// Define an area (conveners only).
+    Area {
+        #[command(subcommand)]
+        action: AreaAction,
+    },
+    /// Define a category (conveners only).
+    Category {
+        #[command(subcommand)]
+        action: CategoryAction,
+    },
+    /// Pledge something to a member; prints the pledge's id (P-000001).
+    Pledge(PledgeArgs),
+    /// Amend your pledge: due date, title, areas, or an increase.
+    Amend(AmendArgs),
+    /// Claim delivery of part or all of your pledge; prints the fulfillment's id (F-000001).
+    Fulfill(FulfillArgs),
+    /// Confirm or dispute a delivery made to you (or, as an auditor, to anyone).
+    Attest(AttestArgs),
+    /// Withdraw what is still undelivered of your pledge, or part of it.
+    Withdraw(WithdrawArgs),
+    /// Sign an event written as JSON, offline; prints the envelope.
+    Sign { file: PathBuf },
+    /// Append envelopes signed elsewhere (files of one envelope or JSON Lines; - for stdin).
+    Submit(SubmitArgs),
+    /// Show one pledge, fulfillment or event (P-000001, F-000002, a sequence number, an event id).
+    Show {
+        id: String,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// The log's entries, oldest first.
+    Log {
+        #[arg(long, default_value_t = 0, value_name = "SEQ")]
+        from: u64,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// The members and their keys.
+    Members {
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Build the founding story of SPEC §8 (Mali, 2013–2015) as signed events and print it.
+    ///
+    /// With --ledger DIR (a new directory) the ledger is kept there; otherwise it is built in a
+    /// temporary directory and removed.
+    Demo,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// How a write is dated and where it goes.
+#[derive(Args, Debug)]
+pub struct WriteOpts {
+    /// The effective date of what the event records (YYYY-MM-DD); today by default.
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<String>,
+    /// Print the signed envelope instead of appending it (offline signing).
+    #[arg(long)]
+    pub sign_only: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Your organisation's member id.
+    #[arg(long, value_name = "ID")]
+    pub org: String,
+    /// Your organisation's name.
+    #[arg(long)]
+    pub name: String,
+    /// Your organisation's kind.
+    #[arg(long, default_value = "government")]
+    pub kind: String,
+    /// Areas to define at once: a CSV file with header code,name,level,parent.
+    #[arg(long, value_name = "FILE")]
+    pub areas: Option<PathBuf>,
+    #[command(flatten)]
+    pub write: WriteOpts,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MemberAction {
+    /// Admit a member with its first public key.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// government, donor, implementer, auditor or other.
+        #[arg(long)]
+        kind: String,
+        #[arg(long, value_name = "FILE")]
+        pubkey: PathBuf,
+        /// The member may admit members and define areas and categories.
+        #[arg(long)]
+        convener: bool,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyAction {
+    /// Add a public key to a member.
+    Add {
+        id: String,
+        #[arg(long, value_name = "FILE")]
+        pubkey: PathBuf,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// Revoke a member's key: it signs nothing recorded after this.
+    Revoke {
+        id: String,
+        keyid: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AreaAction {
+    /// Define an area.
+    Add {
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// country, region, district or facility.
+        #[arg(long)]
+        level: String,
+        #[arg(long, value_name = "CODE")]
+        parent: Option<String>,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CategoryAction {
+    /// Define a category.
+    Add {
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+}
+
+/// An amount of money or a quantity, as given on the command line.
+#[derive(Args, Debug)]
+#[group(required = false, multiple = false)]
+pub struct ValueArg {
+    /// Money, in the currency's units (12500.50).
+    #[arg(long, value_name = "X")]
+    pub amount: Option<String>,
+    /// A whole count, in the pledge's unit.
+    #[arg(long, value_name = "Q")]
+    pub quantity: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PledgeArgs {
+    /// The beneficiary's member id.
+    #[arg(long, value_name = "ID")]
+    pub to: String,
+    #[arg(long)]
+    pub category: String,
+    /// Areas covered, comma-separated.
+    #[arg(long, value_name = "A[,A]", required = true, value_delimiter = ',')]
+    pub area: Vec<String>,
+    #[arg(long, value_name = "X", conflicts_with_all = ["quantity", "unit"], requires = "currency")]
+    pub amount: Option<String>,
+    /// ISO 4217 code (XOF, USD, EUR).
+    #[arg(long, value_name = "CUR", requires = "amount")]
+    pub currency: Option<String>,
+    #[arg(long, value_name = "Q", requires = "unit")]
+    pub quantity: Option<String>,
+    /// What the quantity counts (laptops, sessions).
+    #[arg(long, value_name = "U", requires = "quantity")]
+    pub unit: Option<String>,
+    #[arg(long, value_name = "DATE")]
+    pub due: String,
+    #[arg(long)]
+    pub title: String,
+    #[command(flatten)]
+    pub write: WriteOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct AmendArgs {
+    pub pledge: String,
+    #[arg(long, value_name = "DATE")]
+    pub due: Option<String>,
+    /// Add this much to the pledge, in its unit.
+    #[arg(long, value_name = "X")]
+    pub increase: Option<String>,
+    /// Replace the areas covered, comma-separated.
+    #[arg(long, value_name = "A[,A]", value_delimiter = ',')]
+    pub area: Option<Vec<String>>,
+    #[arg(long)]
+    pub title: Option<String>,
+    #[command(flatten)]
+    pub unit: UnitOverride,
+    #[command(flatten)]
+    pub write: WriteOpts,
+}
+
+/// The pledge's unit, for --sign-only without a ledger (otherwise read from the ledger).
+#[derive(Args, Debug)]
+pub struct UnitOverride {
+    /// The pledge's currency (only needed with --sign-only and no ledger).
+    #[arg(long, value_name = "CUR", conflicts_with = "unit")]
+    pub currency: Option<String>,
+    /// The pledge's unit (only needed with --sign-only and no ledger).
+    #[arg(long, value_name = "U")]
+    pub unit: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct FulfillArgs {
+    pub pledge: String,
+    #[command(flatten)]
+    pub value: ValueArg,
+    /// The delivery date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub date: String,
+    /// A file proving delivery; its blake3 hash is recorded.
+    #[arg(long, value_name = "FILE")]
+    pub evidence: Option<PathBuf>,
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub unit: UnitOverride,
+    /// Print the signed envelope instead of appending it (offline signing).
+    #[arg(long)]
+    pub sign_only: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AttestArgs {
+    pub fulfillment: String,
+    #[arg(long, conflicts_with = "dispute", required_unless_present = "dispute")]
+    pub confirm: bool,
+    #[arg(long)]
+    pub dispute: bool,
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub write: WriteOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct WithdrawArgs {
+    pub pledge: String,
+    #[command(flatten)]
+    pub value: ValueArg,
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub unit: UnitOverride,
+    #[command(flatten)]
+    pub write: WriteOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    /// Files of envelopes: one JSON envelope, or one per line. - reads standard input.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Envelopes written and flushed together.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub group: usize,
+}

@@ -1,0 +1,1 @@
+pub fn run(_g: &crate::cli::Global) -> crate::fail::Result<()> { Err(crate::fail::usage("demo: not yet")) }

@@ -1,0 +1,563 @@
+//! The commands that sign events: build the body from flags, sign it, and either print the
+//! envelope (`--sign-only`) or append it and print what it is known by.
+
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{Local, Utc};
+use ed25519_dalek::SigningKey;
+use pledger_core::event::{
+    check_origin, AmendmentBody, AreaDefined, AttestationBody, CategoryDefined, Evidence, FulfillmentBody, Genesis,
+    KeyAdded, KeyRevoked, Level, MemberAdmitted, MemberKind, Name, Note, PledgeBody, Title, Url, Verdict,
+    WithdrawalBody, EVENT_VERSION,
+};
+use pledger_core::event::Blake3Hex;
+use pledger_core::ids::{AreaCode, CategoryCode, FulfillmentId, KeyId, MemberId, PledgeId};
+use pledger_core::{Body, Date, Event, Measure, StateView, Unit};
+use pledger_log::keys;
+use pledger_log::sign::{new_event_id, sign_event, Signer};
+use pledger_log::Envelope;
+use pledger_store::{Ledger, StoreError};
+
+use crate::cli::{
+    AmendArgs, AreaAction, AttestArgs, CategoryAction, FulfillArgs, Global, InitArgs, KeyAction, MemberAction,
+    PledgeArgs, SubmitArgs, UnitOverride, ValueArg, WithdrawArgs,
+};
+use crate::fail::{refused, usage, Failure, Result};
+
+/// Largest file of events or envelopes read by `sign`; `submit` reads line by line.
+const MAX_EVENT_FILE: u64 = 1024 * 1024;
+
+pub fn ledger_path(g: &Global) -> Result<&Path> {
+    g.ledger
+        .as_deref()
+        .ok_or_else(|| usage("no ledger given: pass --ledger DIR or set PLEDGER_LEDGER"))
+}
+
+pub fn open_ledger(g: &Global) -> Result<Ledger> {
+    let wait = if g.wait.is_finite() && g.wait >= 0.0 { g.wait.min(3600.0) } else { 0.0 };
+    Ok(Ledger::open(ledger_path(g)?, Duration::from_secs_f64(wait))?)
+}
+
+fn load_key(g: &Global) -> Result<SigningKey> {
+    let path = g.key.as_deref().ok_or_else(|| usage("no key given: pass --key FILE or set PLEDGER_KEY"))?;
+    Ok(keys::read_private(path)?)
+}
+
+pub fn today() -> Date {
+    Date(Local::now().date_naive())
+}
+
+fn effective(date: &Option<String>) -> Result<Date> {
+    match date {
+        Some(d) => Ok(Date::parse(d)?),
+        None => Ok(today()),
+    }
+}
+
+/// Who signs: the member given with --as, else the one the ledger records the key for; the
+/// origin is the ledger's, or --origin when signing without a ledger.
+fn signer(g: &Global, ledger: Option<&Ledger>, key: SigningKey) -> Result<Signer> {
+    let key_id = keys::key_id(&key.verifying_key());
+    let member = match (&g.as_member, ledger) {
+        (Some(id), _) => MemberId::parse(id)?,
+        (None, Some(l)) => l.view().key_holder(&key_id)?.ok_or_else(|| {
+            refused(format!("key {key_id} is not registered in this ledger; a member must add it first"))
+        })?,
+        (None, None) => return Err(usage("signing without a ledger needs --as ID and --origin ORIGIN")),
+    };
+    let origin = match (ledger, &g.origin) {
+        (Some(l), Some(o)) if o != &l.head().state.origin => {
+            return Err(usage(format!("--origin {o} is not this ledger's origin {}", l.head().state.origin)))
+        }
+        (Some(l), _) => l.head().state.origin.clone(),
+        (None, Some(o)) => o.clone(),
+        (None, None) => return Err(usage("signing without a ledger needs --as ID and --origin ORIGIN")),
+    };
+    check_origin(&origin)?;
+    Ok(Signer { origin, member, key })
+}
+
+/// Signs a body with the caller's key and dates; appends it or prints the envelope.
+fn write_event(
+    g: &Global,
+    date: &Option<String>,
+    sign_only: bool,
+    build: impl FnOnce(Option<&Ledger>) -> Result<Body>,
+) -> Result<()> {
+    let key = load_key(g)?;
+    let effective = effective(date)?;
+    let ledger = if sign_only && g.ledger.is_none() { None } else { Some(open_ledger(g)?) };
+    let body = build(ledger.as_ref())?;
+    let signer = signer(g, ledger.as_ref(), key)?;
+    let envelope = signer.sign(Utc::now(), effective, body);
+    match ledger {
+        Some(_) | None if sign_only => {
+            println!("{}", envelope.to_json());
+            Ok(())
+        }
+        Some(mut ledger) => {
+            let id = append_one(&mut ledger, envelope)?;
+            println!("{id}");
+            Ok(())
+        }
+        None => Err(usage("no ledger given: pass --ledger DIR or set PLEDGER_LEDGER")),
+    }
+}
+
+/// Appends one envelope durably; returns what the new entry is known by.
+pub fn append_one(ledger: &mut Ledger, envelope: Envelope) -> Result<String> {
+    let mut w = ledger.writer();
+    let appended = w.append(envelope, Utc::now()).map_err(unwrap_refusal)?;
+    w.commit()?;
+    Ok(appended.assigned.to_string())
+}
+
+/// A refusal of a single write, without the entry number it would have had.
+fn unwrap_refusal(e: StoreError) -> Failure {
+    match e {
+        StoreError::Refused { error, .. } => refused(format!("refused: {error}")),
+        other => other.into(),
+    }
+}
+
+pub fn keygen(file: &Path) -> Result<()> {
+    let key = keys::generate();
+    keys::write_keypair(file, &key)?;
+    println!("{}", keys::key_id(&key.verifying_key()));
+    Ok(())
+}
+
+fn read_bounded(path: &Path, what: &str) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| refused(format!("{}: {e}", path.display())))?;
+    if meta.len() > MAX_EVENT_FILE {
+        return Err(refused(format!("{}: {what} is {} bytes, more than the {MAX_EVENT_FILE} allowed", path.display(), meta.len())));
+    }
+    std::fs::read(path).map_err(|e| refused(format!("{}: {e}", path.display())))
+}
+
+/// Reads areas.csv (header `code,name,level[,parent]`), parents before children.
+fn read_areas(path: &Path) -> Result<Vec<AreaDefined>> {
+    let bytes = read_bounded(path, "areas file")?;
+    let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes.as_slice());
+    let at = |line: u64, msg: String| refused(format!("{}:{line}: {msg}", path.display()));
+    let headers = rdr.headers().map_err(|e| at(1, e.to_string()))?.clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (code, name, level) = match (col("code"), col("name"), col("level")) {
+        (Some(c), Some(n), Some(l)) => (c, n, l),
+        _ => return Err(at(1, "the header must name the columns code,name,level and optionally parent".into())),
+    };
+    let parent = col("parent");
+    let mut areas = Vec::new();
+    for row in rdr.records() {
+        let row = row.map_err(|e| at(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        let line = row.position().map_or(0, |p| p.line());
+        let field = |i: usize| row.get(i).unwrap_or("");
+        let area = (|| -> std::result::Result<AreaDefined, pledger_core::FieldError> {
+            Ok(AreaDefined {
+                code: AreaCode::parse(field(code))?,
+                name: Name::parse(field(name))?,
+                level: Level::parse(field(level))?,
+                parent: match parent.map(field) {
+                    Some(p) if !p.is_empty() => Some(AreaCode::parse(p)?),
+                    _ => None,
+                },
+            })
+        })()
+        .map_err(|e| at(line, e.to_string()))?;
+        areas.push(area);
+    }
+    areas.sort_by_key(|a| a.level);
+    Ok(areas)
+}
+
+pub fn init(g: &Global, a: &InitArgs) -> Result<()> {
+    let path = ledger_path(g)?;
+    let origin = g.origin.clone().ok_or_else(|| usage("init needs --origin, the ledger's name (e.g. hmis.sante.gov.ml/pledges)"))?;
+    check_origin(&origin)?;
+    let key = load_key(g)?;
+    let member = MemberId::parse(&a.org)?;
+    let effective = effective(&a.write.date)?;
+    let genesis = Body::Genesis(Genesis {
+        member: member.clone(),
+        name: Name::parse(&a.name)?,
+        kind: MemberKind::parse(&a.kind)?,
+        public_key: keys::to_event_key(&key.verifying_key()),
+    });
+    let areas = match &a.areas {
+        Some(p) => read_areas(p)?,
+        None => Vec::new(),
+    };
+    let signer = Signer { origin, member, key };
+    let now = Utc::now();
+    let envelopes: Vec<Envelope> = std::iter::once(genesis)
+        .chain(areas.into_iter().map(Body::AreaDefined))
+        .map(|body| signer.sign(now, effective, body))
+        .collect();
+    if a.write.sign_only {
+        for e in &envelopes {
+            println!("{}", e.to_json());
+        }
+        return Ok(());
+    }
+    let created = !path.exists();
+    let mut ledger = Ledger::create(path)?;
+    let result = (|| {
+        let mut w = ledger.writer();
+        for e in envelopes {
+            w.append(e, Utc::now())?;
+        }
+        w.commit()
+    })();
+    match result {
+        Ok(_) => {
+            println!("{}", signer.origin);
+            Ok(())
+        }
+        Err(e) => {
+            drop(ledger);
+            // Nothing was acknowledged: leave no half-made ledger behind.
+            if created {
+                let _ = std::fs::remove_dir_all(path);
+            } else if let Ok(dir) = std::fs::read_dir(path) {
+                for entry in dir.flatten() {
+                    let p = entry.path();
+                    let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                }
+            }
+            Err(e.into())
+        }
+    }
+}
+
+fn public_key(path: &Path) -> Result<pledger_core::event::PublicKey> {
+    Ok(keys::to_event_key(&keys::read_public(path)?))
+}
+
+pub fn member(g: &Global, action: &MemberAction) -> Result<()> {
+    let MemberAction::Add { id, name, kind, pubkey, convener, write } = action;
+    let body = Body::MemberAdmitted(MemberAdmitted {
+        member: MemberId::parse(id)?,
+        name: Name::parse(name)?,
+        kind: MemberKind::parse(kind)?,
+        convener: *convener,
+        public_key: public_key(pubkey)?,
+    });
+    write_event(g, &write.date, write.sign_only, |_| Ok(body))
+}
+
+pub fn key(g: &Global, action: &KeyAction) -> Result<()> {
+    match action {
+        KeyAction::Add { id, pubkey, write } => {
+            let body = Body::KeyAdded(KeyAdded { member: MemberId::parse(id)?, public_key: public_key(pubkey)? });
+            write_event(g, &write.date, write.sign_only, |_| Ok(body))
+        }
+        KeyAction::Revoke { id, keyid, reason, write } => {
+            let body = Body::KeyRevoked(KeyRevoked {
+                member: MemberId::parse(id)?,
+                key: KeyId::parse(keyid)?,
+                reason: reason.as_deref().map(Note::parse).transpose()?,
+            });
+            write_event(g, &write.date, write.sign_only, |_| Ok(body))
+        }
+    }
+}
+
+pub fn area(g: &Global, action: &AreaAction) -> Result<()> {
+    let AreaAction::Add { code, name, level, parent, write } = action;
+    let body = Body::AreaDefined(AreaDefined {
+        code: AreaCode::parse(code)?,
+        name: Name::parse(name)?,
+        level: Level::parse(level)?,
+        parent: parent.as_deref().map(AreaCode::parse).transpose()?,
+    });
+    write_event(g, &write.date, write.sign_only, |_| Ok(body))
+}
+
+pub fn category(g: &Global, action: &CategoryAction) -> Result<()> {
+    let CategoryAction::Add { code, name, write } = action;
+    let body = Body::CategoryDefined(CategoryDefined { code: CategoryCode::parse(code)?, name: Name::parse(name)? });
+    write_event(g, &write.date, write.sign_only, |_| Ok(body))
+}
+
+fn areas(list: &[String]) -> Result<Vec<AreaCode>> {
+    list.iter().map(|a| AreaCode::parse(a.trim()).map_err(Failure::from)).collect()
+}
+
+pub fn pledge(g: &Global, a: &PledgeArgs) -> Result<()> {
+    let amount = match (&a.amount, &a.currency, &a.quantity, &a.unit) {
+        (Some(x), Some(cur), None, None) => {
+            let unit = Unit::currency(cur)?;
+            Measure::new(unit.parse_value(x)?, unit)?
+        }
+        (None, None, Some(q), Some(u)) => {
+            let unit = Unit::count(u)?;
+            Measure::new(unit.parse_value(q)?, unit)?
+        }
+        _ => return Err(usage("a pledge needs --amount X --currency CUR, or --quantity Q --unit U")),
+    };
+    let body = Body::Pledge(PledgeBody {
+        to: MemberId::parse(&a.to)?,
+        category: CategoryCode::parse(&a.category)?,
+        areas: areas(&a.area)?,
+        amount,
+        due: Date::parse(&a.due)?,
+        title: Title::parse(&a.title)?,
+    });
+    write_event(g, &a.write.date, a.write.sign_only, |_| Ok(body))
+}
+
+/// The unit of a pledge: given on the command line, or read from the ledger.
+fn pledge_unit(ledger: Option<&Ledger>, id: PledgeId, given: &UnitOverride) -> Result<Unit> {
+    match (&given.currency, &given.unit, ledger) {
+        (Some(c), _, _) => Ok(Unit::currency(c)?),
+        (None, Some(u), _) => Ok(Unit::count(u)?),
+        (None, None, Some(l)) => Ok(l
+            .view()
+            .pledge(id)?
+            .ok_or_else(|| refused(format!("refused: unknown pledge {id}")))?
+            .unit),
+        (None, None, None) => Err(usage("without a ledger, give the pledge's --currency or --unit")),
+    }
+}
+
+/// A value given as --amount or --quantity, in the pledge's unit.
+fn value_in(unit: &Unit, v: &ValueArg) -> Result<Option<Measure>> {
+    let text = match (&v.amount, &v.quantity) {
+        (Some(x), None) if unit.is_money() => x,
+        (None, Some(q)) if !unit.is_money() => q,
+        (Some(_), None) => return Err(usage(format!("the pledge counts {unit}: give --quantity, not --amount"))),
+        (None, Some(_)) => return Err(usage(format!("the pledge is money in {unit}: give --amount, not --quantity"))),
+        _ => return Ok(None),
+    };
+    Ok(Some(Measure::new(unit.parse_value(text)?, unit.clone())?))
+}
+
+pub fn amend(g: &Global, a: &AmendArgs) -> Result<()> {
+    let pledge = PledgeId::parse(&a.pledge)?;
+    let due = a.due.as_deref().map(Date::parse).transpose()?;
+    let title = a.title.as_deref().map(Title::parse).transpose()?;
+    let new_areas = a.area.as_deref().map(areas).transpose()?;
+    write_event(g, &a.write.date, a.write.sign_only, |ledger| {
+        let increase = match &a.increase {
+            Some(x) => {
+                let unit = pledge_unit(ledger, pledge, &a.unit)?;
+                Some(Measure::new(unit.parse_value(x)?, unit)?)
+            }
+            None => None,
+        };
+        if due.is_none() && title.is_none() && new_areas.is_none() && increase.is_none() {
+            return Err(usage("amend needs at least one of --due, --title, --area, --increase"));
+        }
+        Ok(Body::Amendment(AmendmentBody { pledge, due, title, areas: new_areas, increase }))
+    })
+}
+
+fn hash_file(path: &Path) -> Result<Blake3Hex> {
+    let mut f = std::fs::File::open(path).map_err(|e| refused(format!("{}: {e}", path.display())))?;
+    let mut h = blake3::Hasher::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| refused(format!("{}: {e}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(Blake3Hex::parse(h.finalize().to_hex().as_str())?)
+}
+
+pub fn fulfill(g: &Global, a: &FulfillArgs) -> Result<()> {
+    let pledge = PledgeId::parse(&a.pledge)?;
+    let blake3 = a.evidence.as_deref().map(hash_file).transpose()?;
+    let url = a.url.as_deref().map(Url::parse).transpose()?;
+    let note = a.note.as_deref().map(Note::parse).transpose()?;
+    let evidence = (blake3.is_some() || url.is_some()).then_some(Evidence { blake3, url });
+    write_event(g, &Some(a.date.clone()), a.sign_only, |ledger| {
+        let unit = pledge_unit(ledger, pledge, &a.unit)?;
+        let amount = value_in(&unit, &a.value)?
+            .ok_or_else(|| usage(format!("fulfill needs --{} (in {unit})", if unit.is_money() { "amount" } else { "quantity" })))?;
+        Ok(Body::Fulfillment(FulfillmentBody { pledge, amount, evidence, note }))
+    })
+}
+
+pub fn attest(g: &Global, a: &AttestArgs) -> Result<()> {
+    let body = Body::Attestation(AttestationBody {
+        fulfillment: FulfillmentId::parse(&a.fulfillment)?,
+        verdict: if a.dispute { Verdict::Disputed } else { Verdict::Confirmed },
+        note: a.note.as_deref().map(Note::parse).transpose()?,
+    });
+    write_event(g, &a.write.date, a.write.sign_only, |_| Ok(body))
+}
+
+pub fn withdraw(g: &Global, a: &WithdrawArgs) -> Result<()> {
+    let pledge = PledgeId::parse(&a.pledge)?;
+    let reason = Note::parse(&a.reason)?;
+    write_event(g, &a.write.date, a.write.sign_only, |ledger| {
+        let amount = if a.value.amount.is_some() || a.value.quantity.is_some() {
+            value_in(&pledge_unit(ledger, pledge, &a.unit)?, &a.value)?
+        } else {
+            None
+        };
+        Ok(Body::Withdrawal(WithdrawalBody { pledge, amount, reason }))
+    })
+}
+
+/// `pledger sign EVENT.json`: completes an event written by hand (id, signing time, key,
+/// effective date, origin and signer where missing), checks it, signs it, prints the envelope.
+pub fn sign(g: &Global, file: &Path) -> Result<()> {
+    let bytes = read_bounded(file, "event file")?;
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| refused(format!("{}: malformed JSON: {}", file.display(), pledger_core::event::one_line(&e))))?;
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| refused(format!("{}: an event is a JSON object", file.display())))?;
+    let key = load_key(g)?;
+    let key_id = keys::key_id(&key.verifying_key());
+    let mut fill = |name: &str, v: serde_json::Value| {
+        obj.entry(name.to_owned()).or_insert(v);
+    };
+    fill("v", EVENT_VERSION.into());
+    fill("id", new_event_id().to_string().into());
+    if let Some(o) = &g.origin {
+        fill("origin", o.clone().into());
+    }
+    if let Some(m) = &g.as_member {
+        fill("signer", m.clone().into());
+    }
+    fill("key", key_id.to_string().into());
+    fill("signed_at", pledger_core::event::format_time(&Utc::now()).into());
+    fill("effective", today().to_string().into());
+    if obj.get("key").and_then(|k| k.as_str()) != Some(key_id.as_str()) {
+        return Err(refused(format!("{}: the event names key {} but --key is {key_id}", file.display(), obj["key"])));
+    }
+    let event = Event::parse(&serde_json::to_vec(&value).unwrap_or_default())
+        .map_err(|e| refused(format!("{}: {e}", file.display())))?;
+    println!("{}", sign_event(&event, &key).to_json());
+    Ok(())
+}
+
+/// Where an envelope came from, for error messages.
+struct Source {
+    name: String,
+    line: usize,
+}
+
+/// Reads envelopes from a file or stdin: one JSON envelope (possibly spread over lines), or
+/// JSON Lines of envelopes.
+fn envelopes(path: &Path) -> Result<Box<dyn Iterator<Item = Result<(Source, Envelope)>>>> {
+    let name = path.display().to_string();
+    let reader: Box<dyn BufRead> = if path == Path::new("-") {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(path).map_err(|e| refused(format!("{name}: {e}")))?;
+        Box::new(std::io::BufReader::with_capacity(1 << 20, f))
+    };
+    let mut lines = reader.lines().enumerate().peekable();
+    let mut pending: Option<String> = None;
+    let name2 = name.clone();
+    // A file whose first line is not a whole JSON object is one envelope written over lines.
+    if let Some((_, Ok(first))) = lines.peek() {
+        if first.trim_start().starts_with('{') && Envelope::parse(first.as_bytes()).is_err()
+            && serde_json::from_str::<serde_json::Value>(first).is_err()
+        {
+            let mut all = String::new();
+            for (_, l) in lines.by_ref() {
+                all.push_str(&l.map_err(|e| refused(format!("{name}: {e}")))?);
+                all.push('\n');
+                if all.len() as u64 > MAX_EVENT_FILE {
+                    return Err(refused(format!("{name}: envelope larger than {MAX_EVENT_FILE} bytes")));
+                }
+            }
+            pending = Some(all);
+        }
+    }
+    if let Some(all) = pending {
+        let env = Envelope::parse(all.as_bytes()).map_err(|e| refused(format!("{name}: {e}")));
+        return Ok(Box::new(std::iter::once(env.map(|e| (Source { name, line: 1 }, e)))));
+    }
+    Ok(Box::new(lines.filter_map(move |(i, line)| {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => return Some(Err(refused(format!("{name2}:{}: {e}", i + 1)))),
+        };
+        if line.trim().is_empty() {
+            return None;
+        }
+        Some(
+            Envelope::parse(line.trim().as_bytes())
+                .map(|e| (Source { name: name2.clone(), line: i + 1 }, e))
+                .map_err(|e| refused(format!("{name2}:{}: {e}", i + 1))),
+        )
+    })))
+}
+
+/// `pledger submit`: appends envelopes in groups, each written atomically and flushed; prints
+/// each new id once its group is on disk. Stops at the first refused envelope, after making
+/// the envelopes before it durable.
+pub fn submit(g: &Global, a: &SubmitArgs) -> Result<()> {
+    if a.group == 0 {
+        return Err(usage("--group must be at least 1"));
+    }
+    let mut ledger = open_ledger(g)?;
+    let files: Vec<PathBuf> = a.files.clone();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failure: Option<Failure> = None;
+    let mut w = ledger.writer();
+    'files: for file in &files {
+        for item in envelopes(file)? {
+            let (src, env) = match item {
+                Ok(x) => x,
+                Err(e) => {
+                    failure = Some(e);
+                    break 'files;
+                }
+            };
+            if let Err(e) = w.append(env, Utc::now()) {
+                failure = Some(match e {
+                    StoreError::Refused { error, .. } => refused(format!("{}:{}: refused: {error}", src.name, src.line)),
+                    other => other.into(),
+                });
+                break 'files;
+            }
+            if w.len() >= a.group {
+                let done = w.commit()?;
+                print_ids(&mut stdout, &done)?;
+                w = ledger.writer();
+            }
+        }
+    }
+    let done = w.commit()?;
+    print_ids(&mut stdout, &done)?;
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(()),
+    }
+}
+
+fn print_ids(out: &mut impl std::io::Write, done: &[pledger_store::Appended]) -> Result<()> {
+    for a in done {
+        writeln!(out, "{}", a.assigned)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn areas_csv_parents_first_and_errors_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("areas.csv");
+        std::fs::write(&p, "code,name,level,parent\nML-3,Sikasso,region,ML\nML,Mali,country,\n").unwrap();
+        let areas = read_areas(&p).unwrap();
+        assert_eq!(areas[0].code.as_str(), "ML");
+        assert_eq!(areas[1].parent.as_ref().unwrap().as_str(), "ML");
+        std::fs::write(&p, "code,name,level\nML,Mali,country\nML-3,Sikasso,regio\n").unwrap();
+        let e = read_areas(&p).unwrap_err().message;
+        assert!(e.contains(":3:") && e.contains("area level"), "{e}");
+    }
+}
