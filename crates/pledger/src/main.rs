@@ -6,6 +6,7 @@ mod demo;
 mod fail;
 mod output;
 mod read;
+mod report;
 mod write;
 
 use std::process::ExitCode;
