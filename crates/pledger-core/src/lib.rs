@@ -7,6 +7,8 @@ pub mod ids;
 pub mod measure;
 pub mod rules;
 pub mod state;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 pub use error::{FieldError, Result, RuleError};
 pub use event::{Body, Date, Event, Kind};

@@ -1,0 +1,289 @@
+//! Random ledgers for tests: a cast of members, a setup (genesis, areas, admissions) and random
+//! sequences of pledges, amendments, deliveries, attestations, withdrawals and key changes —
+//! mostly valid, some not, so both acceptance and refusal are exercised. Deterministic per seed.
+//! The caller supplies the public keys, so the same events can be signed for real.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+
+use crate::event::{
+    AmendmentBody, AreaDefined, AttestationBody, Body, Date, Event, FulfillmentBody, Genesis, KeyRevoked, Level,
+    MemberAdmitted, MemberKind, Name, Note, PledgeBody, PublicKey, Title, Verdict, WithdrawalBody,
+};
+use crate::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, MemberId, PledgeId};
+use crate::measure::{Measure, Unit};
+use crate::state::Recorded;
+
+/// A member of the cast and its key.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub id: MemberId,
+    pub kind: MemberKind,
+    pub convener: bool,
+    pub key: PublicKey,
+}
+
+pub const ORIGIN: &str = "test.pledger/ledger";
+
+/// A small deterministic generator (SplitMix64), so tests need no RNG crate.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// A number in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// A cast of `n` members (n ≥ 3): a convener, an auditor, and others; keys from `key_of`.
+pub fn cast(n: usize, mut key_of: impl FnMut(usize) -> PublicKey) -> Vec<Actor> {
+    (0..n.max(3))
+        .map(|i| Actor {
+            id: MemberId::parse(&format!("m{i}")).unwrap_or_else(|_| unreachable!()),
+            kind: match i {
+                0 => MemberKind::Government,
+                1 => MemberKind::Auditor,
+                i if i % 2 == 0 => MemberKind::Donor,
+                _ => MemberKind::Implementer,
+            },
+            convener: i == 0,
+            key: key_of(i),
+        })
+        .collect()
+}
+
+/// A fake key for tests of the core alone, which never checks signatures.
+pub fn fake_key(i: usize) -> PublicKey {
+    PublicKey(*blake3::hash(&i.to_le_bytes()).as_bytes())
+}
+
+pub const AREAS: [(&str, Level, Option<&str>); 6] = [
+    ("ML", Level::Country, None),
+    ("ML-1", Level::Region, Some("ML")),
+    ("ML-3", Level::Region, Some("ML")),
+    ("ML-8", Level::Region, Some("ML")),
+    ("ML-BKO", Level::Region, Some("ML")),
+    ("ML-3-KTL", Level::District, Some("ML-3")),
+];
+
+fn base_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2014, 1, 1).unwrap_or_default()
+}
+
+/// The signing and recording time of the i-th event of a test ledger.
+pub fn time(i: u64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default() + Duration::seconds(i as i64)
+}
+
+fn event(rng: &mut Rng, signer: &Actor, i: u64, day: i64, body: Body) -> Event {
+    Event {
+        id: EventId(((rng.next() as u128) << 64 | rng.next() as u128).to_be_bytes()),
+        origin: ORIGIN.to_owned(),
+        signer: signer.id.clone(),
+        key: signer.key.key_id(),
+        signed_at: time(i),
+        effective: Date(base_date() + Duration::days(day)),
+        body,
+    }
+}
+
+fn name(s: &str) -> Name {
+    Name::parse(s).unwrap_or_else(|_| unreachable!())
+}
+
+/// Genesis, the areas, and the admission of every other actor.
+pub fn setup(actors: &[Actor], rng: &mut Rng) -> Vec<Event> {
+    let first = &actors[0];
+    let mut out = vec![event(
+        rng,
+        first,
+        0,
+        0,
+        Body::Genesis(Genesis { member: first.id.clone(), name: name("Convener"), kind: first.kind, public_key: first.key }),
+    )];
+    for (code, level, parent) in AREAS {
+        let i = out.len() as u64;
+        out.push(event(
+            rng,
+            first,
+            i,
+            0,
+            Body::AreaDefined(AreaDefined {
+                code: AreaCode::parse(code).unwrap_or_else(|_| unreachable!()),
+                name: name(code),
+                level,
+                parent: parent.map(|p| AreaCode::parse(p).unwrap_or_else(|_| unreachable!())),
+            }),
+        ));
+    }
+    for a in &actors[1..] {
+        let i = out.len() as u64;
+        out.push(event(
+            rng,
+            first,
+            i,
+            0,
+            Body::MemberAdmitted(MemberAdmitted {
+                member: a.id.clone(),
+                name: name(a.id.as_str()),
+                kind: a.kind,
+                convener: a.convener,
+                public_key: a.key,
+            }),
+        ));
+    }
+    out
+}
+
+/// What the generator remembers of the pledges it made, to refer to them plausibly.
+struct Made {
+    pledger: usize,
+    beneficiary: usize,
+    unit: Unit,
+    value: u64,
+}
+
+const UNITS: [&str; 3] = ["XOF", "USD", "laptops"];
+
+fn unit_of(rng: &mut Rng) -> Unit {
+    match *rng.pick(&UNITS) {
+        "laptops" => Unit::count("laptops").unwrap_or_else(|_| unreachable!()),
+        c => Unit::currency(c).unwrap_or_else(|_| unreachable!()),
+    }
+}
+
+fn measure(value: u64, unit: &Unit) -> Measure {
+    Measure::new(value.clamp(1, crate::measure::MAX_VALUE), unit.clone()).unwrap_or_else(|_| unreachable!())
+}
+
+/// `n` random events after the setup, starting at sequence number `start`.
+pub fn random_ops(actors: &[Actor], rng: &mut Rng, start: u64, n: usize) -> Vec<Event> {
+    let mut out = Vec::with_capacity(n);
+    let mut made: Vec<Made> = Vec::new();
+    let mut fulfillments: Vec<usize> = Vec::new();
+    let areas: Vec<AreaCode> = AREAS.iter().map(|(c, ..)| AreaCode::parse(c).unwrap_or_else(|_| unreachable!())).collect();
+    for k in 0..n {
+        let i = start + k as u64;
+        let day = 30 + k as i64 * 3 - if rng.chance(5) { 400 } else { 0 };
+        let roll = rng.below(100);
+        let (signer, body) = if roll < 30 || made.is_empty() {
+            let p = rng.below(actors.len() as u64) as usize;
+            let b = if rng.chance(95) { (p + 1 + rng.below(actors.len() as u64 - 1) as usize) % actors.len() } else { p };
+            let unit = unit_of(rng);
+            let value = 1 + rng.below(1_000_000);
+            made.push(Made { pledger: p, beneficiary: b, unit: unit.clone(), value });
+            let mut covered: Vec<AreaCode> = Vec::new();
+            for _ in 0..1 + rng.below(3) {
+                let a = rng.pick(&areas).clone();
+                if !covered.contains(&a) {
+                    covered.push(a);
+                }
+            }
+            let category = if rng.chance(97) { "training" } else { "unheard-of" };
+            (
+                p,
+                Body::Pledge(PledgeBody {
+                    to: actors[b].id.clone(),
+                    category: CategoryCode::parse(category).unwrap_or_else(|_| unreachable!()),
+                    areas: covered,
+                    amount: measure(value, &unit),
+                    due: Date(base_date() + Duration::days(day + rng.below(700) as i64)),
+                    title: Title::parse("A pledge").unwrap_or_else(|_| unreachable!()),
+                }),
+            )
+        } else {
+            let pi = rng.below(made.len() as u64 + 1) as usize;
+            let target = made.get(pi.min(made.len() - 1)).map(|m| (m.pledger, m.beneficiary, m.unit.clone(), m.value));
+            let (pledger, beneficiary, unit, value) = target.unwrap_or((0, 1, unit_of(rng), 10));
+            // Usually the pledge's own pledger, sometimes someone else.
+            let who = if rng.chance(90) { pledger } else { rng.below(actors.len() as u64) as usize };
+            let unit = if rng.chance(95) { unit } else { unit_of(rng) };
+            let pledge = PledgeId(if rng.chance(97) { pi as u64 + 1 } else { 10_000 });
+            match roll {
+                30..=44 => (
+                    who,
+                    Body::Amendment(AmendmentBody {
+                        pledge,
+                        due: rng.chance(50).then(|| Date(base_date() + Duration::days(day + 365))),
+                        title: None,
+                        areas: rng.chance(20).then(|| vec![rng.pick(&areas).clone()]),
+                        increase: rng.chance(60).then(|| measure(1 + rng.below(value), &unit)),
+                    }),
+                ),
+                45..=69 => {
+                    fulfillments.push(pi);
+                    (
+                        who,
+                        Body::Fulfillment(FulfillmentBody {
+                            pledge,
+                            amount: measure(1 + rng.below(value / 2 + 1), &unit),
+                            evidence: None,
+                            note: None,
+                        }),
+                    )
+                }
+                70..=87 if !fulfillments.is_empty() => {
+                    let f = 1 + rng.below(fulfillments.len() as u64 + 1);
+                    let attester = match rng.below(10) {
+                        0..=5 => beneficiary,
+                        6..=7 => 1,
+                        _ => rng.below(actors.len() as u64) as usize,
+                    };
+                    let verdict = if rng.chance(75) { Verdict::Confirmed } else { Verdict::Disputed };
+                    (
+                        attester,
+                        Body::Attestation(AttestationBody { fulfillment: FulfillmentId(f), verdict, note: None }),
+                    )
+                }
+                88..=97 => (
+                    who,
+                    Body::Withdrawal(WithdrawalBody {
+                        pledge,
+                        amount: rng.chance(70).then(|| measure(1 + rng.below(value / 2 + 1), &unit)),
+                        reason: Note::parse("Budget cut").unwrap_or_else(|_| unreachable!()),
+                    }),
+                ),
+                _ => {
+                    let m = 1 + rng.below(actors.len() as u64 - 1) as usize;
+                    let by = if rng.chance(50) { m } else { 0 };
+                    (
+                        by,
+                        Body::KeyRevoked(KeyRevoked { member: actors[m].id.clone(), key: actors[m].key.key_id(), reason: None }),
+                    )
+                }
+            }
+        };
+        out.push(event(rng, &actors[signer], i, day, body));
+    }
+    out
+}
+
+/// Setup plus `n` random events.
+pub fn ledger(actors: &[Actor], seed: u64, n: usize) -> Vec<Event> {
+    let mut rng = Rng::new(seed);
+    let mut events = setup(actors, &mut rng);
+    let start = events.len() as u64;
+    events.extend(random_ops(actors, &mut rng, start, n));
+    events
+}
+
+/// An event as the log would record it at `seq`, at the test clock's time for `i`.
+pub fn recorded(seq: u64, i: u64, event: Event) -> Recorded {
+    Recorded { seq, recorded_at: time(i), event }
+}

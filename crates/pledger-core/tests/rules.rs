@@ -1,0 +1,310 @@
+//! Each rule of SPEC §3, accepting what it should and refusing what it must, on small ledgers
+//! built by hand.
+
+use chrono::Duration;
+use pledger_core::event::*;
+use pledger_core::ids::*;
+use pledger_core::state::MemState;
+use pledger_core::testkit::{self, cast, fake_key, time, Actor, Rng};
+use pledger_core::{Measure, Recorded, RuleError, Unit};
+
+struct Ledger {
+    state: MemState,
+    actors: Vec<Actor>,
+    rng: Rng,
+    clock: u64,
+}
+
+fn d(s: &str) -> Date {
+    Date::parse(s).unwrap()
+}
+fn xof(v: u64) -> Measure {
+    Measure::new(v, Unit::currency("XOF").unwrap()).unwrap()
+}
+fn laptops(v: u64) -> Measure {
+    Measure::new(v, Unit::count("laptops").unwrap()).unwrap()
+}
+
+impl Ledger {
+    /// m0 convener (government), m1 auditor, m2 donor, m3 implementer, m4 donor.
+    fn new() -> Ledger {
+        let actors = cast(5, fake_key);
+        let mut rng = Rng::new(7);
+        let mut state = MemState::new();
+        let setup = testkit::setup(&actors, &mut rng);
+        let n = setup.len() as u64;
+        for (i, e) in setup.into_iter().enumerate() {
+            state.apply(&testkit::recorded(i as u64, i as u64, e)).unwrap();
+        }
+        Ledger { state, actors, rng, clock: n }
+    }
+
+    fn event(&mut self, signer: usize, date: &str, body: Body) -> Event {
+        let a = &self.actors[signer];
+        Event {
+            id: EventId(((self.rng.next() as u128) << 64 | self.rng.next() as u128).to_be_bytes()),
+            origin: testkit::ORIGIN.into(),
+            signer: a.id.clone(),
+            key: a.key.key_id(),
+            signed_at: time(self.clock),
+            effective: d(date),
+            body,
+        }
+    }
+
+    fn try_event(&mut self, e: Event) -> Result<String, RuleError> {
+        let rec = Recorded { seq: self.state.head.size, recorded_at: time(self.clock), event: e };
+        self.clock += 1;
+        let before = self.state.clone();
+        let r = self.state.apply(&rec).map(|o| o.assigned.to_string());
+        if r.is_err() {
+            assert_eq!(self.state, before, "a refused event changed the state");
+        }
+        r
+    }
+
+    fn try_(&mut self, signer: usize, date: &str, body: Body) -> Result<String, RuleError> {
+        let e = self.event(signer, date, body);
+        self.try_event(e)
+    }
+
+    fn ok(&mut self, signer: usize, date: &str, body: Body) -> String {
+        self.try_(signer, date, body).unwrap_or_else(|e| panic!("refused: {e}"))
+    }
+
+    fn pledge(&mut self, by: usize, to: usize, amount: Measure) -> String {
+        let to = self.actors[to].id.clone();
+        self.ok(by, "2014-03-01", pledge_body(to, amount))
+    }
+}
+
+fn pledge_body(to: MemberId, amount: Measure) -> Body {
+    Body::Pledge(PledgeBody {
+        to,
+        category: CategoryCode::parse("equipment").unwrap(),
+        areas: vec![AreaCode::parse("ML-3").unwrap()],
+        amount,
+        due: d("2014-12-31"),
+        title: Title::parse("Laptops").unwrap(),
+    })
+}
+
+fn fulfill(p: u64, amount: Measure) -> Body {
+    Body::Fulfillment(FulfillmentBody { pledge: PledgeId(p), amount, evidence: None, note: None })
+}
+fn attest(f: u64, verdict: Verdict) -> Body {
+    Body::Attestation(AttestationBody { fulfillment: FulfillmentId(f), verdict, note: None })
+}
+fn withdraw(p: u64, amount: Option<Measure>) -> Body {
+    Body::Withdrawal(WithdrawalBody { pledge: PledgeId(p), amount, reason: Note::parse("cut").unwrap() })
+}
+
+#[test]
+fn ids_are_numbered_per_kind_in_log_order() {
+    let mut l = Ledger::new();
+    assert_eq!(l.pledge(2, 0, xof(100)), "P-000001");
+    assert_eq!(l.pledge(3, 0, laptops(10)), "P-000002");
+    assert_eq!(l.ok(2, "2014-04-01", fulfill(1, xof(40))), "F-000001");
+    assert_eq!(l.ok(0, "2014-04-02", attest(1, Verdict::Confirmed)), "A-000001");
+    assert_eq!(l.ok(2, "2014-04-03", withdraw(1, Some(xof(10)))), "W-000001");
+}
+
+#[test]
+fn genesis_only_first() {
+    let mut l = Ledger::new();
+    let a = l.actors[0].clone();
+    let e = l.try_(0, "2014-01-01", Body::Genesis(Genesis {
+        member: a.id, name: Name::parse("Again").unwrap(), kind: a.kind, public_key: a.key,
+    }));
+    assert!(matches!(e, Err(RuleError::GenesisNotFirst { .. })), "{e:?}");
+    let mut fresh = MemState::new();
+    let ev = l.event(2, "2014-01-01", pledge_body(l.actors[0].id.clone(), xof(1)));
+    let e = fresh.apply(&Recorded { seq: 0, recorded_at: time(0), event: ev });
+    assert!(matches!(e, Err(RuleError::FirstNotGenesis { .. })), "{e:?}");
+}
+
+#[test]
+fn only_conveners_admit_and_define() {
+    let mut l = Ledger::new();
+    let body = Body::MemberAdmitted(MemberAdmitted {
+        member: MemberId::parse("newcomer").unwrap(),
+        name: Name::parse("New").unwrap(),
+        kind: MemberKind::Other,
+        convener: false,
+        public_key: fake_key(99),
+    });
+    assert!(matches!(l.try_(2, "2014-01-01", body.clone()), Err(RuleError::NotConvener { .. })));
+    assert_eq!(l.ok(0, "2014-01-01", body.clone()), "newcomer");
+    assert!(matches!(l.try_(0, "2014-01-01", body), Err(RuleError::MemberExists(_))));
+    let area = Body::AreaDefined(AreaDefined {
+        code: AreaCode::parse("ML-2").unwrap(), name: Name::parse("Koulikoro").unwrap(), level: Level::Region,
+        parent: Some(AreaCode::parse("ML").unwrap()),
+    });
+    assert!(matches!(l.try_(3, "2014-01-01", area.clone()), Err(RuleError::NotConvener { .. })));
+    assert_eq!(l.ok(0, "2014-01-01", area), "ML-2");
+    let bad_level = Body::AreaDefined(AreaDefined {
+        code: AreaCode::parse("ML-X").unwrap(), name: Name::parse("X").unwrap(), level: Level::Region,
+        parent: Some(AreaCode::parse("ML-3-KTL").unwrap()),
+    });
+    assert!(matches!(l.try_(0, "2014-01-01", bad_level), Err(RuleError::AreaLevel { .. })));
+    let cat = Body::CategoryDefined(CategoryDefined { code: CategoryCode::parse("dhis2").unwrap(), name: Name::parse("DHIS 2").unwrap() });
+    assert!(matches!(l.try_(2, "2014-01-01", cat.clone()), Err(RuleError::NotConvener { .. })));
+    assert_eq!(l.ok(0, "2014-01-01", cat.clone()), "dhis2");
+    assert!(matches!(l.try_(0, "2014-01-01", cat), Err(RuleError::CategoryExists(_))));
+}
+
+#[test]
+fn keys_sign_only_for_their_member_and_not_after_revocation() {
+    let mut l = Ledger::new();
+    // m2 signing with m3's key.
+    let mut e = l.event(2, "2014-03-01", pledge_body(l.actors[0].id.clone(), xof(5)));
+    e.key = l.actors[3].key.key_id();
+    assert!(matches!(l.try_event(e), Err(RuleError::KeyNotHeld { .. })));
+    // An unknown signer.
+    let mut e = l.event(2, "2014-03-01", pledge_body(l.actors[0].id.clone(), xof(5)));
+    e.signer = MemberId::parse("ghost").unwrap();
+    assert!(matches!(l.try_event(e), Err(RuleError::UnknownMember(_))));
+    // m2 adds a second key, then revokes its first; the first signs nothing more.
+    let second = fake_key(42);
+    l.ok(2, "2014-03-01", Body::KeyAdded(KeyAdded { member: l.actors[2].id.clone(), public_key: second }));
+    let first = l.actors[2].key.key_id();
+    let revoke = Body::KeyRevoked(KeyRevoked { member: l.actors[2].id.clone(), key: first.clone(), reason: None });
+    // Another non-convener may not revoke m2's key.
+    assert!(matches!(l.try_(3, "2014-03-01", revoke.clone()), Err(RuleError::NotKeyManager { .. })));
+    l.ok(2, "2014-03-01", revoke.clone());
+    assert!(matches!(l.try_(2, "2014-03-01", revoke), Err(RuleError::KeyRevoked { .. })));
+    let e = l.try_(2, "2014-03-02", pledge_body(l.actors[0].id.clone(), xof(5)));
+    assert!(matches!(e, Err(RuleError::KeyRevoked { .. })), "{e:?}");
+    // With the new key it signs again.
+    let mut e = l.event(2, "2014-03-02", pledge_body(l.actors[0].id.clone(), xof(5)));
+    e.key = second.key_id();
+    assert_eq!(l.try_event(e).unwrap(), "P-000001");
+    // A key already registered cannot be added again, to anyone.
+    let dup = Body::KeyAdded(KeyAdded { member: l.actors[3].id.clone(), public_key: second });
+    assert!(matches!(l.try_(0, "2014-03-02", dup), Err(RuleError::DuplicateKey(_))));
+}
+
+#[test]
+fn the_last_convener_key_is_never_revoked() {
+    let mut l = Ledger::new();
+    let k = l.actors[0].key.key_id();
+    let e = l.try_(0, "2014-01-01", Body::KeyRevoked(KeyRevoked { member: l.actors[0].id.clone(), key: k, reason: None }));
+    assert!(matches!(e, Err(RuleError::LastConvenerKey(_))), "{e:?}");
+}
+
+#[test]
+fn only_the_pledger_amends_fulfills_withdraws() {
+    let mut l = Ledger::new();
+    l.pledge(2, 0, xof(100));
+    for body in [
+        fulfill(1, xof(10)),
+        withdraw(1, None),
+        Body::Amendment(AmendmentBody { pledge: PledgeId(1), due: Some(d("2015-01-01")), title: None, areas: None, increase: None }),
+    ] {
+        let e = l.try_(3, "2014-04-01", body);
+        assert!(matches!(e, Err(RuleError::NotPledger { .. })), "{e:?}");
+    }
+    assert!(matches!(l.try_(2, "2014-04-01", fulfill(9, xof(1))), Err(RuleError::UnknownPledge(_))));
+    let e = l.try_(2, "2014-04-01", Body::Amendment(AmendmentBody { pledge: PledgeId(1), due: None, title: None, areas: None, increase: None }));
+    assert!(matches!(e, Err(RuleError::EmptyAmendment)));
+}
+
+#[test]
+fn attestation_by_beneficiary_or_auditor_never_the_pledger() {
+    let mut l = Ledger::new();
+    l.pledge(2, 0, xof(100));
+    l.ok(2, "2014-04-01", fulfill(1, xof(60)));
+    assert!(matches!(l.try_(2, "2014-04-02", attest(1, Verdict::Confirmed)), Err(RuleError::SelfAttestation { .. })));
+    assert!(matches!(l.try_(3, "2014-04-02", attest(1, Verdict::Confirmed)), Err(RuleError::NotAttester { .. })));
+    assert!(matches!(l.try_(0, "2014-04-02", attest(7, Verdict::Confirmed)), Err(RuleError::UnknownFulfillment(_))));
+    // Before the delivery date: refused.
+    assert!(matches!(l.try_(0, "2014-03-31", attest(1, Verdict::Confirmed)), Err(RuleError::DateOrder { .. })));
+    l.ok(0, "2014-04-02", attest(1, Verdict::Confirmed));
+    assert_eq!(l.state.pledges[&PledgeId(1)].confirmed, 60);
+    // The auditor disputes: the delivery counts as disputed, not confirmed.
+    l.ok(1, "2014-05-01", attest(1, Verdict::Disputed));
+    let p = &l.state.pledges[&PledgeId(1)];
+    assert_eq!((p.confirmed, p.disputed), (0, 60));
+    // The auditor changes its mind: its later verdict supersedes the earlier one.
+    l.ok(1, "2014-06-01", attest(1, Verdict::Confirmed));
+    let p = &l.state.pledges[&PledgeId(1)];
+    assert_eq!((p.confirmed, p.disputed), (60, 0));
+    assert_eq!(l.state.fulfillments[&FulfillmentId(1)].verdicts.len(), 2);
+}
+
+#[test]
+fn amounts_units_and_withdrawals() {
+    let mut l = Ledger::new();
+    l.pledge(2, 0, laptops(40));
+    let e = l.try_(2, "2014-04-01", fulfill(1, xof(10)));
+    assert!(matches!(e, Err(RuleError::MeasureMismatch { .. })), "{e:?}");
+    assert!(matches!(l.try_(2, "2014-04-01", fulfill(1, laptops(41))), Err(RuleError::FulfillmentExceedsOutstanding { .. })));
+    l.ok(2, "2014-04-01", fulfill(1, laptops(25)));
+    // 15 remain neither claimed nor withdrawn.
+    let e = l.try_(2, "2014-05-01", withdraw(1, Some(laptops(16))));
+    assert!(matches!(e, Err(RuleError::WithdrawalExceedsUndelivered { .. })), "{e:?}");
+    l.ok(2, "2014-05-01", withdraw(1, Some(laptops(5))));
+    // Withdrawing "the rest" takes the remaining 10.
+    l.ok(2, "2014-05-02", withdraw(1, None));
+    assert_eq!(l.state.pledges[&PledgeId(1)].withdrawn, 15);
+    assert!(matches!(l.try_(2, "2014-05-03", withdraw(1, None)), Err(RuleError::NothingToWithdraw(_))));
+    // An increase reopens the pledge; a decrease does not exist.
+    l.ok(2, "2014-06-01", Body::Amendment(AmendmentBody { pledge: PledgeId(1), due: None, title: None, areas: None, increase: Some(laptops(10)) }));
+    l.ok(2, "2014-06-02", fulfill(1, laptops(10)));
+    // A fully withdrawn pledge takes nothing more.
+    l.pledge(2, 0, xof(100));
+    l.ok(2, "2014-06-03", withdraw(2, None));
+    for body in [fulfill(2, xof(1)), withdraw(2, None), Body::Amendment(AmendmentBody { pledge: PledgeId(2), due: None, title: None, areas: None, increase: Some(xof(5)) })] {
+        assert!(matches!(l.try_(2, "2014-06-04", body), Err(RuleError::PledgeWithdrawn(_))));
+    }
+    // Sums stay below 2^53.
+    l.pledge(2, 0, xof(pledger_core::measure::MAX_VALUE - 1));
+    let e = l.try_(2, "2014-06-05", Body::Amendment(AmendmentBody { pledge: PledgeId(3), due: None, title: None, areas: None, increase: Some(xof(2)) }));
+    assert!(matches!(e, Err(RuleError::Overflow(_))), "{e:?}");
+}
+
+#[test]
+fn references_must_exist_and_pledges_are_to_others() {
+    let mut l = Ledger::new();
+    let ghost = MemberId::parse("ghost").unwrap();
+    assert!(matches!(l.try_(2, "2014-03-01", pledge_body(ghost, xof(1))), Err(RuleError::UnknownMember(_))));
+    let me = l.actors[2].id.clone();
+    assert!(matches!(l.try_(2, "2014-03-01", pledge_body(me, xof(1))), Err(RuleError::PledgeToSelf(_))));
+    let mut b = pledge_body(l.actors[0].id.clone(), xof(1));
+    if let Body::Pledge(p) = &mut b {
+        p.areas = vec![AreaCode::parse("ML-9").unwrap()];
+    }
+    assert!(matches!(l.try_(2, "2014-03-01", b), Err(RuleError::UnknownArea(_))));
+    let mut b = pledge_body(l.actors[0].id.clone(), xof(1));
+    if let Body::Pledge(p) = &mut b {
+        p.category = CategoryCode::parse("sorcery").unwrap();
+    }
+    assert!(matches!(l.try_(2, "2014-03-01", b), Err(RuleError::UnknownCategory(_))));
+    let mut b = pledge_body(l.actors[0].id.clone(), xof(1));
+    if let Body::Pledge(p) = &mut b {
+        p.areas = vec![AreaCode::parse("ML-3").unwrap(), AreaCode::parse("ML-3").unwrap()];
+    }
+    assert!(matches!(l.try_(2, "2014-03-01", b), Err(RuleError::Malformed(_))));
+}
+
+#[test]
+fn duplicates_foreign_origins_and_clocks() {
+    let mut l = Ledger::new();
+    let e = l.event(2, "2014-03-01", pledge_body(l.actors[0].id.clone(), xof(1)));
+    l.try_event(e.clone()).unwrap();
+    assert!(matches!(l.try_event(e.clone()), Err(RuleError::DuplicateEvent { .. })));
+    let mut foreign = l.event(2, "2014-03-01", pledge_body(l.actors[0].id.clone(), xof(1)));
+    foreign.origin = "another.ledger/x".into();
+    assert!(matches!(l.try_event(foreign), Err(RuleError::WrongOrigin { .. })));
+    // Signed 6 minutes after the recording time: refused; 4 minutes: accepted.
+    let mut future = l.event(2, "2014-03-01", pledge_body(l.actors[0].id.clone(), xof(1)));
+    future.signed_at = time(l.clock) + Duration::minutes(6);
+    assert!(matches!(l.try_event(future), Err(RuleError::SignedInFuture { .. })));
+    let mut near = l.event(2, "2014-03-01", pledge_body(l.actors[0].id.clone(), xof(1)));
+    near.signed_at = time(l.clock) + Duration::minutes(4);
+    assert!(l.try_event(near).is_ok());
+    // The log never records backwards in time.
+    let e = l.event(2, "2014-03-01", pledge_body(l.actors[0].id.clone(), xof(1)));
+    let rec = Recorded { seq: l.state.head.size, recorded_at: time(0), event: e };
+    assert!(matches!(l.state.apply(&rec), Err(RuleError::RecordedBackwards { .. })));
+}
