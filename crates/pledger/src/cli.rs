@@ -220,10 +220,10 @@ pub enum CategoryAction {
 #[group(required = false, multiple = false)]
 pub struct ValueArg {
     /// Money, in the currency's units (12500.50).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_hyphen_values = true)]
     pub amount: Option<String>,
     /// A whole count, in the pledge's unit.
-    #[arg(long, value_name = "Q")]
+    #[arg(long, value_name = "Q", allow_hyphen_values = true)]
     pub quantity: Option<String>,
 }
 
@@ -237,12 +237,12 @@ pub struct PledgeArgs {
     /// Areas covered, comma-separated.
     #[arg(long, value_name = "A[,A]", required = true, value_delimiter = ',')]
     pub area: Vec<String>,
-    #[arg(long, value_name = "X", conflicts_with_all = ["quantity", "unit"], requires = "currency")]
+    #[arg(long, value_name = "X", conflicts_with_all = ["quantity", "unit"], requires = "currency", allow_hyphen_values = true)]
     pub amount: Option<String>,
     /// ISO 4217 code (XOF, USD, EUR).
     #[arg(long, value_name = "CUR", requires = "amount")]
     pub currency: Option<String>,
-    #[arg(long, value_name = "Q", requires = "unit")]
+    #[arg(long, value_name = "Q", requires = "unit", allow_hyphen_values = true)]
     pub quantity: Option<String>,
     /// What the quantity counts (laptops, sessions).
     #[arg(long, value_name = "U", requires = "quantity")]
@@ -261,7 +261,7 @@ pub struct AmendArgs {
     #[arg(long, value_name = "DATE")]
     pub due: Option<String>,
     /// Add this much to the pledge, in its unit.
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_hyphen_values = true)]
     pub increase: Option<String>,
     /// Replace the areas covered, comma-separated.
     #[arg(long, value_name = "A[,A]", value_delimiter = ',')]

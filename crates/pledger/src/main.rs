@@ -18,10 +18,14 @@ use crate::cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // clap prints help and version on stdout with exit 0, usage errors on stderr with 2.
+        Err(e) if !e.use_stderr() => {
+            // Help and version go to stdout with exit 0.
             let _ = e.print();
-            return ExitCode::from(e.exit_code() as u8);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("pledger: {}", one_line_usage(&e.render().to_string()));
+            return ExitCode::from(fail::USAGE);
         }
     };
     match run(cli) {
@@ -31,6 +35,23 @@ fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// clap's usage error as one line: the message without the usage block, and where to look.
+fn one_line_usage(rendered: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for line in rendered.lines() {
+        let l = line.trim();
+        if l.starts_with("Usage:") || l.starts_with("For more information") {
+            break;
+        }
+        if !l.is_empty() {
+            parts.push(l);
+        }
+    }
+    let msg = parts.join(" ");
+    let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
+    format!("{msg} (see pledger --help)")
 }
 
 fn run(cli: Cli) -> Result<(), fail::Failure> {

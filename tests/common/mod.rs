@@ -1,0 +1,124 @@
+//! Helpers for the end-to-end tests: a temp dir with keys and a ledger, and the real `pledger`
+//! binary run as a process.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+pub const ORIGIN: &str = "hmis.sante.gov.ml/pledges";
+
+pub struct Env {
+    pub dir: TempDir,
+    pub ledger: PathBuf,
+}
+
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("pledger")
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("ledger");
+        Env { dir, ledger }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The binary, in the temp dir, with the ledger set and no stray settings.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(bin());
+        c.current_dir(self.dir.path())
+            .env("PLEDGER_LEDGER", &self.ledger)
+            .env_remove("PLEDGER_KEY")
+            .env_remove("PLEDGER_AS")
+            .env_remove("PLEDGER_ORIGIN")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs a command that must succeed; returns its stdout, trimmed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// `keygen NAME`: returns the key id.
+    pub fn keygen(&self, name: &str) -> String {
+        self.ok(&["keygen", name])
+    }
+
+    /// Everything the ledger shows: its log and members, as JSON.
+    pub fn state(&self) -> String {
+        let log = self.ok(&["log", "--format", "json"]);
+        let members = self.ok(&["members", "--format", "json"]);
+        format!("{log}\n{members}")
+    }
+
+    /// Runs a command that must be refused with `code`, a one-line message containing `needle`,
+    /// nothing on stdout, and the ledger exactly as it was.
+    pub fn refused(&self, args: &[&str], code: i32, needle: &str) -> String {
+        let before = self.state();
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("pledger: "), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: not one line: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr:?} lacks {needle:?}");
+        assert!(out.stdout.is_empty(), "{args:?} printed {:?}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(self.state(), before, "{args:?} changed the ledger");
+        stderr
+    }
+
+    pub fn write(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// A ledger founded by `dns` with Mali's regions, and members psi (implementer), measure
+    /// (implementer), bvg (auditor), usaid (donor); every key named after its member.
+    pub fn founded() -> Env {
+        let env = Env::new();
+        for k in ["dns", "psi", "measure", "bvg", "usaid"] {
+            env.keygen(&format!("{k}.key"));
+        }
+        env.write(
+            "areas.csv",
+            "code,name,level,parent\nML,Mali,country,\nML-1,Kayes,region,ML\nML-3,Sikasso,region,ML\n\
+             ML-8,Kidal,region,ML\nML-BKO,Bamako,region,ML\n",
+        );
+        env.ok(&["--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS", "--areas", "areas.csv"]);
+        for (id, kind) in [("psi", "implementer"), ("measure", "implementer"), ("bvg", "auditor"), ("usaid", "donor")] {
+            env.ok(&["--key", "dns.key", "member", "add", id, "--name", id, "--kind", kind, "--pubkey", &format!("{id}.key.pub")]);
+        }
+        env
+    }
+
+    /// psi pledges XOF 1,000,000 to dns over Sikasso; returns the pledge id.
+    pub fn pledge_xof(&self, by: &str, amount: &str) -> String {
+        self.ok(&[
+            "--key", &format!("{by}.key"), "pledge", "--to", "dns", "--category", "equipment", "--area", "ML-3",
+            "--amount", amount, "--currency", "XOF", "--due", "2015-06-30", "--title", "Laptops", "--date", "2014-03-01",
+        ])
+    }
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
