@@ -1,0 +1,237 @@
+//! End-to-end: keys, ledgers on disk, offline signing, bulk submit, concurrent processes.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::{bin, Env, ORIGIN};
+
+#[test]
+fn keygen_writes_private_0600_and_public_that_openssl_reads() {
+    let env = Env::new();
+    let id = env.keygen("k");
+    assert_eq!(id.len(), 32);
+    assert!(id.bytes().all(|c| c.is_ascii_hexdigit()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.path("k")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let private = std::fs::read_to_string(env.path("k")).unwrap();
+    assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"));
+    let public = std::fs::read_to_string(env.path("k.pub")).unwrap();
+    assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"));
+    // Never overwrites a key.
+    let out = env.run(&["keygen", "k"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    match Command::new("openssl").arg("version").output() {
+        Ok(o) if o.status.success() => {
+            for args in [vec!["pkey", "-in", "k", "-noout"], vec!["pkey", "-pubin", "-in", "k.pub", "-noout"]] {
+                let o = Command::new("openssl").args(&args).current_dir(env.dir.path()).output().unwrap();
+                assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+            }
+            // openssl derives the same public key from the private one.
+            let o = Command::new("openssl").args(["pkey", "-in", "k", "-pubout"]).current_dir(env.dir.path()).output().unwrap();
+            assert_eq!(String::from_utf8(o.stdout).unwrap(), public);
+        }
+        _ => eprintln!("skipped the openssl half: openssl is not installed"),
+    }
+    // A private key readable by others is refused, with the fix.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(env.path("k"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = env.run(&["--key", "k", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+        assert!(!env.ledger.exists());
+    }
+}
+
+#[test]
+fn a_ledger_closed_and_reopened_shows_the_same_log() {
+    let env = Env::founded();
+    env.pledge_xof("psi", "5000");
+    let first = env.ok(&["log", "--format", "json"]);
+    assert_eq!(first.lines().count(), 11, "genesis, 5 areas, 4 members, 1 pledge");
+    assert_eq!(env.ok(&["log", "--format", "json"]), first);
+    let from = env.ok(&["log", "--from", "10", "--format", "json"]);
+    assert_eq!(from.lines().count(), 1);
+    assert!(from.contains("\"P-000001\""));
+    let csv = env.ok(&["log", "--format", "csv"]);
+    assert!(csv.starts_with("seq,recorded,id,kind,signer,effective,what\n"));
+    assert_eq!(csv.lines().count(), 12);
+}
+
+#[test]
+fn init_refuses_a_bad_areas_file_and_leaves_no_ledger() {
+    let env = Env::new();
+    env.keygen("dns.key");
+    env.write("areas.csv", "code,name,level,parent\nML,Mali,country,\nML-3,Sikasso,region,ML-9\n");
+    let out = env.run(&["--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS", "--areas", "areas.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown area ML-9"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!env.ledger.exists(), "a half-made ledger was left behind");
+    env.write("areas.csv", "code,name\nML,Mali\n");
+    let out = env.run(&["--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS", "--areas", "areas.csv"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("header must name"));
+    let out = env.run(&["--key", "dns.key", "--origin", "has space", "init", "--org", "dns", "--name", "DNS"]);
+    assert_eq!(out.status.code(), Some(2));
+    // A ledger is never initialised twice.
+    env.ok(&["--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS"]);
+    let out = env.run(&["--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+}
+
+#[test]
+fn offline_signing_then_submit() {
+    let env = Env::founded();
+    // Sign without any ledger at hand: origin and signer given.
+    let mut c = env.cmd();
+    c.env_remove("PLEDGER_LEDGER").args([
+        "--key", "psi.key", "--as", "psi", "--origin", ORIGIN, "pledge", "--to", "dns", "--category", "training",
+        "--area", "ML-1", "--quantity", "12", "--unit", "sessions", "--due", "2015-01-01", "--title", "Training",
+        "--date", "2014-02-02", "--sign-only",
+    ]);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let envelope = String::from_utf8(out.stdout).unwrap();
+    let f = env.write("p.json", &envelope);
+    assert_eq!(env.ok(&["submit", f.to_str().unwrap()]), "P-000001");
+    // A hand-written event, completed and signed by `sign`.
+    env.write(
+        "event.json",
+        r#"{"kind": "fulfillment", "effective": "2014-06-01",
+            "body": {"pledge": "P-000001", "amount": {"count": 5, "unit": "sessions"}, "note": "First five"}}"#,
+    );
+    let mut c = env.cmd();
+    c.env_remove("PLEDGER_LEDGER").args(["--key", "psi.key", "--as", "psi", "--origin", ORIGIN, "sign", "event.json"]);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let f = env.write("f.json", &String::from_utf8(out.stdout).unwrap());
+    assert_eq!(env.ok(&["submit", f.to_str().unwrap()]), "F-000001");
+    // A hand-written event with a mistake is refused before signing.
+    env.write("bad.json", r#"{"kind": "fulfillment", "body": {"pledge": "P-1", "amount": {"count": -5, "unit": "x"}}}"#);
+    let out = env.run(&["--key", "psi.key", "--as", "psi", "sign", "bad.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bulk_submit_prints_durable_ids_and_stops_at_the_first_refusal() {
+    let env = Env::founded();
+    let mut lines = String::new();
+    for i in 0..25 {
+        let env_json = env.ok(&[
+            "--key", "psi.key", "pledge", "--to", "dns", "--category", "funding", "--area", "ML", "--amount",
+            &format!("{}", 100 + i), "--currency", "XOF", "--due", "2015-01-01", "--title", "T", "--sign-only",
+        ]);
+        lines.push_str(&env_json);
+        lines.push('\n');
+        if i == 19 {
+            // The 21st line is the 20th again: a replay.
+            lines.push_str(&env_json);
+            lines.push('\n');
+        }
+    }
+    let f = env.write("bulk.jsonl", &lines);
+    let out = env.run(&["submit", "--group", "7", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let ids: Vec<&str> = stdout.lines().collect();
+    assert_eq!(ids.len(), 20);
+    assert_eq!(ids[0], "P-000001");
+    assert_eq!(ids[19], "P-000020");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("bulk.jsonl:21: refused: duplicate event"), "{stderr}");
+    // The twenty before the refusal are on disk.
+    assert_eq!(env.ok(&["log", "--format", "json"]).matches("\"kind\":\"pledge\"").count(), 20 * 2);
+    // Submitting from standard input.
+    let last = lines.lines().last().unwrap().to_owned();
+    let out = env.cmd().args(["submit", "-"]).write_stdin(format!("{last}\n")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "P-000021");
+}
+
+#[test]
+fn a_ledger_in_use_is_reported_and_concurrent_writers_never_corrupt_it() {
+    let env = Env::founded();
+    // Hold the ledger open: `submit -` waits on its standard input.
+    let mut holder = Command::new(bin())
+        .args(["--ledger", env.ledger.to_str().unwrap(), "submit", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let out = env.run(&["--wait", "0", "log"]);
+    assert_eq!(out.status.code(), Some(75));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("ledger {} is in use by another process", env.ledger.display())), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1);
+    holder.stdin.take().unwrap().flush().unwrap();
+    assert!(holder.wait().unwrap().success());
+
+    // Four processes, ten pledges each, all at once; each waits its turn.
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let ledger = env.ledger.clone();
+            let dir = env.dir.path().to_owned();
+            std::thread::spawn(move || {
+                let mut ids = Vec::new();
+                for i in 0..10 {
+                    let out = Command::new(bin())
+                        .current_dir(&dir)
+                        .args([
+                            "--ledger", ledger.to_str().unwrap(), "--wait", "120", "--key", "psi.key", "pledge", "--to",
+                            "dns", "--category", "funding", "--area", "ML", "--amount", &format!("{}", 1000 * w + i + 1),
+                            "--currency", "XOF", "--due", "2015-01-01", "--title", "Concurrent",
+                        ])
+                        .output()
+                        .unwrap();
+                    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                    ids.push(String::from_utf8(out.stdout).unwrap().trim().to_owned());
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> = writers.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "ids were given twice");
+    assert_eq!(ids.first().unwrap(), "P-000001");
+    assert_eq!(ids.last().unwrap(), "P-000040");
+    let log = env.ok(&["log", "--format", "json"]);
+    assert_eq!(log.lines().count(), 10 + 40);
+    for w in 0..4 {
+        for i in 0..10 {
+            let needle = format!("\"minor\":{},", 1000 * w + i + 1);
+            assert_eq!(log.matches(&needle).count(), 1, "{needle}");
+        }
+    }
+}
+
+#[test]
+fn demo_builds_the_story_and_keeps_it_when_asked() {
+    let env = Env::new();
+    let out = env.cmd().env_remove("PLEDGER_LEDGER").arg("demo").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("DHIS 2"), "{text}");
+    let kept = env.path("demo-ledger");
+    let out = env.cmd().args(["--ledger", kept.to_str().unwrap(), "demo"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = env.cmd().args(["--ledger", kept.to_str().unwrap(), "log", "--format", "json"]).output().unwrap();
+    let log = String::from_utf8(log.stdout).unwrap();
+    assert!(log.lines().count() > 50);
+    assert!(log.contains("\"disputed\""), "a disputed delivery");
+    assert!(log.contains("\"withdrawal\""), "a partial withdrawal");
+    assert!(log.contains("\"amendment\""), "an amendment");
+}
