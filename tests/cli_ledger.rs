@@ -34,7 +34,11 @@ fn keygen_writes_private_0600_and_public_that_openssl_reads() {
                 assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
             }
             // openssl derives the same public key from the private one.
-            let o = Command::new("openssl").args(["pkey", "-in", "k", "-pubout"]).current_dir(env.dir.path()).output().unwrap();
+            let o = Command::new("openssl")
+                .args(["pkey", "-in", "k", "-pubout"])
+                .current_dir(env.dir.path())
+                .output()
+                .unwrap();
             assert_eq!(String::from_utf8(o.stdout).unwrap(), public);
         }
         _ => eprintln!("skipped the openssl half: openssl is not installed"),
@@ -71,12 +75,40 @@ fn init_refuses_a_bad_areas_file_and_leaves_no_ledger() {
     let env = Env::new();
     env.keygen("dns.key");
     env.write("areas.csv", "code,name,level,parent\nML,Mali,country,\nML-3,Sikasso,region,ML-9\n");
-    let out = env.run(&["--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS", "--areas", "areas.csv"]);
+    let out = env.run(&[
+        "--key",
+        "dns.key",
+        "--origin",
+        ORIGIN,
+        "init",
+        "--org",
+        "dns",
+        "--name",
+        "DNS",
+        "--areas",
+        "areas.csv",
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown area ML-9"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown area ML-9"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!env.ledger.exists(), "a half-made ledger was left behind");
     env.write("areas.csv", "code,name\nML,Mali\n");
-    let out = env.run(&["--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS", "--areas", "areas.csv"]);
+    let out = env.run(&[
+        "--key",
+        "dns.key",
+        "--origin",
+        ORIGIN,
+        "init",
+        "--org",
+        "dns",
+        "--name",
+        "DNS",
+        "--areas",
+        "areas.csv",
+    ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("header must name"));
     let out = env.run(&["--key", "dns.key", "--origin", "has space", "init", "--org", "dns", "--name", "DNS"]);
     assert_eq!(out.status.code(), Some(2));
@@ -93,9 +125,30 @@ fn offline_signing_then_submit() {
     // Sign without any ledger at hand: origin and signer given.
     let mut c = env.cmd();
     c.env_remove("PLEDGER_LEDGER").args([
-        "--key", "psi.key", "--as", "psi", "--origin", ORIGIN, "pledge", "--to", "dns", "--category", "training",
-        "--area", "ML-1", "--quantity", "12", "--unit", "sessions", "--due", "2015-01-01", "--title", "Training",
-        "--date", "2014-02-02", "--sign-only",
+        "--key",
+        "psi.key",
+        "--as",
+        "psi",
+        "--origin",
+        ORIGIN,
+        "pledge",
+        "--to",
+        "dns",
+        "--category",
+        "training",
+        "--area",
+        "ML-1",
+        "--quantity",
+        "12",
+        "--unit",
+        "sessions",
+        "--due",
+        "2015-01-01",
+        "--title",
+        "Training",
+        "--date",
+        "2014-02-02",
+        "--sign-only",
     ]);
     let out = c.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -115,7 +168,10 @@ fn offline_signing_then_submit() {
     let f = env.write("f.json", &String::from_utf8(out.stdout).unwrap());
     assert_eq!(env.ok(&["submit", f.to_str().unwrap()]), "F-000001");
     // A hand-written event with a mistake is refused before signing.
-    env.write("bad.json", r#"{"kind": "fulfillment", "body": {"pledge": "P-1", "amount": {"count": -5, "unit": "x"}}}"#);
+    env.write(
+        "bad.json",
+        r#"{"kind": "fulfillment", "body": {"pledge": "P-1", "amount": {"count": -5, "unit": "x"}}}"#,
+    );
     let out = env.run(&["--key", "psi.key", "--as", "psi", "sign", "bad.json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json"));
@@ -128,8 +184,24 @@ fn bulk_submit_prints_durable_ids_and_stops_at_the_first_refusal() {
     let mut lines = String::new();
     for i in 0..25 {
         let env_json = env.ok(&[
-            "--key", "psi.key", "pledge", "--to", "dns", "--category", "funding", "--area", "ML", "--amount",
-            &format!("{}", 100 + i), "--currency", "XOF", "--due", "2015-01-01", "--title", "T", "--sign-only",
+            "--key",
+            "psi.key",
+            "pledge",
+            "--to",
+            "dns",
+            "--category",
+            "funding",
+            "--area",
+            "ML",
+            "--amount",
+            &format!("{}", 100 + i),
+            "--currency",
+            "XOF",
+            "--due",
+            "2015-01-01",
+            "--title",
+            "T",
+            "--sign-only",
         ]);
         lines.push_str(&env_json);
         lines.push('\n');
@@ -189,9 +261,27 @@ fn a_ledger_in_use_is_reported_and_concurrent_writers_never_corrupt_it() {
                     let out = Command::new(bin())
                         .current_dir(&dir)
                         .args([
-                            "--ledger", ledger.to_str().unwrap(), "--wait", "120", "--key", "psi.key", "pledge", "--to",
-                            "dns", "--category", "funding", "--area", "ML", "--amount", &format!("{}", 1000 * w + i + 1),
-                            "--currency", "XOF", "--due", "2015-01-01", "--title", "Concurrent",
+                            "--ledger",
+                            ledger.to_str().unwrap(),
+                            "--wait",
+                            "120",
+                            "--key",
+                            "psi.key",
+                            "pledge",
+                            "--to",
+                            "dns",
+                            "--category",
+                            "funding",
+                            "--area",
+                            "ML",
+                            "--amount",
+                            &format!("{}", 1000 * w + i + 1),
+                            "--currency",
+                            "XOF",
+                            "--due",
+                            "2015-01-01",
+                            "--title",
+                            "Concurrent",
                         ])
                         .output()
                         .unwrap();

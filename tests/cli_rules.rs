@@ -29,15 +29,60 @@ fn the_write_commands_print_short_stable_ids() {
     let env = Env::founded();
     assert_eq!(env.pledge_xof("psi", "1000000"), "P-000001");
     assert_eq!(
-        env.ok(&["--key", "measure.key", "pledge", "--to", "dns", "--category", "software", "--area", "ML-1,ML-BKO",
-                 "--quantity", "40", "--unit", "laptops", "--due", "2015-01-31", "--title", "Laptops", "--date", "2014-02-01"]),
+        env.ok(&[
+            "--key",
+            "measure.key",
+            "pledge",
+            "--to",
+            "dns",
+            "--category",
+            "software",
+            "--area",
+            "ML-1,ML-BKO",
+            "--quantity",
+            "40",
+            "--unit",
+            "laptops",
+            "--due",
+            "2015-01-31",
+            "--title",
+            "Laptops",
+            "--date",
+            "2014-02-01"
+        ]),
         "P-000002"
     );
-    assert_eq!(env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "400000", "--date", "2014-06-01"]), "F-000001");
+    assert_eq!(
+        env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "400000", "--date", "2014-06-01"]),
+        "F-000001"
+    );
     assert_eq!(env.ok(&["--key", "dns.key", "attest", "F-000001", "--confirm", "--date", "2014-06-10"]), "A-000001");
-    assert_eq!(env.ok(&["--key", "psi.key", "amend", "P-000001", "--increase", "500000", "--date", "2014-07-01"]), "M-000001");
-    assert_eq!(env.ok(&["--key", "psi.key", "withdraw", "P-000001", "--amount", "100000", "--reason", "cut", "--date", "2014-08-01"]), "W-000001");
-    assert_eq!(env.ok(&["--key", "dns.key", "area", "add", "ML-3-KTL", "--name", "Koutiala", "--level", "district", "--parent", "ML-3"]), "ML-3-KTL");
+    assert_eq!(
+        env.ok(&["--key", "psi.key", "amend", "P-000001", "--increase", "500000", "--date", "2014-07-01"]),
+        "M-000001"
+    );
+    assert_eq!(
+        env.ok(&[
+            "--key",
+            "psi.key",
+            "withdraw",
+            "P-000001",
+            "--amount",
+            "100000",
+            "--reason",
+            "cut",
+            "--date",
+            "2014-08-01"
+        ]),
+        "W-000001"
+    );
+    assert_eq!(
+        env.ok(&[
+            "--key", "dns.key", "area", "add", "ML-3-KTL", "--name", "Koutiala", "--level", "district", "--parent",
+            "ML-3"
+        ]),
+        "ML-3-KTL"
+    );
     assert_eq!(env.ok(&["--key", "dns.key", "category", "add", "dhis2", "--name", "DHIS 2"]), "dhis2");
     let show: Value = serde_json::from_str(&env.ok(&["show", "P-000001", "--format", "json"])).unwrap();
     assert_eq!(show["words"], 1_500_000);
@@ -47,8 +92,25 @@ fn the_write_commands_print_short_stable_ids() {
     assert_eq!(show["undelivered"], 1_000_000);
     assert_eq!(show["fulfillments"][0]["status"], "confirmed");
     // USD has cents: 12500.50 is 1250050 minor units.
-    env.ok(&["--key", "usaid.key", "pledge", "--to", "dns", "--category", "funding", "--area", "ML", "--amount", "12500.50",
-             "--currency", "USD", "--due", "2015-01-01", "--title", "Funds"]);
+    env.ok(&[
+        "--key",
+        "usaid.key",
+        "pledge",
+        "--to",
+        "dns",
+        "--category",
+        "funding",
+        "--area",
+        "ML",
+        "--amount",
+        "12500.50",
+        "--currency",
+        "USD",
+        "--due",
+        "2015-01-01",
+        "--title",
+        "Funds",
+    ]);
     let p3: Value = serde_json::from_str(&env.ok(&["show", "P-000003", "--format", "json"])).unwrap();
     assert_eq!(p3["words"], 1_250_050);
     assert_eq!(p3["measure"]["currency"], "USD");
@@ -61,25 +123,73 @@ fn authority_rules_refuse_in_one_line_and_change_nothing() {
     env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "400000", "--date", "2014-06-01"]);
     env.keygen("newcomer.key");
     // A non-convener admitting a member.
-    env.refused(&["--key", "psi.key", "member", "add", "newcomer", "--name", "N", "--kind", "other", "--pubkey", "newcomer.key.pub"],
-        1, "psi is not a convener");
+    env.refused(
+        &[
+            "--key",
+            "psi.key",
+            "member",
+            "add",
+            "newcomer",
+            "--name",
+            "N",
+            "--kind",
+            "other",
+            "--pubkey",
+            "newcomer.key.pub",
+        ],
+        1,
+        "psi is not a convener",
+    );
     // Defining an area or category without being a convener.
-    env.refused(&["--key", "psi.key", "area", "add", "ML-2", "--name", "Koulikoro", "--level", "region"], 1, "not a convener");
+    env.refused(
+        &["--key", "psi.key", "area", "add", "ML-2", "--name", "Koulikoro", "--level", "region"],
+        1,
+        "not a convener",
+    );
     env.refused(&["--key", "psi.key", "category", "add", "x", "--name", "X"], 1, "not a convener");
     // The pledger attesting its own delivery.
     env.refused(&["--key", "psi.key", "attest", "F-000001", "--confirm"], 1, "may not attest its own delivery");
     // Someone who is neither beneficiary nor auditor attesting.
-    env.refused(&["--key", "measure.key", "attest", "F-000001", "--confirm"], 1, "only its beneficiary dns or an auditor attests");
+    env.refused(
+        &["--key", "measure.key", "attest", "F-000001", "--confirm"],
+        1,
+        "only its beneficiary dns or an auditor attests",
+    );
     // Another member fulfilling, amending or withdrawing someone else's pledge.
-    env.refused(&["--key", "measure.key", "fulfill", "P-000001", "--amount", "1", "--date", "2014-06-02"], 1, "not the pledger of P-000001");
+    env.refused(
+        &["--key", "measure.key", "fulfill", "P-000001", "--amount", "1", "--date", "2014-06-02"],
+        1,
+        "not the pledger of P-000001",
+    );
     env.refused(&["--key", "measure.key", "withdraw", "P-000001", "--reason", "x"], 1, "not the pledger");
     env.refused(&["--key", "measure.key", "amend", "P-000001", "--title", "Mine now"], 1, "not the pledger");
     // An auditor may attest.
     assert_eq!(env.ok(&["--key", "bvg.key", "attest", "F-000001", "--dispute", "--note", "No receipt"]), "A-000001");
     // A key that the ledger does not know.
     env.keygen("stranger.key");
-    env.refused(&["--key", "stranger.key", "pledge", "--to", "dns", "--category", "funding", "--area", "ML", "--amount", "5",
-                  "--currency", "XOF", "--due", "2015-01-01", "--title", "T"], 1, "not registered");
+    env.refused(
+        &[
+            "--key",
+            "stranger.key",
+            "pledge",
+            "--to",
+            "dns",
+            "--category",
+            "funding",
+            "--area",
+            "ML",
+            "--amount",
+            "5",
+            "--currency",
+            "XOF",
+            "--due",
+            "2015-01-01",
+            "--title",
+            "T",
+        ],
+        1,
+        "not registered",
+    );
 }
 
 #[test]
@@ -88,35 +198,193 @@ fn amount_rules_refuse_and_change_nothing() {
     env.pledge_xof("psi", "1000000");
     env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "400000", "--date", "2014-06-01"]);
     // A withdrawal larger than the undelivered part (600,000 left).
-    env.refused(&["--key", "psi.key", "withdraw", "P-000001", "--amount", "600001", "--reason", "cut"], 1,
-        "exceeds what of pledge P-000001 is neither withdrawn nor claimed as delivered: XOF 600,000");
+    env.refused(
+        &["--key", "psi.key", "withdraw", "P-000001", "--amount", "600001", "--reason", "cut"],
+        1,
+        "exceeds what of pledge P-000001 is neither withdrawn nor claimed as delivered: XOF 600,000",
+    );
     // A fulfillment beyond what remains.
-    env.refused(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "600001", "--date", "2014-07-01"], 1, "exceeds what remains");
+    env.refused(
+        &["--key", "psi.key", "fulfill", "P-000001", "--amount", "600001", "--date", "2014-07-01"],
+        1,
+        "exceeds what remains",
+    );
     // A fulfillment in the wrong unit: refused by the command line (2) ...
-    env.refused(&["--key", "psi.key", "fulfill", "P-000001", "--quantity", "3", "--date", "2014-07-01"], 2, "give --amount, not --quantity");
+    env.refused(
+        &["--key", "psi.key", "fulfill", "P-000001", "--quantity", "3", "--date", "2014-07-01"],
+        2,
+        "give --amount, not --quantity",
+    );
     // ... and by the rules when signed elsewhere in another unit (1).
-    let env_json = env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--quantity", "3", "--unit", "laptops", "--date", "2014-07-01", "--sign-only"]);
+    let env_json = env.ok(&[
+        "--key",
+        "psi.key",
+        "fulfill",
+        "P-000001",
+        "--quantity",
+        "3",
+        "--unit",
+        "laptops",
+        "--date",
+        "2014-07-01",
+        "--sign-only",
+    ]);
     let f = env.write("wrong-unit.json", &env_json);
     env.refused(&["submit", f.to_str().unwrap()], 1, "the fulfillment is in \"laptops\" but pledge P-000001 is in XOF");
     // Bad amounts and dates on the command line: usage errors.
-    for (amount, why) in [("-5", "bad amount"), ("1.5", "bad amount"), ("1e6", "bad amount"), ("0", "bad amount"),
-                          ("99999999999999999999", "bad amount")] {
-        env.refused(&["--key", "psi.key", "pledge", "--to", "dns", "--category", "funding", "--area", "ML", "--amount", amount,
-                      "--currency", "XOF", "--due", "2015-01-01", "--title", "T"], 2, why);
+    for (amount, why) in [
+        ("-5", "bad amount"),
+        ("1.5", "bad amount"),
+        ("1e6", "bad amount"),
+        ("0", "bad amount"),
+        ("99999999999999999999", "bad amount"),
+    ] {
+        env.refused(
+            &[
+                "--key",
+                "psi.key",
+                "pledge",
+                "--to",
+                "dns",
+                "--category",
+                "funding",
+                "--area",
+                "ML",
+                "--amount",
+                amount,
+                "--currency",
+                "XOF",
+                "--due",
+                "2015-01-01",
+                "--title",
+                "T",
+            ],
+            2,
+            why,
+        );
     }
-    env.refused(&["--key", "psi.key", "pledge", "--to", "dns", "--category", "funding", "--area", "ML", "--amount", "5",
-                  "--currency", "XYZ", "--due", "2015-01-01", "--title", "T"], 2, "bad currency");
-    env.refused(&["--key", "psi.key", "pledge", "--to", "dns", "--category", "funding", "--area", "ML", "--amount", "5",
-                  "--currency", "XOF", "--due", "2015-02-30", "--title", "T"], 2, "bad date");
+    env.refused(
+        &[
+            "--key",
+            "psi.key",
+            "pledge",
+            "--to",
+            "dns",
+            "--category",
+            "funding",
+            "--area",
+            "ML",
+            "--amount",
+            "5",
+            "--currency",
+            "XYZ",
+            "--due",
+            "2015-01-01",
+            "--title",
+            "T",
+        ],
+        2,
+        "bad currency",
+    );
+    env.refused(
+        &[
+            "--key",
+            "psi.key",
+            "pledge",
+            "--to",
+            "dns",
+            "--category",
+            "funding",
+            "--area",
+            "ML",
+            "--amount",
+            "5",
+            "--currency",
+            "XOF",
+            "--due",
+            "2015-02-30",
+            "--title",
+            "T",
+        ],
+        2,
+        "bad date",
+    );
     env.refused(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "5", "--date", "yesterday"], 2, "bad date");
     // Unknown references.
-    env.refused(&["--key", "psi.key", "pledge", "--to", "ghost", "--category", "funding", "--area", "ML", "--amount", "5",
-                  "--currency", "XOF", "--due", "2015-01-01", "--title", "T"], 1, "unknown member ghost");
-    env.refused(&["--key", "psi.key", "pledge", "--to", "dns", "--category", "funding", "--area", "ML-99", "--amount", "5",
-                  "--currency", "XOF", "--due", "2015-01-01", "--title", "T"], 1, "unknown area ML-99");
-    env.refused(&["--key", "psi.key", "pledge", "--to", "dns", "--category", "magic", "--area", "ML", "--amount", "5",
-                  "--currency", "XOF", "--due", "2015-01-01", "--title", "T"], 1, "unknown category magic");
-    env.refused(&["--key", "psi.key", "fulfill", "P-000042", "--amount", "5", "--date", "2014-07-01"], 1, "unknown pledge P-000042");
+    env.refused(
+        &[
+            "--key",
+            "psi.key",
+            "pledge",
+            "--to",
+            "ghost",
+            "--category",
+            "funding",
+            "--area",
+            "ML",
+            "--amount",
+            "5",
+            "--currency",
+            "XOF",
+            "--due",
+            "2015-01-01",
+            "--title",
+            "T",
+        ],
+        1,
+        "unknown member ghost",
+    );
+    env.refused(
+        &[
+            "--key",
+            "psi.key",
+            "pledge",
+            "--to",
+            "dns",
+            "--category",
+            "funding",
+            "--area",
+            "ML-99",
+            "--amount",
+            "5",
+            "--currency",
+            "XOF",
+            "--due",
+            "2015-01-01",
+            "--title",
+            "T",
+        ],
+        1,
+        "unknown area ML-99",
+    );
+    env.refused(
+        &[
+            "--key",
+            "psi.key",
+            "pledge",
+            "--to",
+            "dns",
+            "--category",
+            "magic",
+            "--area",
+            "ML",
+            "--amount",
+            "5",
+            "--currency",
+            "XOF",
+            "--due",
+            "2015-01-01",
+            "--title",
+            "T",
+        ],
+        1,
+        "unknown category magic",
+    );
+    env.refused(
+        &["--key", "psi.key", "fulfill", "P-000042", "--amount", "5", "--date", "2014-07-01"],
+        1,
+        "unknown pledge P-000042",
+    );
     env.refused(&["--key", "dns.key", "attest", "F-000042", "--confirm"], 1, "unknown fulfillment F-000042");
     env.refused(&["--key", "psi.key", "fulfill", "Q-1", "--amount", "5", "--date", "2014-07-01"], 2, "bad id \"Q-1\"");
 }
@@ -125,7 +393,8 @@ fn amount_rules_refuse_and_change_nothing() {
 fn forged_replayed_foreign_and_malformed_envelopes_are_refused() {
     let env = Env::founded();
     env.pledge_xof("psi", "1000000");
-    let signed = env.ok(&["--key", "psi.key", "withdraw", "P-000001", "--amount", "1000", "--reason", "cut", "--sign-only"]);
+    let signed =
+        env.ok(&["--key", "psi.key", "withdraw", "P-000001", "--amount", "1000", "--reason", "cut", "--sign-only"]);
     // Nothing was appended by --sign-only.
     assert!(!env.ok(&["log", "--format", "json"]).contains("\"withdrawal\""));
 
@@ -138,8 +407,23 @@ fn forged_replayed_foreign_and_malformed_envelopes_are_refused() {
     env.refused(&["submit", good.to_str().unwrap()], 1, "duplicate event");
     // An envelope made for another ledger.
     let mut c = env.cmd();
-    c.env_remove("PLEDGER_LEDGER").args(["--key", "psi.key", "--as", "psi", "--origin", "elsewhere.example/ledger",
-        "withdraw", "P-000001", "--amount", "1", "--reason", "x", "--currency", "XOF", "--sign-only"]);
+    c.env_remove("PLEDGER_LEDGER").args([
+        "--key",
+        "psi.key",
+        "--as",
+        "psi",
+        "--origin",
+        "elsewhere.example/ledger",
+        "withdraw",
+        "P-000001",
+        "--amount",
+        "1",
+        "--reason",
+        "x",
+        "--currency",
+        "XOF",
+        "--sign-only",
+    ]);
     let out = c.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let foreign = env.write("foreign.json", &String::from_utf8(out.stdout).unwrap());
@@ -164,23 +448,44 @@ fn forged_replayed_foreign_and_malformed_envelopes_are_refused() {
 fn a_revoked_key_signs_nothing_after_its_revocation() {
     let env = Env::founded();
     env.pledge_xof("psi", "1000000");
-    let first = env.ok(&["members", "--format", "json"]).lines().find(|l| l.contains("\"psi\"")).map(|l| {
-        let v: Value = serde_json::from_str(l).unwrap();
-        v["keys"][0]["id"].as_str().unwrap().to_owned()
-    }).unwrap();
+    let first = env
+        .ok(&["members", "--format", "json"])
+        .lines()
+        .find(|l| l.contains("\"psi\""))
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["keys"][0]["id"].as_str().unwrap().to_owned()
+        })
+        .unwrap();
     // Signed before the revocation, submitted after: refused, since it is recorded after.
-    let early = env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01", "--sign-only"]);
+    let early =
+        env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01", "--sign-only"]);
     let second_id = env.keygen("psi2.key");
     assert_eq!(env.ok(&["--key", "psi.key", "key", "add", "psi", "--pubkey", "psi2.key.pub"]), second_id);
     assert_eq!(env.ok(&["--key", "psi2.key", "key", "revoke", "psi", &first, "--reason", "laptop stolen"]), first);
-    env.refused(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01"], 1, "was revoked at entry");
-    env.refused(&["--key", "psi.key", "--as", "psi", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01"], 1, "was revoked at entry");
+    env.refused(
+        &["--key", "psi.key", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01"],
+        1,
+        "was revoked at entry",
+    );
+    env.refused(
+        &["--key", "psi.key", "--as", "psi", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01"],
+        1,
+        "was revoked at entry",
+    );
     let f = env.write("early.json", &early);
     env.refused(&["submit", f.to_str().unwrap()], 1, "was revoked at entry");
     // Events it signed before stay valid, and the new key works.
-    assert_eq!(env.ok(&["--key", "psi2.key", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01"]), "F-000001");
+    assert_eq!(
+        env.ok(&["--key", "psi2.key", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01"]),
+        "F-000001"
+    );
     // Members cannot touch other members' keys; a convener can.
-    env.refused(&["--key", "measure.key", "key", "revoke", "psi", &second_id], 1, "may not add or revoke keys of member psi");
+    env.refused(
+        &["--key", "measure.key", "key", "revoke", "psi", &second_id],
+        1,
+        "may not add or revoke keys of member psi",
+    );
 }
 
 #[test]

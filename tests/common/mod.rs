@@ -103,9 +103,33 @@ impl Env {
             "code,name,level,parent\nML,Mali,country,\nML-1,Kayes,region,ML\nML-3,Sikasso,region,ML\n\
              ML-8,Kidal,region,ML\nML-BKO,Bamako,region,ML\n",
         );
-        env.ok(&["--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS", "--areas", "areas.csv"]);
+        env.ok(&[
+            "--key",
+            "dns.key",
+            "--origin",
+            ORIGIN,
+            "init",
+            "--org",
+            "dns",
+            "--name",
+            "DNS",
+            "--areas",
+            "areas.csv",
+        ]);
         for (id, kind) in [("psi", "implementer"), ("measure", "implementer"), ("bvg", "auditor"), ("usaid", "donor")] {
-            env.ok(&["--key", "dns.key", "member", "add", id, "--name", id, "--kind", kind, "--pubkey", &format!("{id}.key.pub")]);
+            env.ok(&[
+                "--key",
+                "dns.key",
+                "member",
+                "add",
+                id,
+                "--name",
+                id,
+                "--kind",
+                kind,
+                "--pubkey",
+                &format!("{id}.key.pub"),
+            ]);
         }
         env
     }
@@ -113,8 +137,25 @@ impl Env {
     /// psi pledges XOF 1,000,000 to dns over Sikasso; returns the pledge id.
     pub fn pledge_xof(&self, by: &str, amount: &str) -> String {
         self.ok(&[
-            "--key", &format!("{by}.key"), "pledge", "--to", "dns", "--category", "equipment", "--area", "ML-3",
-            "--amount", amount, "--currency", "XOF", "--due", "2015-06-30", "--title", "Laptops", "--date", "2014-03-01",
+            "--key",
+            &format!("{by}.key"),
+            "pledge",
+            "--to",
+            "dns",
+            "--category",
+            "equipment",
+            "--area",
+            "ML-3",
+            "--amount",
+            amount,
+            "--currency",
+            "XOF",
+            "--due",
+            "2015-06-30",
+            "--title",
+            "Laptops",
+            "--date",
+            "2014-03-01",
         ])
     }
 }

@@ -168,9 +168,7 @@ macro_rules! text {
             pub fn parse(s: &str) -> Result<Self, FieldError> {
                 let n = s.chars().count();
                 let multiline: bool = $multiline;
-                #[allow(clippy::absurd_extreme_comparisons, unused_comparisons)]
-                let ok = n >= $min
-                    && n <= $max
+                let ok = ($min..=$max).contains(&n)
                     && s.trim() == s
                     && !s.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')));
                 if ok {

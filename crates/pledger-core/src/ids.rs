@@ -15,8 +15,7 @@ fn is_slug(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= MAX_CODE_LEN
         && b[0].is_ascii_lowercase() | b[0].is_ascii_digit()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'.' || *c == b'_')
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'.' || *c == b'_')
 }
 
 macro_rules! string_id {
@@ -170,13 +169,8 @@ pub enum Numbered {
 }
 
 impl Numbered {
-    pub const ALL: [Numbered; 5] = [
-        Numbered::Pledge,
-        Numbered::Fulfillment,
-        Numbered::Attestation,
-        Numbered::Amendment,
-        Numbered::Withdrawal,
-    ];
+    pub const ALL: [Numbered; 5] =
+        [Numbered::Pledge, Numbered::Fulfillment, Numbered::Attestation, Numbered::Amendment, Numbered::Withdrawal];
 
     pub fn prefix(self) -> char {
         match self {
@@ -216,10 +210,8 @@ impl ShortId {
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         let bad = || FieldError::new("id", s, "a letter P, F, A, M or W, a dash and a number from 1, like P-000012");
         let (prefix, digits) = s.split_once('-').ok_or_else(bad)?;
-        let kind = Numbered::ALL
-            .into_iter()
-            .find(|k| prefix.eq_ignore_ascii_case(&k.prefix().to_string()))
-            .ok_or_else(bad)?;
+        let kind =
+            Numbered::ALL.into_iter().find(|k| prefix.eq_ignore_ascii_case(&k.prefix().to_string())).ok_or_else(bad)?;
         if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|c| c.is_ascii_digit()) {
             return Err(bad());
         }

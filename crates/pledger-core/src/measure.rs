@@ -126,7 +126,7 @@ pub fn format_decimal(value: u64, exp: u32, grouped: bool) -> String {
 fn group_thousands(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -179,8 +179,12 @@ struct MeasureWire<'a> {
 impl Serialize for Measure {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let wire = match &self.unit {
-            Unit::Currency(c) => MeasureWire { minor: Some(self.value), currency: Some(c.into()), count: None, unit: None },
-            Unit::Count(u) => MeasureWire { minor: None, currency: None, count: Some(self.value), unit: Some(u.into()) },
+            Unit::Currency(c) => {
+                MeasureWire { minor: Some(self.value), currency: Some(c.into()), count: None, unit: None }
+            }
+            Unit::Count(u) => {
+                MeasureWire { minor: None, currency: None, count: Some(self.value), unit: Some(u.into()) }
+            }
         };
         wire.serialize(s)
     }

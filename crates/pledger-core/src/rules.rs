@@ -11,8 +11,8 @@ use crate::event::{
 use crate::ids::{AreaCode, CategoryCode, KeyId, MemberId, Numbered, PledgeId};
 use crate::measure::{Measure, MAX_VALUE};
 use crate::state::{
-    Assigned, AreaRecord, CategoryRecord, DeliveryStatus, FulfillmentRecord, KeyRecord, MemberRecord, Outcome,
-    PledgeRecord, Recorded, Record, StateView, VerdictRecord, DEFAULT_CATEGORIES,
+    AreaRecord, Assigned, CategoryRecord, DeliveryStatus, FulfillmentRecord, KeyRecord, MemberRecord, Outcome,
+    PledgeRecord, Record, Recorded, StateView, VerdictRecord, DEFAULT_CATEGORIES,
 };
 
 /// How far a signer's claimed signing time may lie after the recording time.
@@ -32,9 +32,7 @@ pub fn signing_key<V: StateView + ?Sized>(view: &V, event: &Event, seq: u64) -> 
 }
 
 fn live_key<'m>(member: &'m MemberRecord, key: &KeyId, seq: u64) -> Result<&'m KeyRecord> {
-    let k = member
-        .key(key)
-        .ok_or_else(|| RuleError::KeyNotHeld { key: key.clone(), member: member.id.clone() })?;
+    let k = member.key(key).ok_or_else(|| RuleError::KeyNotHeld { key: key.clone(), member: member.id.clone() })?;
     match k.revoked_seq {
         Some(r) if seq > r => Err(RuleError::KeyRevoked { key: key.clone(), member: member.id.clone(), revoked_at: r }),
         _ => Ok(k),
@@ -107,10 +105,7 @@ fn genesis<V: StateView + ?Sized>(view: &V, rec: &Recorded, g: &Genesis) -> Resu
     let event = &rec.event;
     check_key_id(&event.key, &g.public_key)?;
     if event.signer != g.member {
-        return Err(RuleError::Malformed(format!(
-            "genesis is signed by {} but admits {}",
-            event.signer, g.member
-        )));
+        return Err(RuleError::Malformed(format!("genesis is signed by {} but admits {}", event.signer, g.member)));
     }
     let mut out = Outcome::new(view.head(), Assigned::Ledger(event.origin.clone()));
     out.head.origin = event.origin.clone();
@@ -189,7 +184,12 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
             kind: b.kind,
             convener: b.convener,
             admitted_seq: self.seq(),
-            keys: vec![KeyRecord { id: key.clone(), public_key: b.public_key, added_seq: self.seq(), revoked_seq: None }],
+            keys: vec![KeyRecord {
+                id: key.clone(),
+                public_key: b.public_key,
+                added_seq: self.seq(),
+                revoked_seq: None,
+            }],
         }));
         out.records.push(Record::KeyHolder(key, b.member.clone()));
         Ok(out)
@@ -210,7 +210,12 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
         if target.convener {
             out.head.live_convener_keys += 1;
         }
-        target.keys.push(KeyRecord { id: key.clone(), public_key: b.public_key, added_seq: self.seq(), revoked_seq: None });
+        target.keys.push(KeyRecord {
+            id: key.clone(),
+            public_key: b.public_key,
+            added_seq: self.seq(),
+            revoked_seq: None,
+        });
         out.records.push(Record::Member(target));
         out.records.push(Record::KeyHolder(key, b.member.clone()));
         Ok(out)
@@ -330,7 +335,12 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
     fn own_live_pledge(&self, id: PledgeId, action: &'static str, what: &'static str) -> Result<PledgeRecord> {
         let p = self.view.pledge(id)?.ok_or(RuleError::UnknownPledge(id))?;
         if p.pledger != self.signer.id {
-            return Err(RuleError::NotPledger { member: self.signer.id.clone(), pledge: id, pledger: p.pledger, action });
+            return Err(RuleError::NotPledger {
+                member: self.signer.id.clone(),
+                pledge: id,
+                pledger: p.pledger,
+                action,
+            });
         }
         if p.fully_withdrawn() {
             return Err(RuleError::PledgeWithdrawn(id));

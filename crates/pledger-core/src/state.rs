@@ -9,9 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::event::{
-    Date, Event, Evidence, Level, MemberKind, Name, Note, PublicKey, Title, Verdict,
-};
+use crate::event::{Date, Event, Evidence, Level, MemberKind, Name, Note, PublicKey, Title, Verdict};
 use crate::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
 use crate::measure::Unit;
 

@@ -32,7 +32,7 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -41,7 +41,7 @@ impl Rng {
     }
     /// A number in `0..n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
@@ -93,7 +93,7 @@ pub fn time(i: u64) -> DateTime<Utc> {
 
 fn event(rng: &mut Rng, signer: &Actor, i: u64, day: i64, body: Body) -> Event {
     Event {
-        id: EventId(((rng.next() as u128) << 64 | rng.next() as u128).to_be_bytes()),
+        id: EventId(((rng.next_u64() as u128) << 64 | rng.next_u64() as u128).to_be_bytes()),
         origin: ORIGIN.to_owned(),
         signer: signer.id.clone(),
         key: signer.key.key_id(),
@@ -115,7 +115,12 @@ pub fn setup(actors: &[Actor], rng: &mut Rng) -> Vec<Event> {
         first,
         0,
         0,
-        Body::Genesis(Genesis { member: first.id.clone(), name: name("Convener"), kind: first.kind, public_key: first.key }),
+        Body::Genesis(Genesis {
+            member: first.id.clone(),
+            name: name("Convener"),
+            kind: first.kind,
+            public_key: first.key,
+        }),
     )];
     for (code, level, parent) in AREAS {
         let i = out.len() as u64;
@@ -177,14 +182,16 @@ pub fn random_ops(actors: &[Actor], rng: &mut Rng, start: u64, n: usize) -> Vec<
     let mut out = Vec::with_capacity(n);
     let mut made: Vec<Made> = Vec::new();
     let mut fulfillments: Vec<usize> = Vec::new();
-    let areas: Vec<AreaCode> = AREAS.iter().map(|(c, ..)| AreaCode::parse(c).unwrap_or_else(|_| unreachable!())).collect();
+    let areas: Vec<AreaCode> =
+        AREAS.iter().map(|(c, ..)| AreaCode::parse(c).unwrap_or_else(|_| unreachable!())).collect();
     for k in 0..n {
         let i = start + k as u64;
         let day = 30 + k as i64 * 3 - if rng.chance(5) { 400 } else { 0 };
         let roll = rng.below(100);
         let (signer, body) = if roll < 30 || made.is_empty() {
             let p = rng.below(actors.len() as u64) as usize;
-            let b = if rng.chance(95) { (p + 1 + rng.below(actors.len() as u64 - 1) as usize) % actors.len() } else { p };
+            let b =
+                if rng.chance(95) { (p + 1 + rng.below(actors.len() as u64 - 1) as usize) % actors.len() } else { p };
             let unit = unit_of(rng);
             let value = 1 + rng.below(1_000_000);
             made.push(Made { pledger: p, beneficiary: b, unit: unit.clone(), value });
@@ -264,7 +271,11 @@ pub fn random_ops(actors: &[Actor], rng: &mut Rng, start: u64, n: usize) -> Vec<
                     let by = if rng.chance(50) { m } else { 0 };
                     (
                         by,
-                        Body::KeyRevoked(KeyRevoked { member: actors[m].id.clone(), key: actors[m].key.key_id(), reason: None }),
+                        Body::KeyRevoked(KeyRevoked {
+                            member: actors[m].id.clone(),
+                            key: actors[m].key.key_id(),
+                            reason: None,
+                        }),
                     )
                 }
             }

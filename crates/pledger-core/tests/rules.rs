@@ -42,7 +42,7 @@ impl Ledger {
     fn event(&mut self, signer: usize, date: &str, body: Body) -> Event {
         let a = &self.actors[signer];
         Event {
-            id: EventId(((self.rng.next() as u128) << 64 | self.rng.next() as u128).to_be_bytes()),
+            id: EventId(((self.rng.next_u64() as u128) << 64 | self.rng.next_u64() as u128).to_be_bytes()),
             origin: testkit::ORIGIN.into(),
             signer: a.id.clone(),
             key: a.key.key_id(),
@@ -113,9 +113,11 @@ fn ids_are_numbered_per_kind_in_log_order() {
 fn genesis_only_first() {
     let mut l = Ledger::new();
     let a = l.actors[0].clone();
-    let e = l.try_(0, "2014-01-01", Body::Genesis(Genesis {
-        member: a.id, name: Name::parse("Again").unwrap(), kind: a.kind, public_key: a.key,
-    }));
+    let e = l.try_(
+        0,
+        "2014-01-01",
+        Body::Genesis(Genesis { member: a.id, name: Name::parse("Again").unwrap(), kind: a.kind, public_key: a.key }),
+    );
     assert!(matches!(e, Err(RuleError::GenesisNotFirst { .. })), "{e:?}");
     let mut fresh = MemState::new();
     let ev = l.event(2, "2014-01-01", pledge_body(l.actors[0].id.clone(), xof(1)));
@@ -137,17 +139,24 @@ fn only_conveners_admit_and_define() {
     assert_eq!(l.ok(0, "2014-01-01", body.clone()), "newcomer");
     assert!(matches!(l.try_(0, "2014-01-01", body), Err(RuleError::MemberExists(_))));
     let area = Body::AreaDefined(AreaDefined {
-        code: AreaCode::parse("ML-2").unwrap(), name: Name::parse("Koulikoro").unwrap(), level: Level::Region,
+        code: AreaCode::parse("ML-2").unwrap(),
+        name: Name::parse("Koulikoro").unwrap(),
+        level: Level::Region,
         parent: Some(AreaCode::parse("ML").unwrap()),
     });
     assert!(matches!(l.try_(3, "2014-01-01", area.clone()), Err(RuleError::NotConvener { .. })));
     assert_eq!(l.ok(0, "2014-01-01", area), "ML-2");
     let bad_level = Body::AreaDefined(AreaDefined {
-        code: AreaCode::parse("ML-X").unwrap(), name: Name::parse("X").unwrap(), level: Level::Region,
+        code: AreaCode::parse("ML-X").unwrap(),
+        name: Name::parse("X").unwrap(),
+        level: Level::Region,
         parent: Some(AreaCode::parse("ML-3-KTL").unwrap()),
     });
     assert!(matches!(l.try_(0, "2014-01-01", bad_level), Err(RuleError::AreaLevel { .. })));
-    let cat = Body::CategoryDefined(CategoryDefined { code: CategoryCode::parse("dhis2").unwrap(), name: Name::parse("DHIS 2").unwrap() });
+    let cat = Body::CategoryDefined(CategoryDefined {
+        code: CategoryCode::parse("dhis2").unwrap(),
+        name: Name::parse("DHIS 2").unwrap(),
+    });
     assert!(matches!(l.try_(2, "2014-01-01", cat.clone()), Err(RuleError::NotConvener { .. })));
     assert_eq!(l.ok(0, "2014-01-01", cat.clone()), "dhis2");
     assert!(matches!(l.try_(0, "2014-01-01", cat), Err(RuleError::CategoryExists(_))));
@@ -188,7 +197,8 @@ fn keys_sign_only_for_their_member_and_not_after_revocation() {
 fn the_last_convener_key_is_never_revoked() {
     let mut l = Ledger::new();
     let k = l.actors[0].key.key_id();
-    let e = l.try_(0, "2014-01-01", Body::KeyRevoked(KeyRevoked { member: l.actors[0].id.clone(), key: k, reason: None }));
+    let e =
+        l.try_(0, "2014-01-01", Body::KeyRevoked(KeyRevoked { member: l.actors[0].id.clone(), key: k, reason: None }));
     assert!(matches!(e, Err(RuleError::LastConvenerKey(_))), "{e:?}");
 }
 
@@ -199,13 +209,23 @@ fn only_the_pledger_amends_fulfills_withdraws() {
     for body in [
         fulfill(1, xof(10)),
         withdraw(1, None),
-        Body::Amendment(AmendmentBody { pledge: PledgeId(1), due: Some(d("2015-01-01")), title: None, areas: None, increase: None }),
+        Body::Amendment(AmendmentBody {
+            pledge: PledgeId(1),
+            due: Some(d("2015-01-01")),
+            title: None,
+            areas: None,
+            increase: None,
+        }),
     ] {
         let e = l.try_(3, "2014-04-01", body);
         assert!(matches!(e, Err(RuleError::NotPledger { .. })), "{e:?}");
     }
     assert!(matches!(l.try_(2, "2014-04-01", fulfill(9, xof(1))), Err(RuleError::UnknownPledge(_))));
-    let e = l.try_(2, "2014-04-01", Body::Amendment(AmendmentBody { pledge: PledgeId(1), due: None, title: None, areas: None, increase: None }));
+    let e = l.try_(
+        2,
+        "2014-04-01",
+        Body::Amendment(AmendmentBody { pledge: PledgeId(1), due: None, title: None, areas: None, increase: None }),
+    );
     assert!(matches!(e, Err(RuleError::EmptyAmendment)));
 }
 
@@ -238,7 +258,10 @@ fn amounts_units_and_withdrawals() {
     l.pledge(2, 0, laptops(40));
     let e = l.try_(2, "2014-04-01", fulfill(1, xof(10)));
     assert!(matches!(e, Err(RuleError::MeasureMismatch { .. })), "{e:?}");
-    assert!(matches!(l.try_(2, "2014-04-01", fulfill(1, laptops(41))), Err(RuleError::FulfillmentExceedsOutstanding { .. })));
+    assert!(matches!(
+        l.try_(2, "2014-04-01", fulfill(1, laptops(41))),
+        Err(RuleError::FulfillmentExceedsOutstanding { .. })
+    ));
     l.ok(2, "2014-04-01", fulfill(1, laptops(25)));
     // 15 remain neither claimed nor withdrawn.
     let e = l.try_(2, "2014-05-01", withdraw(1, Some(laptops(16))));
@@ -249,17 +272,47 @@ fn amounts_units_and_withdrawals() {
     assert_eq!(l.state.pledges[&PledgeId(1)].withdrawn, 15);
     assert!(matches!(l.try_(2, "2014-05-03", withdraw(1, None)), Err(RuleError::NothingToWithdraw(_))));
     // An increase reopens the pledge; a decrease does not exist.
-    l.ok(2, "2014-06-01", Body::Amendment(AmendmentBody { pledge: PledgeId(1), due: None, title: None, areas: None, increase: Some(laptops(10)) }));
+    l.ok(
+        2,
+        "2014-06-01",
+        Body::Amendment(AmendmentBody {
+            pledge: PledgeId(1),
+            due: None,
+            title: None,
+            areas: None,
+            increase: Some(laptops(10)),
+        }),
+    );
     l.ok(2, "2014-06-02", fulfill(1, laptops(10)));
     // A fully withdrawn pledge takes nothing more.
     l.pledge(2, 0, xof(100));
     l.ok(2, "2014-06-03", withdraw(2, None));
-    for body in [fulfill(2, xof(1)), withdraw(2, None), Body::Amendment(AmendmentBody { pledge: PledgeId(2), due: None, title: None, areas: None, increase: Some(xof(5)) })] {
+    for body in [
+        fulfill(2, xof(1)),
+        withdraw(2, None),
+        Body::Amendment(AmendmentBody {
+            pledge: PledgeId(2),
+            due: None,
+            title: None,
+            areas: None,
+            increase: Some(xof(5)),
+        }),
+    ] {
         assert!(matches!(l.try_(2, "2014-06-04", body), Err(RuleError::PledgeWithdrawn(_))));
     }
     // Sums stay below 2^53.
     l.pledge(2, 0, xof(pledger_core::measure::MAX_VALUE - 1));
-    let e = l.try_(2, "2014-06-05", Body::Amendment(AmendmentBody { pledge: PledgeId(3), due: None, title: None, areas: None, increase: Some(xof(2)) }));
+    let e = l.try_(
+        2,
+        "2014-06-05",
+        Body::Amendment(AmendmentBody {
+            pledge: PledgeId(3),
+            due: None,
+            title: None,
+            areas: None,
+            increase: Some(xof(2)),
+        }),
+    );
     assert!(matches!(e, Err(RuleError::Overflow(_))), "{e:?}");
 }
 

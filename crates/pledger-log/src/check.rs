@@ -21,10 +21,7 @@ pub struct Opened {
 /// Parses an envelope's event and checks the envelope's form, without any state.
 pub fn parse_event(envelope: &Envelope) -> Result<Event> {
     if envelope.payload_type != PAYLOAD_TYPE {
-        return Err(LogError::Envelope(format!(
-            "payloadType is {:?}, not {PAYLOAD_TYPE:?}",
-            envelope.payload_type
-        )));
+        return Err(LogError::Envelope(format!("payloadType is {:?}, not {PAYLOAD_TYPE:?}", envelope.payload_type)));
     }
     let (keyid, _) = envelope.single_signature()?;
     let event = Event::parse(&envelope.payload)?;

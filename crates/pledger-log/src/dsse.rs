@@ -145,9 +145,7 @@ impl Envelope {
 }
 
 fn decode_b64(s: &str) -> Option<Vec<u8>> {
-    B64.decode(s.as_bytes())
-        .ok()
-        .or_else(|| base64::engine::general_purpose::URL_SAFE.decode(s.as_bytes()).ok())
+    B64.decode(s.as_bytes()).ok().or_else(|| base64::engine::general_purpose::URL_SAFE.decode(s.as_bytes()).ok())
 }
 
 #[cfg(test)]

@@ -74,7 +74,9 @@ mod tests {
         let e = Entry { seq: 7, recorded_at: at, envelope: env };
         let line = e.to_line();
         let text = String::from_utf8(line.clone()).unwrap();
-        assert!(text.starts_with(r#"{"seq":7,"recorded":"2026-11-28T10:00:00.250Z","envelope":{"payloadType":"t","payload":"eA==","#));
+        assert!(text.starts_with(
+            r#"{"seq":7,"recorded":"2026-11-28T10:00:00.250Z","envelope":{"payloadType":"t","payload":"eA==","#
+        ));
         assert_eq!(Entry::parse(&line).unwrap(), e);
         assert!(Entry::parse(&line[..line.len() - 1]).is_err());
     }

@@ -52,10 +52,8 @@ pub fn write_keypair(path: &Path, key: &SigningKey) -> Result<()> {
     }
     let mut f = options.open(path).map_err(|e| key_err(path, e.to_string()))?;
     f.write_all(pem.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| key_err(path, e.to_string()))?;
-    let public = key
-        .verifying_key()
-        .to_public_key_pem(LineEnding::LF)
-        .map_err(|e| key_err(&pub_path, e.to_string()))?;
+    let public =
+        key.verifying_key().to_public_key_pem(LineEnding::LF).map_err(|e| key_err(&pub_path, e.to_string()))?;
     fs::write(&pub_path, public).map_err(|e| key_err(&pub_path, e.to_string()))?;
     Ok(())
 }

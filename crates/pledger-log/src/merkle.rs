@@ -115,7 +115,7 @@ fn split(n: u64) -> u64 {
 
 /// The root of leaves `start .. start + n` (n ≥ 1), as RFC 9162's MTH.
 pub fn subtree_root<H: TreeHash, R: NodeReader>(r: &R, start: u64, n: u64) -> Result<Hash, R::Error> {
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return r.node(n.trailing_zeros() as u8, start / n);
     }
     let k = split(n);
@@ -305,11 +305,7 @@ pub struct MissingNode(pub u8, pub u64);
 impl NodeReader for MemTree {
     type Error = MissingNode;
     fn node(&self, level: u8, index: u64) -> Result<Hash, MissingNode> {
-        self.levels
-            .get(level as usize)
-            .and_then(|l| l.get(index as usize))
-            .copied()
-            .ok_or(MissingNode(level, index))
+        self.levels.get(level as usize).and_then(|l| l.get(index as usize)).copied().ok_or(MissingNode(level, index))
     }
 }
 

@@ -14,7 +14,7 @@ pub enum Key {
     Entry(u64),
     Node(u8, u64),
     Member(MemberId),
-    KeyHolder(KeyId),
+    Holder(KeyId),
     Area(AreaCode),
     Category(CategoryCode),
     Pledge(PledgeId),
@@ -42,7 +42,7 @@ impl Key {
                 k
             }
             Key::Member(id) => with(MEMBER, id.as_str().as_bytes()),
-            Key::KeyHolder(id) => with(b'k', id.as_str().as_bytes()),
+            Key::Holder(id) => with(b'k', id.as_str().as_bytes()),
             Key::Area(code) => with(AREA, code.as_str().as_bytes()),
             Key::Category(code) => with(CATEGORY, code.as_str().as_bytes()),
             Key::Pledge(id) => with(b'p', &id.0.to_be_bytes()),
@@ -73,7 +73,7 @@ pub fn record(r: &Record) -> (Key, Vec<u8>) {
     use super::encode;
     match r {
         Record::Member(m) => (Key::Member(m.id.clone()), encode(m)),
-        Record::KeyHolder(k, m) => (Key::KeyHolder(k.clone()), encode(m)),
+        Record::KeyHolder(k, m) => (Key::Holder(k.clone()), encode(m)),
         Record::Area(a) => (Key::Area(a.code.clone()), encode(a)),
         Record::Category(c) => (Key::Category(c.code.clone()), encode(c)),
         Record::Pledge(p) => (Key::Pledge(p.id), encode(p)),

@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
-use pledger_core::state::{
-    AreaRecord, Assigned, CategoryRecord, FulfillmentRecord, Head, MemberRecord, PledgeRecord,
-};
+use pledger_core::state::{AreaRecord, Assigned, CategoryRecord, FulfillmentRecord, Head, MemberRecord, PledgeRecord};
 use pledger_core::{Kind, RuleError, StateView};
 use pledger_log::merkle::{self, Blake3, Frontier, Hash, NodeReader};
 use pledger_log::{Entry, Envelope};
@@ -150,9 +148,7 @@ impl Ledger {
     /// Entry `seq`, parsed.
     pub fn entry(&self, seq: u64) -> Result<Option<Entry>> {
         match self.line(seq)? {
-            Some(line) => Entry::parse(&line)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("entry {seq}: {e}"))),
+            Some(line) => Entry::parse(&line).map(Some).map_err(|e| StoreError::Corrupt(format!("entry {seq}: {e}"))),
             None => Ok(None),
         }
     }
@@ -235,7 +231,8 @@ impl NodeReader for Ledger {
             .get(Key::Node(level, index).bytes())
             .map_err(|e| StoreError::sled(&self.path, e))?
             .ok_or_else(|| StoreError::Corrupt(format!("tree node ({level}, {index}) is missing")))?;
-        <Hash>::try_from(v.as_ref()).map_err(|_| StoreError::Corrupt(format!("tree node ({level}, {index}) is not 32 bytes")))
+        <Hash>::try_from(v.as_ref())
+            .map_err(|_| StoreError::Corrupt(format!("tree node ({level}, {index}) is not 32 bytes")))
     }
 }
 
@@ -279,7 +276,7 @@ impl StateView for StoreView<'_> {
         self.get(Key::Member(id.clone()), "member")
     }
     fn key_holder(&self, key: &KeyId) -> pledger_core::Result<Option<MemberId>> {
-        self.get(Key::KeyHolder(key.clone()), "key holder")
+        self.get(Key::Holder(key.clone()), "key holder")
     }
     fn area(&self, code: &AreaCode) -> pledger_core::Result<Option<AreaRecord>> {
         self.get(Key::Area(code.clone()), "area")
@@ -318,7 +315,8 @@ impl Writer<'_> {
         };
         let entry = Entry { seq, recorded_at, envelope };
         let view = StoreView { db: &self.ledger.db, pending: Some(&self.pending), head: &self.head.state };
-        let (recorded, outcome) = pledger_log::check(&view, &entry).map_err(|e| StoreError::Refused { seq, error: e })?;
+        let (recorded, outcome) =
+            pledger_log::check(&view, &entry).map_err(|e| StoreError::Refused { seq, error: e })?;
         let line = entry.to_line();
         let leaf = merkle::leaf_hash(&line);
         for (level, index, hash) in self.head.frontier.push::<Blake3>(leaf) {
@@ -330,12 +328,8 @@ impl Writer<'_> {
             self.pending.insert(key.bytes(), value);
         }
         self.head.state = outcome.head;
-        let appended = Appended {
-            seq,
-            kind: recorded.event.kind(),
-            assigned: outcome.assigned,
-            event_id: recorded.event.id,
-        };
+        let appended =
+            Appended { seq, kind: recorded.event.kind(), assigned: outcome.assigned, event_id: recorded.event.id };
         self.appended.push(appended.clone());
         Ok(appended)
     }

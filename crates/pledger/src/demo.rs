@@ -81,7 +81,18 @@ fn note(s: &str) -> Option<Note> {
     Some(Note::parse(s).unwrap_or_else(|_| unreachable!()))
 }
 
-fn pledge(signer: &'static str, date: &'static str, to: &str, cat: &str, area: &[&str], amount: Measure, due: &str, t: &str) -> Step {
+// A story line reads best as one call with every fact of the pledge in order.
+#[allow(clippy::too_many_arguments)]
+fn pledge(
+    signer: &'static str,
+    date: &'static str,
+    to: &str,
+    cat: &str,
+    area: &[&str],
+    amount: Measure,
+    due: &str,
+    t: &str,
+) -> Step {
     Step {
         signer,
         date,
@@ -118,21 +129,77 @@ pub fn story() -> Vec<Step> {
     use Verdict::{Confirmed, Disputed};
     vec![
         // 2014: after the PRISM assessment, the ministry moves from DESAM3 to DHIS 2.
-        pledge("measure", "2014-01-20", "dns", "software", &["ML-4", "ML-5"], money(45_000_000, "USD"),
-            "2015-06-30", "DHIS 2 customisation and roll-out in Ségou and Mopti"),
-        pledge("psi", "2014-02-10", "dns", "equipment", &["ML-3", "ML-1", "ML-BKO"], count(120, "laptops"),
-            "2014-12-31", "Laptops for district health information officers"),
+        pledge(
+            "measure",
+            "2014-01-20",
+            "dns",
+            "software",
+            &["ML-4", "ML-5"],
+            money(45_000_000, "USD"),
+            "2015-06-30",
+            "DHIS 2 customisation and roll-out in Ségou and Mopti",
+        ),
+        pledge(
+            "psi",
+            "2014-02-10",
+            "dns",
+            "equipment",
+            &["ML-3", "ML-1", "ML-BKO"],
+            count(120, "laptops"),
+            "2014-12-31",
+            "Laptops for district health information officers",
+        ),
         // After negotiation, PSI also puts money toward DHIS 2 where MEASURE cannot reach.
-        pledge("psi", "2014-04-15", "dns", "software", &["ML-6", "ML-7"], money(40_000_000, "XOF"),
-            "2015-12-31", "DHIS 2 roll-out in Tombouctou and Gao"),
-        pledge("ssgi", "2014-05-05", "dns", "training", &["ML-1", "ML-2"], money(30_000_000, "USD"),
-            "2015-09-30", "DHIS 2 training of data managers in Kayes and Koulikoro"),
-        pledge("assist", "2014-05-05", "dns", "training", &["ML-3", "ML-BKO"], count(36, "training sessions"),
-            "2015-06-30", "Data quality training sessions in Sikasso and Bamako"),
-        pledge("psi", "2014-06-01", "dns", "meetings", &["ML"], money(18_000_000, "XOF"),
-            "2015-12-31", "Co-funding of quarterly data review meetings"),
-        pledge("dns", "2014-06-01", "cps", "meetings", &["ML"], money(12_000_000, "XOF"),
-            "2015-12-31", "Ministry share of quarterly data review meetings"),
+        pledge(
+            "psi",
+            "2014-04-15",
+            "dns",
+            "software",
+            &["ML-6", "ML-7"],
+            money(40_000_000, "XOF"),
+            "2015-12-31",
+            "DHIS 2 roll-out in Tombouctou and Gao",
+        ),
+        pledge(
+            "ssgi",
+            "2014-05-05",
+            "dns",
+            "training",
+            &["ML-1", "ML-2"],
+            money(30_000_000, "USD"),
+            "2015-09-30",
+            "DHIS 2 training of data managers in Kayes and Koulikoro",
+        ),
+        pledge(
+            "assist",
+            "2014-05-05",
+            "dns",
+            "training",
+            &["ML-3", "ML-BKO"],
+            count(36, "training sessions"),
+            "2015-06-30",
+            "Data quality training sessions in Sikasso and Bamako",
+        ),
+        pledge(
+            "psi",
+            "2014-06-01",
+            "dns",
+            "meetings",
+            &["ML"],
+            money(18_000_000, "XOF"),
+            "2015-12-31",
+            "Co-funding of quarterly data review meetings",
+        ),
+        pledge(
+            "dns",
+            "2014-06-01",
+            "cps",
+            "meetings",
+            &["ML"],
+            money(12_000_000, "XOF"),
+            "2015-12-31",
+            "Ministry share of quarterly data review meetings",
+        ),
         Step {
             signer: "psi",
             date: "2014-07-01",
@@ -155,10 +222,26 @@ pub fn story() -> Vec<Step> {
         fulfill("psi", "2015-03-30", 2, count(40, "laptops"), "Second batch, Bamako"),
         attest("dns", "2015-04-10", 5, Confirmed, "Received, three months late"),
         // Other partners join in 2015.
-        pledge("unicef", "2015-01-15", "dns", "connectivity", &["ML-7", "ML-8"], money(24_000_000, "XOF"),
-            "2015-12-31", "3G connectivity for district health offices in Gao and Kidal"),
-        pledge("oms", "2015-02-01", "dns", "technical-assistance", &["ML-2", "ML"], money(8_000_000, "XOF"),
-            "2015-10-31", "Technical assistance to the DHIS 2 core team"),
+        pledge(
+            "unicef",
+            "2015-01-15",
+            "dns",
+            "connectivity",
+            &["ML-7", "ML-8"],
+            money(24_000_000, "XOF"),
+            "2015-12-31",
+            "3G connectivity for district health offices in Gao and Kidal",
+        ),
+        pledge(
+            "oms",
+            "2015-02-01",
+            "dns",
+            "technical-assistance",
+            &["ML-2", "ML"],
+            money(8_000_000, "XOF"),
+            "2015-10-31",
+            "Technical assistance to the DHIS 2 core team",
+        ),
         fulfill("measure", "2015-05-25", 1, money(25_000_000, "USD"), "Mopti live on DHIS 2"),
         attest("dns", "2015-06-10", 6, Confirmed, "Mopti completeness above 80%"),
         fulfill("psi", "2015-06-30", 3, money(50_000_000, "XOF"), "Roll-out in Tombouctou and Gao"),
@@ -210,7 +293,8 @@ impl Cast {
     }
 
     fn signer(&self, id: &str) -> Signer {
-        let key = self.keys.iter().find(|(m, _)| m.as_str() == id).map(|(_, k)| k.clone()).unwrap_or_else(|| unreachable!());
+        let key =
+            self.keys.iter().find(|(m, _)| m.as_str() == id).map(|(_, k)| k.clone()).unwrap_or_else(|| unreachable!());
         Signer { origin: ORIGIN.to_owned(), member: m(id), key }
     }
 
@@ -290,7 +374,11 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> Result<TempDir> {
-        let base = std::env::temp_dir().join(format!("pledger-demo-{}-{}", std::process::id(), Utc::now().timestamp_nanos_opt().unwrap_or(0)));
+        let base = std::env::temp_dir().join(format!(
+            "pledger-demo-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or(0)
+        ));
         std::fs::create_dir_all(&base).map_err(|e| refused(format!("{}: {e}", base.display())))?;
         Ok(TempDir(base))
     }

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use chrono::{Local, Utc};
 use ed25519_dalek::SigningKey;
+use pledger_core::event::Blake3Hex;
 use pledger_core::event::{
     check_origin, AmendmentBody, AreaDefined, AttestationBody, CategoryDefined, Evidence, FulfillmentBody, Genesis,
     KeyAdded, KeyRevoked, Level, MemberAdmitted, MemberKind, Name, Note, PledgeBody, Title, Url, Verdict,
     WithdrawalBody, EVENT_VERSION,
 };
-use pledger_core::event::Blake3Hex;
 use pledger_core::ids::{AreaCode, CategoryCode, FulfillmentId, KeyId, MemberId, PledgeId};
 use pledger_core::{Body, Date, Event, Measure, StateView, Unit};
 use pledger_log::keys;
@@ -30,9 +30,7 @@ use crate::fail::{refused, usage, Failure, Result};
 const MAX_EVENT_FILE: u64 = 1024 * 1024;
 
 pub fn ledger_path(g: &Global) -> Result<&Path> {
-    g.ledger
-        .as_deref()
-        .ok_or_else(|| usage("no ledger given: pass --ledger DIR or set PLEDGER_LEDGER"))
+    g.ledger.as_deref().ok_or_else(|| usage("no ledger given: pass --ledger DIR or set PLEDGER_LEDGER"))
 }
 
 pub fn open_ledger(g: &Global) -> Result<Ledger> {
@@ -132,7 +130,11 @@ pub fn keygen(file: &Path) -> Result<()> {
 fn read_bounded(path: &Path, what: &str) -> Result<Vec<u8>> {
     let meta = std::fs::metadata(path).map_err(|e| refused(format!("{}: {e}", path.display())))?;
     if meta.len() > MAX_EVENT_FILE {
-        return Err(refused(format!("{}: {what} is {} bytes, more than the {MAX_EVENT_FILE} allowed", path.display(), meta.len())));
+        return Err(refused(format!(
+            "{}: {what} is {} bytes, more than the {MAX_EVENT_FILE} allowed",
+            path.display(),
+            meta.len()
+        )));
     }
     std::fs::read(path).map_err(|e| refused(format!("{}: {e}", path.display())))
 }
@@ -174,7 +176,10 @@ fn read_areas(path: &Path) -> Result<Vec<AreaDefined>> {
 
 pub fn init(g: &Global, a: &InitArgs) -> Result<()> {
     let path = ledger_path(g)?;
-    let origin = g.origin.clone().ok_or_else(|| usage("init needs --origin, the ledger's name (e.g. hmis.sante.gov.ml/pledges)"))?;
+    let origin = g
+        .origin
+        .clone()
+        .ok_or_else(|| usage("init needs --origin, the ledger's name (e.g. hmis.sante.gov.ml/pledges)"))?;
     check_origin(&origin)?;
     let key = load_key(g)?;
     let member = MemberId::parse(&a.org)?;
@@ -313,11 +318,9 @@ fn pledge_unit(ledger: Option<&Ledger>, id: PledgeId, given: &UnitOverride) -> R
     match (&given.currency, &given.unit, ledger) {
         (Some(c), _, _) => Ok(Unit::currency(c)?),
         (None, Some(u), _) => Ok(Unit::count(u)?),
-        (None, None, Some(l)) => Ok(l
-            .view()
-            .pledge(id)?
-            .ok_or_else(|| refused(format!("refused: unknown pledge {id}")))?
-            .unit),
+        (None, None, Some(l)) => {
+            Ok(l.view().pledge(id)?.ok_or_else(|| refused(format!("refused: unknown pledge {id}")))?.unit)
+        }
         (None, None, None) => Err(usage("without a ledger, give the pledge's --currency or --unit")),
     }
 }
@@ -376,8 +379,9 @@ pub fn fulfill(g: &Global, a: &FulfillArgs) -> Result<()> {
     let evidence = (blake3.is_some() || url.is_some()).then_some(Evidence { blake3, url });
     write_event(g, &Some(a.date.clone()), a.sign_only, |ledger| {
         let unit = pledge_unit(ledger, pledge, &a.unit)?;
-        let amount = value_in(&unit, &a.value)?
-            .ok_or_else(|| usage(format!("fulfill needs --{} (in {unit})", if unit.is_money() { "amount" } else { "quantity" })))?;
+        let amount = value_in(&unit, &a.value)?.ok_or_else(|| {
+            usage(format!("fulfill needs --{} (in {unit})", if unit.is_money() { "amount" } else { "quantity" }))
+        })?;
         Ok(Body::Fulfillment(FulfillmentBody { pledge, amount, evidence, note }))
     })
 }
@@ -410,9 +414,7 @@ pub fn sign(g: &Global, file: &Path) -> Result<()> {
     let bytes = read_bounded(file, "event file")?;
     let mut value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| refused(format!("{}: malformed JSON: {}", file.display(), pledger_core::event::one_line(&e))))?;
-    let obj = value
-        .as_object_mut()
-        .ok_or_else(|| refused(format!("{}: an event is a JSON object", file.display())))?;
+    let obj = value.as_object_mut().ok_or_else(|| refused(format!("{}: an event is a JSON object", file.display())))?;
     let key = load_key(g)?;
     let key_id = keys::key_id(&key.verifying_key());
     let mut fill = |name: &str, v: serde_json::Value| {
@@ -446,7 +448,9 @@ struct Source {
 
 /// Reads envelopes from a file or stdin: one JSON envelope (possibly spread over lines), or
 /// JSON Lines of envelopes.
-fn envelopes(path: &Path) -> Result<Box<dyn Iterator<Item = Result<(Source, Envelope)>>>> {
+type Envelopes = Box<dyn Iterator<Item = Result<(Source, Envelope)>>>;
+
+fn envelopes(path: &Path) -> Result<Envelopes> {
     let name = path.display().to_string();
     let reader: Box<dyn BufRead> = if path == Path::new("-") {
         Box::new(std::io::BufReader::new(std::io::stdin()))
@@ -459,7 +463,8 @@ fn envelopes(path: &Path) -> Result<Box<dyn Iterator<Item = Result<(Source, Enve
     let name2 = name.clone();
     // A file whose first line is not a whole JSON object is one envelope written over lines.
     if let Some((_, Ok(first))) = lines.peek() {
-        if first.trim_start().starts_with('{') && Envelope::parse(first.as_bytes()).is_err()
+        if first.trim_start().starts_with('{')
+            && Envelope::parse(first.as_bytes()).is_err()
             && serde_json::from_str::<serde_json::Value>(first).is_err()
         {
             let mut all = String::new();
@@ -516,7 +521,9 @@ pub fn submit(g: &Global, a: &SubmitArgs) -> Result<()> {
             };
             if let Err(e) = w.append(env, Utc::now()) {
                 failure = Some(match e {
-                    StoreError::Refused { error, .. } => refused(format!("{}:{}: refused: {error}", src.name, src.line)),
+                    StoreError::Refused { error, .. } => {
+                        refused(format!("{}:{}: refused: {error}", src.name, src.line))
+                    }
                     other => other.into(),
                 });
                 break 'files;

@@ -1,0 +1,131 @@
+//! The worked example of docs/format.md, recomputed: every value the document shows between
+//! `<!-- example: NAME -->` and the fenced block after it must equal what pledger computes.
+//! Run with PLEDGER_PRINT_EXAMPLE=1 to print the values.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, KeypairBytes};
+use ed25519_dalek::SigningKey;
+use pledger_core::event::{AreaDefined, Genesis, Level, MemberKind, Name, PAYLOAD_TYPE};
+use pledger_core::{AreaCode, Body, Date, Event, EventId, MemState, MemberId};
+use pledger_log::dsse::pae;
+use pledger_log::merkle::{leaf_hash, Blake3, MemTree, TreeHash};
+use pledger_log::sign::sign_event;
+use pledger_log::{keys, Entry};
+
+pub fn values() -> Vec<(&'static str, String)> {
+    let secret: [u8; 32] =
+        hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap().try_into().unwrap();
+    let key = SigningKey::from_bytes(&secret);
+    let vk = key.verifying_key();
+    let key_id = keys::key_id(&vk);
+    let private_pem = KeypairBytes { secret_key: secret, public_key: None }.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let public_pem = vk.to_public_key_pem(LineEnding::LF).unwrap();
+    let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let dns = MemberId::parse("dns").unwrap();
+    let genesis = Event {
+        id: EventId::parse("000102030405060708090a0b0c0d0e0f").unwrap(),
+        origin: "hmis.sante.gov.ml/pledges".into(),
+        signer: dns.clone(),
+        key: key_id.clone(),
+        signed_at: t("2026-01-15T09:00:00Z"),
+        effective: Date::parse("2026-01-15").unwrap(),
+        body: Body::Genesis(Genesis {
+            member: dns.clone(),
+            name: Name::parse("Direction Nationale de la Santé").unwrap(),
+            kind: MemberKind::Government,
+            public_key: keys::to_event_key(&vk),
+        }),
+    };
+    let area = Event {
+        id: EventId::parse("101112131415161718191a1b1c1d1e1f").unwrap(),
+        signed_at: t("2026-01-15T09:00:00Z"),
+        body: Body::AreaDefined(AreaDefined {
+            code: AreaCode::parse("ML-3").unwrap(),
+            name: Name::parse("Sikasso").unwrap(),
+            level: Level::Region,
+            parent: None,
+        }),
+        ..genesis.clone()
+    };
+    let env0 = sign_event(&genesis, &key);
+    let env1 = sign_event(&area, &key);
+    let e0 = Entry { seq: 0, recorded_at: t("2026-01-15T09:00:01.250Z"), envelope: env0.clone() };
+    let e1 = Entry { seq: 1, recorded_at: t("2026-01-15T09:00:01.300Z"), envelope: env1.clone() };
+    // The example is a valid ledger.
+    let mut state = MemState::new();
+    for e in [&e0, &e1] {
+        let (_, outcome) = pledger_log::check(&state, e).unwrap();
+        state.commit(&outcome);
+    }
+    let (l0, l1) = (e0.to_line(), e1.to_line());
+    let mut tree = MemTree::default();
+    tree.push::<Blake3>(leaf_hash(&l0));
+    tree.push::<Blake3>(leaf_hash(&l1));
+    let root = tree.frontier.root::<Blake3>();
+    assert_eq!(root, Blake3::node(&leaf_hash(&l0), &leaf_hash(&l1)));
+    vec![
+        ("private-key", private_pem.trim_end().to_owned()),
+        ("public-key", public_pem.trim_end().to_owned()),
+        ("public-key-base64", B64.encode(vk.as_bytes())),
+        ("key-id", key_id.to_string()),
+        ("payload", String::from_utf8(genesis.to_bytes()).unwrap()),
+        ("pae", String::from_utf8(pae(PAYLOAD_TYPE, &genesis.to_bytes())).unwrap()),
+        ("signature", B64.encode(&env0.signatures[0].sig)),
+        ("envelope", env0.to_json()),
+        ("entry-0", String::from_utf8(l0.clone()).unwrap()),
+        ("leaf-0", hex::encode(leaf_hash(&l0))),
+        ("payload-1", String::from_utf8(area.to_bytes()).unwrap()),
+        ("entry-1", String::from_utf8(l1.clone()).unwrap()),
+        ("leaf-1", hex::encode(leaf_hash(&l1))),
+        ("root-2", hex::encode(root)),
+    ]
+}
+
+/// The fenced blocks of a Markdown file that follow `<!-- example: NAME -->` comments.
+pub fn doc_blocks(doc: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = doc.lines();
+    while let Some(line) = lines.next() {
+        let Some(name) = line.trim().strip_prefix("<!-- example: ").and_then(|r| r.strip_suffix(" -->")) else {
+            continue;
+        };
+        let mut body = Vec::new();
+        let mut inside = false;
+        for l in lines.by_ref() {
+            if l.starts_with("```") {
+                if inside {
+                    break;
+                }
+                inside = true;
+                continue;
+            }
+            if inside {
+                body.push(l);
+            }
+        }
+        out.push((name.to_owned(), body.join("\n")));
+    }
+    out
+}
+
+#[test]
+fn docs_format_md_worked_example_is_exact() {
+    let values = values();
+    if std::env::var_os("PLEDGER_PRINT_EXAMPLE").is_some() {
+        for (name, v) in &values {
+            println!("<!-- example: {name} -->\n```\n{v}\n```\n");
+        }
+    }
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/format.md")).unwrap();
+    let blocks = doc_blocks(&doc);
+    for (name, value) in &values {
+        let found: Vec<&String> = blocks.iter().filter(|(n, _)| n == name).map(|(_, b)| b).collect();
+        assert!(!found.is_empty(), "docs/format.md has no example block {name}");
+        for b in found {
+            assert_eq!(b, value, "docs/format.md example {name} differs from what pledger computes");
+        }
+    }
+}
