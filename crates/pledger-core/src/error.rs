@@ -69,6 +69,10 @@ pub enum RuleError {
     KeyAlreadyRevoked { key: KeyId, member: MemberId },
     #[error("revoking key {0} would leave no convener with a live key")]
     LastConvenerKey(KeyId),
+    #[error("key {0} is the ledger's log key; name another log key (key add --log) before revoking it")]
+    LogKeyRevoked(KeyId),
+    #[error("a log key is held by a convener, and {0} is not one")]
+    LogKeyHolder(MemberId),
     #[error("area {0} already exists")]
     AreaExists(AreaCode),
     #[error("unknown area {0}")]
@@ -130,7 +134,9 @@ impl RuleError {
             | RuleError::KeyIdMismatch { .. }
             | RuleError::DuplicateKey(_)
             | RuleError::KeyAlreadyRevoked { .. }
-            | RuleError::LastConvenerKey(_) => "key",
+            | RuleError::LastConvenerKey(_)
+            | RuleError::LogKeyRevoked(_)
+            | RuleError::LogKeyHolder(_) => "key",
             RuleError::NotConvener { .. }
             | RuleError::NotKeyManager { .. }
             | RuleError::NotPledger { .. }

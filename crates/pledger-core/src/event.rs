@@ -284,7 +284,8 @@ impl<'de> Deserialize<'de> for Blake3Hex {
     }
 }
 
-/// `genesis`: names the ledger's first convener and its first key.
+/// `genesis`: names the ledger's first convener, its first key, and the log key that signs the
+/// ledger's checkpoints (held by the convener; often the same key).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {
@@ -292,6 +293,7 @@ pub struct Genesis {
     pub name: Name,
     pub kind: MemberKind,
     pub public_key: PublicKey,
+    pub log_key: PublicKey,
 }
 
 /// `member-admitted`: a convener admits an organisation with its first key.
@@ -305,12 +307,15 @@ pub struct MemberAdmitted {
     pub public_key: PublicKey,
 }
 
-/// `key-added`: a further key for a member.
+/// `key-added`: a further key for a member. With `log`, added by a convener to a convener, the
+/// key becomes the ledger's log key: it signs the checkpoints from this entry on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyAdded {
     pub member: MemberId,
     pub public_key: PublicKey,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub log: bool,
 }
 
 /// `key-revoked`: a member's key signs nothing recorded after this event.

@@ -111,15 +111,23 @@ fn genesis<V: StateView + ?Sized>(view: &V, rec: &Recorded, g: &Genesis) -> Resu
     out.head.origin = event.origin.clone();
     out.head.members = 1;
     out.head.live_convener_keys = 1;
+    out.head.log_key = Some(g.log_key);
+    let mut keys = vec![KeyRecord { id: event.key.clone(), public_key: g.public_key, added_seq: 0, revoked_seq: None }];
+    out.records.push(Record::KeyHolder(event.key.clone(), g.member.clone()));
+    if g.log_key != g.public_key {
+        let id = g.log_key.key_id();
+        keys.push(KeyRecord { id: id.clone(), public_key: g.log_key, added_seq: 0, revoked_seq: None });
+        out.records.push(Record::KeyHolder(id, g.member.clone()));
+        out.head.live_convener_keys += 1;
+    }
     out.records.push(Record::Member(MemberRecord {
         id: g.member.clone(),
         name: g.name.clone(),
         kind: g.kind,
         convener: true,
         admitted_seq: 0,
-        keys: vec![KeyRecord { id: event.key.clone(), public_key: g.public_key, added_seq: 0, revoked_seq: None }],
+        keys,
     }));
-    out.records.push(Record::KeyHolder(event.key.clone(), g.member.clone()));
     for (code, name) in DEFAULT_CATEGORIES {
         out.head.categories += 1;
         out.records.push(Record::Category(CategoryRecord {
@@ -207,6 +215,13 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
         let mut target = self.key_manager(&b.member)?;
         let key = self.new_key(&b.public_key)?;
         let mut out = self.outcome(Assigned::Key(key.clone()));
+        if b.log {
+            self.require_convener("names the log key")?;
+            if !target.convener {
+                return Err(RuleError::LogKeyHolder(target.id));
+            }
+            out.head.log_key = Some(b.public_key);
+        }
         if target.convener {
             out.head.live_convener_keys += 1;
         }
@@ -234,11 +249,15 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
             return Err(RuleError::KeyAlreadyRevoked { key: b.key.clone(), member: b.member.clone() });
         }
         key.revoked_seq = Some(seq);
+        let public_key = key.public_key;
         if target.convener {
             if out.head.live_convener_keys <= 1 {
                 return Err(RuleError::LastConvenerKey(b.key.clone()));
             }
             out.head.live_convener_keys -= 1;
+        }
+        if out.head.log_key == Some(public_key) {
+            return Err(RuleError::LogKeyRevoked(b.key.clone()));
         }
         out.records.push(Record::Member(target));
         Ok(out)

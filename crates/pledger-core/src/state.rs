@@ -37,6 +37,9 @@ pub struct Head {
     pub categories: u64,
     /// Unrevoked keys held by conveners; never allowed to reach zero.
     pub live_convener_keys: u64,
+    /// The key that signs checkpoints of the ledger as it stands: named by genesis, replaced by
+    /// a `key-added` with `log`.
+    pub log_key: Option<PublicKey>,
 }
 
 impl Head {

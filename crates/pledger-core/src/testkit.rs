@@ -120,6 +120,7 @@ pub fn setup(actors: &[Actor], rng: &mut Rng) -> Vec<Event> {
             name: name("Convener"),
             kind: first.kind,
             public_key: first.key,
+            log_key: first.key,
         }),
     )];
     for (code, level, parent) in AREAS {
@@ -187,7 +188,11 @@ pub fn random_ops(actors: &[Actor], rng: &mut Rng, start: u64, n: usize) -> Vec<
     for k in 0..n {
         let i = start + k as u64;
         let day = 30 + k as i64 * 3 - if rng.chance(5) { 400 } else { 0 };
-        let roll = rng.below(100);
+        let mut roll = rng.below(100);
+        if (70..=87).contains(&roll) && fulfillments.is_empty() {
+            // Nothing to attest yet: deliver something instead.
+            roll = 45;
+        }
         let (signer, body) = if roll < 30 || made.is_empty() {
             let p = rng.below(actors.len() as u64) as usize;
             let b =
@@ -245,7 +250,7 @@ pub fn random_ops(actors: &[Actor], rng: &mut Rng, start: u64, n: usize) -> Vec<
                         }),
                     )
                 }
-                70..=87 if !fulfillments.is_empty() => {
+                70..=87 => {
                     let f = 1 + rng.below(fulfillments.len() as u64 + 1);
                     let attester = match rng.below(10) {
                         0..=5 => beneficiary,
@@ -258,6 +263,15 @@ pub fn random_ops(actors: &[Actor], rng: &mut Rng, start: u64, n: usize) -> Vec<
                         Body::Attestation(AttestationBody { fulfillment: FulfillmentId(f), verdict, note: None }),
                     )
                 }
+                // Key revocations come late, so most of a ledger is signed with live keys.
+                _ if roll >= 98 && k < n * 4 / 5 => (
+                    who,
+                    Body::Withdrawal(WithdrawalBody {
+                        pledge,
+                        amount: None,
+                        reason: Note::parse("Budget cut").unwrap_or_else(|_| unreachable!()),
+                    }),
+                ),
                 88..=97 => (
                     who,
                     Body::Withdrawal(WithdrawalBody {

@@ -116,7 +116,13 @@ fn genesis_only_first() {
     let e = l.try_(
         0,
         "2014-01-01",
-        Body::Genesis(Genesis { member: a.id, name: Name::parse("Again").unwrap(), kind: a.kind, public_key: a.key }),
+        Body::Genesis(Genesis {
+            member: a.id,
+            name: Name::parse("Again").unwrap(),
+            kind: a.kind,
+            public_key: a.key,
+            log_key: a.key,
+        }),
     );
     assert!(matches!(e, Err(RuleError::GenesisNotFirst { .. })), "{e:?}");
     let mut fresh = MemState::new();
@@ -175,7 +181,7 @@ fn keys_sign_only_for_their_member_and_not_after_revocation() {
     assert!(matches!(l.try_event(e), Err(RuleError::UnknownMember(_))));
     // m2 adds a second key, then revokes its first; the first signs nothing more.
     let second = fake_key(42);
-    l.ok(2, "2014-03-01", Body::KeyAdded(KeyAdded { member: l.actors[2].id.clone(), public_key: second }));
+    l.ok(2, "2014-03-01", Body::KeyAdded(KeyAdded { member: l.actors[2].id.clone(), public_key: second, log: false }));
     let first = l.actors[2].key.key_id();
     let revoke = Body::KeyRevoked(KeyRevoked { member: l.actors[2].id.clone(), key: first.clone(), reason: None });
     // Another non-convener may not revoke m2's key.
@@ -189,7 +195,7 @@ fn keys_sign_only_for_their_member_and_not_after_revocation() {
     e.key = second.key_id();
     assert_eq!(l.try_event(e).unwrap(), "P-000001");
     // A key already registered cannot be added again, to anyone.
-    let dup = Body::KeyAdded(KeyAdded { member: l.actors[3].id.clone(), public_key: second });
+    let dup = Body::KeyAdded(KeyAdded { member: l.actors[3].id.clone(), public_key: second, log: false });
     assert!(matches!(l.try_(0, "2014-03-02", dup), Err(RuleError::DuplicateKey(_))));
 }
 
@@ -360,4 +366,31 @@ fn duplicates_foreign_origins_and_clocks() {
     let e = l.event(2, "2014-03-01", pledge_body(l.actors[0].id.clone(), xof(1)));
     let rec = Recorded { seq: l.state.head.size, recorded_at: time(0), event: e };
     assert!(matches!(l.state.apply(&rec), Err(RuleError::RecordedBackwards { .. })));
+}
+
+#[test]
+fn the_log_key_is_named_by_genesis_and_rotated_by_a_convener() {
+    let mut l = Ledger::new();
+    assert_eq!(l.state.head.log_key, Some(l.actors[0].key));
+    let new_log = fake_key(77);
+    let rotate =
+        |member: &Actor| Body::KeyAdded(KeyAdded { member: member.id.clone(), public_key: new_log, log: true });
+    // Not on a non-convener, not by a non-convener.
+    let m2 = l.actors[2].clone();
+    assert!(matches!(l.try_(0, "2015-01-01", rotate(&m2)), Err(RuleError::LogKeyHolder(_))));
+    assert!(matches!(l.try_(2, "2015-01-01", rotate(&m2)), Err(RuleError::NotConvener { .. })));
+    // The current log key cannot be revoked, even with other convener keys live.
+    l.ok(
+        0,
+        "2015-01-01",
+        Body::KeyAdded(KeyAdded { member: l.actors[0].id.clone(), public_key: fake_key(78), log: false }),
+    );
+    let revoke_first =
+        Body::KeyRevoked(KeyRevoked { member: l.actors[0].id.clone(), key: l.actors[0].key.key_id(), reason: None });
+    assert!(matches!(l.try_(0, "2015-01-01", revoke_first.clone()), Err(RuleError::LogKeyRevoked(_))));
+    let m0 = l.actors[0].clone();
+    l.ok(0, "2015-01-01", rotate(&m0));
+    assert_eq!(l.state.head.log_key, Some(new_log));
+    // Once replaced, the old one may go.
+    l.ok(0, "2015-01-02", revoke_first);
 }

@@ -28,17 +28,16 @@ pub fn parse_event(envelope: &Envelope) -> Result<Event> {
     if keyid != event.key.as_str() {
         return Err(LogError::KeyMismatch { envelope: keyid.to_owned(), event: event.key.to_string() });
     }
-    if let Some(pk) = match &event.body {
-        Body::Genesis(b) => Some(&b.public_key),
-        Body::MemberAdmitted(b) => Some(&b.public_key),
-        Body::KeyAdded(b) => Some(&b.public_key),
-        _ => None,
-    } {
-        if from_event_key(pk).is_none() {
-            return Err(LogError::Rule(RuleError::Malformed(
-                "public key is not a valid Ed25519 key, or is a weak one".into(),
-            )));
-        }
+    let new_keys = match &event.body {
+        Body::Genesis(b) => vec![&b.public_key, &b.log_key],
+        Body::MemberAdmitted(b) => vec![&b.public_key],
+        Body::KeyAdded(b) => vec![&b.public_key],
+        _ => vec![],
+    };
+    if new_keys.into_iter().any(|pk| from_event_key(pk).is_none()) {
+        return Err(LogError::Rule(RuleError::Malformed(
+            "public key is not a valid Ed25519 key, or is a weak one".into(),
+        )));
     }
     Ok(event)
 }

@@ -37,6 +37,7 @@ pub fn values() -> Vec<(&'static str, String)> {
             name: Name::parse("Direction Nationale de la Santé").unwrap(),
             kind: MemberKind::Government,
             public_key: keys::to_event_key(&vk),
+            log_key: keys::to_event_key(&vk),
         }),
     };
     let area = Event {

@@ -138,6 +138,9 @@ pub struct InitArgs {
     /// Your organisation's kind.
     #[arg(long, default_value = "government")]
     pub kind: String,
+    /// The public key that will sign the ledger's checkpoints; by default the key given with --key.
+    #[arg(long, value_name = "FILE")]
+    pub log_key: Option<PathBuf>,
     /// Areas to define at once: a CSV file with header code,name,level,parent.
     #[arg(long, value_name = "FILE")]
     pub areas: Option<PathBuf>,
@@ -172,6 +175,9 @@ pub enum KeyAction {
         id: String,
         #[arg(long, value_name = "FILE")]
         pubkey: PathBuf,
+        /// Make it the ledger's log key, which signs checkpoints (a convener's key, added by a convener).
+        #[arg(long)]
+        log: bool,
         #[command(flatten)]
         write: WriteOpts,
     },

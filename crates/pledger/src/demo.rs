@@ -311,6 +311,7 @@ impl Cast {
                 name: Name::parse(MEMBERS[0].1).unwrap_or_else(|_| unreachable!()),
                 kind: MemberKind::Government,
                 public_key: keys::to_event_key(&dns.key.verifying_key()),
+                log_key: keys::to_event_key(&dns.key.verifying_key()),
             }),
         )];
         for (code, name, level, parent) in AREAS {

@@ -189,6 +189,10 @@ pub fn init(g: &Global, a: &InitArgs) -> Result<()> {
         name: Name::parse(&a.name)?,
         kind: MemberKind::parse(&a.kind)?,
         public_key: keys::to_event_key(&key.verifying_key()),
+        log_key: match &a.log_key {
+            Some(p) => public_key(p)?,
+            None => keys::to_event_key(&key.verifying_key()),
+        },
     });
     let areas = match &a.areas {
         Some(p) => read_areas(p)?,
@@ -254,8 +258,9 @@ pub fn member(g: &Global, action: &MemberAction) -> Result<()> {
 
 pub fn key(g: &Global, action: &KeyAction) -> Result<()> {
     match action {
-        KeyAction::Add { id, pubkey, write } => {
-            let body = Body::KeyAdded(KeyAdded { member: MemberId::parse(id)?, public_key: public_key(pubkey)? });
+        KeyAction::Add { id, pubkey, log, write } => {
+            let body =
+                Body::KeyAdded(KeyAdded { member: MemberId::parse(id)?, public_key: public_key(pubkey)?, log: *log });
             write_event(g, &write.date, write.sign_only, |_| Ok(body))
         }
         KeyAction::Revoke { id, keyid, reason, write } => {
