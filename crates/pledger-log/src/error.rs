@@ -24,5 +24,7 @@ pub enum LogError {
     #[error("bad proof: {0}")]
     Proof(String),
     #[error("{0}")]
+    Note(String),
+    #[error("{0}")]
     Io(#[from] std::io::Error),
 }

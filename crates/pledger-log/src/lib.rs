@@ -1,12 +1,17 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod audit;
+pub mod bundle;
 pub mod check;
+pub mod checkpoint;
 pub mod dsse;
 pub mod entry;
 pub mod error;
 pub mod keys;
 pub mod merkle;
+pub mod note;
+pub mod proof;
 pub mod sign;
 
 pub use check::{check, open, parse_event, Opened};

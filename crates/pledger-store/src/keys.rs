@@ -7,6 +7,7 @@ use pledger_core::state::Record;
 pub const MEMBER: u8 = b'm';
 pub const AREA: u8 = b'a';
 pub const CATEGORY: u8 = b'c';
+pub const CHECKPOINT: u8 = b'C';
 
 pub enum Key {
     Version,
@@ -21,6 +22,7 @@ pub enum Key {
     Fulfillment(FulfillmentId),
     Numbered(ShortId),
     EventId(EventId),
+    Checkpoint(u64),
 }
 
 fn with(prefix: u8, rest: &[u8]) -> Vec<u8> {
@@ -53,6 +55,7 @@ impl Key {
                 k
             }
             Key::EventId(id) => with(b'i', &id.0),
+            Key::Checkpoint(size) => with(CHECKPOINT, &size.to_be_bytes()),
         }
     }
 }

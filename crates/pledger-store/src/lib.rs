@@ -197,6 +197,42 @@ impl Ledger {
         }
     }
 
+    /// Every checkpoint issued, as signed notes, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<(u64, String)>> {
+        self.db
+            .scan_prefix([keys::CHECKPOINT])
+            .map(|kv| {
+                let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
+                let size = keys::be_u64(&k[1..]).ok_or_else(|| StoreError::Corrupt("bad checkpoint key".into()))?;
+                let text =
+                    String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt("checkpoint is not UTF-8".into()))?;
+                Ok((size, text))
+            })
+            .collect()
+    }
+
+    /// The latest checkpoint issued, if any.
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
+        match self.db.scan_prefix([keys::CHECKPOINT]).next_back() {
+            Some(kv) => {
+                let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
+                let size = keys::be_u64(&k[1..]).ok_or_else(|| StoreError::Corrupt("bad checkpoint key".into()))?;
+                let text =
+                    String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt("checkpoint is not UTF-8".into()))?;
+                Ok(Some((size, text)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Keeps a signed checkpoint of `size` (replacing one of that size, as when cosignatures
+    /// are added), durably.
+    pub fn put_checkpoint(&mut self, size: u64, note: &str) -> Result<()> {
+        self.db.insert(Key::Checkpoint(size).bytes(), note.as_bytes()).map_err(|e| StoreError::sled(&self.path, e))?;
+        self.db.flush().map_err(|e| StoreError::sled(&self.path, e))?;
+        Ok(())
+    }
+
     /// Every member, in id order.
     pub fn members(&self) -> Result<Vec<MemberRecord>> {
         self.scan(keys::MEMBER, "member")
@@ -309,6 +345,8 @@ impl Writer<'_> {
     /// The recording time is `now`, or the previous entry's if the clock went back.
     pub fn append(&mut self, envelope: Envelope, now: DateTime<Utc>) -> Result<Appended> {
         let seq = self.head.state.size;
+        // An entry records its time to the millisecond; the state must hold exactly that.
+        let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
         let recorded_at = match self.head.state.last_recorded {
             Some(prev) if prev > now => prev,
             _ => now,

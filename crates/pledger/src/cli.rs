@@ -102,11 +102,92 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
+    /// Sign a checkpoint of the ledger's head with the log key (--key), keep it and print it.
+    Checkpoint {
+        /// Print the log's C2SP verifier key instead (what auditors and witnesses pin).
+        #[arg(long)]
+        vkey: bool,
+        /// Add the cosignatures of this cosigned checkpoint (from `witness cosign`) to the kept one.
+        #[arg(long, value_name = "FILE", conflicts_with = "vkey")]
+        add: Option<PathBuf>,
+    },
+    /// Verify everything from the raw entries: every signature, every rule, every leaf, the root,
+    /// the checkpoints. With --bundle, a bundle and no ledger; with --proof, one proof.
+    Verify(VerifyArgs),
+    /// Print an inclusion or consistency proof, as JSON.
+    Prove {
+        #[command(subcommand)]
+        what: ProveWhat,
+    },
+    /// Write an export bundle: every entry, the keys, every checkpoint — enough to verify offline.
+    Export { file: PathBuf },
+    /// Act as a witness: cosign checkpoints that are consistent with the last one you cosigned.
+    Witness {
+        #[command(subcommand)]
+        action: WitnessAction,
+    },
     /// Build the founding story of SPEC §8 (Mali, 2013–2015) as signed events and print it.
     ///
     /// With --ledger DIR (a new directory) the ledger is kept there; otherwise it is built in a
     /// temporary directory and removed.
     Demo,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Verify this export bundle instead of a ledger.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    /// A checkpoint you kept: the ledger must be consistent with it (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Vec<PathBuf>,
+    /// Verify this proof (from `prove`) against --checkpoint, with no ledger.
+    #[arg(long, value_name = "FILE")]
+    pub proof: Option<PathBuf>,
+    /// The log key you trust: a public key file, or the log's verifier key (`checkpoint --vkey`).
+    #[arg(long, value_name = "KEY")]
+    pub log_key: Option<String>,
+    /// Require a cosignature by this witness on the latest checkpoint (its verifier key; repeatable).
+    #[arg(long, value_name = "VKEY")]
+    pub witness: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProveWhat {
+    /// That an entry is in the tree (by default the tree of the latest checkpoint).
+    Inclusion {
+        /// P-000001 and the like, a sequence number, or an event id.
+        id: String,
+        #[arg(long, value_name = "N")]
+        size: Option<u64>,
+    },
+    /// That the tree of OLD entries is a prefix of the tree of NEW (by default the latest checkpoint's).
+    Consistency { old: u64, new: Option<u64> },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WitnessAction {
+    /// Cosign CHECKPOINT with --key if it is consistent with the last one cosigned; print it.
+    Cosign {
+        checkpoint: PathBuf,
+        /// Where the witness remembers what it cosigned.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// The witness's name in its signature lines; by default witness-KEYID.
+        #[arg(long)]
+        name: Option<String>,
+        /// The log key to trust the first time (a public key file or verifier key); later the remembered one.
+        #[arg(long, value_name = "KEY")]
+        log_key: Option<String>,
+        /// Take the consistency proof from this bundle instead of --ledger.
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
+    },
+    /// Print the witness's verifier key (for `verify --witness`).
+    Vkey {
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -350,11 +350,17 @@ impl Cast {
 /// Builds the demo ledger at `path` (a new directory).
 pub fn build(path: &Path) -> Result<Ledger> {
     let mut ledger = Ledger::create(path)?;
+    let cast = Cast::new();
     let mut w = ledger.writer();
-    for env in Cast::new().envelopes() {
+    for env in cast.envelopes() {
         w.append(env, Utc::now())?;
     }
     w.commit()?;
+    // The convener's key is the log key: it signs a checkpoint of the whole story.
+    let cp =
+        pledger_log::checkpoint::Checkpoint { origin: ORIGIN.to_owned(), size: ledger.size(), root: ledger.root() };
+    let note = cp.sign(&cast.signer("dns").key)?;
+    ledger.put_checkpoint(cp.size, &note.to_text())?;
     Ok(ledger)
 }
 

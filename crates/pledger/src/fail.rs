@@ -56,3 +56,9 @@ impl From<std::io::Error> for Failure {
         refused(e.to_string())
     }
 }
+
+impl From<pledger_log::audit::AuditFailure> for Failure {
+    fn from(e: pledger_log::audit::AuditFailure) -> Self {
+        refused(format!("verification failed: {e}"))
+    }
+}

@@ -5,8 +5,10 @@ mod cli;
 mod demo;
 mod fail;
 mod output;
+mod progress;
 mod read;
 mod report;
+mod verify;
 mod write;
 
 use std::process::ExitCode;
@@ -73,6 +75,11 @@ fn run(cli: Cli) -> Result<(), fail::Failure> {
         Command::Show { id, format } => read::show(g, id, *format),
         Command::Log { from, format } => read::log(g, *from, *format),
         Command::Members { format } => read::members(g, *format),
+        Command::Checkpoint { vkey, add } => verify::checkpoint(g, *vkey, add.as_deref()),
+        Command::Verify(a) => verify::verify(g, a),
+        Command::Prove { what } => verify::prove(g, what),
+        Command::Export { file } => verify::export(g, file),
+        Command::Witness { action } => verify::witness(g, action),
         Command::Demo => demo::run(g),
     }
 }

@@ -1,0 +1,430 @@
+//! End-to-end: checkpoints, full verification, proofs, bundles and witnesses, through the
+//! binary — and every kind of tampering detected, with the entry named where one can be.
+
+mod common;
+
+use common::{Env, ORIGIN};
+use serde_json::Value;
+
+/// A founded ledger with a few events and a checkpoint kept at size 12 and at the head.
+fn ledger_with_checkpoints() -> Env {
+    let env = Env::founded();
+    env.pledge_xof("psi", "1000000");
+    env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "400000", "--date", "2014-06-01"]);
+    std::fs::write(env.path("cp12.txt"), env.ok(&["--key", "dns.key", "checkpoint"]) + "\n").unwrap();
+    env.ok(&["--key", "dns.key", "attest", "F-000001", "--confirm", "--date", "2014-06-10"]);
+    env.pledge_xof("measure", "250000");
+    env.ok(&[
+        "--key",
+        "psi.key",
+        "withdraw",
+        "P-000001",
+        "--amount",
+        "100000",
+        "--reason",
+        "cut",
+        "--date",
+        "2014-08-01",
+    ]);
+    std::fs::write(env.path("cp.txt"), env.ok(&["--key", "dns.key", "checkpoint"]) + "\n").unwrap();
+    env
+}
+
+fn fails(env: &Env, args: &[&str], needle: &str) {
+    let out = env.run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(needle), "{args:?}: {stderr:?} lacks {needle:?}");
+}
+
+#[test]
+fn checkpoints_are_signed_notes_by_the_log_key_only() {
+    let env = ledger_with_checkpoints();
+    let cp = std::fs::read_to_string(env.path("cp.txt")).unwrap();
+    let lines: Vec<&str> = cp.lines().collect();
+    assert_eq!(lines[0], ORIGIN);
+    assert_eq!(lines[1], "15");
+    assert_eq!(lines[3], "");
+    assert!(lines[4].starts_with(&format!("\u{2014} {ORIGIN} ")));
+    // Asking again at the same size gives the kept checkpoint, unchanged.
+    assert_eq!(env.ok(&["checkpoint"]) + "\n", cp);
+    let vkey = env.ok(&["checkpoint", "--vkey"]);
+    assert!(vkey.starts_with(&format!("{ORIGIN}+")));
+    // Only the log key signs.
+    env.pledge_xof("psi", "5");
+    fails(&env, &["--key", "psi.key", "checkpoint"], "is not this ledger's log key");
+    let out = env.ok(&["verify"]);
+    assert!(out.contains("verified 16 entries"), "{out}");
+    assert!(out.contains("checkpoint of size 12 signed by the log key: matches the entries"), "{out}");
+}
+
+#[test]
+fn verify_checks_the_auditors_own_checkpoints_and_trusted_key() {
+    let env = ledger_with_checkpoints();
+    let vkey = env.ok(&["checkpoint", "--vkey"]);
+    let out = env.ok(&["verify", "--checkpoint", "cp12.txt", "--log-key", &vkey]);
+    assert!(out.contains("your checkpoint of size 12 (cp12.txt): consistent"), "{out}");
+    env.ok(&["verify", "--log-key", "dns.key.pub"]);
+    fails(&env, &["verify", "--log-key", "psi.key.pub"], "not the one you trust");
+    // A checkpoint whose text was altered no longer verifies.
+    let cp = std::fs::read_to_string(env.path("cp12.txt")).unwrap();
+    env.write("altered.txt", &cp.replacen("\n12\n", "\n11\n", 1));
+    fails(&env, &["verify", "--checkpoint", "altered.txt"], "does not verify");
+    // A checkpoint signed by another key is refused.
+    env.write("other-key.txt", &sign_with(&env, "psi.key", &cp));
+    fails(&env, &["verify", "--checkpoint", "other-key.txt"], "not signed by the log key");
+    // A checkpoint from the future (the ledger was cut back) is refused.
+    let cp15 = std::fs::read_to_string(env.path("cp.txt")).unwrap();
+    let ahead = cp15.replacen("\n15\n", "\n99\n", 1);
+    env.write("ahead.txt", &ahead);
+    fails(&env, &["verify", "--checkpoint", "ahead.txt"], "ahead of the ledger");
+}
+
+/// Re-signs a checkpoint's text with another key, as a note under the ledger's name.
+fn sign_with(env: &Env, key: &str, note: &str) -> String {
+    let text = &note[..note.find("\n\n").unwrap() + 1];
+    let key = pledger_log::keys::read_private(&env.path(key)).unwrap();
+    pledger_log::note::Note::sign(text, ORIGIN, &key).unwrap().to_text()
+}
+
+#[test]
+fn proofs_verify_offline_and_mutations_fail() {
+    let env = ledger_with_checkpoints();
+    let vkey = env.ok(&["checkpoint", "--vkey"]);
+    env.write("inc.json", &env.ok(&["prove", "inclusion", "F-000001"]));
+    let mut c = env.cmd();
+    c.env_remove("PLEDGER_LEDGER").args([
+        "verify",
+        "--proof",
+        "inc.json",
+        "--checkpoint",
+        "cp.txt",
+        "--log-key",
+        &vkey,
+    ]);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("entry 11 is in the tree of size 15"));
+    env.write("cons.json", &env.ok(&["prove", "consistency", "12"]));
+    env.ok(&[
+        "verify",
+        "--proof",
+        "cons.json",
+        "--checkpoint",
+        "cp12.txt",
+        "--checkpoint",
+        "cp.txt",
+        "--log-key",
+        &vkey,
+    ]);
+    // A flipped bit in a hash, a dropped hash, the wrong entry, the wrong checkpoint.
+    let inc: Value = serde_json::from_str(&std::fs::read_to_string(env.path("inc.json")).unwrap()).unwrap();
+    let mut flipped = inc.clone();
+    let h = flipped["inclusion"]["path"][0].as_str().unwrap().to_owned();
+    let mut chars: Vec<char> = h.chars().collect();
+    chars[3] = if chars[3] == 'A' { 'B' } else { 'A' };
+    flipped["inclusion"]["path"][0] = Value::String(chars.into_iter().collect());
+    env.write("flipped.json", &flipped.to_string());
+    fails(
+        &env,
+        &["verify", "--proof", "flipped.json", "--checkpoint", "cp.txt", "--log-key", &vkey],
+        "is not in the tree",
+    );
+    let mut dropped = inc.clone();
+    dropped["inclusion"]["path"].as_array_mut().unwrap().pop();
+    env.write("dropped.json", &dropped.to_string());
+    fails(
+        &env,
+        &["verify", "--proof", "dropped.json", "--checkpoint", "cp.txt", "--log-key", &vkey],
+        "is not in the tree",
+    );
+    fails(
+        &env,
+        &["verify", "--proof", "inc.json", "--checkpoint", "cp12.txt", "--log-key", &vkey],
+        "size 15, checkpoint for size 12",
+    );
+    let cons: Value = serde_json::from_str(&std::fs::read_to_string(env.path("cons.json")).unwrap()).unwrap();
+    let mut bad = cons.clone();
+    bad["consistency"]["path"].as_array_mut().unwrap().push(Value::String(h));
+    env.write("bad-cons.json", &bad.to_string());
+    fails(
+        &env,
+        &[
+            "verify",
+            "--proof",
+            "bad-cons.json",
+            "--checkpoint",
+            "cp12.txt",
+            "--checkpoint",
+            "cp.txt",
+            "--log-key",
+            &vkey,
+        ],
+        "history was rewritten or forked",
+    );
+    env.write("junk.json", "{\"inclusion\": 5}");
+    fails(&env, &["verify", "--proof", "junk.json", "--checkpoint", "cp.txt", "--log-key", &vkey], "bad proof");
+}
+
+/// The bundle's lines: header, entries, keys.
+fn bundle_lines(env: &Env) -> Vec<String> {
+    env.ok(&["export", "b.jsonl"]);
+    std::fs::read_to_string(env.path("b.jsonl")).unwrap().lines().map(str::to_owned).collect()
+}
+
+fn verify_bundle(env: &Env, lines: &[String], needle: &str) {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    env.write("t.jsonl", &text);
+    let mut c = env.cmd();
+    c.env_remove("PLEDGER_LEDGER").args(["verify", "--bundle", "t.jsonl"]);
+    let out = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{needle}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(needle), "{stderr:?} lacks {needle:?}");
+}
+
+#[test]
+fn bundles_verify_offline_and_tampering_names_the_entry() {
+    let env = ledger_with_checkpoints();
+    let lines = bundle_lines(&env);
+    assert_eq!(lines.len(), 1 + 15 + 1);
+    let header: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(header["bundle"], "pledger-bundle/v1");
+    assert_eq!(header["checkpoints"].as_array().unwrap().len(), 2);
+    let mut c = env.cmd();
+    c.env_remove("PLEDGER_LEDGER").args(["verify", "--bundle", "b.jsonl", "--checkpoint", "cp12.txt"]);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Entry k of the log is line k+1 of the bundle.
+    let mut dropped = lines.clone();
+    dropped.remove(1 + 7);
+    verify_bundle(&env, &dropped, "entry 7: malformed entry: it is numbered 8 but stands at position 7");
+    let mut swapped = lines.clone();
+    swapped.swap(1 + 9, 1 + 10);
+    verify_bundle(&env, &swapped, "entry 9:");
+    // An altered event: its signature no longer verifies.
+    let mut altered = lines.clone();
+    let mut e: Value = serde_json::from_str(&altered[1 + 10]).unwrap();
+    let payload = e["envelope"]["payload"].as_str().unwrap().to_owned();
+    let mut bytes = base64_decode(&payload);
+    let pos = bytes.windows(7).position(|w| w == b"1000000").unwrap();
+    bytes[pos] = b'9';
+    e["envelope"]["payload"] = Value::String(base64_encode(&bytes));
+    altered[1 + 10] = e.to_string();
+    verify_bundle(&env, &altered, "entry 10: bad signature");
+    // A recording time moved back breaks the rule that they never decrease.
+    let mut retimed = lines.clone();
+    retimed[1 + 11] = retimed[1 + 11].replacen("\"recorded\":\"2", "\"recorded\":\"1", 1);
+    verify_bundle(&env, &retimed, "entry 11: recording time 1");
+    // Moved within the rules (to the previous entry's time), it is caught by the tree: the
+    // recording time is bound by the checkpoint, not by the member's signature.
+    let recorded = |l: &str| serde_json::from_str::<Value>(l).unwrap()["recorded"].as_str().unwrap().to_owned();
+    let (t9, t10) = (recorded(&lines[1 + 9]), recorded(&lines[1 + 10]));
+    assert_ne!(t9, t10, "entries 9 and 10 were recorded at different milliseconds");
+    let mut shifted = lines.clone();
+    shifted[1 + 10] = shifted[1 + 10].replacen(&t10, &t9, 1);
+    verify_bundle(
+        &env,
+        &shifted,
+        "do not hash to the root of the checkpoint of size 12: an entry before it was altered",
+    );
+    // Cut short, and with an entry too many.
+    verify_bundle(
+        &env,
+        &lines[..1 + 13],
+        "cut short: it promises 15 entries and holds 13; entry 13 is the first missing",
+    );
+    let mut extra = lines.clone();
+    extra.insert(16, lines[15].clone());
+    verify_bundle(&env, &extra, "holds more entries than it says");
+    // A checkpoint altered, or signed by another key.
+    let mut h = header.clone();
+    let cp = h["checkpoints"][1].as_str().unwrap().replacen("\n15\n", "\n14\n", 1);
+    h["checkpoints"][1] = Value::String(cp);
+    let mut bad_cp = lines.clone();
+    bad_cp[0] = h.to_string();
+    verify_bundle(&env, &bad_cp, "no checkpoint of its size 15");
+    let mut h = header.clone();
+    h["checkpoints"][1] = Value::String(sign_with(&env, "psi.key", header["checkpoints"][1].as_str().unwrap()));
+    let mut foreign = lines.clone();
+    foreign[0] = h.to_string();
+    verify_bundle(&env, &foreign, "checkpoint of size 15: the checkpoint is not signed by the log key");
+    // The key list must be the keys the entries record.
+    let mut keys = lines.clone();
+    keys[16] = keys[16].replacen("\"added\":0", "\"added\":1", 1);
+    verify_bundle(&env, &keys, "key list differs");
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+#[test]
+fn a_fork_is_detected_against_an_auditors_checkpoint_and_a_witness() {
+    // Two ledgers with the same origin and log key, the same size, one entry different.
+    let env = Env::founded();
+    let fork = Env::new();
+    for k in ["dns", "psi", "measure", "bvg", "usaid"] {
+        for ext in ["key", "key.pub"] {
+            std::fs::copy(env.path(&format!("{k}.{ext}")), fork.path(&format!("{k}.{ext}"))).unwrap();
+        }
+    }
+    fork.write("areas.csv", &std::fs::read_to_string(env.path("areas.csv")).unwrap());
+    fork.ok(&["--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS", "--areas", "areas.csv"]);
+    for (id, kind) in [("psi", "implementer"), ("measure", "implementer"), ("bvg", "auditor"), ("usaid", "donor")] {
+        fork.ok(&[
+            "--key",
+            "dns.key",
+            "member",
+            "add",
+            id,
+            "--name",
+            id,
+            "--kind",
+            kind,
+            "--pubkey",
+            &format!("{id}.key.pub"),
+        ]);
+    }
+    env.pledge_xof("psi", "1000000");
+    fork.pledge_xof("psi", "9000000");
+    let cp = env.ok(&["--key", "dns.key", "checkpoint"]) + "\n";
+    let fork_cp = fork.ok(&["--key", "dns.key", "checkpoint"]) + "\n";
+    assert_eq!(cp.lines().nth(1), fork_cp.lines().nth(1), "same size");
+    assert_ne!(cp.lines().nth(2), fork_cp.lines().nth(2), "different roots");
+    std::fs::write(fork.path("auditor-cp.txt"), &cp).unwrap();
+    fork.ok(&["verify"]);
+    let out = fork.run(&["verify", "--checkpoint", "auditor-cp.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("history was rewritten or forked"));
+
+    // A witness cosigns the original, then refuses the fork of the same size and a fork that grew.
+    let w = env.keygen("w.key");
+    assert_eq!(w.len(), 32);
+    std::fs::copy(env.path("w.key"), fork.path("w.key")).unwrap();
+    let state = env.path("witness-state");
+    env.write("cp.txt", &cp);
+    let cosigned = env.ok(&[
+        "--key",
+        "w.key",
+        "witness",
+        "cosign",
+        "cp.txt",
+        "--state",
+        state.to_str().unwrap(),
+        "--name",
+        "w.example",
+    ]);
+    assert!(cosigned.contains("\u{2014} w.example "));
+    fork.write("fork-cp.txt", &fork_cp);
+    let out = fork.run(&[
+        "--key",
+        "w.key",
+        "witness",
+        "cosign",
+        "fork-cp.txt",
+        "--state",
+        state.to_str().unwrap(),
+        "--name",
+        "w.example",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a fork"), "{}", String::from_utf8_lossy(&out.stderr));
+    fork.pledge_xof("psi", "7");
+    let grown = fork.ok(&["--key", "dns.key", "checkpoint"]) + "\n";
+    fork.write("grown.txt", &grown);
+    let out = fork.run(&[
+        "--key",
+        "w.key",
+        "witness",
+        "cosign",
+        "grown.txt",
+        "--state",
+        state.to_str().unwrap(),
+        "--name",
+        "w.example",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not consistent with the one cosigned"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn witness_cosignatures_are_kept_and_required_on_demand() {
+    let env = ledger_with_checkpoints();
+    env.keygen("w.key");
+    let wvkey = env.ok(&["--key", "w.key", "witness", "vkey", "--name", "w.example"]);
+    let state = env.path("ws");
+    let s = state.to_str().unwrap();
+    env.ok(&[
+        "--key",
+        "w.key",
+        "witness",
+        "cosign",
+        "cp12.txt",
+        "--state",
+        s,
+        "--name",
+        "w.example",
+        "--log-key",
+        "dns.key.pub",
+    ]);
+    // The next, from the ledger, with a consistency proof from size 12 to 15.
+    let cosigned = env.ok(&["--key", "w.key", "witness", "cosign", "cp.txt", "--state", s, "--name", "w.example"]);
+    env.write("cosigned.txt", &(cosigned + "\n"));
+    fails(&env, &["verify", "--witness", &wvkey], "has no cosignature by witness w.example");
+    env.ok(&["checkpoint", "--add", "cosigned.txt"]);
+    let out = env.ok(&["verify", "--witness", &wvkey]);
+    assert!(out.contains("witness w.example cosigned the checkpoint of size 15"), "{out}");
+    // The bundle carries the cosignature too.
+    env.ok(&["export", "b.jsonl"]);
+    let mut c = env.cmd();
+    c.env_remove("PLEDGER_LEDGER").args(["verify", "--bundle", "b.jsonl", "--witness", &wvkey]);
+    assert!(c.output().unwrap().status.success());
+    // A witness never goes back.
+    fails(
+        &env,
+        &["--key", "w.key", "witness", "cosign", "cp12.txt", "--state", s, "--name", "w.example"],
+        "older than the one last cosigned",
+    );
+    // From a bundle instead of the ledger.
+    env.pledge_xof("psi", "3");
+    env.write("cp16.txt", &(env.ok(&["--key", "dns.key", "checkpoint"]) + "\n"));
+    env.ok(&["export", "b16.jsonl"]);
+    let mut c = env.cmd();
+    c.env_remove("PLEDGER_LEDGER").args([
+        "--key",
+        "w.key",
+        "witness",
+        "cosign",
+        "cp16.txt",
+        "--state",
+        s,
+        "--name",
+        "w.example",
+        "--bundle",
+        "b16.jsonl",
+    ]);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn export_needs_a_checkpoint_of_the_head() {
+    let env = Env::founded();
+    fails(&env, &["export", "b.jsonl"], "no checkpoint of the ledger's head");
+    assert!(!env.path("b.jsonl").exists());
+}
