@@ -67,6 +67,56 @@ pub fn values() -> Vec<(&'static str, String)> {
     tree.push::<Blake3>(leaf_hash(&l1));
     let root = tree.frontier.root::<Blake3>();
     assert_eq!(root, Blake3::node(&leaf_hash(&l0), &leaf_hash(&l1)));
+    // Checkpoint of the two entries, signed by the log key (the same key).
+    let cp = pledger_log::checkpoint::Checkpoint { origin: genesis.origin.clone(), size: 2, root };
+    let mut note = cp.sign(&key).unwrap();
+    let log_verifier = pledger_log::checkpoint::Checkpoint::verifier(&cp.origin, vk).unwrap();
+    let plain_note = note.to_text();
+    // A witness, whose key is RFC 8032 TEST 2's, cosigns at 2026-01-15T10:00:00Z.
+    let witness: [u8; 32] =
+        hex::decode("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb").unwrap().try_into().unwrap();
+    let witness = SigningKey::from_bytes(&witness);
+    note.add_cosignature("witness.example/w1", &witness, 1_768_471_200);
+    let witness_verifier = pledger_log::note::Verifier::new(
+        "witness.example/w1",
+        pledger_log::note::TYPE_COSIGNATURE,
+        witness.verifying_key(),
+    )
+    .unwrap();
+    assert_eq!(note.verified_by(&witness_verifier).unwrap(), Some(1_768_471_200));
+    let inclusion = pledger_log::proof::Proof::Inclusion(pledger_log::proof::InclusionProof {
+        origin: cp.origin.clone(),
+        seq: 0,
+        size: 2,
+        entry: String::from_utf8(l0.clone()).unwrap(),
+        path: pledger_log::proof::encode_path(&pledger_log::merkle::inclusion_proof::<Blake3, _>(&tree, 0, 2).unwrap()),
+    });
+    if let pledger_log::proof::Proof::Inclusion(p) = &inclusion {
+        p.verify(&cp).unwrap();
+    }
+    let consistency = pledger_log::proof::Proof::Consistency(pledger_log::proof::ConsistencyProof {
+        origin: cp.origin.clone(),
+        old_size: 1,
+        new_size: 2,
+        path: pledger_log::proof::encode_path(
+            &pledger_log::merkle::consistency_proof::<Blake3, _>(&tree, 1, 2).unwrap(),
+        ),
+    });
+    let header = pledger_log::bundle::Header {
+        bundle: pledger_log::bundle::FORMAT.into(),
+        origin: cp.origin.clone(),
+        size: 2,
+        checkpoints: vec![plain_note.clone()],
+    };
+    let bundle = format!(
+        "{}\n{}\n{}\n{}\n",
+        serde_json::to_string(&header).unwrap(),
+        String::from_utf8(l0.clone()).unwrap(),
+        String::from_utf8(l1.clone()).unwrap(),
+        serde_json::to_string(&pledger_log::bundle::keys_of(&state)).unwrap()
+    );
+    let verified = pledger_log::bundle::verify(bundle.as_bytes(), &[], |_, _| {}).unwrap();
+    assert_eq!(verified.latest().0, cp);
     vec![
         ("private-key", private_pem.trim_end().to_owned()),
         ("public-key", public_pem.trim_end().to_owned()),
@@ -82,6 +132,23 @@ pub fn values() -> Vec<(&'static str, String)> {
         ("entry-1", String::from_utf8(l1.clone()).unwrap()),
         ("leaf-1", hex::encode(leaf_hash(&l1))),
         ("root-2", hex::encode(root)),
+        ("root-2-base64", B64.encode(root)),
+        ("checkpoint-text", cp.text().trim_end().to_owned()),
+        ("note-key-hash", hex::encode(pledger_log::note::key_hash(&cp.origin, 1, vk.as_bytes()))),
+        ("log-vkey", log_verifier.vkey()),
+        ("checkpoint", plain_note.trim_end().to_owned()),
+        (
+            "cosigned-message",
+            String::from_utf8(pledger_log::note::cosigned_message(&cp.text(), 1_768_471_200))
+                .unwrap()
+                .trim_end()
+                .to_owned(),
+        ),
+        ("witness-vkey", witness_verifier.vkey()),
+        ("cosigned-checkpoint", note.to_text().trim_end().to_owned()),
+        ("inclusion-proof", inclusion.to_json()),
+        ("consistency-proof", consistency.to_json()),
+        ("bundle", bundle.trim_end().to_owned()),
     ]
 }
 
@@ -119,6 +186,11 @@ fn docs_format_md_worked_example_is_exact() {
         for (name, v) in &values {
             println!("<!-- example: {name} -->\n```\n{v}\n```\n");
         }
+    }
+    if std::env::var_os("PLEDGER_PRINT_EXAMPLE").is_some() {
+        let json: std::collections::BTreeMap<&str, &String> = values.iter().map(|(k, v)| (*k, v)).collect();
+        std::fs::write(std::env::temp_dir().join("pledger-example.json"), serde_json::to_string(&json).unwrap())
+            .unwrap();
     }
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/format.md")).unwrap();
     let blocks = doc_blocks(&doc);

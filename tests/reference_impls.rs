@@ -1,0 +1,122 @@
+//! pledger's formats checked by implementations that share no code with it: the reference
+//! implementation of C2SP signed notes (Go's golang.org/x/mod/sumdb/note) opens its
+//! checkpoints, and tools/verify_bundle.py — written from docs/format.md alone, with Python's
+//! blake3 and cryptography — verifies its bundles. Each test says so and passes when its
+//! toolchain is absent; .ci/run installs both.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Env, ORIGIN};
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// A ledger with a checkpoint, cosigned by a witness; returns (env, log vkey).
+fn ledger() -> (Env, String) {
+    let env = Env::founded();
+    env.pledge_xof("psi", "1000000");
+    env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "400000", "--date", "2014-06-01"]);
+    env.write("cp.txt", &(env.ok(&["--key", "dns.key", "checkpoint"]) + "\n"));
+    env.keygen("w.key");
+    let cosigned = env.ok(&[
+        "--key",
+        "w.key",
+        "witness",
+        "cosign",
+        "cp.txt",
+        "--state",
+        "ws",
+        "--name",
+        "w.example",
+        "--log-key",
+        "dns.key.pub",
+    ]);
+    env.write("cosigned.txt", &(cosigned + "\n"));
+    let vkey = env.ok(&["checkpoint", "--vkey"]);
+    (env, vkey)
+}
+
+#[test]
+fn go_reference_implementation_opens_pledger_checkpoints() {
+    let gocode = Path::new("/usr/share/gocode");
+    let has_go = Command::new("go").arg("version").output().map(|o| o.status.success()).unwrap_or(false);
+    if !has_go || !gocode.join("src/golang.org/x/mod/sumdb/note").is_dir() {
+        eprintln!("skipped: Go and golang.org/x/mod (Debian: golang-go golang-golang-x-mod-dev) are not installed");
+        return;
+    }
+    let (env, vkey) = ledger();
+    let bin = env.path("notecheck");
+    let out = Command::new("go")
+        .args(["build", "-o", bin.to_str().unwrap(), "notecheck.go"])
+        .current_dir(repo().join("tests/go"))
+        .env("GO111MODULE", "off")
+        .env("GOPATH", gocode)
+        .env("GOCACHE", env.path("gocache"))
+        .env_remove("GOFLAGS")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "go build: {}", String::from_utf8_lossy(&out.stderr));
+    for file in ["cp.txt", "cosigned.txt"] {
+        let out = Command::new(&bin).args([&vkey, env.path(file).to_str().unwrap()]).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.starts_with(&format!("verified {ORIGIN} ")), "{stdout}");
+        assert!(stdout.contains(&format!("{ORIGIN}\n12\n")), "{stdout}");
+    }
+    let cp = std::fs::read_to_string(env.path("cp.txt")).unwrap();
+    env.write("tampered.txt", &cp.replacen("\n12\n", "\n13\n", 1));
+    let out = Command::new(&bin).args([&vkey, env.path("tampered.txt").to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid signature"));
+}
+
+#[test]
+fn an_independent_python_verifier_accepts_real_bundles_and_rejects_tampered_ones() {
+    let ok =
+        Command::new("python3").args(["-c", "import blake3, cryptography"]).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: python3 with blake3 and cryptography is not installed (pip install blake3 cryptography)");
+        return;
+    }
+    let script = repo().join("tools/verify_bundle.py");
+    let env = Env::new();
+    let dir = env.path("demo");
+    let demo = ["--ledger", dir.to_str().unwrap()];
+    env.ok(&[demo[0], demo[1], "demo"]);
+    env.ok(&[demo[0], demo[1], "export", "b.jsonl"]);
+    let vkey = env.ok(&[demo[0], demo[1], "checkpoint", "--vkey"]);
+    let run = |file: &str, extra: &[&str]| {
+        Command::new("python3").arg(&script).arg(env.path(file)).args(extra).output().unwrap()
+    };
+    let out = run("b.jsonl", &["--log-key", &vkey]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("verified 60 entries of hmis.sante.gov.ml/pledges"));
+    let bundle = std::fs::read_to_string(env.path("b.jsonl")).unwrap();
+    let lines: Vec<&str> = bundle.lines().collect();
+    // One payload byte changed; an entry dropped; another ledger's log key trusted.
+    let mut e: serde_json::Value = serde_json::from_str(lines[30]).unwrap();
+    let payload = e["envelope"]["payload"].as_str().unwrap().to_owned();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut bytes = b64.decode(payload).unwrap();
+    let pos = bytes.windows(8).position(|w| w == b"\"minor\":").unwrap() + 8;
+    bytes[pos] = if bytes[pos] == b'9' { b'8' } else { b'9' };
+    e["envelope"]["payload"] = serde_json::Value::String(b64.encode(&bytes));
+    let mut forged: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    forged[30] = e.to_string();
+    env.write("forged.jsonl", &(forged.join("\n") + "\n"));
+    let out = run("forged.jsonl", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("entry 29: bad signature"));
+    let mut dropped: Vec<&str> = lines.clone();
+    dropped.remove(20);
+    env.write("dropped.jsonl", &(dropped.join("\n") + "\n"));
+    assert_eq!(run("dropped.jsonl", &[]).status.code(), Some(1));
+    let other = Env::founded();
+    let out = run("b.jsonl", &["--log-key", &other.ok(&["checkpoint", "--vkey"])]);
+    assert_eq!(out.status.code(), Some(1));
+}
