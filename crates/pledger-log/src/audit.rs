@@ -35,6 +35,9 @@ impl fmt::Display for AuditFailure {
 
 impl std::error::Error for AuditFailure {}
 
+/// A line parsed on its own, before the rules see it.
+type Parsed = Result<(Entry, Event), LogError>;
+
 struct SigJob {
     seq: u64,
     key: VerifyingKey,
@@ -121,7 +124,7 @@ impl Auditor {
     /// signature before a broken rule is reported first, whichever was found first.
     pub fn feed(&mut self, lines: &[Vec<u8>]) -> Result<(), AuditFailure> {
         let base = self.frontier.size;
-        let parsed: Vec<(Result<(Entry, Event), LogError>, Hash)> = lines
+        let parsed: Vec<(Parsed, Hash)> = lines
             .par_iter()
             .enumerate()
             .map(|(i, line)| {

@@ -587,7 +587,7 @@ fn sha2_256(data: &[u8]) -> [u8; 32] {
 
 /// Where a witness takes its consistency proof from: the ledger, or a bundle it audits.
 enum Source {
-    Ledger(Ledger),
+    Ledger(Box<Ledger>),
     Bundle(Box<Auditor>),
 }
 
@@ -600,7 +600,7 @@ impl Source {
                     .map_err(|e| refused(format!("{}: {e}", p.display())))?;
                 Ok(Source::Bundle(Box::new(v.auditor)))
             }
-            None if g.ledger.is_some() => Ok(Source::Ledger(open_ledger(g)?)),
+            None if g.ledger.is_some() => Ok(Source::Ledger(Box::new(open_ledger(g)?))),
             None => Err(usage("the witness needs the log's entries: --ledger DIR or --bundle FILE")),
         }
     }
@@ -620,10 +620,10 @@ impl Source {
         };
         match self {
             Source::Ledger(l) => {
-                if new.size > l.size() || merkle::root::<Blake3, _>(l, new.size)? != new.root {
+                if new.size > l.size() || merkle::root::<Blake3, _>(l.as_ref(), new.size)? != new.root {
                     return Err(refused("the ledger at hand is not the one this checkpoint is of"));
                 }
-                let path = merkle::consistency_proof::<Blake3, _>(l, old, new.size)?;
+                let path = merkle::consistency_proof::<Blake3, _>(l.as_ref(), old, new.size)?;
                 let old_root = decode_root(old_root)?;
                 if !merkle::verify_consistency::<Blake3>(old, new.size, &old_root, &new.root, &path) {
                     return Err(fork());
