@@ -5,6 +5,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod measure;
+pub mod projection;
 pub mod rules;
 pub mod state;
 #[cfg(any(test, feature = "testkit"))]

@@ -11,8 +11,8 @@ use crate::event::{
 use crate::ids::{AreaCode, CategoryCode, KeyId, MemberId, Numbered, PledgeId};
 use crate::measure::{Measure, MAX_VALUE};
 use crate::state::{
-    AreaRecord, Assigned, CategoryRecord, DeliveryStatus, FulfillmentRecord, KeyRecord, MemberRecord, Outcome,
-    PledgeRecord, Record, Recorded, StateView, VerdictRecord, DEFAULT_CATEGORIES,
+    AmendmentRecord, AreaRecord, Assigned, CategoryRecord, Dated, DeliveryStatus, FulfillmentRecord, KeyRecord,
+    MemberRecord, Outcome, PledgeRecord, Record, Recorded, StateView, VerdictRecord, DEFAULT_CATEGORIES,
 };
 
 /// How far a signer's claimed signing time may lie after the recording time.
@@ -346,6 +346,12 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
             title: b.title.clone(),
             made: self.rec.event.effective,
             fulfillments: Vec::new(),
+            first_due: b.due,
+            first_title: b.title.clone(),
+            first_areas: b.areas.clone(),
+            amendments: Vec::new(),
+            withdrawals: Vec::new(),
+            events: vec![self.seq()],
         }));
         Ok(out)
     }
@@ -407,6 +413,15 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
         if let Some(title) = &b.title {
             p.title = title.clone();
         }
+        p.amendments.push(AmendmentRecord {
+            seq: self.seq(),
+            date: self.rec.event.effective,
+            due: b.due,
+            title: b.title.clone(),
+            areas: b.areas.clone(),
+            increase: b.increase.as_ref().map(|m| m.value),
+        });
+        p.events.push(self.seq());
         let mut out = self.outcome(Assigned::Ledger(String::new()));
         out.number(Numbered::Amendment, self.seq());
         out.records.push(Record::Pledge(p));
@@ -429,6 +444,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
         let id = crate::ids::FulfillmentId(n);
         p.claimed += b.amount.value;
         p.fulfillments.push(id);
+        p.events.push(self.seq());
         out.records.push(Record::Fulfillment(FulfillmentRecord {
             id,
             seq: self.seq(),
@@ -466,8 +482,8 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
             });
         }
         let before = f.status();
-        f.verdicts.retain(|v| &v.attester != me);
         f.verdicts.push(VerdictRecord { attester: me.clone(), verdict: b.verdict, seq: self.seq(), date });
+        p.events.push(self.seq());
         let after = f.status();
         tally(&mut p, before, f.value, false);
         tally(&mut p, after, f.value, true);
@@ -497,6 +513,8 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
             None => available,
         };
         p.withdrawn += value;
+        p.withdrawals.push(Dated { seq: self.seq(), date: self.rec.event.effective, value });
+        p.events.push(self.seq());
         let mut out = self.outcome(Assigned::Ledger(String::new()));
         out.number(Numbered::Withdrawal, self.seq());
         out.records.push(Record::Pledge(p));

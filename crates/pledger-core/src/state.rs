@@ -125,6 +125,35 @@ pub struct PledgeRecord {
     /// The pledge's effective date: when it was made.
     pub made: Date,
     pub fulfillments: Vec<FulfillmentId>,
+    /// Due date, title and areas as first pledged (the fields above are the current ones).
+    pub first_due: Date,
+    pub first_title: Title,
+    pub first_areas: Vec<AreaCode>,
+    /// Amendments, in log order.
+    pub amendments: Vec<AmendmentRecord>,
+    /// Withdrawals, in log order.
+    pub withdrawals: Vec<Dated>,
+    /// Every entry that touched the pledge, in log order: its history.
+    pub events: Vec<u64>,
+}
+
+/// What one amendment changed, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmendmentRecord {
+    pub seq: u64,
+    pub date: Date,
+    pub due: Option<Date>,
+    pub title: Option<Title>,
+    pub areas: Option<Vec<AreaCode>>,
+    pub increase: Option<u64>,
+}
+
+/// A value with the entry and effective date that recorded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dated {
+    pub seq: u64,
+    pub date: Date,
+    pub value: u64,
 }
 
 impl PledgeRecord {
@@ -141,7 +170,7 @@ impl PledgeRecord {
     }
 }
 
-/// One attester's current verdict on a fulfillment.
+/// One attester's verdict on a fulfillment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerdictRecord {
     pub attester: MemberId,
@@ -169,14 +198,33 @@ pub struct FulfillmentRecord {
     pub delivered: Date,
     pub evidence: Option<Evidence>,
     pub note: Option<Note>,
+    /// Every verdict recorded on it, in log order; an attester's later verdict supersedes its
+    /// earlier ones.
     pub verdicts: Vec<VerdictRecord>,
 }
 
 impl FulfillmentRecord {
+    /// Each attester's current verdict.
+    pub fn current_verdicts(&self, as_of: Option<Date>) -> Vec<&VerdictRecord> {
+        let mut current: Vec<&VerdictRecord> = Vec::new();
+        for v in self.verdicts.iter().filter(|v| as_of.is_none_or(|d| v.date <= d)) {
+            current.retain(|c| c.attester != v.attester);
+            current.push(v);
+        }
+        current
+    }
+
+    /// Where the delivery stands now.
     pub fn status(&self) -> DeliveryStatus {
-        if self.verdicts.iter().any(|v| v.verdict == Verdict::Disputed) {
+        self.status_as_of(None)
+    }
+
+    /// Where the delivery stood by effective date `as_of`, as known now.
+    pub fn status_as_of(&self, as_of: Option<Date>) -> DeliveryStatus {
+        let current = self.current_verdicts(as_of);
+        if current.iter().any(|v| v.verdict == Verdict::Disputed) {
             DeliveryStatus::Disputed
-        } else if self.verdicts.iter().any(|v| v.verdict == Verdict::Confirmed) {
+        } else if current.iter().any(|v| v.verdict == Verdict::Confirmed) {
             DeliveryStatus::Confirmed
         } else {
             DeliveryStatus::Claimed

@@ -255,7 +255,15 @@ fn attestation_by_beneficiary_or_auditor_never_the_pledger() {
     l.ok(1, "2014-06-01", attest(1, Verdict::Confirmed));
     let p = &l.state.pledges[&PledgeId(1)];
     assert_eq!((p.confirmed, p.disputed), (60, 0));
-    assert_eq!(l.state.fulfillments[&FulfillmentId(1)].verdicts.len(), 2);
+    let f = &l.state.fulfillments[&FulfillmentId(1)];
+    assert_eq!(
+        (f.verdicts.len(), f.current_verdicts(None).len()),
+        (3, 2),
+        "history kept, one current verdict per attester"
+    );
+    // As of before the dispute, the delivery stood confirmed.
+    assert_eq!(f.status_as_of(Some(d("2014-04-30"))), pledger_core::state::DeliveryStatus::Confirmed);
+    assert_eq!(f.status_as_of(Some(d("2014-05-15"))), pledger_core::state::DeliveryStatus::Disputed);
 }
 
 #[test]

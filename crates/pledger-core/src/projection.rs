@@ -1,0 +1,600 @@
+//! The projections of SPEC §5 — status, scorecard, coverage, timeline — as pure functions of
+//! the ledger's records and a [`Horizon`]: the evaluation date, and optionally an effective date
+//! "as of" which only what had happened by then counts. They never read the clock; callers pass
+//! today's date. Every metric is defined in docs/guide.md, with a worked example.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::event::{Date, Level, MemberKind, Name, Title};
+use crate::ids::{AreaCode, CategoryCode, FulfillmentId, MemberId, PledgeId};
+use crate::measure::Unit;
+use crate::state::{AreaRecord, DeliveryStatus, FulfillmentRecord, MemberRecord, PledgeRecord};
+
+/// Parts per million: ratios are kept as exact integers.
+pub const PPM: u64 = 1_000_000;
+
+/// When projections are judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Horizon {
+    /// Only events effective on or before this date count (`--as-of`); `None`: everything known.
+    pub as_of: Option<Date>,
+    /// The date "overdue" and "on time" are judged on: `as_of` when given, else today.
+    pub eval: Date,
+}
+
+impl Horizon {
+    /// Everything known, judged on `today`.
+    pub fn head(today: Date) -> Self {
+        Horizon { as_of: None, eval: today }
+    }
+
+    /// What had happened by `date`, as known now, judged on `date`.
+    pub fn as_of(date: Date) -> Self {
+        Horizon { as_of: Some(date), eval: date }
+    }
+
+    fn sees(&self, d: Date) -> bool {
+        self.as_of.is_none_or(|a| d <= a)
+    }
+}
+
+/// A pledge's state, in the order they are decided (the first that applies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PledgeState {
+    /// Everything pledged was withdrawn.
+    Withdrawn,
+    /// Confirmed deliveries cover what was not withdrawn.
+    Fulfilled,
+    /// Some delivery is disputed by an attester.
+    Disputed,
+    /// Everything not withdrawn is claimed delivered, not all of it confirmed.
+    Claimed,
+    /// Past its due date and not all claimed.
+    Overdue,
+    /// Some delivery claimed, not yet due.
+    Partial,
+    /// Nothing claimed yet, not yet due.
+    Open,
+}
+
+impl PledgeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PledgeState::Withdrawn => "withdrawn",
+            PledgeState::Fulfilled => "fulfilled",
+            PledgeState::Disputed => "disputed",
+            PledgeState::Claimed => "claimed",
+            PledgeState::Overdue => "overdue",
+            PledgeState::Partial => "partial",
+            PledgeState::Open => "open",
+        }
+    }
+}
+
+/// One pledge, as it stands at the horizon. Values are in the unit's minor units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PledgeStatus {
+    pub id: PledgeId,
+    pub pledger: MemberId,
+    pub beneficiary: MemberId,
+    pub category: CategoryCode,
+    pub areas: Vec<AreaCode>,
+    pub title: Title,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub made: Date,
+    pub due: Date,
+    /// Original amount plus increases.
+    pub words: u64,
+    pub withdrawn: u64,
+    pub claimed: u64,
+    pub confirmed: u64,
+    pub disputed: u64,
+    /// Words less withdrawals less confirmed deliveries.
+    pub outstanding: u64,
+    pub state: PledgeState,
+    /// The date it was met: the delivery date of the last confirmed delivery, once fulfilled.
+    pub met: Option<Date>,
+    /// Days late: met − due when met after its due date; eval − due while overdue.
+    pub days_late: Option<i64>,
+    /// Whether the evaluation date is after the due date.
+    pub past_due: bool,
+    #[serde(skip)]
+    pub measure: Unit,
+}
+
+fn unit_fields(u: &Unit) -> (Option<String>, Option<String>) {
+    match u {
+        Unit::Currency(c) => (Some(c.clone()), None),
+        Unit::Count(n) => (None, Some(n.clone())),
+    }
+}
+
+/// A pledge's areas, due date and title as of the horizon (amendments after it do not count).
+pub fn terms_as_of<'p>(p: &'p PledgeRecord, h: &Horizon) -> (&'p [AreaCode], Date, &'p Title) {
+    let (mut areas, mut due, mut title) = (p.first_areas.as_slice(), p.first_due, &p.first_title);
+    for a in p.amendments.iter().filter(|a| h.sees(a.date)) {
+        if let Some(x) = &a.areas {
+            areas = x;
+        }
+        if let Some(x) = a.due {
+            due = x;
+        }
+        if let Some(x) = &a.title {
+            title = x;
+        }
+    }
+    (areas, due, title)
+}
+
+/// The status of pledge `p` at the horizon; `None` if it was not yet made then.
+pub fn status(
+    p: &PledgeRecord,
+    fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>,
+    h: &Horizon,
+) -> Option<PledgeStatus> {
+    if !h.sees(p.made) {
+        return None;
+    }
+    let (areas, due, title) = terms_as_of(p, h);
+    let words = p.original + p.amendments.iter().filter(|a| h.sees(a.date)).filter_map(|a| a.increase).sum::<u64>();
+    let withdrawn: u64 = p.withdrawals.iter().filter(|w| h.sees(w.date)).map(|w| w.value).sum();
+    let (mut claimed, mut confirmed, mut disputed) = (0u64, 0u64, 0u64);
+    let mut last_confirmed: Option<Date> = None;
+    for f in p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered)) {
+        claimed += f.value;
+        match f.status_as_of(h.as_of) {
+            DeliveryStatus::Confirmed => {
+                confirmed += f.value;
+                last_confirmed = last_confirmed.max(Some(f.delivered));
+            }
+            DeliveryStatus::Disputed => disputed += f.value,
+            DeliveryStatus::Claimed => {}
+        }
+    }
+    let remaining = words.saturating_sub(withdrawn);
+    let state = if remaining == 0 {
+        PledgeState::Withdrawn
+    } else if confirmed >= remaining {
+        PledgeState::Fulfilled
+    } else if disputed > 0 {
+        PledgeState::Disputed
+    } else if claimed >= remaining {
+        PledgeState::Claimed
+    } else if h.eval > due {
+        PledgeState::Overdue
+    } else if claimed > 0 {
+        PledgeState::Partial
+    } else {
+        PledgeState::Open
+    };
+    let met = (state == PledgeState::Fulfilled).then_some(last_confirmed).flatten();
+    let days_late = match (state, met) {
+        (PledgeState::Fulfilled, Some(m)) if m > due => Some((m.0 - due.0).num_days()),
+        (PledgeState::Overdue, _) => Some((h.eval.0 - due.0).num_days()),
+        _ => None,
+    };
+    let (currency, unit) = unit_fields(&p.unit);
+    Some(PledgeStatus {
+        id: p.id,
+        pledger: p.pledger.clone(),
+        beneficiary: p.beneficiary.clone(),
+        category: p.category.clone(),
+        areas: areas.to_vec(),
+        title: title.clone(),
+        currency,
+        unit,
+        made: p.made,
+        due,
+        words,
+        withdrawn,
+        claimed,
+        confirmed,
+        disputed,
+        outstanding: remaining.saturating_sub(confirmed),
+        state,
+        met,
+        days_late,
+        past_due: h.eval > due,
+        measure: p.unit.clone(),
+    })
+}
+
+/// `min(1, part / whole)` in parts per million, rounded down; 0 when `whole` is 0.
+pub fn ratio_ppm(part: u64, whole: u64) -> u64 {
+    if whole == 0 {
+        return 0;
+    }
+    ((u128::from(part) * u128::from(PPM) / u128::from(whole)) as u64).min(PPM)
+}
+
+/// A ratio in parts per million as a percentage with one decimal, rounded half up: `83.3%`.
+pub fn percent(ppm: u64) -> String {
+    let tenths = (ppm + 500) / 1000;
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+/// Sums of one unit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct UnitSums {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub words: u64,
+    pub withdrawn: u64,
+    pub claimed: u64,
+    pub confirmed: u64,
+    #[serde(skip)]
+    pub measure: Option<Unit>,
+}
+
+/// One member's record as a pledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemberScore {
+    pub member: MemberId,
+    pub name: Name,
+    pub kind: MemberKind,
+    pub pledges: u64,
+    /// Mean over its pledges of min(1, confirmed ÷ words), in parts per million.
+    pub follow_through_ppm: u64,
+    /// Mean over its pledges of min(1, claimed ÷ words).
+    pub claimed_rate_ppm: u64,
+    /// Mean over its pledges of withdrawn ÷ words.
+    pub withdrawn_share_ppm: u64,
+    /// Pledges judged for timeliness: fulfilled, or past their due date.
+    pub judged: u64,
+    /// Of those, fulfilled with the met date on or before the due date.
+    pub on_time: u64,
+    pub on_time_share_ppm: Option<u64>,
+    /// Pledges fulfilled after their due date.
+    pub late: u64,
+    /// Median days late of those, in half days (so that the median of an even count is exact);
+    /// written in JSON as days (`97.5`).
+    #[serde(rename = "median_delay_days", serialize_with = "halves")]
+    pub median_delay_half_days: Option<u64>,
+    pub overdue: u64,
+    pub sums: Vec<UnitSums>,
+}
+
+fn halves<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        // A count of half days is exact as a double far beyond any real delay.
+        Some(h) if h % 2 == 1 => s.serialize_f64(*h as f64 / 2.0),
+        Some(h) => s.serialize_u64(h / 2),
+        None => s.serialize_none(),
+    }
+}
+
+/// Half days as days for people: `97` or `97.5`.
+pub fn format_halves(h: u64) -> String {
+    if h % 2 == 1 {
+        format!("{}.5", h / 2)
+    } else {
+        (h / 2).to_string()
+    }
+}
+
+/// The median of whole numbers, in halves.
+fn median_halves(values: &mut [i64]) -> Option<u64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let n = values.len();
+    let halves = if n % 2 == 1 { 2 * values[n / 2] } else { values[n / 2 - 1] + values[n / 2] };
+    Some(halves.max(0) as u64)
+}
+
+/// The scorecard: one row per member with pledges (and per member in `always`, even without).
+pub fn scorecard(statuses: &[PledgeStatus], members: &[MemberRecord], always: &[MemberId]) -> Vec<MemberScore> {
+    let mut by_member: BTreeMap<&MemberId, Vec<&PledgeStatus>> = BTreeMap::new();
+    for s in statuses {
+        by_member.entry(&s.pledger).or_default().push(s);
+    }
+    let mut out = Vec::new();
+    for m in members {
+        let mine = by_member.remove(&m.id).unwrap_or_default();
+        if mine.is_empty() && !always.contains(&m.id) {
+            continue;
+        }
+        let n = mine.len() as u64;
+        let mean =
+            |f: &dyn Fn(&PledgeStatus) -> u64| if n == 0 { 0 } else { mine.iter().map(|s| f(s)).sum::<u64>() / n };
+        let judged: Vec<&&PledgeStatus> =
+            mine.iter().filter(|s| s.state == PledgeState::Fulfilled || s.past_due).collect();
+        let on_time =
+            mine.iter().filter(|s| s.state == PledgeState::Fulfilled && s.met.is_some_and(|d| d <= s.due)).count()
+                as u64;
+        let mut delays: Vec<i64> =
+            mine.iter().filter(|s| s.state == PledgeState::Fulfilled).filter_map(|s| s.days_late).collect();
+        let late = delays.len() as u64;
+        let median = median_halves(&mut delays);
+        let mut sums: BTreeMap<&Unit, UnitSums> = BTreeMap::new();
+        for s in &mine {
+            let e = sums.entry(&s.measure).or_insert_with(|| {
+                let (currency, unit) = unit_fields(&s.measure);
+                UnitSums { currency, unit, measure: Some(s.measure.clone()), ..UnitSums::default() }
+            });
+            e.words += s.words;
+            e.withdrawn += s.withdrawn;
+            e.claimed += s.claimed;
+            e.confirmed += s.confirmed;
+        }
+        out.push(MemberScore {
+            member: m.id.clone(),
+            name: m.name.clone(),
+            kind: m.kind,
+            pledges: n,
+            follow_through_ppm: mean(&|s| ratio_ppm(s.confirmed, s.words)),
+            claimed_rate_ppm: mean(&|s| ratio_ppm(s.claimed, s.words)),
+            withdrawn_share_ppm: mean(&|s| ratio_ppm(s.withdrawn, s.words)),
+            judged: judged.len() as u64,
+            on_time,
+            on_time_share_ppm: (!judged.is_empty()).then(|| ratio_ppm(on_time, judged.len() as u64)),
+            late,
+            median_delay_half_days: median,
+            overdue: mine.iter().filter(|s| s.state == PledgeState::Overdue).count() as u64,
+            sums: sums.into_values().collect(),
+        });
+    }
+    out
+}
+
+/// Whether an area's pledges have become deliveries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Coverage {
+    /// A confirmed delivery there (or below).
+    Covered,
+    /// Live pledges there (or below), no confirmed delivery yet.
+    Promised,
+    /// Nothing.
+    Gap,
+}
+
+impl Coverage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Coverage::Covered => "covered",
+            Coverage::Promised => "promised",
+            Coverage::Gap => "gap",
+        }
+    }
+}
+
+/// One category of one area, rolled up from the area and everything below it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CategoryCell {
+    pub category: CategoryCode,
+    /// Members with live pledges (not entirely withdrawn).
+    pub pledging: Vec<MemberId>,
+    /// Members with confirmed deliveries.
+    pub delivered: Vec<MemberId>,
+    pub status: Coverage,
+}
+
+/// One area of the coverage matrix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AreaCoverage {
+    pub code: AreaCode,
+    pub name: Name,
+    pub level: Level,
+    pub parent: Option<AreaCode>,
+    pub depth: usize,
+    pub status: Coverage,
+    pub pledging: Vec<MemberId>,
+    pub delivered: Vec<MemberId>,
+    pub categories: Vec<CategoryCell>,
+}
+
+/// The areas in tree order (parents before children, siblings by code), with their depth.
+pub fn area_tree(areas: &[AreaRecord]) -> Vec<(&AreaRecord, usize)> {
+    let codes: BTreeSet<&AreaCode> = areas.iter().map(|a| &a.code).collect();
+    let mut children: BTreeMap<Option<&AreaCode>, Vec<&AreaRecord>> = BTreeMap::new();
+    for a in areas {
+        // An area whose parent is unknown is shown as a root.
+        let parent = a.parent.as_ref().filter(|p| codes.contains(p));
+        children.entry(parent).or_default().push(a);
+    }
+    for v in children.values_mut() {
+        v.sort_by(|x, y| x.code.cmp(&y.code));
+    }
+    let mut out = Vec::new();
+    let mut stack: Vec<(&AreaRecord, usize)> =
+        children.get(&None).into_iter().flatten().rev().map(|a| (*a, 0)).collect();
+    while let Some((a, depth)) = stack.pop() {
+        out.push((a, depth));
+        if let Some(kids) = children.get(&Some(&a.code)) {
+            stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
+        }
+    }
+    out
+}
+
+/// `root` and every area below it.
+pub fn subtree(areas: &[AreaRecord], root: &AreaCode) -> BTreeSet<AreaCode> {
+    let mut out: BTreeSet<AreaCode> = BTreeSet::from([root.clone()]);
+    loop {
+        let before = out.len();
+        for a in areas {
+            if a.parent.as_ref().is_some_and(|p| out.contains(p)) {
+                out.insert(a.code.clone());
+            }
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
+/// The coverage matrix: per area (rolled up the area tree) and category, who pledges and who
+/// delivered, and whether the area is covered, promised or a gap.
+pub fn coverage(statuses: &[PledgeStatus], areas: &[AreaRecord], root: Option<&AreaCode>) -> Vec<AreaCoverage> {
+    // Direct cells: area → category → (pledging, delivered).
+    type Cell = (BTreeSet<MemberId>, BTreeSet<MemberId>);
+    let mut direct: BTreeMap<&AreaCode, BTreeMap<&CategoryCode, Cell>> = BTreeMap::new();
+    for s in statuses {
+        let live = s.words > s.withdrawn;
+        let delivered = s.confirmed > 0;
+        if !live && !delivered {
+            continue;
+        }
+        for a in &s.areas {
+            let cell = direct.entry(a).or_default().entry(&s.category).or_default();
+            if live {
+                cell.0.insert(s.pledger.clone());
+            }
+            if delivered {
+                cell.1.insert(s.pledger.clone());
+            }
+        }
+    }
+    let shown: Option<BTreeSet<AreaCode>> = root.map(|r| subtree(areas, r));
+    let mut out = Vec::new();
+    for (a, depth) in area_tree(areas) {
+        if shown.as_ref().is_some_and(|s| !s.contains(&a.code)) {
+            continue;
+        }
+        let below = subtree(areas, &a.code);
+        let mut cats: BTreeMap<&CategoryCode, Cell> = BTreeMap::new();
+        for code in &below {
+            if let Some(cells) = direct.get(code) {
+                for (cat, (p, d)) in cells {
+                    let e = cats.entry(cat).or_default();
+                    e.0.extend(p.iter().cloned());
+                    e.1.extend(d.iter().cloned());
+                }
+            }
+        }
+        let status_of = |p: &BTreeSet<MemberId>, d: &BTreeSet<MemberId>| {
+            if !d.is_empty() {
+                Coverage::Covered
+            } else if !p.is_empty() {
+                Coverage::Promised
+            } else {
+                Coverage::Gap
+            }
+        };
+        let mut pledging = BTreeSet::new();
+        let mut delivered = BTreeSet::new();
+        let categories: Vec<CategoryCell> = cats
+            .into_iter()
+            .map(|(cat, (p, d))| {
+                pledging.extend(p.iter().cloned());
+                delivered.extend(d.iter().cloned());
+                CategoryCell {
+                    category: cat.clone(),
+                    status: status_of(&p, &d),
+                    pledging: p.into_iter().collect(),
+                    delivered: d.into_iter().collect(),
+                }
+            })
+            .collect();
+        out.push(AreaCoverage {
+            code: a.code.clone(),
+            name: a.name.clone(),
+            level: a.level,
+            parent: a.parent.clone(),
+            depth: shown.as_ref().map_or(depth, |_| depth.saturating_sub(root.map_or(0, |r| depth_of(areas, r)))),
+            status: status_of(&pledging, &delivered),
+            pledging: pledging.into_iter().collect(),
+            delivered: delivered.into_iter().collect(),
+            categories,
+        });
+    }
+    out
+}
+
+fn depth_of(areas: &[AreaRecord], code: &AreaCode) -> usize {
+    area_tree(areas).into_iter().find(|(a, _)| &a.code == code).map_or(0, |(_, d)| d)
+}
+
+/// One month of the timeline, for one unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MonthRow {
+    /// `YYYY-MM`.
+    pub month: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Members who had made a pledge by the end of the month (any unit).
+    pub members: u64,
+    /// Words added: pledges made and increases.
+    pub words: u64,
+    /// Deliveries made this month that are confirmed (as of the horizon).
+    pub confirmed: u64,
+    pub withdrawn: u64,
+    pub words_total: u64,
+    pub confirmed_total: u64,
+    pub withdrawn_total: u64,
+    #[serde(skip)]
+    pub measure: Unit,
+}
+
+fn month(d: Date) -> String {
+    d.0.format("%Y-%m").to_string()
+}
+
+/// The timeline, month by month (by effective dates), per unit: rows for the months in which
+/// something happened in that unit, with running totals.
+pub fn timeline(
+    pledges: &[&PledgeRecord],
+    fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>,
+    h: &Horizon,
+) -> Vec<MonthRow> {
+    // (unit, month) → (words, confirmed, withdrawn)
+    let mut cells: BTreeMap<(&Unit, String), (u64, u64, u64)> = BTreeMap::new();
+    let mut first_pledge: BTreeMap<&MemberId, String> = BTreeMap::new();
+    for p in pledges.iter().filter(|p| h.sees(p.made)) {
+        let f = first_pledge.entry(&p.pledger).or_insert_with(|| month(p.made));
+        if month(p.made) < *f {
+            *f = month(p.made);
+        }
+        cells.entry((&p.unit, month(p.made))).or_default().0 += p.original;
+        for a in p.amendments.iter().filter(|a| h.sees(a.date)) {
+            if let Some(inc) = a.increase {
+                cells.entry((&p.unit, month(a.date))).or_default().0 += inc;
+            }
+        }
+        for w in p.withdrawals.iter().filter(|w| h.sees(w.date)) {
+            cells.entry((&p.unit, month(w.date))).or_default().2 += w.value;
+        }
+        for f in p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered)) {
+            if f.status_as_of(h.as_of) == DeliveryStatus::Confirmed {
+                cells.entry((&p.unit, month(f.delivered))).or_default().1 += f.value;
+            }
+        }
+    }
+    let firsts: Vec<&String> = first_pledge.values().collect();
+    let mut out = Vec::new();
+    let mut totals: BTreeMap<&Unit, (u64, u64, u64)> = BTreeMap::new();
+    for ((unit, m), (w, c, x)) in cells {
+        let t = totals.entry(unit).or_default();
+        t.0 += w;
+        t.1 += c;
+        t.2 += x;
+        let (currency, u) = unit_fields(unit);
+        out.push(MonthRow {
+            members: firsts.iter().filter(|f| f.as_str() <= m.as_str()).count() as u64,
+            month: m,
+            currency,
+            unit: u,
+            words: w,
+            confirmed: c,
+            withdrawn: x,
+            words_total: t.0,
+            confirmed_total: t.1,
+            withdrawn_total: t.2,
+            measure: unit.clone(),
+        });
+    }
+    out.sort_by(|a, b| a.month.cmp(&b.month).then(a.measure.cmp(&b.measure)));
+    out
+}
