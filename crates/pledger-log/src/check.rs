@@ -63,3 +63,13 @@ pub fn check<V: StateView + ?Sized>(view: &V, entry: &Entry) -> Result<(Recorded
     let outcome = decide(view, &opened.recorded)?;
     Ok((opened.recorded, outcome))
 }
+
+/// Replays an entry already verified once (on append, or by a full audit): its event is parsed
+/// and decided, its signature is not checked again. For `--at N` and `rebuild`.
+pub fn replay(state: &mut pledger_core::MemState, line: &[u8]) -> Result<Outcome> {
+    let entry = Entry::parse(line)?;
+    let opened = open(state, &entry)?;
+    let outcome = decide(state, &opened.recorded)?;
+    state.commit(&outcome);
+    Ok(outcome)
+}

@@ -18,6 +18,8 @@ pub enum StoreError {
     AlreadyExists { path: String },
     #[error("ledger {path}: storage error: {reason}")]
     Sled { path: String, reason: String },
+    #[error("a rebuild of ledger {path} was interrupted; run `pledger rebuild` to finish it")]
+    RebuildInterrupted { path: String },
     #[error("ledger is damaged: {0}; run `pledger verify` and restore from an export")]
     Corrupt(String),
     #[error("entry {seq} refused: {error}")]

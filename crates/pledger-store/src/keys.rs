@@ -8,6 +8,9 @@ pub const MEMBER: u8 = b'm';
 pub const AREA: u8 = b'a';
 pub const CATEGORY: u8 = b'c';
 pub const CHECKPOINT: u8 = b'C';
+pub const ENTRY: u8 = b'e';
+pub const PLEDGE: u8 = b'p';
+pub const FULFILLMENT: u8 = b'f';
 
 pub enum Key {
     Version,
@@ -23,6 +26,7 @@ pub enum Key {
     Numbered(ShortId),
     EventId(EventId),
     Checkpoint(u64),
+    Rebuilding,
 }
 
 fn with(prefix: u8, rest: &[u8]) -> Vec<u8> {
@@ -56,6 +60,7 @@ impl Key {
             }
             Key::EventId(id) => with(b'i', &id.0),
             Key::Checkpoint(size) => with(CHECKPOINT, &size.to_be_bytes()),
+            Key::Rebuilding => b"R".to_vec(),
         }
     }
 }

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
-use pledger_core::state::{AreaRecord, Assigned, CategoryRecord, FulfillmentRecord, Head, MemberRecord, PledgeRecord};
-use pledger_core::{Kind, RuleError, StateView};
+use pledger_core::state::{
+    AreaRecord, Assigned, CategoryRecord, FulfillmentRecord, Head, MemberRecord, PledgeRecord, Record,
+};
+use pledger_core::{Kind, MemState, RuleError, StateView};
 use pledger_log::merkle::{self, Blake3, Frontier, Hash, NodeReader};
 use pledger_log::{Entry, Envelope};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -87,6 +89,17 @@ impl Ledger {
         Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default() })
     }
 
+    /// Opens the ledger at `path` for a rebuild, even if a previous rebuild was interrupted.
+    pub fn open_for_rebuild(path: &Path, wait: Duration) -> Result<Ledger> {
+        match Self::open(path, wait) {
+            Err(StoreError::RebuildInterrupted { .. }) => {
+                let db = open_db(path, wait)?;
+                Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default() })
+            }
+            other => other,
+        }
+    }
+
     /// Opens the ledger at `path`, waiting up to `wait` for another process to release it.
     pub fn open(path: &Path, wait: Duration) -> Result<Ledger> {
         if !looks_like_ledger(path) {
@@ -103,6 +116,9 @@ impl Ledger {
                 )))
             }
             None => return Err(StoreError::NotALedger { path: path.display().to_string() }),
+        }
+        if db.get(Key::Rebuilding.bytes()).map_err(|e| StoreError::sled(path, e))?.is_some() {
+            return Err(StoreError::RebuildInterrupted { path: path.display().to_string() });
         }
         let head = match db.get(Key::Head.bytes()).map_err(|e| StoreError::sled(path, e))? {
             Some(bytes) => decode(&bytes, "head")?,
@@ -233,6 +249,94 @@ impl Ledger {
         Ok(())
     }
 
+    /// Every pledge record, in id order.
+    pub fn pledges(&self) -> Result<Vec<PledgeRecord>> {
+        self.scan(keys::PLEDGE, "pledge")
+    }
+
+    /// Every fulfillment record.
+    pub fn fulfillments(&self) -> Result<BTreeMap<FulfillmentId, FulfillmentRecord>> {
+        Ok(self.scan::<FulfillmentRecord>(keys::FULFILLMENT, "fulfillment")?.into_iter().map(|f| (f.id, f)).collect())
+    }
+
+    /// The state as it stood with the first `n` entries, replayed from them (signatures were
+    /// verified when they were appended and are not checked again).
+    pub fn replay(&self, n: u64) -> Result<MemState> {
+        let mut state = MemState::new();
+        for item in self.lines(0).take(n as usize) {
+            let (seq, line) = item?;
+            pledger_log::replay(&mut state, &line).map_err(|e| StoreError::Corrupt(format!("entry {seq}: {e}")))?;
+        }
+        Ok(state)
+    }
+
+    /// Recomputes everything derived from the entries — the tree's nodes, the state records,
+    /// the head — and rewrites it. The entries and the checkpoints are kept as they are. A
+    /// rebuild interrupted by a crash leaves a mark that makes every later open ask for another.
+    pub fn rebuild(&mut self, mut progress: impl FnMut(u64)) -> Result<u64> {
+        let path = self.path.clone();
+        let sled_err = |e| StoreError::sled(&path, e);
+        self.db.insert(Key::Rebuilding.bytes(), b"1".as_slice()).map_err(sled_err)?;
+        self.db.flush().map_err(sled_err)?;
+        let mut state = MemState::new();
+        let mut frontier = Frontier::default();
+        let mut nodes: Vec<merkle::Node> = Vec::new();
+        let mut seq = 0u64;
+        let mut lines = self.db.scan_prefix([keys::ENTRY]);
+        for kv in lines.by_ref() {
+            let (k, line) = kv.map_err(sled_err)?;
+            if keys::entry_seq(&k) != Some(seq) {
+                return Err(StoreError::Corrupt(format!("entry {seq} is missing")));
+            }
+            pledger_log::replay(&mut state, &line).map_err(|e| StoreError::Corrupt(format!("entry {seq}: {e}")))?;
+            nodes.extend(frontier.push::<Blake3>(merkle::leaf_hash(&line)));
+            seq += 1;
+            if seq % 65_536 == 0 {
+                progress(seq);
+            }
+        }
+        // Drop every derived key, then write the recomputed ones.
+        let derived =
+            [b'n', b'h', keys::MEMBER, b'k', keys::AREA, keys::CATEGORY, keys::PLEDGE, keys::FULFILLMENT, b's', b'i'];
+        for prefix in derived {
+            let mut batch = sled::Batch::default();
+            for k in self.db.scan_prefix([prefix]).keys() {
+                batch.remove(k.map_err(sled_err)?);
+            }
+            self.db.apply_batch(batch).map_err(sled_err)?;
+        }
+        let mut batch = sled::Batch::default();
+        let mut pending = 0usize;
+        let flush = |batch: &mut sled::Batch, pending: &mut usize, db: &sled::Db| -> Result<()> {
+            db.apply_batch(std::mem::take(batch)).map_err(|e| StoreError::sled(&path, e))?;
+            *pending = 0;
+            Ok(())
+        };
+        for (level, index, hash) in nodes {
+            batch.insert(Key::Node(level, index).bytes(), hash.to_vec());
+            pending += 1;
+            if pending == 100_000 {
+                flush(&mut batch, &mut pending, &self.db)?;
+            }
+        }
+        for r in state_records(&state) {
+            let (key, value) = keys::record(&r);
+            batch.insert(key.bytes(), value);
+            pending += 1;
+            if pending == 100_000 {
+                flush(&mut batch, &mut pending, &self.db)?;
+            }
+        }
+        let head = StoredHead { state: state.head.clone(), frontier };
+        batch.insert(Key::Head.bytes(), encode(&head));
+        batch.remove(Key::Rebuilding.bytes());
+        flush(&mut batch, &mut pending, &self.db)?;
+        self.db.flush().map_err(|e| StoreError::sled(&self.path, e))?;
+        self.head = head;
+        progress(seq);
+        Ok(seq)
+    }
+
     /// Every member, in id order.
     pub fn members(&self) -> Result<Vec<MemberRecord>> {
         self.scan(keys::MEMBER, "member")
@@ -257,6 +361,20 @@ impl Ledger {
             })
             .collect()
     }
+}
+
+/// Every record of a state, as the rules would have written them.
+fn state_records(s: &MemState) -> Vec<Record> {
+    let mut out = Vec::new();
+    out.extend(s.members.values().cloned().map(Record::Member));
+    out.extend(s.key_holders.iter().map(|(k, m)| Record::KeyHolder(k.clone(), m.clone())));
+    out.extend(s.areas.values().cloned().map(Record::Area));
+    out.extend(s.categories.values().cloned().map(Record::Category));
+    out.extend(s.pledges.values().cloned().map(Record::Pledge));
+    out.extend(s.fulfillments.values().cloned().map(Record::Fulfillment));
+    out.extend(s.numbered.iter().map(|(id, seq)| Record::Numbered(*id, *seq)));
+    out.extend(s.event_ids.iter().map(|(id, seq)| Record::EventId(*id, *seq)));
+    out
 }
 
 impl NodeReader for Ledger {
@@ -370,6 +488,11 @@ impl Writer<'_> {
             Appended { seq, kind: recorded.event.kind(), assigned: outcome.assigned, event_id: recorded.event.id };
         self.appended.push(appended.clone());
         Ok(appended)
+    }
+
+    /// The state's head as it stands with the group so far.
+    pub fn head_state(&self) -> &Head {
+        &self.head.state
     }
 
     /// Entries in the group so far.

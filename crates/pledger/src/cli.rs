@@ -102,6 +102,16 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
+    /// Every pledge: words, withdrawn, claimed, confirmed, disputed, outstanding, state.
+    Status(QueryArgs),
+    /// Every member as a pledger: follow-through, claimed rate, withdrawn share, timeliness, sums.
+    Scorecard(QueryArgs),
+    /// Who does what where: per area (rolled up) and category, covered, promised or a gap.
+    Coverage(QueryArgs),
+    /// Month by month: members, words, confirmed deliveries, withdrawals, running totals.
+    Timeline(QueryArgs),
+    /// Recompute the tree, the state and the projections from the entries.
+    Rebuild,
     /// Sign a checkpoint of the ledger's head with the log key (--key), keep it and print it.
     Checkpoint {
         /// Print the log's C2SP verifier key instead (what auditors and witnesses pin).
@@ -131,6 +141,25 @@ pub enum Command {
     /// With --ledger DIR (a new directory) the ledger is kept there; otherwise it is built in a
     /// temporary directory and removed.
     Demo,
+}
+
+/// What a query looks at, and when.
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// Only this member's pledges (for status: made or received).
+    #[arg(long, value_name = "ID")]
+    pub org: Option<String>,
+    /// Only pledges covering this area or an area inside it.
+    #[arg(long, value_name = "CODE")]
+    pub area: Option<String>,
+    /// The ledger as it stood with its first N entries (a checkpoint's size): what it knew then.
+    #[arg(long, value_name = "N")]
+    pub at: Option<u64>,
+    /// What had happened by this effective date, as known now; overdue is judged on it.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }
 
 #[derive(Args, Debug)]

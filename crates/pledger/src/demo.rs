@@ -279,6 +279,19 @@ pub fn story() -> Vec<Step> {
         fulfill("assist", "2016-02-15", 5, count(16, "training sessions"), "16 sessions in Bamako, late"),
         attest("bvg", "2016-03-01", 13, Confirmed, "Sessions verified"),
         fulfill("psi", "2016-03-31", 3, money(25_000_000, "XOF"), "Remaining DHIS 2 roll-out costs"),
+        // District level: coaching where the data are produced.
+        pledge(
+            "assist",
+            "2015-04-01",
+            "dns",
+            "technical-assistance",
+            &["ML-3-KTL", "ML-3-KDL"],
+            count(8, "coaching visits"),
+            "2015-12-31",
+            "Coaching of district health information officers in Koutiala and Kadiolo",
+        ),
+        fulfill("assist", "2015-11-15", 10, count(8, "coaching visits"), "Eight visits, reports attached"),
+        attest("dns", "2015-11-30", 15, Confirmed, "Visit reports received from both districts"),
     ]
 }
 
@@ -373,7 +386,7 @@ pub fn run(g: &Global) -> Result<()> {
         }
     };
     let ledger = build(&path)?;
-    crate::report::demo_summary(&ledger, g.ledger.as_deref())
+    crate::project::demo_summary(&ledger, g.ledger.as_deref())
 }
 
 /// A temporary directory removed when dropped.

@@ -6,8 +6,8 @@ mod demo;
 mod fail;
 mod output;
 mod progress;
+mod project;
 mod read;
-mod report;
 mod verify;
 mod write;
 
@@ -75,6 +75,11 @@ fn run(cli: Cli) -> Result<(), fail::Failure> {
         Command::Show { id, format } => read::show(g, id, *format),
         Command::Log { from, format } => read::log(g, *from, *format),
         Command::Members { format } => read::members(g, *format),
+        Command::Status(q) => project::status(g, q),
+        Command::Scorecard(q) => project::scorecard(g, q),
+        Command::Coverage(q) => project::coverage(g, q),
+        Command::Timeline(q) => project::timeline(g, q),
+        Command::Rebuild => project::rebuild(g),
         Command::Checkpoint { vkey, add } => verify::checkpoint(g, *vkey, add.as_deref()),
         Command::Verify(a) => verify::verify(g, a),
         Command::Prove { what } => verify::prove(g, what),

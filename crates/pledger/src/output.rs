@@ -83,7 +83,7 @@ pub fn describe(e: &Event) -> String {
                 parts.push(format!("areas {}", a.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(",")));
             }
             if let Some(t) = &b.title {
-                parts.push(format!("title {t:?}"));
+                parts.push(format!("title {:?}", t.as_str()));
             }
             format!("amends {}: {}", b.pledge, parts.join(", "))
         }

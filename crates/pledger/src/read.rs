@@ -4,6 +4,9 @@ use std::io::Write;
 
 use pledger_core::event::{format_time, Event};
 use pledger_core::ids::{EventId, ShortId};
+use std::collections::BTreeMap;
+
+use pledger_core::projection::{self, Horizon};
 use pledger_core::state::{FulfillmentRecord, PledgeRecord};
 use pledger_core::{FulfillmentId, PledgeId, StateView};
 use pledger_log::entry::format_recorded;
@@ -14,7 +17,7 @@ use serde_json::{json, Value};
 use crate::cli::{Format, Global};
 use crate::fail::{refused, Result};
 use crate::output::{describe, resolve, Grid};
-use crate::write::open_ledger;
+use crate::write::{open_ledger, today};
 
 /// An entry as `log` and `show` present it.
 struct Shown {
@@ -189,50 +192,70 @@ pub fn show(g: &Global, id: &str, format: Option<Format>) -> Result<()> {
 fn show_pledge(ledger: &Ledger, id: PledgeId, format: Format) -> Result<()> {
     let view = ledger.view();
     let p = view.pledge(id)?.ok_or_else(|| refused(format!("unknown pledge {id}")))?;
-    let fulfillments: Vec<FulfillmentRecord> =
-        p.fulfillments.iter().filter_map(|f| view.fulfillment(*f).ok().flatten()).collect();
+    let fulfillments: BTreeMap<FulfillmentId, FulfillmentRecord> =
+        p.fulfillments.iter().filter_map(|f| view.fulfillment(*f).ok().flatten()).map(|f| (f.id, f)).collect();
+    let status = projection::status(&p, &fulfillments, &Horizon::head(today()))
+        .ok_or_else(|| refused(format!("pledge {id} has no status")))?;
+    let mut history = Vec::new();
+    for seq in &p.events {
+        let line = ledger.line(*seq)?.ok_or_else(|| refused(format!("entry {seq} is missing")))?;
+        history.push(shown(ledger, *seq, &line)?);
+    }
     if format == Format::Json {
-        println!("{}", pledge_json(&p, &fulfillments));
+        let fs: Vec<FulfillmentRecord> = fulfillments.values().cloned().collect();
+        let out = json!({
+            "status": status,
+            "pledge": pledge_json(&p, &fs),
+            "history": history.iter().map(shown_json).collect::<Vec<_>>(),
+        });
+        println!("{out}");
         return Ok(());
     }
     let u = &p.unit;
     let mut grid = Grid::new(vec!["field", "value"]);
     for (k, v) in [
         ("pledge", p.id.to_string()),
-        ("title", p.title.to_string()),
+        ("title", status.title.to_string()),
         ("pledger", p.pledger.to_string()),
         ("beneficiary", p.beneficiary.to_string()),
         ("category", p.category.to_string()),
-        ("areas", p.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")),
+        ("areas", status.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")),
         ("made", p.made.to_string()),
-        ("due", p.due.to_string()),
-        ("words", u.format(p.words())),
-        ("withdrawn", u.format(p.withdrawn)),
-        ("claimed delivered", u.format(p.claimed)),
-        ("confirmed", u.format(p.confirmed)),
-        ("disputed", u.format(p.disputed)),
-        ("undelivered", u.format(p.undelivered())),
+        ("due", status.due.to_string()),
+        ("words", u.format(status.words)),
+        ("withdrawn", u.format(status.withdrawn)),
+        ("claimed delivered", u.format(status.claimed)),
+        ("confirmed", u.format(status.confirmed)),
+        ("disputed", u.format(status.disputed)),
+        ("outstanding", u.format(status.outstanding)),
+        (
+            "state",
+            match status.days_late {
+                Some(d) => format!("{} ({d} days late)", status.state.as_str()),
+                None => status.state.as_str().to_owned(),
+            },
+        ),
+        ("met", status.met.map(|d| d.to_string()).unwrap_or_default()),
     ] {
         grid.push(vec![k.to_owned(), v]);
     }
-    for f in &fulfillments {
-        let verdicts: Vec<String> =
-            f.verdicts.iter().map(|v| format!("{} by {} on {}", v.verdict.as_str(), v.attester, v.date)).collect();
-        grid.push(vec![
-            f.id.to_string(),
-            format!(
-                "{} delivered {} — {}",
-                u.format(f.value),
-                f.delivered,
-                if verdicts.is_empty() { "not yet attested".to_owned() } else { verdicts.join("; ") }
-            ),
+    if format == Format::Csv {
+        return grid.print_csv();
+    }
+    grid.print_table()?;
+    let mut h = Grid::new(vec!["seq", "recorded", "effective", "id", "signer", "what"]);
+    for s in &history {
+        h.push(vec![
+            s.entry.seq.to_string(),
+            format_time(&s.entry.recorded_at),
+            s.event.effective.to_string(),
+            s.id.clone(),
+            s.event.signer.to_string(),
+            describe(&s.event),
         ]);
     }
-    if format == Format::Csv {
-        grid.print_csv()
-    } else {
-        grid.print_table()
-    }
+    println!("History:");
+    h.print_table()
 }
 
 pub fn members(g: &Global, format: Option<Format>) -> Result<()> {

@@ -1,0 +1,437 @@
+//! The query commands: `status`, `scorecard`, `coverage`, `timeline`, and `rebuild`. The
+//! figures come from `pledger_core::projection`; this module chooses the records (the head, or
+//! the first N entries replayed), filters them and prints.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use pledger_core::measure::format_decimal;
+use pledger_core::projection::{self, format_halves, percent, Horizon, PledgeStatus};
+use pledger_core::state::{AreaRecord, FulfillmentRecord, MemberRecord, PledgeRecord};
+use pledger_core::{AreaCode, Date, FulfillmentId, MemState, MemberId, Unit};
+use pledger_store::Ledger;
+use serde::Serialize;
+
+use crate::cli::{Format, Global, QueryArgs};
+use crate::fail::{refused, Result};
+use crate::output::{resolve, Grid};
+use crate::write::{open_ledger, today};
+
+/// The records a query reads.
+pub struct Data {
+    pub origin: String,
+    /// Entries the records reflect.
+    pub size: u64,
+    pub members: Vec<MemberRecord>,
+    pub areas: Vec<AreaRecord>,
+    pub pledges: Vec<PledgeRecord>,
+    pub fulfillments: BTreeMap<FulfillmentId, FulfillmentRecord>,
+}
+
+impl Data {
+    /// The head's records, read from the store: no replay.
+    pub fn head(ledger: &Ledger) -> Result<Data> {
+        Ok(Data {
+            origin: ledger.head().state.origin.clone(),
+            size: ledger.size(),
+            members: ledger.members()?,
+            areas: ledger.areas()?,
+            pledges: ledger.pledges()?,
+            fulfillments: ledger.fulfillments()?,
+        })
+    }
+
+    /// The records of an in-memory state (the first N entries, replayed).
+    pub fn of_state(s: MemState) -> Data {
+        Data {
+            origin: s.head.origin.clone(),
+            size: s.head.size,
+            members: s.members.into_values().collect(),
+            areas: s.areas.into_values().collect(),
+            pledges: s.pledges.into_values().collect(),
+            fulfillments: s.fulfillments,
+        }
+    }
+}
+
+/// A query's records, horizon and filters, resolved.
+pub struct Query {
+    pub data: Data,
+    pub horizon: Horizon,
+    pub org: Option<MemberId>,
+    pub area: Option<BTreeSet<AreaCode>>,
+    pub area_root: Option<AreaCode>,
+    pub format: Format,
+}
+
+impl Query {
+    pub fn load(g: &Global, q: &QueryArgs) -> Result<Query> {
+        let horizon = match &q.as_of {
+            Some(d) => Horizon::as_of(Date::parse(d)?),
+            None => Horizon::head(today()),
+        };
+        let org = q.org.as_deref().map(MemberId::parse).transpose()?;
+        let area_root = q.area.as_deref().map(AreaCode::parse).transpose()?;
+        let ledger = open_ledger(g)?;
+        let data = match q.at {
+            Some(n) if n > ledger.size() => {
+                return Err(refused(format!("--at {n}: the ledger has only {} entries", ledger.size())))
+            }
+            Some(n) => Data::of_state(ledger.replay(n)?),
+            None => Data::head(&ledger)?,
+        };
+        if let Some(o) = &org {
+            if !data.members.iter().any(|m| &m.id == o) {
+                return Err(refused(format!("unknown member {o}")));
+            }
+        }
+        let area = match &area_root {
+            Some(a) if !data.areas.iter().any(|r| &r.code == a) => return Err(refused(format!("unknown area {a}"))),
+            Some(a) => Some(projection::subtree(&data.areas, a)),
+            None => None,
+        };
+        Ok(Query { data, horizon, org, area, area_root, format: resolve(q.format) })
+    }
+
+    /// The statuses of the pledges the filters keep; `involving` also keeps pledges the
+    /// member received.
+    pub fn statuses(&self, involving: bool) -> Vec<PledgeStatus> {
+        self.data
+            .pledges
+            .iter()
+            .filter_map(|p| projection::status(p, &self.data.fulfillments, &self.horizon))
+            .filter(|s| self.org.as_ref().is_none_or(|o| &s.pledger == o || (involving && &s.beneficiary == o)))
+            .filter(|s| self.area.as_ref().is_none_or(|set| s.areas.iter().any(|a| set.contains(a))))
+            .collect()
+    }
+
+    /// Says which state of the ledger the figures describe, on stderr for people.
+    fn caption(&self) {
+        if self.format == Format::Table {
+            let when = match self.horizon.as_of {
+                Some(d) => format!("as of {d}"),
+                None => format!("judged on {}", self.horizon.eval),
+            };
+            eprintln!("{} — {} entries, {when}", self.data.origin, self.data.size);
+        }
+    }
+}
+
+fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for r in rows {
+        serde_json::to_writer(&mut out, r).map_err(|e| refused(e.to_string()))?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn print(grid: &Grid, format: Format) -> Result<()> {
+    match format {
+        Format::Csv => grid.print_csv(),
+        _ => grid.print_table(),
+    }
+}
+
+/// A value for a table (`XOF 1,500,000`) or a spreadsheet (`1500000`, unit in its own column).
+fn value(u: &Unit, v: u64, format: Format) -> String {
+    match format {
+        Format::Csv => format_decimal(v, u.exponent(), false),
+        _ => u.format(v),
+    }
+}
+
+fn list(v: &[MemberId]) -> String {
+    v.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+pub fn status(g: &Global, q: &QueryArgs) -> Result<()> {
+    let query = Query::load(g, q)?;
+    let rows = query.statuses(true);
+    if query.format == Format::Json {
+        return print_json_lines(&rows);
+    }
+    query.caption();
+    let f = query.format;
+    let mut grid = Grid::new(if f == Format::Csv {
+        vec![
+            "pledge",
+            "pledger",
+            "beneficiary",
+            "category",
+            "areas",
+            "unit",
+            "words",
+            "withdrawn",
+            "claimed",
+            "confirmed",
+            "disputed",
+            "outstanding",
+            "made",
+            "due",
+            "state",
+            "met",
+            "days_late",
+            "title",
+        ]
+    } else {
+        vec![
+            "pledge",
+            "pledger",
+            "to",
+            "category",
+            "areas",
+            "words",
+            "withdrawn",
+            "claimed",
+            "confirmed",
+            "outstanding",
+            "due",
+            "state",
+        ]
+    });
+    let mut totals: BTreeMap<Unit, [u64; 5]> = BTreeMap::new();
+    for s in &rows {
+        let u = &s.measure;
+        let t = totals.entry(u.clone()).or_default();
+        for (i, v) in [s.words, s.withdrawn, s.claimed, s.confirmed, s.outstanding].into_iter().enumerate() {
+            t[i] += v;
+        }
+        let areas = s.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(",");
+        if f == Format::Csv {
+            grid.push(vec![
+                s.id.to_string(),
+                s.pledger.to_string(),
+                s.beneficiary.to_string(),
+                s.category.to_string(),
+                areas,
+                u.name().to_owned(),
+                value(u, s.words, f),
+                value(u, s.withdrawn, f),
+                value(u, s.claimed, f),
+                value(u, s.confirmed, f),
+                value(u, s.disputed, f),
+                value(u, s.outstanding, f),
+                s.made.to_string(),
+                s.due.to_string(),
+                s.state.as_str().to_owned(),
+                s.met.map(|d| d.to_string()).unwrap_or_default(),
+                s.days_late.map(|d| d.to_string()).unwrap_or_default(),
+                s.title.to_string(),
+            ]);
+        } else {
+            let state = match (s.state, s.days_late) {
+                (st, Some(d)) => format!("{} ({d} days late)", st.as_str()),
+                (st, None) => st.as_str().to_owned(),
+            };
+            grid.push(vec![
+                s.id.to_string(),
+                s.pledger.to_string(),
+                s.beneficiary.to_string(),
+                s.category.to_string(),
+                areas,
+                value(u, s.words, f),
+                value(u, s.withdrawn, f),
+                value(u, s.claimed, f),
+                value(u, s.confirmed, f),
+                value(u, s.outstanding, f),
+                s.due.to_string(),
+                state,
+            ]);
+        }
+    }
+    if f == Format::Table {
+        for (u, t) in &totals {
+            let mut row =
+                vec![format!("total {}", u.name()), String::new(), String::new(), String::new(), String::new()];
+            row.extend(t.iter().map(|v| u.format(*v)));
+            row.extend([String::new(), String::new()]);
+            grid.push(row);
+        }
+    }
+    print(&grid, f)
+}
+
+pub fn scorecard(g: &Global, q: &QueryArgs) -> Result<()> {
+    let query = Query::load(g, q)?;
+    let statuses = query.statuses(false);
+    let always: Vec<MemberId> = query.org.iter().cloned().collect();
+    let members: Vec<MemberRecord> =
+        query.data.members.iter().filter(|m| query.org.as_ref().is_none_or(|o| &m.id == o)).cloned().collect();
+    let card = projection::scorecard(&statuses, &members, &always);
+    if query.format == Format::Json {
+        return print_json_lines(&card);
+    }
+    query.caption();
+    print_scorecard(&card, query.format)
+}
+
+fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
+    let mut grid = Grid::new(vec![
+        "member",
+        "pledges",
+        "follow-through",
+        "claimed",
+        "withdrawn",
+        "on time",
+        "median delay (days)",
+        "overdue",
+        "words",
+        "confirmed",
+    ]);
+    for m in card {
+        let sums = |pick: &dyn Fn(&projection::UnitSums) -> u64| {
+            m.sums
+                .iter()
+                .filter_map(|s| s.measure.as_ref().map(|u| value(u, pick(s), f)))
+                .collect::<Vec<_>>()
+                .join(if f == Format::Csv { "; " } else { "\n" })
+        };
+        let pct = |ppm: u64| if f == Format::Csv { format!("{:.3}", ppm as f64 / 1e6) } else { percent(ppm) };
+        grid.push(vec![
+            m.member.to_string(),
+            m.pledges.to_string(),
+            pct(m.follow_through_ppm),
+            pct(m.claimed_rate_ppm),
+            pct(m.withdrawn_share_ppm),
+            match m.on_time_share_ppm {
+                Some(p) if f == Format::Csv => pct(p),
+                Some(p) => format!("{} ({}/{})", percent(p), m.on_time, m.judged),
+                None => String::new(),
+            },
+            m.median_delay_half_days.map(format_halves).unwrap_or_default(),
+            m.overdue.to_string(),
+            sums(&|s| s.words),
+            sums(&|s| s.confirmed),
+        ]);
+    }
+    print(&grid, f)
+}
+
+pub fn coverage(g: &Global, q: &QueryArgs) -> Result<()> {
+    let query = Query::load(g, q)?;
+    let statuses = query.statuses(false);
+    let cov = projection::coverage(&statuses, &query.data.areas, query.area_root.as_ref());
+    if query.format == Format::Json {
+        return print_json_lines(&cov);
+    }
+    query.caption();
+    print_coverage(&cov, query.format)
+}
+
+fn print_coverage(cov: &[projection::AreaCoverage], f: Format) -> Result<()> {
+    let mut grid = Grid::new(vec!["area", "level", "status", "pledging", "delivered", "categories"]);
+    for a in cov {
+        let name = if f == Format::Csv {
+            format!("{} {}", a.code, a.name)
+        } else {
+            format!("{}{} {}", "  ".repeat(a.depth), a.code, a.name)
+        };
+        let cats = a
+            .categories
+            .iter()
+            .map(|c| format!("{} ({})", c.category, c.status.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        grid.push(vec![
+            name,
+            a.level.as_str().to_owned(),
+            a.status.as_str().to_owned(),
+            list(&a.pledging),
+            list(&a.delivered),
+            cats,
+        ]);
+    }
+    print(&grid, f)
+}
+
+pub fn timeline(g: &Global, q: &QueryArgs) -> Result<()> {
+    let query = Query::load(g, q)?;
+    let keep: BTreeSet<_> = query.statuses(false).into_iter().map(|s| s.id).collect();
+    let pledges: Vec<&PledgeRecord> = query.data.pledges.iter().filter(|p| keep.contains(&p.id)).collect();
+    let rows = projection::timeline(&pledges, &query.data.fulfillments, &query.horizon);
+    if query.format == Format::Json {
+        return print_json_lines(&rows);
+    }
+    query.caption();
+    let f = query.format;
+    let mut grid = Grid::new(vec![
+        "month",
+        "unit",
+        "members",
+        "words",
+        "confirmed",
+        "withdrawn",
+        "words so far",
+        "confirmed so far",
+        "withdrawn so far",
+    ]);
+    for r in &rows {
+        let u = &r.measure;
+        grid.push(vec![
+            r.month.clone(),
+            u.name().to_owned(),
+            r.members.to_string(),
+            value(u, r.words, f),
+            value(u, r.confirmed, f),
+            value(u, r.withdrawn, f),
+            value(u, r.words_total, f),
+            value(u, r.confirmed_total, f),
+            value(u, r.withdrawn_total, f),
+        ]);
+    }
+    print(&grid, f)
+}
+
+pub fn rebuild(g: &Global) -> Result<()> {
+    let path = crate::write::ledger_path(g)?;
+    let wait =
+        std::time::Duration::from_secs_f64(if g.wait.is_finite() && g.wait >= 0.0 { g.wait.min(3600.0) } else { 0.0 });
+    let mut ledger = Ledger::open_for_rebuild(path, wait)?;
+    let pb = crate::progress::bar(ledger.size().max(1), "rebuilding", g.quiet);
+    let n = ledger.rebuild(|done| pb.set_position(done))?;
+    pb.finish_and_clear();
+    println!("{n}");
+    Ok(())
+}
+
+/// What `pledger demo` prints: who kept their word, and the coverage of the regions.
+pub fn demo_summary(ledger: &Ledger, kept: Option<&std::path::Path>) -> Result<()> {
+    let data = Data::head(ledger)?;
+    let h = Horizon::head(today());
+    let statuses: Vec<PledgeStatus> =
+        data.pledges.iter().filter_map(|p| projection::status(p, &data.fulfillments, &h)).collect();
+    println!(
+        "Mali, 2014–2016: {} signed events from {} members, in ledger {} (checkpoint of size {} kept).",
+        ledger.size(),
+        data.members.len(),
+        data.origin,
+        ledger.size()
+    );
+    println!();
+    println!("Who kept their word (follow-through: confirmed deliveries ÷ words, averaged over pledges):");
+    print_scorecard(&projection::scorecard(&statuses, &data.members, &[]), Format::Table)?;
+    println!();
+    println!("Coverage of the regions (covered: a confirmed delivery; promised: live pledges only):");
+    let regions: Vec<projection::AreaCoverage> = projection::coverage(&statuses, &data.areas, None)
+        .into_iter()
+        .filter(|a| a.level <= pledger_core::event::Level::Region)
+        .collect();
+    print_coverage(&regions, Format::Table)?;
+    let gaps: Vec<String> = regions
+        .iter()
+        .filter(|a| a.status == projection::Coverage::Gap)
+        .map(|a| format!("{} {}", a.code, a.name))
+        .collect();
+    println!("Gaps: {}.", if gaps.is_empty() { "none".to_owned() } else { gaps.join(", ") });
+    match kept {
+        Some(p) => println!(
+            "The ledger is kept in {}: try `pledger --ledger {} status` or `... verify`.",
+            p.display(),
+            p.display()
+        ),
+        None => println!("Keep the ledger to explore it: pledger --ledger demo-ledger demo"),
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! End-to-end: the projections of SPEC §5 through the binary — the three points in time,
+//! filters, formats, rebuild, and the demo's story; tables are snapshot-tested.
+
+mod common;
+
+use common::Env;
+use serde_json::Value;
+
+fn demo() -> Env {
+    let env = Env::new();
+    let out = env.cmd().args(["--ledger", env.ledger.to_str().unwrap(), "demo"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    env
+}
+
+fn json_lines(s: &str) -> Vec<Value> {
+    s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn the_demo_shows_kidal_as_the_one_gap_and_verifies() {
+    let env = Env::new();
+    let out = env.cmd().arg("demo").env_remove("PLEDGER_LEDGER").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Gaps: ML-8 Kidal."), "{text}");
+    assert!(text.contains("Who kept their word"));
+    let env = demo();
+    let cov = json_lines(&env.ok(&["coverage", "--format", "json"]));
+    let gaps: Vec<&str> = cov.iter().filter(|a| a["status"] == "gap").map(|a| a["code"].as_str().unwrap()).collect();
+    assert_eq!(gaps, ["ML-8"]);
+    let verified = env.ok(&["verify"]);
+    assert!(verified.contains("verified 63 entries"), "{verified}");
+    // The story has a disputed delivery, a partial withdrawal, late deliveries, an amendment up.
+    let status = json_lines(&env.ok(&["status", "--format", "json", "--as-of", "2016-06-30"]));
+    let state = |p: &str| status.iter().find(|s| s["id"] == p).unwrap()["state"].as_str().unwrap().to_owned();
+    assert_eq!(state("P-000004"), "disputed");
+    let p8 = status.iter().find(|s| s["id"] == "P-000008").unwrap();
+    assert_eq!((p8["words"].as_u64(), p8["withdrawn"].as_u64()), (Some(24_000_000), Some(10_000_000)));
+    let p3 = status.iter().find(|s| s["id"] == "P-000003").unwrap();
+    assert_eq!(p3["words"], 75_000_000, "PSI's DHIS 2 pledge was amended upward");
+    assert_eq!(status.iter().filter(|s| s["days_late"].as_i64().unwrap_or(0) > 0).count(), 4);
+}
+
+#[test]
+fn at_n_before_an_attestation_shows_the_delivery_claimed_not_confirmed() {
+    let env = Env::founded();
+    env.pledge_xof("psi", "1000000");
+    env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "1000000", "--date", "2014-06-01"]);
+    let before = env.ok(&["log", "--format", "json"]).lines().count();
+    env.ok(&["--key", "dns.key", "attest", "F-000001", "--confirm", "--date", "2014-06-10"]);
+    let at = |n: usize| json_lines(&env.ok(&["status", "--format", "json", "--at", &n.to_string()]))[0].clone();
+    let then = at(before);
+    assert_eq!(
+        (then["state"].as_str(), then["claimed"].as_u64(), then["confirmed"].as_u64()),
+        (Some("claimed"), Some(1_000_000), Some(0))
+    );
+    let now = at(before + 1);
+    assert_eq!(
+        (now["state"].as_str(), now["confirmed"].as_u64(), now["met"].as_str()),
+        (Some("fulfilled"), Some(1_000_000), Some("2014-06-01"))
+    );
+    let head = json_lines(&env.ok(&["status", "--format", "json"]))[0].clone();
+    assert_eq!(head, now);
+    let out = env.run(&["status", "--at", "999"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--at 999: the ledger has only"));
+}
+
+#[test]
+fn as_of_before_a_delivery_shows_the_area_promised_not_covered() {
+    let env = Env::founded();
+    env.pledge_xof("psi", "1000000");
+    env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "1000000", "--date", "2014-06-01"]);
+    env.ok(&["--key", "dns.key", "attest", "F-000001", "--confirm", "--date", "2014-06-10"]);
+    let area = |as_of: &str| {
+        json_lines(&env.ok(&["coverage", "--format", "json", "--as-of", as_of]))
+            .into_iter()
+            .find(|a| a["code"] == "ML-3")
+            .unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(area("2014-02-28"), "gap", "before the pledge");
+    assert_eq!(area("2014-05-31"), "promised", "before the delivery");
+    assert_eq!(area("2014-06-05"), "promised", "delivered, not yet confirmed");
+    assert_eq!(area("2014-06-10"), "covered");
+    // Overdue is judged on the as-of date: due 2015-06-30.
+    env.pledge_xof("measure", "5");
+    let st = |as_of: &str| {
+        json_lines(&env.ok(&["status", "--org", "measure", "--format", "json", "--as-of", as_of]))[0]["state"].clone()
+    };
+    assert_eq!(st("2015-06-30"), "open");
+    assert_eq!(st("2015-07-01"), "overdue");
+    let out = env.run(&["status", "--as-of", "2015-13-01"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn filters_formats_and_rebuild() {
+    let env = demo();
+    // --org: the member's pledges, made or received.
+    let psi = json_lines(&env.ok(&["status", "--org", "psi", "--format", "json"]));
+    assert_eq!(psi.len(), 3);
+    let cps = json_lines(&env.ok(&["status", "--org", "cps", "--format", "json"]));
+    assert_eq!(cps.len(), 1, "cps received one pledge");
+    let card = json_lines(&env.ok(&["scorecard", "--org", "cps", "--format", "json"]));
+    assert_eq!((card.len(), card[0]["pledges"].as_u64()), (1, Some(0)));
+    // --area includes the areas inside it.
+    let sikasso = json_lines(&env.ok(&["status", "--area", "ML-3", "--format", "json"]));
+    let ids: Vec<&str> = sikasso.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["P-000002", "P-000005", "P-000010"], "Koutiala and Kadiolo are in Sikasso");
+    let cov = json_lines(&env.ok(&["coverage", "--area", "ML-3", "--format", "json"]));
+    assert_eq!(cov.iter().map(|a| a["code"].as_str().unwrap()).collect::<Vec<_>>(), ["ML-3", "ML-3-KDL", "ML-3-KTL"]);
+    for (args, needle) in [(["status", "--org", "ghost"]), (["status", "--area", "ML-99"])]
+        .iter()
+        .zip(["unknown member ghost", "unknown area ML-99"])
+    {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(needle));
+    }
+    // CSV opens in a spreadsheet: a header row, one record per row, quoted where needed.
+    for cmd in ["status", "scorecard", "coverage", "timeline"] {
+        let csv_text = env.ok(&[cmd, "--format", "csv", "--as-of", "2016-06-30"]);
+        let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());
+        let width = rdr.headers().unwrap().len();
+        let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+        assert!(!rows.is_empty(), "{cmd}");
+        assert!(rows.iter().all(|r| r.len() == width), "{cmd}");
+    }
+    let csv_text = env.ok(&["status", "--format", "csv", "--as-of", "2016-06-30"]);
+    assert!(csv_text.starts_with("pledge,pledger,beneficiary,category,areas,unit,words,"));
+    assert!(csv_text.contains(",USD,450000.00,"), "money as a decimal in major units");
+    assert!(csv_text.contains("\"ML-3,ML-1,ML-BKO\""), "quoted lists");
+    // Rebuild recomputes the same projections, and the ledger still verifies.
+    let before: Vec<String> =
+        ["status", "scorecard", "coverage", "timeline"].iter().map(|c| env.ok(&[c, "--format", "json"])).collect();
+    assert_eq!(env.ok(&["rebuild"]), "63");
+    let after: Vec<String> =
+        ["status", "scorecard", "coverage", "timeline"].iter().map(|c| env.ok(&[c, "--format", "json"])).collect();
+    assert_eq!(before, after);
+    env.ok(&["verify"]);
+}
+
+#[test]
+fn show_tells_a_pledges_history() {
+    let env = demo();
+    let v: Value = serde_json::from_str(&env.ok(&["show", "P-000008", "--format", "json"])).unwrap();
+    let kinds: Vec<&str> = v["history"].as_array().unwrap().iter().map(|h| h["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["pledge", "amendment", "withdrawal", "fulfillment", "attestation"]);
+    assert_eq!(v["history"][4]["signer"], "dns");
+    assert_eq!(v["status"]["state"], "fulfilled");
+    assert_eq!(v["status"]["areas"], serde_json::json!(["ML-7"]));
+    let table = env.ok(&["show", "P-000004", "--format", "table"]);
+    assert!(table.contains("disputed F-000008"), "{table}");
+}
+
+#[test]
+fn snapshot_tables_of_the_demo() {
+    let env = demo();
+    for cmd in ["status", "scorecard", "coverage", "timeline"] {
+        let out = env.ok(&[cmd, "--format", "table", "--as-of", "2016-06-30"]);
+        insta::assert_snapshot!(format!("demo_{cmd}"), out);
+    }
+}
