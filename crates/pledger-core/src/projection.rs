@@ -305,7 +305,7 @@ pub fn scorecard(statuses: &[PledgeStatus], members: &[MemberRecord], always: &[
         }
         let n = mine.len() as u64;
         let mean =
-            |f: &dyn Fn(&PledgeStatus) -> u64| if n == 0 { 0 } else { mine.iter().map(|s| f(s)).sum::<u64>() / n };
+            |f: &dyn Fn(&PledgeStatus) -> u64| mine.iter().map(|s| f(s)).sum::<u64>().checked_div(n).unwrap_or(0);
         let judged: Vec<&&PledgeStatus> =
             mine.iter().filter(|s| s.state == PledgeState::Fulfilled || s.past_due).collect();
         let on_time =

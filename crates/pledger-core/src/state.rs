@@ -233,6 +233,9 @@ impl FulfillmentRecord {
 }
 
 /// A record an event creates or replaces.
+// Records live briefly in an outcome's short vector on their way to the store; boxing the large
+// ones would add an allocation per event on the append path for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
     Member(MemberRecord),
