@@ -291,7 +291,7 @@ impl Ledger {
             pledger_log::replay(&mut state, &line).map_err(|e| StoreError::Corrupt(format!("entry {seq}: {e}")))?;
             nodes.extend(frontier.push::<Blake3>(merkle::leaf_hash(&line)));
             seq += 1;
-            if seq % 65_536 == 0 {
+            if seq.is_multiple_of(65_536) {
                 progress(seq);
             }
         }

@@ -445,7 +445,7 @@ pub fn export(g: &Global, file: &Path) -> Result<()> {
         let (seq, line) = item?;
         out.write_all(&line).map_err(io)?;
         out.write_all(b"\n").map_err(io)?;
-        if seq % 4096 == 0 {
+        if seq.is_multiple_of(4096) {
             pb.set_position(seq);
         }
     }
