@@ -244,7 +244,8 @@ fn timeline_by_hand() {
     let l = ledger();
     let pledges: Vec<_> = l.state.pledges.values().collect();
     let rows = timeline(&pledges, &l.state.fulfillments, &Horizon::head(d("2015-01-31")));
-    let xof: Vec<(String, u64, u64, u64, u64, u64, u64, u64)> = rows
+    type Row = (String, u64, u64, u64, u64, u64, u64, u64);
+    let xof: Vec<Row> = rows
         .iter()
         .filter(|r| r.currency.as_deref() == Some("XOF"))
         .map(|r| {
