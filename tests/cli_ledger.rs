@@ -314,7 +314,7 @@ fn demo_builds_the_story_and_keeps_it_when_asked() {
     let out = env.cmd().env_remove("PLEDGER_LEDGER").arg("demo").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("DHIS 2"), "{text}");
+    assert!(text.contains("Who kept their word") && text.contains("Gaps: ML-8 Kidal."), "{text}");
     let kept = env.path("demo-ledger");
     let out = env.cmd().args(["--ledger", kept.to_str().unwrap(), "demo"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
