@@ -84,7 +84,10 @@ fn the_write_commands_print_short_stable_ids() {
         "ML-3-KTL"
     );
     assert_eq!(env.ok(&["--key", "dns.key", "category", "add", "dhis2", "--name", "DHIS 2"]), "dhis2");
-    let show: Value = serde_json::from_str(&env.ok(&["show", "P-000001", "--format", "json"])).unwrap();
+    let shown: Value = serde_json::from_str(&env.ok(&["show", "P-000001", "--format", "json"])).unwrap();
+    let show = &shown["pledge"];
+    assert_eq!(shown["status"]["state"], "overdue", "due 2015-06-30, judged today");
+    assert_eq!(shown["history"].as_array().unwrap().len(), 5, "pledge, fulfillment, attestation, amendment, withdrawal");
     assert_eq!(show["words"], 1_500_000);
     assert_eq!(show["claimed"], 400_000);
     assert_eq!(show["confirmed"], 400_000);
@@ -112,8 +115,8 @@ fn the_write_commands_print_short_stable_ids() {
         "Funds",
     ]);
     let p3: Value = serde_json::from_str(&env.ok(&["show", "P-000003", "--format", "json"])).unwrap();
-    assert_eq!(p3["words"], 1_250_050);
-    assert_eq!(p3["measure"]["currency"], "USD");
+    assert_eq!(p3["pledge"]["words"], 1_250_050);
+    assert_eq!(p3["pledge"]["measure"]["currency"], "USD");
 }
 
 #[test]
