@@ -94,7 +94,7 @@ fn an_independent_python_verifier_accepts_real_bundles_and_rejects_tampered_ones
     };
     let out = run("b.jsonl", &["--log-key", &vkey]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("verified 60 entries of hmis.sante.gov.ml/pledges"));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("verified 63 entries of hmis.sante.gov.ml/pledges"));
     let bundle = std::fs::read_to_string(env.path("b.jsonl")).unwrap();
     let lines: Vec<&str> = bundle.lines().collect();
     // One payload byte changed; an entry dropped; another ledger's log key trusted.
