@@ -87,7 +87,11 @@ fn the_write_commands_print_short_stable_ids() {
     let shown: Value = serde_json::from_str(&env.ok(&["show", "P-000001", "--format", "json"])).unwrap();
     let show = &shown["pledge"];
     assert_eq!(shown["status"]["state"], "overdue", "due 2015-06-30, judged today");
-    assert_eq!(shown["history"].as_array().unwrap().len(), 5, "pledge, fulfillment, attestation, amendment, withdrawal");
+    assert_eq!(
+        shown["history"].as_array().unwrap().len(),
+        5,
+        "pledge, fulfillment, attestation, amendment, withdrawal"
+    );
     assert_eq!(show["words"], 1_500_000);
     assert_eq!(show["claimed"], 400_000);
     assert_eq!(show["confirmed"], 400_000);

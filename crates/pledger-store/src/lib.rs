@@ -52,10 +52,16 @@ fn is_lock_error(e: &sled::Error) -> bool {
         || io.to_string().contains("could not acquire lock"))
 }
 
+/// How pledger opens sled: no background flusher, since every commit flushes before it is
+/// acknowledged; without that thread, nothing holds the directory's lock once the handle is gone.
+pub fn config(path: &Path) -> sled::Config {
+    sled::Config::new().path(path).flush_every_ms(None)
+}
+
 fn open_db(path: &Path, wait: Duration) -> Result<sled::Db> {
     let start = Instant::now();
     loop {
-        match sled::Config::new().path(path).open() {
+        match config(path).open() {
             Ok(db) => return Ok(db),
             Err(e) if is_lock_error(&e) => {
                 if start.elapsed() >= wait {
