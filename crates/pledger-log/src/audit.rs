@@ -14,7 +14,6 @@ use rayon::prelude::*;
 use crate::check::parse_event;
 use crate::entry::Entry;
 use crate::error::LogError;
-use crate::keys::from_event_key;
 use crate::merkle::{leaf_hash, Blake3, Frontier, Hash, Node};
 
 /// Signatures verified together in one batch.
@@ -55,6 +54,7 @@ pub struct Mark {
 /// Audits a log fed to it in chunks of consecutive entry lines.
 pub struct Auditor {
     state: MemState,
+    keys: crate::keys::KeyCache,
     frontier: Frontier,
     wanted: BTreeSet<u64>,
     marks: BTreeMap<u64, Mark>,
@@ -71,6 +71,7 @@ impl Auditor {
     pub fn new() -> Self {
         Auditor {
             state: MemState::new(),
+            keys: crate::keys::KeyCache::new(),
             frontier: Frontier::default(),
             wanted: BTreeSet::new(),
             marks: BTreeMap::new(),
@@ -147,7 +148,9 @@ impl Auditor {
             let seq = base + i as u64;
             let step = parsed.and_then(|(entry, event)| {
                 let pk = signing_key(&self.state, &event, seq)?;
-                let key = from_event_key(&pk)
+                let key = self
+                    .keys
+                    .get(&pk)
                     .ok_or_else(|| LogError::Entry(format!("key {} is not a valid Ed25519 key", event.key)))?;
                 let (_, sig) = entry.envelope.single_signature()?;
                 let msg = entry.envelope.signed_bytes();

@@ -9,7 +9,7 @@ use pledger_core::{decide, signing_key, Event, Outcome, Recorded, RuleError, Sta
 use crate::dsse::Envelope;
 use crate::entry::Entry;
 use crate::error::{LogError, Result};
-use crate::keys::from_event_key;
+use crate::keys::{from_event_key, KeyCache};
 
 /// An entry whose event parsed and whose signing key is known, signature not yet verified.
 #[derive(Debug, Clone)]
@@ -44,16 +44,27 @@ pub fn parse_event(envelope: &Envelope) -> Result<Event> {
 
 /// Opens `entry` against the state before it: the event and the key it must verify under.
 pub fn open<V: StateView + ?Sized>(view: &V, entry: &Entry) -> Result<Opened> {
+    open_cached(view, entry, &mut KeyCache::new())
+}
+
+/// [`open`], with decompressed keys remembered across entries.
+pub fn open_cached<V: StateView + ?Sized>(view: &V, entry: &Entry, keys: &mut KeyCache) -> Result<Opened> {
     let event = parse_event(&entry.envelope)?;
     let pk = signing_key(view, &event, entry.seq)?;
-    let key = from_event_key(&pk)
+    let key = keys
+        .get(&pk)
         .ok_or_else(|| LogError::Rule(RuleError::State(format!("stored key {} is not a valid key", event.key))))?;
     Ok(Opened { recorded: Recorded { seq: entry.seq, recorded_at: entry.recorded_at, event }, key })
 }
 
 /// Opens, verifies the signature of, and decides `entry` against the state before it.
 pub fn check<V: StateView + ?Sized>(view: &V, entry: &Entry) -> Result<(Recorded, Outcome)> {
-    let opened = open(view, entry)?;
+    check_cached(view, entry, &mut KeyCache::new())
+}
+
+/// [`check`], with decompressed keys remembered across entries.
+pub fn check_cached<V: StateView + ?Sized>(view: &V, entry: &Entry, keys: &mut KeyCache) -> Result<(Recorded, Outcome)> {
+    let opened = open_cached(view, entry, keys)?;
     if !entry.envelope.verify(&opened.key) {
         return Err(LogError::BadSignature {
             key: opened.recorded.event.key.to_string(),
@@ -68,8 +79,21 @@ pub fn check<V: StateView + ?Sized>(view: &V, entry: &Entry) -> Result<(Recorded
 /// and decided, its signature is not checked again. For `--at N` and `rebuild`.
 pub fn replay(state: &mut pledger_core::MemState, line: &[u8]) -> Result<Outcome> {
     let entry = Entry::parse(line)?;
-    let opened = open(state, &entry)?;
-    let outcome = decide(state, &opened.recorded)?;
+    let event = parse_event_unchecked(&entry.envelope)?;
+    // The signing key must still be the signer's and live (a rule); its point was checked when
+    // the entry was appended, and is not decompressed again.
+    signing_key(state, &event, entry.seq)?;
+    let outcome = decide(state, &Recorded { seq: entry.seq, recorded_at: entry.recorded_at, event })?;
     state.commit(&outcome);
     Ok(outcome)
+}
+
+/// The event of an envelope already verified once: its form, without decompressing new keys.
+fn parse_event_unchecked(envelope: &Envelope) -> Result<Event> {
+    let (keyid, _) = envelope.single_signature()?;
+    let event = Event::parse(&envelope.payload)?;
+    if keyid != event.key.as_str() {
+        return Err(LogError::KeyMismatch { envelope: keyid.to_owned(), event: event.key.to_string() });
+    }
+    Ok(event)
 }

@@ -117,6 +117,27 @@ pub fn from_event_key(key: &PublicKey) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&key.0).ok().filter(|k| !k.is_weak())
 }
 
+/// Public keys already decompressed and checked: decompressing a point costs more than a rule,
+/// and a ledger has a few hundred keys signing millions of events.
+#[derive(Default)]
+pub struct KeyCache(std::collections::HashMap<[u8; 32], VerifyingKey>);
+
+impl KeyCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// [`from_event_key`], remembered.
+    pub fn get(&mut self, key: &PublicKey) -> Option<VerifyingKey> {
+        if let Some(k) = self.0.get(&key.0) {
+            return Some(*k);
+        }
+        let k = from_event_key(key)?;
+        self.0.insert(key.0, k);
+        Some(k)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

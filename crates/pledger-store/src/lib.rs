@@ -45,6 +45,7 @@ pub struct Ledger {
     db: sled::Db,
     path: PathBuf,
     head: StoredHead,
+    keys: pledger_log::keys::KeyCache,
 }
 
 fn is_lock_error(e: &sled::Error) -> bool {
@@ -55,8 +56,12 @@ fn is_lock_error(e: &sled::Error) -> bool {
 /// How pledger opens sled: no background flusher, since every commit flushes before it is
 /// acknowledged; without that thread, nothing holds the directory's lock once the handle is gone.
 pub fn config(path: &Path) -> sled::Config {
-    sled::Config::new().path(path).flush_every_ms(None)
+    sled::Config::new().path(path).flush_every_ms(None).cache_capacity(CACHE_BYTES)
 }
+
+/// sled's page cache: enough for the hot part of a national ledger, bounded so that a long
+/// verify or rebuild stays in bounded memory.
+pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 fn open_db(path: &Path, wait: Duration) -> Result<sled::Db> {
     let start = Instant::now();
@@ -92,7 +97,7 @@ impl Ledger {
         let db = open_db(path, Duration::ZERO)?;
         db.insert(Key::Version.bytes(), FORMAT).map_err(|e| StoreError::sled(path, e))?;
         db.flush().map_err(|e| StoreError::sled(path, e))?;
-        Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default() })
+        Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default(), keys: Default::default() })
     }
 
     /// Opens the ledger at `path` for a rebuild, even if a previous rebuild was interrupted.
@@ -100,7 +105,7 @@ impl Ledger {
         match Self::open(path, wait) {
             Err(StoreError::RebuildInterrupted { .. }) => {
                 let db = open_db(path, wait)?;
-                Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default() })
+                Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default(), keys: Default::default() })
             }
             other => other,
         }
@@ -130,7 +135,7 @@ impl Ledger {
             Some(bytes) => decode(&bytes, "head")?,
             None => StoredHead::default(),
         };
-        Ok(Ledger { db, path: path.to_owned(), head })
+        Ok(Ledger { db, path: path.to_owned(), head, keys: Default::default() })
     }
 
     pub fn path(&self) -> &Path {
@@ -478,7 +483,8 @@ impl Writer<'_> {
         let entry = Entry { seq, recorded_at, envelope };
         let view = StoreView { db: &self.ledger.db, pending: Some(&self.pending), head: &self.head.state };
         let (recorded, outcome) =
-            pledger_log::check(&view, &entry).map_err(|e| StoreError::Refused { seq, error: e })?;
+            pledger_log::check::check_cached(&view, &entry, &mut self.ledger.keys)
+                .map_err(|e| StoreError::Refused { seq, error: e })?;
         let line = entry.to_line();
         let leaf = merkle::leaf_hash(&line);
         for (level, index, hash) in self.head.frontier.push::<Blake3>(leaf) {
@@ -494,6 +500,21 @@ impl Writer<'_> {
             Appended { seq, kind: recorded.event.kind(), assigned: outcome.assigned, event_id: recorded.event.id };
         self.appended.push(appended.clone());
         Ok(appended)
+    }
+
+    /// Whether this exact envelope is already recorded (in the ledger or the group so far).
+    pub fn holds(&self, envelope: &Envelope) -> Result<bool> {
+        let Ok(event) = pledger_log::parse_event(envelope) else { return Ok(false) };
+        let view = StoreView { db: &self.ledger.db, pending: Some(&self.pending), head: &self.head.state };
+        let Some(seq) = view.event_seq(&event.id).map_err(|e| StoreError::Corrupt(e.to_string()))? else {
+            return Ok(false);
+        };
+        let key = Key::Entry(seq).bytes();
+        let line = match self.pending.get(&key) {
+            Some(l) => Some(l.clone()),
+            None => self.ledger.db.get(&key).map_err(|e| StoreError::sled(&self.ledger.path, e))?.map(|v| v.to_vec()),
+        };
+        Ok(line.and_then(|l| Entry::parse(&l).ok()).is_some_and(|e| &e.envelope == envelope))
     }
 
     /// The state's head as it stands with the group so far.

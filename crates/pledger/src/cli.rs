@@ -457,4 +457,10 @@ pub struct SubmitArgs {
     /// Envelopes written and flushed together.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub group: usize,
+    /// Create the ledger (a new directory) from envelopes that begin with its genesis.
+    #[arg(long)]
+    pub create: bool,
+    /// Skip envelopes already recorded exactly as given (to resume an interrupted submit).
+    #[arg(long)]
+    pub resume: bool,
 }

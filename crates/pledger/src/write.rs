@@ -510,7 +510,11 @@ pub fn submit(g: &Global, a: &SubmitArgs) -> Result<()> {
     if a.group == 0 {
         return Err(usage("--group must be at least 1"));
     }
-    let mut ledger = open_ledger(g)?;
+    let mut ledger = match (a.create, a.resume) {
+        (true, true) if ledger_path(g)?.exists() => open_ledger(g)?,
+        (true, _) => Ledger::create(ledger_path(g)?)?,
+        _ => open_ledger(g)?,
+    };
     let files: Vec<PathBuf> = a.files.clone();
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failure: Option<Failure> = None;
@@ -524,6 +528,9 @@ pub fn submit(g: &Global, a: &SubmitArgs) -> Result<()> {
                     break 'files;
                 }
             };
+            if a.resume && w.holds(&env)? {
+                continue;
+            }
             if let Err(e) = w.append(env, Utc::now()) {
                 failure = Some(match e {
                     StoreError::Refused { error, .. } => {
