@@ -33,7 +33,15 @@ fn pledger(bin: &Path, ledger: &Path, args: &[&str]) -> std::io::Result<std::pro
 
 /// Kills `pledger submit` `kills` times at random moments within `max_ms` of its start, over a
 /// ledger of `events` generated events, rebuilding every `rebuild_every` kills.
-pub fn run(bin: &Path, work: &Path, kills: u64, events: u64, max_ms: u64, rebuild_every: u64, seed: u64) -> Result<Summary, String> {
+pub fn run(
+    bin: &Path,
+    work: &Path,
+    kills: u64,
+    events: u64,
+    max_ms: u64,
+    rebuild_every: u64,
+    seed: u64,
+) -> Result<Summary, String> {
     std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
     let envelopes = work.join("envelopes.jsonl");
     {
@@ -57,7 +65,8 @@ pub fn run(bin: &Path, work: &Path, kills: u64, events: u64, max_ms: u64, rebuil
             .spawn()
             .map_err(|e| e.to_string())?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
-        let reader = std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>());
+        let reader =
+            std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>());
         let delay = Duration::from_millis(5 + rng.below(max_ms));
         let start = Instant::now();
         let mut finished = false;
@@ -78,7 +87,9 @@ pub fn run(bin: &Path, work: &Path, kills: u64, events: u64, max_ms: u64, rebuil
         let printed = reader.join().map_err(|_| "reader thread panicked")?;
         acknowledged.extend(printed);
 
-        if !ledger.join("conf").exists() || acknowledged.is_empty() && pledger(bin, &ledger, &["log"]).map(|o| !o.status.success()).unwrap_or(true) {
+        if !ledger.join("conf").exists()
+            || acknowledged.is_empty() && pledger(bin, &ledger, &["log"]).map(|o| !o.status.success()).unwrap_or(true)
+        {
             // Killed before the ledger existed: nothing was acknowledged, nothing to check.
             let _ = std::fs::remove_dir_all(&ledger);
             continue;

@@ -16,7 +16,7 @@ use pledger_core::event::{
 };
 use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, MemberId, PledgeId};
 use pledger_core::testkit::Rng;
-use pledger_core::{decide, MemState, Measure, Recorded, Unit};
+use pledger_core::{decide, Measure, MemState, Recorded, Unit};
 use pledger_log::sign::sign_event;
 use rayon::prelude::*;
 
@@ -24,8 +24,17 @@ pub const ORIGIN: &str = "bench.pledger/ml";
 pub const MEMBERS: usize = 200;
 const REGIONS: [&str; 9] = ["ML-1", "ML-2", "ML-3", "ML-4", "ML-5", "ML-6", "ML-7", "ML-8", "ML-BKO"];
 const DISTRICTS_PER_REGION: usize = 8;
-const CATEGORIES: [&str; 9] =
-    ["funding", "equipment", "software", "training", "technical-assistance", "staffing", "connectivity", "meetings", "other"];
+const CATEGORIES: [&str; 9] = [
+    "funding",
+    "equipment",
+    "software",
+    "training",
+    "technical-assistance",
+    "staffing",
+    "connectivity",
+    "meetings",
+    "other",
+];
 
 /// A member of the generated ledger.
 pub struct Member {
@@ -315,7 +324,8 @@ pub fn generate(seed: u64, n: u64, out: &mut impl Write, mut progress: impl FnMu
         let events: Vec<Event> = (0..chunk).map(|_| g.next_event()).collect();
         let keys: Vec<&SigningKey> =
             events.iter().map(|e| &g.members[e.signer.as_str()[1..].parse::<usize>().unwrap_or(0)].key).collect();
-        let lines: Vec<String> = events.par_iter().zip(keys.par_iter()).map(|(e, k)| sign_event(e, k).to_json()).collect();
+        let lines: Vec<String> =
+            events.par_iter().zip(keys.par_iter()).map(|(e, k)| sign_event(e, k).to_json()).collect();
         for l in lines {
             out.write_all(l.as_bytes())?;
             out.write_all(b"\n")?;

@@ -69,6 +69,9 @@ enum Cmd {
         /// Samples per latency figure.
         #[arg(long, default_value_t = 30)]
         samples: usize,
+        /// Reuse the ledger already built in --work: measure only the queries and writes.
+        #[arg(long, requires = "work")]
+        reuse: bool,
     },
 }
 
@@ -76,10 +79,11 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Generate { n, out, seed } => generate(n, &out, seed).map(|_| ()),
-        Cmd::Run { events, work, pledger, samples } => run(events, work, pledger, samples),
+        Cmd::Run { events, work, pledger, samples, reuse } => run(events, work, pledger, samples, reuse),
         Cmd::Crash { kills, events, max_ms, rebuild_every, work, pledger, seed } => {
             let bin = pledger.unwrap_or_else(|| std::env::current_exe().unwrap_or_default().with_file_name("pledger"));
-            let work = work.unwrap_or_else(|| std::env::temp_dir().join(format!("pledger-crash-{}", std::process::id())));
+            let work =
+                work.unwrap_or_else(|| std::env::temp_dir().join(format!("pledger-crash-{}", std::process::id())));
             let start = Instant::now();
             pledger_bench::crash::run(&bin, &work, kills, events, max_ms, rebuild_every, seed).map(|s| {
                 println!("| kills | of which mid-write | acknowledged events | lost | failed verifications | rebuilds | rebuild mismatches | ledgers | time |");
@@ -218,7 +222,7 @@ fn fmt_rate(r: f64) -> String {
     }
 }
 
-fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: usize) -> Res<()> {
+fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: usize, reuse: bool) -> Res<()> {
     let tmp;
     let work = match work {
         Some(w) => w,
@@ -234,13 +238,39 @@ fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: us
     if !bin.exists() {
         return Err(format!("{} not found: build it with `cargo build --release -p pledger`", bin.display()));
     }
-    let _ = std::fs::remove_dir_all(&work);
-    let raw_bytes = generate(events, &work, 1)?;
+    let env_path = work.join("envelopes.jsonl");
+    let mut r = Report { rows: Vec::new() };
+    let cores = rayon::current_num_threads();
+    let raw_bytes = if reuse {
+        std::fs::metadata(&env_path).map_err(err)?.len()
+    } else {
+        let _ = std::fs::remove_dir_all(&work);
+        generate(events, &work, 1)?
+    };
+    if !reuse {
+        build_and_audit(&work, &bin, events, raw_bytes, &mut r)?;
+    }
+    queries(&work, &bin, events, samples, &mut r)?;
+    println!("| figure | measured | limit or target | ratio |");
+    println!("|---|---|---|---|");
+    for row in &r.rows {
+        println!("| {} | {} | {} | {} |", row[0], row[1], row[2], row[3]);
+    }
+    println!();
+    println!("{events} events, {cores} cores, raw envelopes {:.0} MB.", raw_bytes as f64 / 1e6);
+    if !reuse {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok(())
+}
+
+/// Raw limits, then bulk submit, disk, checkpoint, verify, export, bundle verify, rebuild.
+fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut Report) -> Res<()> {
     let env_path = work.join("envelopes.jsonl");
     let ledger = work.join("ledger");
     let l = ledger.to_str().ok_or("bad path")?;
-    let mut r = Report { rows: Vec::new() };
     let cores = rayon::current_num_threads();
+    let bin = bin.to_path_buf();
 
     // Raw limits, on the same envelopes (at most 200,000 of them).
     let lines: Vec<Vec<u8>> = {
@@ -249,8 +279,10 @@ fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: us
     };
     let envelopes: Vec<Envelope> = lines.iter().map(|l| Envelope::parse(l).map_err(err)).collect::<Res<_>>()?;
     let members = pledger_bench::members(1);
-    let keys: BTreeMap<String, VerifyingKey> =
-        members.iter().map(|m| (pledger_log::keys::key_id(&m.key.verifying_key()).to_string(), m.key.verifying_key())).collect();
+    let keys: BTreeMap<String, VerifyingKey> = members
+        .iter()
+        .map(|m| (pledger_log::keys::key_id(&m.key.verifying_key()).to_string(), m.key.verifying_key()))
+        .collect();
     let jobs: Vec<(Vec<u8>, Signature, VerifyingKey)> = envelopes
         .iter()
         .map(|e| {
@@ -328,7 +360,12 @@ fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: us
     let bundle = work.join("bundle.jsonl");
     let b = bundle.to_str().ok_or("bad path")?;
     let ran = run_cmd(&bin, &["--ledger", l, "--quiet", "export", b], true)?;
-    r.row("export the bundle", format!("{} ({:.1} s)", fmt_rate(per_sec(events, ran.secs)), ran.secs), "—".into(), "—".into());
+    r.row(
+        "export the bundle",
+        format!("{} ({:.1} s)", fmt_rate(per_sec(events, ran.secs)), ran.secs),
+        "—".into(),
+        "—".into(),
+    );
     let ran = run_cmd(&bin, &["--quiet", "verify", "--bundle", b], true)?;
     let vb = per_sec(events, ran.secs);
     r.row(
@@ -345,6 +382,14 @@ fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: us
         format!("{} serde_json", fmt_rate(json_limit)),
         format!("{:.2}", rb / json_limit),
     );
+    Ok(())
+}
+
+/// Head queries in-process and as processes, single durable writes, `--at`, `--as-of`.
+fn queries(work: &Path, bin: &Path, events: u64, samples: usize, r: &mut Report) -> Res<()> {
+    let ledger = work.join("ledger");
+    let l = ledger.to_str().ok_or("bad path")?;
+    let bin = bin.to_path_buf();
 
     // Head queries, in-process.
     {
@@ -379,12 +424,14 @@ fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: us
         })?;
         timed("scorecard", &|| {
             let fs = ledger.fulfillments().map_err(err)?;
-            let st: Vec<_> = ledger.pledges().map_err(err)?.iter().filter_map(|p| projection::status(p, &fs, &h)).collect();
+            let st: Vec<_> =
+                ledger.pledges().map_err(err)?.iter().filter_map(|p| projection::status(p, &fs, &h)).collect();
             Ok(projection::scorecard(&st, &ledger.members().map_err(err)?, &[]).len())
         })?;
         timed("coverage", &|| {
             let fs = ledger.fulfillments().map_err(err)?;
-            let st: Vec<_> = ledger.pledges().map_err(err)?.iter().filter_map(|p| projection::status(p, &fs, &h)).collect();
+            let st: Vec<_> =
+                ledger.pledges().map_err(err)?.iter().filter_map(|p| projection::status(p, &fs, &h)).collect();
             Ok(projection::coverage(&st, &ledger.areas().map_err(err)?, None).len())
         })?;
     }
@@ -416,8 +463,25 @@ fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: us
         let ran = run_cmd(
             &bin,
             &[
-                "--ledger", l, "--key", key1, "pledge", "--to", "m000", "--category", "training", "--area", "ML-3", "--amount",
-                &amount, "--currency", "XOF", "--due", "2027-01-01", "--title", "Bench",
+                "--ledger",
+                l,
+                "--key",
+                key1,
+                "pledge",
+                "--to",
+                "m000",
+                "--category",
+                "training",
+                "--area",
+                "ML-3",
+                "--amount",
+                &amount,
+                "--currency",
+                "XOF",
+                "--due",
+                "2027-01-01",
+                "--title",
+                "Bench",
             ],
             false,
         )?;
@@ -432,17 +496,18 @@ fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: us
     );
     let half = (events / 2).to_string();
     let ran = run_cmd(&bin, &["--ledger", l, "status", "--at", &half, "--format", "json"], true)?;
-    r.row(&format!("status --at {half} (replays {half} entries)"), format!("{:.1} s, peak {:.0} MB", ran.secs, ran.rss_mb), "—".into(), "—".into());
+    r.row(
+        &format!("status --at {half} (replays {half} entries)"),
+        format!("{:.1} s, peak {:.0} MB", ran.secs, ran.rss_mb),
+        "—".into(),
+        "—".into(),
+    );
     let ran = run_cmd(&bin, &["--ledger", l, "scorecard", "--as-of", "2018-12-31", "--format", "json"], true)?;
-    r.row("scorecard --as-of 2018-12-31", format!("{:.2} s, peak {:.0} MB", ran.secs, ran.rss_mb), "—".into(), "—".into());
-
-    println!("| figure | measured | limit or target | ratio |");
-    println!("|---|---|---|---|");
-    for row in &r.rows {
-        println!("| {} | {} | {} | {} |", row[0], row[1], row[2], row[3]);
-    }
-    println!();
-    println!("{events} events, {cores} cores, raw envelopes {:.0} MB.", raw_bytes as f64 / 1e6);
-    let _ = std::fs::remove_dir_all(&work);
+    r.row(
+        "scorecard --as-of 2018-12-31",
+        format!("{:.2} s, peak {:.0} MB", ran.secs, ran.rss_mb),
+        "—".into(),
+        "—".into(),
+    );
     Ok(())
 }

@@ -63,7 +63,11 @@ pub fn check<V: StateView + ?Sized>(view: &V, entry: &Entry) -> Result<(Recorded
 }
 
 /// [`check`], with decompressed keys remembered across entries.
-pub fn check_cached<V: StateView + ?Sized>(view: &V, entry: &Entry, keys: &mut KeyCache) -> Result<(Recorded, Outcome)> {
+pub fn check_cached<V: StateView + ?Sized>(
+    view: &V,
+    entry: &Entry,
+    keys: &mut KeyCache,
+) -> Result<(Recorded, Outcome)> {
     let opened = open_cached(view, entry, keys)?;
     if !entry.envelope.verify(&opened.key) {
         return Err(LogError::BadSignature {

@@ -90,3 +90,37 @@ pub fn record(r: &Record) -> (Key, Vec<u8>) {
         Record::EventId(id, seq) => (Key::EventId(*id), encode(seq)),
     }
 }
+
+/// Whether a derived key belongs in a store whose entries give `state`, with `size` entries: a
+/// record the state has, or a complete tree node.
+pub fn derived_from(key: &[u8], state: &pledger_core::MemState, size: u64) -> bool {
+    let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_owned);
+    match key {
+        [b'n', level, rest @ ..] => be_u64(rest).is_some_and(|i| {
+            *level < 64
+                && i.checked_add(1).and_then(|n| n.checked_shl(u32::from(*level))).is_some_and(|end| end <= size)
+        }),
+        [MEMBER, rest @ ..] => {
+            text(rest).and_then(|s| MemberId::parse(&s).ok()).is_some_and(|id| state.members.contains_key(&id))
+        }
+        [b'k', rest @ ..] => {
+            text(rest).and_then(|s| KeyId::parse(&s).ok()).is_some_and(|id| state.key_holders.contains_key(&id))
+        }
+        [AREA, rest @ ..] => {
+            text(rest).and_then(|s| AreaCode::parse(&s).ok()).is_some_and(|c| state.areas.contains_key(&c))
+        }
+        [CATEGORY, rest @ ..] => {
+            text(rest).and_then(|s| CategoryCode::parse(&s).ok()).is_some_and(|c| state.categories.contains_key(&c))
+        }
+        [PLEDGE, rest @ ..] => be_u64(rest).is_some_and(|n| state.pledges.contains_key(&PledgeId(n))),
+        [FULFILLMENT, rest @ ..] => be_u64(rest).is_some_and(|n| state.fulfillments.contains_key(&FulfillmentId(n))),
+        [b's', letter, rest @ ..] => be_u64(rest).is_some_and(|n| {
+            pledger_core::Numbered::ALL
+                .into_iter()
+                .find(|k| k.prefix() as u8 == *letter)
+                .is_some_and(|k| state.numbered.contains_key(&ShortId::new(k, n)))
+        }),
+        [b'i', rest @ ..] => <[u8; 16]>::try_from(rest).is_ok_and(|id| state.event_ids.contains_key(&EventId(id))),
+        _ => false,
+    }
+}

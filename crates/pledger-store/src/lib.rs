@@ -282,9 +282,12 @@ impl Ledger {
     }
 
     /// Recomputes everything derived from the entries — the tree's nodes, the state records,
-    /// the head — and rewrites it. The entries and the checkpoints are kept as they are. A
-    /// rebuild interrupted by a crash leaves a mark that makes every later open ask for another.
-    pub fn rebuild(&mut self, mut progress: impl FnMut(u64)) -> Result<u64> {
+    /// the head — and rewrites what differs, removing what should not be there. The entries and
+    /// the checkpoints are kept as they are. Writes go in bounded batches; a rebuild interrupted
+    /// by a crash leaves a mark that makes every later open ask for another. Returns the number
+    /// of entries and the number of keys it had to change.
+    pub fn rebuild(&mut self, mut progress: impl FnMut(u64)) -> Result<(u64, u64)> {
+        const BATCH: usize = 50_000;
         let path = self.path.clone();
         let sled_err = |e| StoreError::sled(&path, e);
         self.db.insert(Key::Rebuilding.bytes(), b"1".as_slice()).map_err(sled_err)?;
@@ -293,8 +296,7 @@ impl Ledger {
         let mut frontier = Frontier::default();
         let mut nodes: Vec<merkle::Node> = Vec::new();
         let mut seq = 0u64;
-        let mut lines = self.db.scan_prefix([keys::ENTRY]);
-        for kv in lines.by_ref() {
+        for kv in self.db.scan_prefix([keys::ENTRY]) {
             let (k, line) = kv.map_err(sled_err)?;
             if keys::entry_seq(&k) != Some(seq) {
                 return Err(StoreError::Corrupt(format!("entry {seq} is missing")));
@@ -306,46 +308,55 @@ impl Ledger {
                 progress(seq);
             }
         }
-        // Drop every derived key, then write the recomputed ones.
-        let derived =
-            [b'n', b'h', keys::MEMBER, b'k', keys::AREA, keys::CATEGORY, keys::PLEDGE, keys::FULFILLMENT, b's', b'i'];
-        for prefix in derived {
-            let mut batch = sled::Batch::default();
-            for k in self.db.scan_prefix([prefix]).keys() {
-                batch.remove(k.map_err(sled_err)?);
-            }
-            self.db.apply_batch(batch).map_err(sled_err)?;
-        }
+        let mut changed = 0u64;
         let mut batch = sled::Batch::default();
         let mut pending = 0usize;
-        let flush = |batch: &mut sled::Batch, pending: &mut usize, db: &sled::Db| -> Result<()> {
-            db.apply_batch(std::mem::take(batch)).map_err(|e| StoreError::sled(&path, e))?;
-            *pending = 0;
-            Ok(())
-        };
+        let db = &self.db;
+        let mut put =
+            |key: Vec<u8>, value: Option<Vec<u8>>, batch: &mut sled::Batch, pending: &mut usize| -> Result<()> {
+                let current = db.get(&key).map_err(|e| StoreError::sled(&path, e))?;
+                if current.as_deref() == value.as_deref() {
+                    return Ok(());
+                }
+                match value {
+                    Some(v) => batch.insert(key, v),
+                    None => batch.remove(key),
+                }
+                changed += 1;
+                *pending += 1;
+                if *pending >= BATCH {
+                    db.apply_batch(std::mem::take(batch)).map_err(|e| StoreError::sled(&path, e))?;
+                    *pending = 0;
+                }
+                Ok(())
+            };
+        // What should be there.
         for (level, index, hash) in nodes {
-            batch.insert(Key::Node(level, index).bytes(), hash.to_vec());
-            pending += 1;
-            if pending == 100_000 {
-                flush(&mut batch, &mut pending, &self.db)?;
-            }
+            put(Key::Node(level, index).bytes(), Some(hash.to_vec()), &mut batch, &mut pending)?;
         }
         for r in state_records(&state) {
             let (key, value) = keys::record(&r);
-            batch.insert(key.bytes(), value);
-            pending += 1;
-            if pending == 100_000 {
-                flush(&mut batch, &mut pending, &self.db)?;
+            put(key.bytes(), Some(value), &mut batch, &mut pending)?;
+        }
+        // What should not.
+        let derived =
+            [b'n', keys::MEMBER, b'k', keys::AREA, keys::CATEGORY, keys::PLEDGE, keys::FULFILLMENT, b's', b'i'];
+        for prefix in derived {
+            for k in self.db.scan_prefix([prefix]).keys() {
+                let k = k.map_err(|e| StoreError::sled(&self.path, e))?;
+                if !keys::derived_from(&k, &state, seq) {
+                    put(k.to_vec(), None, &mut batch, &mut pending)?;
+                }
             }
         }
         let head = StoredHead { state: state.head.clone(), frontier };
-        batch.insert(Key::Head.bytes(), encode(&head));
+        put(Key::Head.bytes(), Some(encode(&head)), &mut batch, &mut pending)?;
         batch.remove(Key::Rebuilding.bytes());
-        flush(&mut batch, &mut pending, &self.db)?;
+        self.db.apply_batch(batch).map_err(|e| StoreError::sled(&self.path, e))?;
         self.db.flush().map_err(|e| StoreError::sled(&self.path, e))?;
         self.head = head;
         progress(seq);
-        Ok(seq)
+        Ok((seq, changed))
     }
 
     /// Every member, in id order.
@@ -482,9 +493,8 @@ impl Writer<'_> {
         };
         let entry = Entry { seq, recorded_at, envelope };
         let view = StoreView { db: &self.ledger.db, pending: Some(&self.pending), head: &self.head.state };
-        let (recorded, outcome) =
-            pledger_log::check::check_cached(&view, &entry, &mut self.ledger.keys)
-                .map_err(|e| StoreError::Refused { seq, error: e })?;
+        let (recorded, outcome) = pledger_log::check::check_cached(&view, &entry, &mut self.ledger.keys)
+            .map_err(|e| StoreError::Refused { seq, error: e })?;
         let line = entry.to_line();
         let leaf = merkle::leaf_hash(&line);
         for (level, index, hash) in self.head.frontier.push::<Blake3>(leaf) {

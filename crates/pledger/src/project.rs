@@ -390,8 +390,11 @@ pub fn rebuild(g: &Global) -> Result<()> {
         std::time::Duration::from_secs_f64(if g.wait.is_finite() && g.wait >= 0.0 { g.wait.min(3600.0) } else { 0.0 });
     let mut ledger = Ledger::open_for_rebuild(path, wait)?;
     let pb = crate::progress::bar(ledger.size().max(1), "rebuilding", g.quiet);
-    let n = ledger.rebuild(|done| pb.set_position(done))?;
+    let (n, changed) = ledger.rebuild(|done| pb.set_position(done))?;
     pb.finish_and_clear();
+    if changed > 1 && !g.quiet {
+        eprintln!("pledger: rebuilt from {n} entries; {changed} stored records differed and were corrected");
+    }
     println!("{n}");
     Ok(())
 }

@@ -1,0 +1,108 @@
+//! Hostile sizes and numbers: each refused in one line, the ledger unchanged, nothing panics.
+
+mod common;
+
+use common::Env;
+
+#[test]
+fn oversized_and_overflowing_input_is_refused() {
+    let env = Env::founded();
+    env.pledge_xof("psi", "1000");
+    // A 10 MB title in a hand-written event, and a 10 MB envelope line.
+    let title = "x".repeat(10 * 1024 * 1024);
+    env.write("big-event.json", &format!(r#"{{"kind":"pledge","body":{{"title":"{title}"}}}}"#));
+    let out = env.run(&["--key", "psi.key", "--as", "psi", "sign", "big-event.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("larger than")
+            || String::from_utf8_lossy(&out.stderr).contains("bytes, more than")
+    );
+    let big = env.write("big.jsonl", &format!("{{\"payloadType\":\"x\",\"payload\":\"{title}\",\"signatures\":[]}}\n"));
+    env.refused(&["submit", big.to_str().unwrap()], 1, "more than the 98304 allowed");
+    // A title just over its limit, through the command line.
+    env.refused(
+        &[
+            "--key",
+            "psi.key",
+            "pledge",
+            "--to",
+            "dns",
+            "--category",
+            "funding",
+            "--area",
+            "ML",
+            "--amount",
+            "5",
+            "--currency",
+            "XOF",
+            "--due",
+            "2015-01-01",
+            "--title",
+            &"t".repeat(301),
+        ],
+        2,
+        "bad title",
+    );
+    // Deeply nested JSON.
+    let nested = env.write("nested.jsonl", &format!("{}\n", "[".repeat(100_000)));
+    env.refused(&["submit", nested.to_str().unwrap()], 1, "malformed envelope");
+    env.write("nested-event.json", &format!("{{\"kind\":\"pledge\",\"body\":{}}}", "[".repeat(100_000)));
+    let out = env.run(&["--key", "psi.key", "--as", "psi", "sign", "nested-event.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end().lines().count(), 1);
+    // A 10,000-digit amount, negative and zero amounts.
+    let huge = "9".repeat(10_000);
+    for amount in [huge.as_str(), "-1", "0", "0.00"] {
+        env.refused(
+            &[
+                "--key",
+                "psi.key",
+                "pledge",
+                "--to",
+                "dns",
+                "--category",
+                "funding",
+                "--area",
+                "ML",
+                "--amount",
+                amount,
+                "--currency",
+                "USD",
+                "--due",
+                "2015-01-01",
+                "--title",
+                "T",
+            ],
+            2,
+            "bad amount",
+        );
+    }
+    env.write("huge-minor.json", &format!(
+        r#"{{"kind":"fulfillment","effective":"2014-06-01","body":{{"pledge":"P-000001","amount":{{"minor":{huge},"currency":"XOF"}}}}}}"#));
+    let out = env.run(&["--key", "psi.key", "--as", "psi", "sign", "huge-minor.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    // Sums that would overflow 2^53: an increase that would take the words past it.
+    env.ok(&[
+        "--key",
+        "psi.key",
+        "pledge",
+        "--to",
+        "dns",
+        "--category",
+        "funding",
+        "--area",
+        "ML",
+        "--amount",
+        "9007199254740990",
+        "--currency",
+        "XOF",
+        "--due",
+        "2015-01-01",
+        "--title",
+        "Nearly everything",
+        "--date",
+        "2014-01-01",
+    ]);
+    env.refused(&["--key", "psi.key", "amend", "P-000002", "--increase", "5", "--date", "2014-02-01"], 1, "overflows");
+}
