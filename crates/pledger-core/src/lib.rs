@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod areas_csv;
 pub mod event;
 pub mod ids;
 pub mod measure;

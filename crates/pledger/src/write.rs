@@ -142,36 +142,7 @@ fn read_bounded(path: &Path, what: &str) -> Result<Vec<u8>> {
 /// Reads areas.csv (header `code,name,level[,parent]`), parents before children.
 fn read_areas(path: &Path) -> Result<Vec<AreaDefined>> {
     let bytes = read_bounded(path, "areas file")?;
-    let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes.as_slice());
-    let at = |line: u64, msg: String| refused(format!("{}:{line}: {msg}", path.display()));
-    let headers = rdr.headers().map_err(|e| at(1, e.to_string()))?.clone();
-    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (code, name, level) = match (col("code"), col("name"), col("level")) {
-        (Some(c), Some(n), Some(l)) => (c, n, l),
-        _ => return Err(at(1, "the header must name the columns code,name,level and optionally parent".into())),
-    };
-    let parent = col("parent");
-    let mut areas = Vec::new();
-    for row in rdr.records() {
-        let row = row.map_err(|e| at(e.position().map_or(0, |p| p.line()), e.to_string()))?;
-        let line = row.position().map_or(0, |p| p.line());
-        let field = |i: usize| row.get(i).unwrap_or("");
-        let area = (|| -> std::result::Result<AreaDefined, pledger_core::FieldError> {
-            Ok(AreaDefined {
-                code: AreaCode::parse(field(code))?,
-                name: Name::parse(field(name))?,
-                level: Level::parse(field(level))?,
-                parent: match parent.map(field) {
-                    Some(p) if !p.is_empty() => Some(AreaCode::parse(p)?),
-                    _ => None,
-                },
-            })
-        })()
-        .map_err(|e| at(line, e.to_string()))?;
-        areas.push(area);
-    }
-    areas.sort_by_key(|a| a.level);
-    Ok(areas)
+    pledger_core::areas_csv::parse(&bytes).map_err(|e| refused(format!("{}:{e}", path.display())))
 }
 
 pub fn init(g: &Global, a: &InitArgs) -> Result<()> {
@@ -561,22 +532,4 @@ fn print_ids(out: &mut impl std::io::Write, done: &[pledger_store::Appended]) ->
     }
     out.flush()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn areas_csv_parents_first_and_errors_name_the_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("areas.csv");
-        std::fs::write(&p, "code,name,level,parent\nML-3,Sikasso,region,ML\nML,Mali,country,\n").unwrap();
-        let areas = read_areas(&p).unwrap();
-        assert_eq!(areas[0].code.as_str(), "ML");
-        assert_eq!(areas[1].parent.as_ref().unwrap().as_str(), "ML");
-        std::fs::write(&p, "code,name,level\nML,Mali,country\nML-3,Sikasso,regio\n").unwrap();
-        let e = read_areas(&p).unwrap_err().message;
-        assert!(e.contains(":3:") && e.contains("area level"), "{e}");
-    }
 }
