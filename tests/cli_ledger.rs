@@ -76,17 +76,7 @@ fn init_refuses_a_bad_areas_file_and_leaves_no_ledger() {
     env.keygen("dns.key");
     env.write("areas.csv", "code,name,level,parent\nML,Mali,country,\nML-3,Sikasso,region,ML-9\n");
     let out = env.run(&[
-        "--key",
-        "dns.key",
-        "--origin",
-        ORIGIN,
-        "init",
-        "--org",
-        "dns",
-        "--name",
-        "DNS",
-        "--areas",
-        "areas.csv",
+        "--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS", "--areas", "areas.csv",
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -97,17 +87,7 @@ fn init_refuses_a_bad_areas_file_and_leaves_no_ledger() {
     assert!(!env.ledger.exists(), "a half-made ledger was left behind");
     env.write("areas.csv", "code,name\nML,Mali\n");
     let out = env.run(&[
-        "--key",
-        "dns.key",
-        "--origin",
-        ORIGIN,
-        "init",
-        "--org",
-        "dns",
-        "--name",
-        "DNS",
-        "--areas",
-        "areas.csv",
+        "--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS", "--areas", "areas.csv",
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("header must name"));
     let out = env.run(&["--key", "dns.key", "--origin", "has space", "init", "--org", "dns", "--name", "DNS"]);
@@ -125,30 +105,9 @@ fn offline_signing_then_submit() {
     // Sign without any ledger at hand: origin and signer given.
     let mut c = env.cmd();
     c.env_remove("PLEDGER_LEDGER").args([
-        "--key",
-        "psi.key",
-        "--as",
-        "psi",
-        "--origin",
-        ORIGIN,
-        "pledge",
-        "--to",
-        "dns",
-        "--category",
-        "training",
-        "--area",
-        "ML-1",
-        "--quantity",
-        "12",
-        "--unit",
-        "sessions",
-        "--due",
-        "2015-01-01",
-        "--title",
-        "Training",
-        "--date",
-        "2014-02-02",
-        "--sign-only",
+        "--key", "psi.key", "--as", "psi", "--origin", ORIGIN, "pledge", "--to", "dns", "--category", "training",
+        "--area", "ML-1", "--quantity", "12", "--unit", "sessions", "--due", "2015-01-01", "--title", "Training",
+        "--date", "2014-02-02", "--sign-only",
     ]);
     let out = c.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

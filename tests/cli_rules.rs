@@ -5,7 +5,7 @@ mod common;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use common::Env;
+use common::{pledge_with, Env};
 use serde_json::Value;
 
 fn envelope(json: &str) -> Value {
@@ -30,24 +30,8 @@ fn the_write_commands_print_short_stable_ids() {
     assert_eq!(env.pledge_xof("psi", "1000000"), "P-000001");
     assert_eq!(
         env.ok(&[
-            "--key",
-            "measure.key",
-            "pledge",
-            "--to",
-            "dns",
-            "--category",
-            "software",
-            "--area",
-            "ML-1,ML-BKO",
-            "--quantity",
-            "40",
-            "--unit",
-            "laptops",
-            "--due",
-            "2015-01-31",
-            "--title",
-            "Laptops",
-            "--date",
+            "--key", "measure.key", "pledge", "--to", "dns", "--category", "software", "--area", "ML-1,ML-BKO",
+            "--quantity", "40", "--unit", "laptops", "--due", "2015-01-31", "--title", "Laptops", "--date",
             "2014-02-01"
         ]),
         "P-000002"
@@ -63,16 +47,7 @@ fn the_write_commands_print_short_stable_ids() {
     );
     assert_eq!(
         env.ok(&[
-            "--key",
-            "psi.key",
-            "withdraw",
-            "P-000001",
-            "--amount",
-            "100000",
-            "--reason",
-            "cut",
-            "--date",
-            "2014-08-01"
+            "--key", "psi.key", "withdraw", "P-000001", "--amount", "100000", "--reason", "cut", "--date", "2014-08-01"
         ]),
         "W-000001"
     );
@@ -100,23 +75,8 @@ fn the_write_commands_print_short_stable_ids() {
     assert_eq!(show["fulfillments"][0]["status"], "confirmed");
     // USD has cents: 12500.50 is 1250050 minor units.
     env.ok(&[
-        "--key",
-        "usaid.key",
-        "pledge",
-        "--to",
-        "dns",
-        "--category",
-        "funding",
-        "--area",
-        "ML",
-        "--amount",
-        "12500.50",
-        "--currency",
-        "USD",
-        "--due",
-        "2015-01-01",
-        "--title",
-        "Funds",
+        "--key", "usaid.key", "pledge", "--to", "dns", "--category", "funding", "--area", "ML", "--amount", "12500.50",
+        "--currency", "USD", "--due", "2015-01-01", "--title", "Funds",
     ]);
     let p3: Value = serde_json::from_str(&env.ok(&["show", "P-000003", "--format", "json"])).unwrap();
     assert_eq!(p3["pledge"]["words"], 1_250_050);
@@ -132,16 +92,7 @@ fn authority_rules_refuse_in_one_line_and_change_nothing() {
     // A non-convener admitting a member.
     env.refused(
         &[
-            "--key",
-            "psi.key",
-            "member",
-            "add",
-            "newcomer",
-            "--name",
-            "N",
-            "--kind",
-            "other",
-            "--pubkey",
+            "--key", "psi.key", "member", "add", "newcomer", "--name", "N", "--kind", "other", "--pubkey",
             "newcomer.key.pub",
         ],
         1,
@@ -174,29 +125,7 @@ fn authority_rules_refuse_in_one_line_and_change_nothing() {
     assert_eq!(env.ok(&["--key", "bvg.key", "attest", "F-000001", "--dispute", "--note", "No receipt"]), "A-000001");
     // A key that the ledger does not know.
     env.keygen("stranger.key");
-    env.refused(
-        &[
-            "--key",
-            "stranger.key",
-            "pledge",
-            "--to",
-            "dns",
-            "--category",
-            "funding",
-            "--area",
-            "ML",
-            "--amount",
-            "5",
-            "--currency",
-            "XOF",
-            "--due",
-            "2015-01-01",
-            "--title",
-            "T",
-        ],
-        1,
-        "not registered",
-    );
+    env.refused(&pledge_with("stranger.key", &[]), 1, "not registered");
 }
 
 #[test]
@@ -224,169 +153,32 @@ fn amount_rules_refuse_and_change_nothing() {
     );
     // ... and by the rules when signed elsewhere in another unit (1).
     let env_json = env.ok(&[
-        "--key",
-        "psi.key",
-        "fulfill",
-        "P-000001",
-        "--quantity",
-        "3",
-        "--unit",
-        "laptops",
-        "--date",
-        "2014-07-01",
+        "--key", "psi.key", "fulfill", "P-000001", "--quantity", "3", "--unit", "laptops", "--date", "2014-07-01",
         "--sign-only",
     ]);
     let f = env.write("wrong-unit.json", &env_json);
     env.refused(&["submit", f.to_str().unwrap()], 1, "the fulfillment is in \"laptops\" but pledge P-000001 is in XOF");
-    // Bad amounts and dates on the command line: usage errors.
-    for (amount, why) in [
-        ("-5", "bad amount"),
-        ("1.5", "bad amount"),
-        ("1e6", "bad amount"),
-        ("0", "bad amount"),
-        ("99999999999999999999", "bad amount"),
+    // Bad amounts, currencies and dates on the command line: usage errors.
+    for (flag, value, why) in [
+        ("--amount", "-5", "bad amount"),
+        ("--amount", "1.5", "bad amount"),
+        ("--amount", "1e6", "bad amount"),
+        ("--amount", "0", "bad amount"),
+        ("--amount", "99999999999999999999", "bad amount"),
+        ("--currency", "XYZ", "bad currency"),
+        ("--due", "2015-02-30", "bad date"),
     ] {
-        env.refused(
-            &[
-                "--key",
-                "psi.key",
-                "pledge",
-                "--to",
-                "dns",
-                "--category",
-                "funding",
-                "--area",
-                "ML",
-                "--amount",
-                amount,
-                "--currency",
-                "XOF",
-                "--due",
-                "2015-01-01",
-                "--title",
-                "T",
-            ],
-            2,
-            why,
-        );
+        env.refused(&pledge_with("psi.key", &[(flag, value)]), 2, why);
     }
-    env.refused(
-        &[
-            "--key",
-            "psi.key",
-            "pledge",
-            "--to",
-            "dns",
-            "--category",
-            "funding",
-            "--area",
-            "ML",
-            "--amount",
-            "5",
-            "--currency",
-            "XYZ",
-            "--due",
-            "2015-01-01",
-            "--title",
-            "T",
-        ],
-        2,
-        "bad currency",
-    );
-    env.refused(
-        &[
-            "--key",
-            "psi.key",
-            "pledge",
-            "--to",
-            "dns",
-            "--category",
-            "funding",
-            "--area",
-            "ML",
-            "--amount",
-            "5",
-            "--currency",
-            "XOF",
-            "--due",
-            "2015-02-30",
-            "--title",
-            "T",
-        ],
-        2,
-        "bad date",
-    );
     env.refused(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "5", "--date", "yesterday"], 2, "bad date");
     // Unknown references.
-    env.refused(
-        &[
-            "--key",
-            "psi.key",
-            "pledge",
-            "--to",
-            "ghost",
-            "--category",
-            "funding",
-            "--area",
-            "ML",
-            "--amount",
-            "5",
-            "--currency",
-            "XOF",
-            "--due",
-            "2015-01-01",
-            "--title",
-            "T",
-        ],
-        1,
-        "unknown member ghost",
-    );
-    env.refused(
-        &[
-            "--key",
-            "psi.key",
-            "pledge",
-            "--to",
-            "dns",
-            "--category",
-            "funding",
-            "--area",
-            "ML-99",
-            "--amount",
-            "5",
-            "--currency",
-            "XOF",
-            "--due",
-            "2015-01-01",
-            "--title",
-            "T",
-        ],
-        1,
-        "unknown area ML-99",
-    );
-    env.refused(
-        &[
-            "--key",
-            "psi.key",
-            "pledge",
-            "--to",
-            "dns",
-            "--category",
-            "magic",
-            "--area",
-            "ML",
-            "--amount",
-            "5",
-            "--currency",
-            "XOF",
-            "--due",
-            "2015-01-01",
-            "--title",
-            "T",
-        ],
-        1,
-        "unknown category magic",
-    );
+    for (flag, value, why) in [
+        ("--to", "ghost", "unknown member ghost"),
+        ("--area", "ML-99", "unknown area ML-99"),
+        ("--category", "magic", "unknown category magic"),
+    ] {
+        env.refused(&pledge_with("psi.key", &[(flag, value)]), 1, why);
+    }
     env.refused(
         &["--key", "psi.key", "fulfill", "P-000042", "--amount", "5", "--date", "2014-07-01"],
         1,
@@ -415,21 +207,8 @@ fn forged_replayed_foreign_and_malformed_envelopes_are_refused() {
     // An envelope made for another ledger.
     let mut c = env.cmd();
     c.env_remove("PLEDGER_LEDGER").args([
-        "--key",
-        "psi.key",
-        "--as",
-        "psi",
-        "--origin",
-        "elsewhere.example/ledger",
-        "withdraw",
-        "P-000001",
-        "--amount",
-        "1",
-        "--reason",
-        "x",
-        "--currency",
-        "XOF",
-        "--sign-only",
+        "--key", "psi.key", "--as", "psi", "--origin", "elsewhere.example/ledger", "withdraw", "P-000001", "--amount",
+        "1", "--reason", "x", "--currency", "XOF", "--sign-only",
     ]);
     let out = c.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -15,16 +15,7 @@ fn ledger_with_checkpoints() -> Env {
     env.ok(&["--key", "dns.key", "attest", "F-000001", "--confirm", "--date", "2014-06-10"]);
     env.pledge_xof("measure", "250000");
     env.ok(&[
-        "--key",
-        "psi.key",
-        "withdraw",
-        "P-000001",
-        "--amount",
-        "100000",
-        "--reason",
-        "cut",
-        "--date",
-        "2014-08-01",
+        "--key", "psi.key", "withdraw", "P-000001", "--amount", "100000", "--reason", "cut", "--date", "2014-08-01",
     ]);
     std::fs::write(env.path("cp.txt"), env.ok(&["--key", "dns.key", "checkpoint"]) + "\n").unwrap();
     env
@@ -94,29 +85,14 @@ fn proofs_verify_offline_and_mutations_fail() {
     let vkey = env.ok(&["checkpoint", "--vkey"]);
     env.write("inc.json", &env.ok(&["prove", "inclusion", "F-000001"]));
     let mut c = env.cmd();
-    c.env_remove("PLEDGER_LEDGER").args([
-        "verify",
-        "--proof",
-        "inc.json",
-        "--checkpoint",
-        "cp.txt",
-        "--log-key",
-        &vkey,
-    ]);
+    c.env_remove("PLEDGER_LEDGER")
+        .args(["verify", "--proof", "inc.json", "--checkpoint", "cp.txt", "--log-key", &vkey]);
     let out = c.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("entry 11 is in the tree of size 15"));
     env.write("cons.json", &env.ok(&["prove", "consistency", "12"]));
     env.ok(&[
-        "verify",
-        "--proof",
-        "cons.json",
-        "--checkpoint",
-        "cp12.txt",
-        "--checkpoint",
-        "cp.txt",
-        "--log-key",
-        &vkey,
+        "verify", "--proof", "cons.json", "--checkpoint", "cp12.txt", "--checkpoint", "cp.txt", "--log-key", &vkey,
     ]);
     // A flipped bit in a hash, a dropped hash, the wrong entry, the wrong checkpoint.
     let inc: Value = serde_json::from_str(&std::fs::read_to_string(env.path("inc.json")).unwrap()).unwrap();
@@ -151,14 +127,7 @@ fn proofs_verify_offline_and_mutations_fail() {
     fails(
         &env,
         &[
-            "verify",
-            "--proof",
-            "bad-cons.json",
-            "--checkpoint",
-            "cp12.txt",
-            "--checkpoint",
-            "cp.txt",
-            "--log-key",
+            "verify", "--proof", "bad-cons.json", "--checkpoint", "cp12.txt", "--checkpoint", "cp.txt", "--log-key",
             &vkey,
         ],
         "history was rewritten or forked",
@@ -274,28 +243,12 @@ fn a_fork_is_detected_against_an_auditors_checkpoint_and_a_witness() {
     // Two ledgers with the same origin and log key, the same size, one entry different.
     let env = Env::founded();
     let fork = Env::new();
-    for k in ["dns", "psi", "measure", "bvg", "usaid"] {
+    for k in common::MEMBERS {
         for ext in ["key", "key.pub"] {
             std::fs::copy(env.path(&format!("{k}.{ext}")), fork.path(&format!("{k}.{ext}"))).unwrap();
         }
     }
-    fork.write("areas.csv", &std::fs::read_to_string(env.path("areas.csv")).unwrap());
-    fork.ok(&["--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS", "--areas", "areas.csv"]);
-    for (id, kind) in [("psi", "implementer"), ("measure", "implementer"), ("bvg", "auditor"), ("usaid", "donor")] {
-        fork.ok(&[
-            "--key",
-            "dns.key",
-            "member",
-            "add",
-            id,
-            "--name",
-            id,
-            "--kind",
-            kind,
-            "--pubkey",
-            &format!("{id}.key.pub"),
-        ]);
-    }
+    fork.found();
     env.pledge_xof("psi", "1000000");
     fork.pledge_xof("psi", "9000000");
     let cp = env.ok(&["--key", "dns.key", "checkpoint"]) + "\n";
@@ -370,16 +323,7 @@ fn witness_cosignatures_are_kept_and_required_on_demand() {
     let state = env.path("ws");
     let s = state.to_str().unwrap();
     env.ok(&[
-        "--key",
-        "w.key",
-        "witness",
-        "cosign",
-        "cp12.txt",
-        "--state",
-        s,
-        "--name",
-        "w.example",
-        "--log-key",
+        "--key", "w.key", "witness", "cosign", "cp12.txt", "--state", s, "--name", "w.example", "--log-key",
         "dns.key.pub",
     ]);
     // The next, from the ledger, with a consistency proof from size 12 to 15.
@@ -406,17 +350,7 @@ fn witness_cosignatures_are_kept_and_required_on_demand() {
     env.ok(&["export", "b16.jsonl"]);
     let mut c = env.cmd();
     c.env_remove("PLEDGER_LEDGER").args([
-        "--key",
-        "w.key",
-        "witness",
-        "cosign",
-        "cp16.txt",
-        "--state",
-        s,
-        "--name",
-        "w.example",
-        "--bundle",
-        "b16.jsonl",
+        "--key", "w.key", "witness", "cosign", "cp16.txt", "--state", s, "--name", "w.example", "--bundle", "b16.jsonl",
     ]);
     let out = c.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

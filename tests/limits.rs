@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::Env;
+use common::{pledge_with, Env};
 
 #[test]
 fn oversized_and_overflowing_input_is_refused() {
@@ -20,29 +20,8 @@ fn oversized_and_overflowing_input_is_refused() {
     let big = env.write("big.jsonl", &format!("{{\"payloadType\":\"x\",\"payload\":\"{title}\",\"signatures\":[]}}\n"));
     env.refused(&["submit", big.to_str().unwrap()], 1, "more than the 98304 allowed");
     // A title just over its limit, through the command line.
-    env.refused(
-        &[
-            "--key",
-            "psi.key",
-            "pledge",
-            "--to",
-            "dns",
-            "--category",
-            "funding",
-            "--area",
-            "ML",
-            "--amount",
-            "5",
-            "--currency",
-            "XOF",
-            "--due",
-            "2015-01-01",
-            "--title",
-            &"t".repeat(301),
-        ],
-        2,
-        "bad title",
-    );
+    let long_title = "t".repeat(301);
+    env.refused(&pledge_with("psi.key", &[("--title", &long_title)]), 2, "bad title");
     // Deeply nested JSON.
     let nested = env.write("nested.jsonl", &format!("{}\n", "[".repeat(100_000)));
     env.refused(&["submit", nested.to_str().unwrap()], 1, "malformed envelope");
@@ -53,29 +32,7 @@ fn oversized_and_overflowing_input_is_refused() {
     // A 10,000-digit amount, negative and zero amounts.
     let huge = "9".repeat(10_000);
     for amount in [huge.as_str(), "-1", "0", "0.00"] {
-        env.refused(
-            &[
-                "--key",
-                "psi.key",
-                "pledge",
-                "--to",
-                "dns",
-                "--category",
-                "funding",
-                "--area",
-                "ML",
-                "--amount",
-                amount,
-                "--currency",
-                "USD",
-                "--due",
-                "2015-01-01",
-                "--title",
-                "T",
-            ],
-            2,
-            "bad amount",
-        );
+        env.refused(&pledge_with("psi.key", &[("--amount", amount), ("--currency", "USD")]), 2, "bad amount");
     }
     env.write("huge-minor.json", &format!(
         r#"{{"kind":"fulfillment","effective":"2014-06-01","body":{{"pledge":"P-000001","amount":{{"minor":{huge},"currency":"XOF"}}}}}}"#));
@@ -83,26 +40,9 @@ fn oversized_and_overflowing_input_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     // Sums that would overflow 2^53: an increase that would take the words past it.
-    env.ok(&[
-        "--key",
+    env.ok(&pledge_with(
         "psi.key",
-        "pledge",
-        "--to",
-        "dns",
-        "--category",
-        "funding",
-        "--area",
-        "ML",
-        "--amount",
-        "9007199254740990",
-        "--currency",
-        "XOF",
-        "--due",
-        "2015-01-01",
-        "--title",
-        "Nearly everything",
-        "--date",
-        "2014-01-01",
-    ]);
+        &[("--amount", "9007199254740990"), ("--title", "Nearly everything"), ("--date", "2014-01-01")],
+    ));
     env.refused(&["--key", "psi.key", "amend", "P-000002", "--increase", "5", "--date", "2014-02-01"], 1, "overflows");
 }

@@ -23,16 +23,7 @@ fn ledger() -> (Env, String) {
     env.write("cp.txt", &(env.ok(&["--key", "dns.key", "checkpoint"]) + "\n"));
     env.keygen("w.key");
     let cosigned = env.ok(&[
-        "--key",
-        "w.key",
-        "witness",
-        "cosign",
-        "cp.txt",
-        "--state",
-        "ws",
-        "--name",
-        "w.example",
-        "--log-key",
+        "--key", "w.key", "witness", "cosign", "cp.txt", "--state", "ws", "--name", "w.example", "--log-key",
         "dns.key.pub",
     ]);
     env.write("cosigned.txt", &(cosigned + "\n"));

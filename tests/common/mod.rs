@@ -10,6 +10,35 @@ use tempfile::TempDir;
 
 pub const ORIGIN: &str = "hmis.sante.gov.ml/pledges";
 
+/// The members of [`Env::founded`], each with a key file named after it.
+pub const MEMBERS: [&str; 5] = ["dns", "psi", "measure", "bvg", "usaid"];
+
+/// `--key KEY pledge` with a valid default for every flag; `changes` replace the values of the
+/// flags they name (`("--currency", "XYZ")`).
+pub fn pledge_with(key: &str, changes: &[(&str, &str)]) -> Vec<String> {
+    let mut flags = vec![
+        ("--to", "dns"),
+        ("--category", "funding"),
+        ("--area", "ML"),
+        ("--amount", "5"),
+        ("--currency", "XOF"),
+        ("--due", "2015-01-01"),
+        ("--title", "T"),
+    ];
+    for (flag, value) in changes {
+        match flags.iter_mut().find(|(f, _)| f == flag) {
+            Some(slot) => slot.1 = value,
+            None => flags.push((flag, value)),
+        }
+    }
+    let mut args = vec!["--key".to_owned(), key.to_owned(), "pledge".to_owned()];
+    for (f, v) in flags {
+        args.push(f.to_owned());
+        args.push(v.to_owned());
+    }
+    args
+}
+
 pub struct Env {
     pub dir: TempDir,
     pub ledger: PathBuf,
@@ -42,12 +71,12 @@ impl Env {
         c
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub fn run<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(&self, args: &[S]) -> Output {
         self.cmd().args(args).output().unwrap()
     }
 
     /// Runs a command that must succeed; returns its stdout, trimmed.
-    pub fn ok(&self, args: &[&str]) -> String {
+    pub fn ok<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(&self, args: &[S]) -> String {
         let out = self.run(args);
         assert!(
             out.status.success(),
@@ -72,7 +101,7 @@ impl Env {
 
     /// Runs a command that must be refused with `code`, a one-line message containing `needle`,
     /// nothing on stdout, and the ledger exactly as it was.
-    pub fn refused(&self, args: &[&str], code: i32, needle: &str) -> String {
+    pub fn refused<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(&self, args: &[S], code: i32, needle: &str) -> String {
         let before = self.state();
         let out = self.run(args);
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -95,43 +124,27 @@ impl Env {
     /// (implementer), bvg (auditor), usaid (donor); every key named after its member.
     pub fn founded() -> Env {
         let env = Env::new();
-        for k in ["dns", "psi", "measure", "bvg", "usaid"] {
+        for k in MEMBERS {
             env.keygen(&format!("{k}.key"));
         }
-        env.write(
+        env.found();
+        env
+    }
+
+    /// Founds the ledger with the members' keys already in the directory.
+    pub fn found(&self) {
+        self.write(
             "areas.csv",
             "code,name,level,parent\nML,Mali,country,\nML-1,Kayes,region,ML\nML-3,Sikasso,region,ML\n\
              ML-8,Kidal,region,ML\nML-BKO,Bamako,region,ML\n",
         );
-        env.ok(&[
-            "--key",
-            "dns.key",
-            "--origin",
-            ORIGIN,
-            "init",
-            "--org",
-            "dns",
-            "--name",
-            "DNS",
-            "--areas",
-            "areas.csv",
+        self.ok(&[
+            "--key", "dns.key", "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS", "--areas", "areas.csv",
         ]);
         for (id, kind) in [("psi", "implementer"), ("measure", "implementer"), ("bvg", "auditor"), ("usaid", "donor")] {
-            env.ok(&[
-                "--key",
-                "dns.key",
-                "member",
-                "add",
-                id,
-                "--name",
-                id,
-                "--kind",
-                kind,
-                "--pubkey",
-                &format!("{id}.key.pub"),
-            ]);
+            let pubkey = format!("{id}.key.pub");
+            self.ok(&["--key", "dns.key", "member", "add", id, "--name", id, "--kind", kind, "--pubkey", &pubkey]);
         }
-        env
     }
 
     /// psi pledges XOF 1,000,000 to dns over Sikasso; returns the pledge id.

@@ -110,7 +110,7 @@ pub fn run(
             s.lost += lost.len() as u64;
             s.failures.push(format!("kill {}: acknowledged but missing: {:?}", s.kills, &lost[..lost.len().min(5)]));
         }
-        if rebuild_every > 0 && s.kills % rebuild_every == 0 {
+        if rebuild_every > 0 && s.kills.is_multiple_of(rebuild_every) {
             let before = pledger(bin, &ledger, &["scorecard", "--format", "json"]).map_err(|e| e.to_string())?;
             let before_status = pledger(bin, &ledger, &["status", "--format", "json"]).map_err(|e| e.to_string())?;
             let r = pledger(bin, &ledger, &["rebuild"]).map_err(|e| e.to_string())?;

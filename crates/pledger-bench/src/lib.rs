@@ -25,14 +25,7 @@ pub const MEMBERS: usize = 200;
 const REGIONS: [&str; 9] = ["ML-1", "ML-2", "ML-3", "ML-4", "ML-5", "ML-6", "ML-7", "ML-8", "ML-BKO"];
 const DISTRICTS_PER_REGION: usize = 8;
 const CATEGORIES: [&str; 9] = [
-    "funding",
-    "equipment",
-    "software",
-    "training",
-    "technical-assistance",
-    "staffing",
-    "connectivity",
-    "meetings",
+    "funding", "equipment", "software", "training", "technical-assistance", "staffing", "connectivity", "meetings",
     "other",
 ];
 

@@ -1,8 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-pub mod error;
 pub mod areas_csv;
+pub mod error;
 pub mod event;
 pub mod ids;
 pub mod measure;

@@ -156,39 +156,13 @@ pub fn status(g: &Global, q: &QueryArgs) -> Result<()> {
     let f = query.format;
     let mut grid = Grid::new(if f == Format::Csv {
         vec![
-            "pledge",
-            "pledger",
-            "beneficiary",
-            "category",
-            "areas",
-            "unit",
-            "words",
-            "withdrawn",
-            "claimed",
-            "confirmed",
-            "disputed",
-            "outstanding",
-            "made",
-            "due",
-            "state",
-            "met",
-            "days_late",
-            "title",
+            "pledge", "pledger", "beneficiary", "category", "areas", "unit", "words", "withdrawn", "claimed",
+            "confirmed", "disputed", "outstanding", "made", "due", "state", "met", "days_late", "title",
         ]
     } else {
         vec![
-            "pledge",
-            "pledger",
-            "to",
-            "category",
-            "areas",
-            "words",
-            "withdrawn",
-            "claimed",
-            "confirmed",
-            "outstanding",
-            "due",
-            "state",
+            "pledge", "pledger", "to", "category", "areas", "words", "withdrawn", "claimed", "confirmed",
+            "outstanding", "due", "state",
         ]
     });
     let mut totals: BTreeMap<Unit, [u64; 5]> = BTreeMap::new();
@@ -269,16 +243,8 @@ pub fn scorecard(g: &Global, q: &QueryArgs) -> Result<()> {
 
 fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
     let mut grid = Grid::new(vec![
-        "member",
-        "pledges",
-        "follow-through",
-        "claimed",
-        "withdrawn",
-        "on time",
-        "median delay (days)",
-        "overdue",
-        "words",
-        "confirmed",
+        "member", "pledges", "follow-through", "claimed", "withdrawn", "on time", "median delay (days)", "overdue",
+        "words", "confirmed",
     ]);
     for m in card {
         let sums = |pick: &dyn Fn(&projection::UnitSums) -> u64| {
@@ -357,14 +323,7 @@ pub fn timeline(g: &Global, q: &QueryArgs) -> Result<()> {
     query.caption();
     let f = query.format;
     let mut grid = Grid::new(vec![
-        "month",
-        "unit",
-        "members",
-        "words",
-        "confirmed",
-        "withdrawn",
-        "words so far",
-        "confirmed so far",
+        "month", "unit", "members", "words", "confirmed", "withdrawn", "words so far", "confirmed so far",
         "withdrawn so far",
     ]);
     for r in &rows {
