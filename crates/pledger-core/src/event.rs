@@ -529,9 +529,10 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, FieldError> {
         .map_err(|_| FieldError::new("time", s, "an RFC 3339 time like 2026-11-28T09:30:00Z"))
 }
 
-/// Writes a time as pledger does: RFC 3339, UTC, whole seconds (`2026-11-28T09:30:00Z`).
+/// Writes a time as pledger does: RFC 3339, UTC, whole seconds (`2026-11-28T09:30:00Z`), with
+/// the fraction of a second only when there is one (as a time read from another signer may have).
 pub fn format_time(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 /// A signed statement of one thing that happened, with who signed it and when.
@@ -706,6 +707,15 @@ mod tests {
         }
         let big = format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_EVENT_BYTES));
         assert!(Event::parse(big.as_bytes()).unwrap_err().to_string().contains("bytes"));
+    }
+
+    #[test]
+    fn signing_times_from_other_signers_keep_their_precision() {
+        let mut e = pledge_event();
+        e.signed_at = parse_time("2026-11-28T10:30:00.123456+01:00").unwrap();
+        let bytes = e.to_bytes();
+        assert!(String::from_utf8(bytes.clone()).unwrap().contains("\"signed_at\":\"2026-11-28T09:30:00.123456Z\""));
+        assert_eq!(Event::parse(&bytes).unwrap(), e);
     }
 
     #[test]

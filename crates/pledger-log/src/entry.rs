@@ -56,6 +56,15 @@ impl Entry {
         let recorded_at = DateTime::parse_from_rfc3339(&wire.recorded)
             .map_err(|_| LogError::Entry(format!("recorded time {:?} is not RFC 3339", wire.recorded)))?
             .with_timezone(&Utc);
+        // pledger alone writes entries, in one form: one spelling per entry, or two leaves
+        // could tell the same story.
+        if format_recorded(&recorded_at) != wire.recorded {
+            return Err(LogError::Entry(format!(
+                "recorded time {:?} is not written as pledger writes it (UTC, milliseconds: {})",
+                wire.recorded,
+                format_recorded(&recorded_at)
+            )));
+        }
         let envelope = Envelope::parse(wire.envelope.get().as_bytes())?;
         Ok(Entry { seq: wire.seq, recorded_at, envelope })
     }
@@ -79,5 +88,18 @@ mod tests {
         ));
         assert_eq!(Entry::parse(&line).unwrap(), e);
         assert!(Entry::parse(&line[..line.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn a_recording_time_has_one_spelling() {
+        // Found by the `entry` fuzz target: microseconds parsed, then wrote back as milliseconds.
+        let key = SigningKey::from_bytes(&[3u8; 32]);
+        let env = Envelope::sign("t", b"x".to_vec(), &key, "k");
+        let at = DateTime::parse_from_rfc3339("2026-01-15T09:00:01.250Z").unwrap().with_timezone(&Utc);
+        let line = String::from_utf8(Entry { seq: 0, recorded_at: at, envelope: env }.to_line()).unwrap();
+        for other in ["2026-01-15T09:00:01.250100Z", "2026-01-15T09:00:01.25Z", "2026-01-15T10:00:01.250+01:00"] {
+            let variant = line.replace("2026-01-15T09:00:01.250Z", other);
+            assert!(Entry::parse(variant.as_bytes()).is_err(), "{other} accepted");
+        }
     }
 }
