@@ -46,3 +46,39 @@ fn oversized_and_overflowing_input_is_refused() {
     ));
     env.refused(&["--key", "psi.key", "amend", "P-000002", "--increase", "5", "--date", "2014-02-01"], 1, "overflows");
 }
+
+#[test]
+fn private_key_bytes_never_appear_in_any_output() {
+    use base64::Engine as _;
+    let env = Env::founded();
+    let secret = pledger_log::keys::read_private(&env.path("psi.key")).unwrap().to_bytes();
+    let pem = std::fs::read_to_string(env.path("psi.key")).unwrap();
+    let pem_body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let needles = [
+        base64::engine::general_purpose::STANDARD.encode(secret),
+        secret.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        pem_body,
+    ];
+    let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let mut sign_only = pledge_with("psi.key", &[]);
+    sign_only.push("--sign-only".into());
+    let runs: Vec<Vec<String>> = vec![
+        owned(&["keygen", "another.key"]),
+        pledge_with("psi.key", &[]),
+        sign_only,
+        owned(&["--key", "psi.key", "checkpoint"]),
+        owned(&["--key", "psi.key", "fulfill", "P-000042", "--amount", "1", "--date", "2014-01-01"]),
+        owned(&["members", "--format", "json"]),
+        owned(&["log", "--format", "json"]),
+    ];
+    let mut outputs = Vec::new();
+    for args in &runs {
+        let out = env.run(args);
+        outputs.push(String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr));
+    }
+    let all = outputs.join("\n");
+    assert!(all.contains("P-000002") || all.contains("P-000001"), "the commands ran");
+    for n in &needles {
+        assert!(!all.contains(n.as_str()), "a private key appeared in the output");
+    }
+}
