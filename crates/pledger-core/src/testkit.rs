@@ -312,3 +312,76 @@ pub fn ledger(actors: &[Actor], seed: u64, n: usize) -> Vec<Event> {
 pub fn recorded(seq: u64, i: u64, event: Event) -> Recorded {
     Recorded { seq, recorded_at: time(i), event }
 }
+
+/// A small ledger built by hand, event by event, for tests whose expected answers are worked
+/// out by hand: the cast's setup is applied, then each event is decided and committed.
+pub struct HandLedger {
+    pub state: crate::MemState,
+    pub actors: Vec<Actor>,
+    pub rng: Rng,
+    pub clock: u64,
+}
+
+impl HandLedger {
+    /// `members` actors with fake keys (see [`cast`]), the areas of [`AREAS`], all admitted.
+    pub fn new(members: usize, seed: u64) -> Self {
+        let actors = cast(members, fake_key);
+        let mut rng = Rng::new(seed);
+        let mut state = crate::MemState::new();
+        let events = setup(&actors, &mut rng);
+        let n = events.len() as u64;
+        for (i, e) in events.into_iter().enumerate() {
+            if let Err(e) = state.apply(&recorded(i as u64, i as u64, e)) {
+                panic!("setup refused: {e}");
+            }
+        }
+        HandLedger { state, actors, rng, clock: n }
+    }
+
+    /// An event by actor `signer`, effective on `date` (`YYYY-MM-DD`).
+    pub fn event(&mut self, signer: usize, date: &str, body: Body) -> Event {
+        let a = &self.actors[signer];
+        Event {
+            id: EventId(((self.rng.next_u64() as u128) << 64 | self.rng.next_u64() as u128).to_be_bytes()),
+            origin: ORIGIN.into(),
+            signer: a.id.clone(),
+            key: a.key.key_id(),
+            signed_at: time(self.clock),
+            effective: Date::parse(date).unwrap_or_else(|e| panic!("{e}")),
+            body,
+        }
+    }
+
+    /// Records `event` if the rules accept it, returning what it is known by. A refused event
+    /// must leave the state exactly as it was; this checks it.
+    pub fn try_event(&mut self, event: Event) -> Result<String, crate::RuleError> {
+        let rec = Recorded { seq: self.state.head.size, recorded_at: time(self.clock), event };
+        self.clock += 1;
+        let before = self.state.clone();
+        let r = self.state.apply(&rec).map(|o| o.assigned.to_string());
+        if r.is_err() {
+            assert_eq!(self.state, before, "a refused event changed the state");
+        }
+        r
+    }
+
+    pub fn try_(&mut self, signer: usize, date: &str, body: Body) -> Result<String, crate::RuleError> {
+        let e = self.event(signer, date, body);
+        self.try_event(e)
+    }
+
+    /// Records an event the test expects to be accepted.
+    pub fn ok(&mut self, signer: usize, date: &str, body: Body) -> String {
+        self.try_(signer, date, body).unwrap_or_else(|e| panic!("refused: {e}"))
+    }
+}
+
+/// A fulfillment of pledge `P-p`.
+pub fn fulfill(p: u64, amount: Measure) -> Body {
+    Body::Fulfillment(FulfillmentBody { pledge: PledgeId(p), amount, evidence: None, note: None })
+}
+
+/// An attestation of fulfillment `F-f`.
+pub fn attest(f: u64, verdict: Verdict) -> Body {
+    Body::Attestation(AttestationBody { fulfillment: FulfillmentId(f), verdict, note: None })
+}

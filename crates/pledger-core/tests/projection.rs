@@ -4,36 +4,22 @@
 use pledger_core::event::*;
 use pledger_core::ids::*;
 use pledger_core::projection::*;
-use pledger_core::state::MemState;
-use pledger_core::testkit::{self, cast, fake_key, time, Actor, Rng};
-use pledger_core::{Measure, Recorded, Unit};
+use pledger_core::testkit::{attest, fulfill, Actor, HandLedger};
+use pledger_core::{Measure, Unit};
 
 fn d(s: &str) -> Date {
     Date::parse(s).unwrap()
 }
 
-struct L {
-    state: MemState,
-    actors: Vec<Actor>,
-    rng: Rng,
-    clock: u64,
+type L = HandLedger;
+
+trait Add {
+    fn add(&mut self, signer: usize, date: &str, body: Body);
 }
 
-impl L {
+impl Add for HandLedger {
     fn add(&mut self, signer: usize, date: &str, body: Body) {
-        let a = &self.actors[signer];
-        let event = Event {
-            id: EventId(((self.rng.next_u64() as u128) << 64 | self.rng.next_u64() as u128).to_be_bytes()),
-            origin: testkit::ORIGIN.into(),
-            signer: a.id.clone(),
-            key: a.key.key_id(),
-            signed_at: time(self.clock),
-            effective: d(date),
-            body,
-        };
-        let rec = Recorded { seq: self.state.head.size, recorded_at: time(self.clock), event };
-        self.clock += 1;
-        self.state.apply(&rec).unwrap_or_else(|e| panic!("{e}"));
+        self.ok(signer, date, body);
     }
 }
 
@@ -53,25 +39,10 @@ fn pledge(to: &Actor, cat: &str, area: &str, amount: Measure, due: &str) -> Body
         title: Title::parse("T").unwrap(),
     })
 }
-fn fulfill(p: u64, amount: Measure) -> Body {
-    Body::Fulfillment(FulfillmentBody { pledge: PledgeId(p), amount, evidence: None, note: None })
-}
-fn attest(f: u64, v: Verdict) -> Body {
-    Body::Attestation(AttestationBody { fulfillment: FulfillmentId(f), verdict: v, note: None })
-}
-
 /// m0 government (the beneficiary), m1 auditor, m2 donor, m3 implementer.
 /// Areas: ML ⊃ {ML-1, ML-3 ⊃ ML-3-KTL, ML-8, ML-BKO}.
 fn ledger() -> L {
-    let actors = cast(4, fake_key);
-    let mut rng = Rng::new(1);
-    let mut state = MemState::new();
-    let setup = testkit::setup(&actors, &mut rng);
-    let n = setup.len() as u64;
-    for (i, e) in setup.into_iter().enumerate() {
-        state.apply(&testkit::recorded(i as u64, i as u64, e)).unwrap();
-    }
-    let mut l = L { state, actors, rng, clock: n };
+    let mut l = HandLedger::new(4, 1);
     let m0 = l.actors[0].clone();
     // P1: m2, XOF 1000, training, Koutiala, made 01-10, due 06-30.
     l.add(2, "2014-01-10", pledge(&m0, "training", "ML-3-KTL", xof(1000), "2014-06-30"));

@@ -5,14 +5,18 @@ use chrono::Duration;
 use pledger_core::event::*;
 use pledger_core::ids::*;
 use pledger_core::state::MemState;
-use pledger_core::testkit::{self, cast, fake_key, time, Actor, Rng};
+use pledger_core::testkit::{attest, fake_key, fulfill, time, Actor, HandLedger};
 use pledger_core::{Measure, Recorded, RuleError, Unit};
 
-struct Ledger {
-    state: MemState,
-    actors: Vec<Actor>,
-    rng: Rng,
-    clock: u64,
+trait Pledging {
+    fn pledge(&mut self, by: usize, to: usize, amount: Measure) -> String;
+}
+
+impl Pledging for HandLedger {
+    fn pledge(&mut self, by: usize, to: usize, amount: Measure) -> String {
+        let to = self.actors[to].id.clone();
+        self.ok(by, "2014-03-01", pledge_body(to, amount))
+    }
 }
 
 fn d(s: &str) -> Date {
@@ -23,59 +27,6 @@ fn xof(v: u64) -> Measure {
 }
 fn laptops(v: u64) -> Measure {
     Measure::new(v, Unit::count("laptops").unwrap()).unwrap()
-}
-
-impl Ledger {
-    /// m0 convener (government), m1 auditor, m2 donor, m3 implementer, m4 donor.
-    fn new() -> Ledger {
-        let actors = cast(5, fake_key);
-        let mut rng = Rng::new(7);
-        let mut state = MemState::new();
-        let setup = testkit::setup(&actors, &mut rng);
-        let n = setup.len() as u64;
-        for (i, e) in setup.into_iter().enumerate() {
-            state.apply(&testkit::recorded(i as u64, i as u64, e)).unwrap();
-        }
-        Ledger { state, actors, rng, clock: n }
-    }
-
-    fn event(&mut self, signer: usize, date: &str, body: Body) -> Event {
-        let a = &self.actors[signer];
-        Event {
-            id: EventId(((self.rng.next_u64() as u128) << 64 | self.rng.next_u64() as u128).to_be_bytes()),
-            origin: testkit::ORIGIN.into(),
-            signer: a.id.clone(),
-            key: a.key.key_id(),
-            signed_at: time(self.clock),
-            effective: d(date),
-            body,
-        }
-    }
-
-    fn try_event(&mut self, e: Event) -> Result<String, RuleError> {
-        let rec = Recorded { seq: self.state.head.size, recorded_at: time(self.clock), event: e };
-        self.clock += 1;
-        let before = self.state.clone();
-        let r = self.state.apply(&rec).map(|o| o.assigned.to_string());
-        if r.is_err() {
-            assert_eq!(self.state, before, "a refused event changed the state");
-        }
-        r
-    }
-
-    fn try_(&mut self, signer: usize, date: &str, body: Body) -> Result<String, RuleError> {
-        let e = self.event(signer, date, body);
-        self.try_event(e)
-    }
-
-    fn ok(&mut self, signer: usize, date: &str, body: Body) -> String {
-        self.try_(signer, date, body).unwrap_or_else(|e| panic!("refused: {e}"))
-    }
-
-    fn pledge(&mut self, by: usize, to: usize, amount: Measure) -> String {
-        let to = self.actors[to].id.clone();
-        self.ok(by, "2014-03-01", pledge_body(to, amount))
-    }
 }
 
 fn pledge_body(to: MemberId, amount: Measure) -> Body {
@@ -89,19 +40,13 @@ fn pledge_body(to: MemberId, amount: Measure) -> Body {
     })
 }
 
-fn fulfill(p: u64, amount: Measure) -> Body {
-    Body::Fulfillment(FulfillmentBody { pledge: PledgeId(p), amount, evidence: None, note: None })
-}
-fn attest(f: u64, verdict: Verdict) -> Body {
-    Body::Attestation(AttestationBody { fulfillment: FulfillmentId(f), verdict, note: None })
-}
 fn withdraw(p: u64, amount: Option<Measure>) -> Body {
     Body::Withdrawal(WithdrawalBody { pledge: PledgeId(p), amount, reason: Note::parse("cut").unwrap() })
 }
 
 #[test]
 fn ids_are_numbered_per_kind_in_log_order() {
-    let mut l = Ledger::new();
+    let mut l = HandLedger::new(5, 7);
     assert_eq!(l.pledge(2, 0, xof(100)), "P-000001");
     assert_eq!(l.pledge(3, 0, laptops(10)), "P-000002");
     assert_eq!(l.ok(2, "2014-04-01", fulfill(1, xof(40))), "F-000001");
@@ -111,7 +56,7 @@ fn ids_are_numbered_per_kind_in_log_order() {
 
 #[test]
 fn genesis_only_first() {
-    let mut l = Ledger::new();
+    let mut l = HandLedger::new(5, 7);
     let a = l.actors[0].clone();
     let e = l.try_(
         0,
@@ -133,7 +78,7 @@ fn genesis_only_first() {
 
 #[test]
 fn only_conveners_admit_and_define() {
-    let mut l = Ledger::new();
+    let mut l = HandLedger::new(5, 7);
     let body = Body::MemberAdmitted(MemberAdmitted {
         member: MemberId::parse("newcomer").unwrap(),
         name: Name::parse("New").unwrap(),
@@ -170,7 +115,7 @@ fn only_conveners_admit_and_define() {
 
 #[test]
 fn keys_sign_only_for_their_member_and_not_after_revocation() {
-    let mut l = Ledger::new();
+    let mut l = HandLedger::new(5, 7);
     // m2 signing with m3's key.
     let mut e = l.event(2, "2014-03-01", pledge_body(l.actors[0].id.clone(), xof(5)));
     e.key = l.actors[3].key.key_id();
@@ -201,7 +146,7 @@ fn keys_sign_only_for_their_member_and_not_after_revocation() {
 
 #[test]
 fn the_last_convener_key_is_never_revoked() {
-    let mut l = Ledger::new();
+    let mut l = HandLedger::new(5, 7);
     let k = l.actors[0].key.key_id();
     let e =
         l.try_(0, "2014-01-01", Body::KeyRevoked(KeyRevoked { member: l.actors[0].id.clone(), key: k, reason: None }));
@@ -210,7 +155,7 @@ fn the_last_convener_key_is_never_revoked() {
 
 #[test]
 fn only_the_pledger_amends_fulfills_withdraws() {
-    let mut l = Ledger::new();
+    let mut l = HandLedger::new(5, 7);
     l.pledge(2, 0, xof(100));
     for body in [
         fulfill(1, xof(10)),
@@ -237,7 +182,7 @@ fn only_the_pledger_amends_fulfills_withdraws() {
 
 #[test]
 fn attestation_by_beneficiary_or_auditor_never_the_pledger() {
-    let mut l = Ledger::new();
+    let mut l = HandLedger::new(5, 7);
     l.pledge(2, 0, xof(100));
     l.ok(2, "2014-04-01", fulfill(1, xof(60)));
     assert!(matches!(l.try_(2, "2014-04-02", attest(1, Verdict::Confirmed)), Err(RuleError::SelfAttestation { .. })));
@@ -268,7 +213,7 @@ fn attestation_by_beneficiary_or_auditor_never_the_pledger() {
 
 #[test]
 fn amounts_units_and_withdrawals() {
-    let mut l = Ledger::new();
+    let mut l = HandLedger::new(5, 7);
     l.pledge(2, 0, laptops(40));
     let e = l.try_(2, "2014-04-01", fulfill(1, xof(10)));
     assert!(matches!(e, Err(RuleError::MeasureMismatch { .. })), "{e:?}");
@@ -332,7 +277,7 @@ fn amounts_units_and_withdrawals() {
 
 #[test]
 fn references_must_exist_and_pledges_are_to_others() {
-    let mut l = Ledger::new();
+    let mut l = HandLedger::new(5, 7);
     let ghost = MemberId::parse("ghost").unwrap();
     assert!(matches!(l.try_(2, "2014-03-01", pledge_body(ghost, xof(1))), Err(RuleError::UnknownMember(_))));
     let me = l.actors[2].id.clone();
@@ -356,7 +301,7 @@ fn references_must_exist_and_pledges_are_to_others() {
 
 #[test]
 fn duplicates_foreign_origins_and_clocks() {
-    let mut l = Ledger::new();
+    let mut l = HandLedger::new(5, 7);
     let e = l.event(2, "2014-03-01", pledge_body(l.actors[0].id.clone(), xof(1)));
     l.try_event(e.clone()).unwrap();
     assert!(matches!(l.try_event(e.clone()), Err(RuleError::DuplicateEvent { .. })));
@@ -378,7 +323,7 @@ fn duplicates_foreign_origins_and_clocks() {
 
 #[test]
 fn the_log_key_is_named_by_genesis_and_rotated_by_a_convener() {
-    let mut l = Ledger::new();
+    let mut l = HandLedger::new(5, 7);
     assert_eq!(l.state.head.log_key, Some(l.actors[0].key));
     let new_log = fake_key(77);
     let rotate =
