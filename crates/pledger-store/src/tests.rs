@@ -313,3 +313,49 @@ fn incremental_projections_equal_a_replay_at_every_prefix() {
         assert_eq!(incremental, &replayed, "prefix {}", i + 1);
     }
 }
+
+#[test]
+fn the_stored_tree_equals_a_naive_rfc9162_recursion_at_every_size_to_1024() {
+    use pledger_core::event::{AreaDefined, Body, Date, Genesis, Level, MemberKind, Name};
+    use pledger_log::sign::Signer;
+    fn naive(leaves: &[Vec<u8>]) -> merkle::Hash {
+        match leaves.len() {
+            0 => Blake3::empty(),
+            1 => Blake3::leaf(&leaves[0]),
+            n => {
+                let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+                Blake3::node(&naive(&leaves[..k]), &naive(&leaves[k..]))
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[42u8; 32]);
+    let pk = pledger_log::keys::to_event_key(&key.verifying_key());
+    let signer = Signer { origin: testkit::ORIGIN.into(), member: pledger_core::MemberId::parse("m0").unwrap(), key };
+    let date = Date::parse("2014-01-01").unwrap();
+    let mut ledger = Ledger::create(&dir.path().join("l")).unwrap();
+    let mut w = ledger.writer();
+    let genesis = Genesis {
+        member: signer.member.clone(),
+        name: Name::parse("C").unwrap(),
+        kind: MemberKind::Government,
+        public_key: pk,
+        log_key: pk,
+    };
+    w.append(signer.sign(testkit::time(0), date, Body::Genesis(genesis)), testkit::time(0)).unwrap();
+    for i in 1..1024u64 {
+        let area = AreaDefined {
+            code: AreaCode::parse(&format!("A-{i}")).unwrap(),
+            name: Name::parse("Area").unwrap(),
+            level: Level::Facility,
+            parent: None,
+        };
+        w.append(signer.sign(testkit::time(i), date, Body::AreaDefined(area)), testkit::time(i)).unwrap();
+    }
+    w.commit().unwrap();
+    let lines: Vec<Vec<u8>> = ledger.lines(0).map(|r| r.unwrap().1).collect();
+    assert_eq!(lines.len(), 1024);
+    for n in 1..=1024usize {
+        assert_eq!(merkle::root::<Blake3, _>(&ledger, n as u64).unwrap(), naive(&lines[..n]), "size {n}");
+    }
+}
