@@ -200,8 +200,15 @@ fn a_ledger_in_use_is_reported_and_concurrent_writers_never_corrupt_it() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let out = env.run(&["--wait", "0", "log"]);
+    // Once the holder has the lock, a second process that will not wait is turned away.
+    let start = std::time::Instant::now();
+    let out = loop {
+        let out = env.run(&["--wait", "0", "log"]);
+        if out.status.code() == Some(75) || start.elapsed() > std::time::Duration::from_secs(20) {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert_eq!(out.status.code(), Some(75));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("ledger {} is in use by another process", env.ledger.display())), "{stderr}");
