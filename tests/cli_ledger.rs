@@ -5,7 +5,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{bin, Env, ORIGIN};
+use common::{bin, pledge_with, Env, ORIGIN};
 
 #[test]
 fn keygen_writes_private_0600_and_public_that_openssl_reads() {
@@ -142,26 +142,10 @@ fn bulk_submit_prints_durable_ids_and_stops_at_the_first_refusal() {
     let env = Env::founded();
     let mut lines = String::new();
     for i in 0..25 {
-        let env_json = env.ok(&[
-            "--key",
-            "psi.key",
-            "pledge",
-            "--to",
-            "dns",
-            "--category",
-            "funding",
-            "--area",
-            "ML",
-            "--amount",
-            &format!("{}", 100 + i),
-            "--currency",
-            "XOF",
-            "--due",
-            "2015-01-01",
-            "--title",
-            "T",
-            "--sign-only",
-        ]);
+        let amount = format!("{}", 100 + i);
+        let mut args = pledge_with("psi.key", &[("--amount", &amount)]);
+        args.push("--sign-only".into());
+        let env_json = env.ok(&args);
         lines.push_str(&env_json);
         lines.push('\n');
         if i == 19 {
@@ -226,29 +210,11 @@ fn a_ledger_in_use_is_reported_and_concurrent_writers_never_corrupt_it() {
                 for i in 0..10 {
                     let out = Command::new(bin())
                         .current_dir(&dir)
-                        .args([
-                            "--ledger",
-                            ledger.to_str().unwrap(),
-                            "--wait",
-                            "120",
-                            "--key",
+                        .args(["--ledger", ledger.to_str().unwrap(), "--wait", "120"])
+                        .args(pledge_with(
                             "psi.key",
-                            "pledge",
-                            "--to",
-                            "dns",
-                            "--category",
-                            "funding",
-                            "--area",
-                            "ML",
-                            "--amount",
-                            &format!("{}", 1000 * w + i + 1),
-                            "--currency",
-                            "XOF",
-                            "--due",
-                            "2015-01-01",
-                            "--title",
-                            "Concurrent",
-                        ])
+                            &[("--amount", &format!("{}", 1000 * w + i + 1)), ("--title", "Concurrent")],
+                        ))
                         .output()
                         .unwrap();
                     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

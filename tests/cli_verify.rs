@@ -279,34 +279,18 @@ fn a_fork_is_detected_against_an_auditors_checkpoint_and_a_witness() {
         "w.example",
     ]);
     assert!(cosigned.contains("\u{2014} w.example "));
+    let cosign = |file: &str| {
+        ["--key", "w.key", "witness", "cosign", file, "--state", state.to_str().unwrap(), "--name", "w.example"]
+            .map(str::to_owned)
+    };
     fork.write("fork-cp.txt", &fork_cp);
-    let out = fork.run(&[
-        "--key",
-        "w.key",
-        "witness",
-        "cosign",
-        "fork-cp.txt",
-        "--state",
-        state.to_str().unwrap(),
-        "--name",
-        "w.example",
-    ]);
+    let out = fork.run(&cosign("fork-cp.txt"));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("a fork"), "{}", String::from_utf8_lossy(&out.stderr));
     fork.pledge_xof("psi", "7");
     let grown = fork.ok(&["--key", "dns.key", "checkpoint"]) + "\n";
     fork.write("grown.txt", &grown);
-    let out = fork.run(&[
-        "--key",
-        "w.key",
-        "witness",
-        "cosign",
-        "grown.txt",
-        "--state",
-        state.to_str().unwrap(),
-        "--name",
-        "w.example",
-    ]);
+    let out = fork.run(&cosign("grown.txt"));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("not consistent with the one cosigned"),

@@ -26,16 +26,16 @@ struct Case {
     dir: PathBuf,
 }
 
-fn outcome(env: &Env, dir: &Path, args: &[&str], truth: &str) -> &'static str {
+fn outcome(env: &Env, case: &str, dir: &Path, args: &[&str], truth: &str) -> &'static str {
     let out = env.cmd().arg("--ledger").arg(dir).args(["--wait", "0"]).args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(out.status.code(), Some(101), "{args:?} panicked: {stderr}");
-    assert!(out.status.code().is_some(), "{args:?} died of a signal");
+    assert_ne!(out.status.code(), Some(101), "{case}: {args:?} panicked: {stderr}");
+    assert!(out.status.code().is_some(), "{case}: {args:?} died of a signal");
     if out.status.success() {
-        assert_eq!(String::from_utf8_lossy(&out.stdout), truth, "{args:?} answered wrong on {}", dir.display());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), truth, "{case}: {args:?} answered wrong on {}", dir.display());
         "answered right"
     } else {
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{case}: {args:?}: {stderr}");
         assert!(stderr.starts_with("pledger: "), "{stderr}");
         "refused"
     }
@@ -110,9 +110,8 @@ fn tampered_stores_refuse_or_answer_right() {
             (&["status", "--format", "json"][..], &truth_status),
             (&["log", "--format", "json"][..], &truth_log),
         ] {
-            let o = outcome(&env, &c.dir, args, truth);
+            let o = outcome(&env, &c.name, &c.dir, args, truth);
             *tally.entry((args[0], o)).or_insert(0) += 1;
-            let _ = &c.name;
         }
     }
     eprintln!("{tally:?}");

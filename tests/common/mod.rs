@@ -2,7 +2,7 @@
 //! binary run as a process.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use assert_cmd::Command;
@@ -171,8 +171,4 @@ impl Env {
             "2014-03-01",
         ])
     }
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }

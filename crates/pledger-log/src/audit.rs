@@ -113,10 +113,6 @@ impl Auditor {
         &self.state
     }
 
-    pub fn into_state(self) -> MemState {
-        self.state
-    }
-
     pub fn mark_at(&self, size: u64) -> Option<&Mark> {
         self.marks.get(&size)
     }
