@@ -481,6 +481,11 @@ pub struct Writer<'l> {
 }
 
 impl Writer<'_> {
+    /// The state as it would be after committing what this writer holds.
+    pub fn view(&self) -> StoreView<'_> {
+        StoreView { db: &self.ledger.db, pending: Some(&self.pending), head: &self.head.state }
+    }
+
     /// Checks `envelope` against the working state and, if it passes, adds it to the group.
     /// The recording time is `now`, or the previous entry's if the clock went back.
     pub fn append(&mut self, envelope: Envelope, now: DateTime<Utc>) -> Result<Appended> {

@@ -136,11 +136,74 @@ pub enum Command {
         #[command(subcommand)]
         action: WitnessAction,
     },
+    /// Import what partners already publish: IATI activity files (commitments become pledges,
+    /// disbursements and expenditures fulfillments), signed with your key. See docs/iati.md.
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
+    /// Write a self-contained HTML report: follow-through, words against deliveries, the coverage
+    /// map, overdue pledges, and the checkpoint it shows.
+    Report(ReportArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (pledger.1 and one per command) into DIR.
+    Man {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Build the founding story of SPEC §8 (Mali, 2013–2015) as signed events and print it.
     ///
     /// With --ledger DIR (a new directory) the ledger is kept there; otherwise it is built in a
     /// temporary directory and removed.
     Demo,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportSource {
+    /// An IATI activity file (versions 1.0x and 2.0x). Importing it again changes nothing.
+    Iati(IatiArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct IatiArgs {
+    /// The IATI activity file (XML).
+    pub file: PathBuf,
+    /// The beneficiary of the pledges; by default the ledger's founding convener.
+    #[arg(long, value_name = "ID")]
+    pub to: Option<String>,
+    /// Only what goes to this country (ISO 3166-1 alpha-2, e.g. ML): its share of
+    /// multi-country activities, its transactions.
+    #[arg(long, value_name = "CC")]
+    pub country: Option<String>,
+    /// Only the activities this organisation reports (its IATI organisation identifier);
+    /// needed when the file holds several publishers' activities. Repeatable.
+    #[arg(long, value_name = "REF")]
+    pub reporting_org: Vec<String>,
+    /// Only define the areas and categories the file needs (a convener does this first).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub define_only: bool,
+    /// Check everything against the ledger's rules and report, but record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Where to write the report.
+    #[arg(long, value_name = "FILE")]
+    pub html: PathBuf,
+    /// The ledger as it stood with its first N entries (a checkpoint's size).
+    #[arg(long, value_name = "N")]
+    pub at: Option<u64>,
+    /// What had happened by this effective date; overdue is judged on it.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
 }
 
 /// What a query looks at, and when.

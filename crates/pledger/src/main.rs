@@ -3,11 +3,14 @@
 
 mod cli;
 mod demo;
+mod docs;
 mod fail;
+mod import;
 mod output;
 mod progress;
 mod project;
 mod read;
+mod report;
 mod verify;
 mod write;
 
@@ -85,6 +88,10 @@ fn run(cli: Cli) -> Result<(), fail::Failure> {
         Command::Prove { what } => verify::prove(g, what),
         Command::Export { file } => verify::export(g, file),
         Command::Witness { action } => verify::witness(g, action),
+        Command::Import { source: cli::ImportSource::Iati(a) } => import::iati(g, a),
+        Command::Report(a) => report::write(g, a),
+        Command::Completions { shell } => docs::completions(*shell),
+        Command::Man { dir } => docs::man(dir),
         Command::Demo => demo::run(g),
     }
 }

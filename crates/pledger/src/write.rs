@@ -38,7 +38,7 @@ pub fn open_ledger(g: &Global) -> Result<Ledger> {
     Ok(Ledger::open(ledger_path(g)?, Duration::from_secs_f64(wait))?)
 }
 
-fn load_key(g: &Global) -> Result<SigningKey> {
+pub fn load_key(g: &Global) -> Result<SigningKey> {
     let path = g.key.as_deref().ok_or_else(|| usage("no key given: pass --key FILE or set PLEDGER_KEY"))?;
     Ok(keys::read_private(path)?)
 }
@@ -56,7 +56,7 @@ fn effective(date: &Option<String>) -> Result<Date> {
 
 /// Who signs: the member given with --as, else the one the ledger records the key for; the
 /// origin is the ledger's, or --origin when signing without a ledger.
-fn signer(g: &Global, ledger: Option<&Ledger>, key: SigningKey) -> Result<Signer> {
+pub fn signer(g: &Global, ledger: Option<&Ledger>, key: SigningKey) -> Result<Signer> {
     let key_id = keys::key_id(&key.verifying_key());
     let member = match (&g.as_member, ledger) {
         (Some(id), _) => MemberId::parse(id)?,
@@ -113,7 +113,7 @@ pub fn append_one(ledger: &mut Ledger, envelope: Envelope) -> Result<String> {
 }
 
 /// A refusal of a single write, without the entry number it would have had.
-fn unwrap_refusal(e: StoreError) -> Failure {
+pub fn unwrap_refusal(e: StoreError) -> Failure {
     match e {
         StoreError::Refused { error, .. } => refused(format!("refused: {error}")),
         other => other.into(),
