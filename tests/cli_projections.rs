@@ -3,19 +3,8 @@
 
 mod common;
 
-use common::Env;
+use common::{demo, json_lines, Env};
 use serde_json::Value;
-
-fn demo() -> Env {
-    let env = Env::new();
-    let out = env.cmd().args(["--ledger", env.ledger.to_str().unwrap(), "demo"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    env
-}
-
-fn json_lines(s: &str) -> Vec<Value> {
-    s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 #[test]
 fn the_demo_shows_kidal_as_the_one_gap_and_verifies() {
@@ -134,6 +123,19 @@ fn filters_formats_and_rebuild() {
     assert!(csv_text.starts_with("pledge,pledger,beneficiary,category,areas,unit,words,"));
     assert!(csv_text.contains(",USD,450000.00,"), "money as a decimal in major units");
     assert!(csv_text.contains("\"ML-3,ML-1,ML-BKO\""), "quoted lists");
+    // The scorecard: a row per member and unit, shares as exact fractions, names in UTF-8.
+    let card = env.ok(&["scorecard", "--format", "csv", "--as-of", "2016-06-30"]);
+    let mut rdr = csv::Reader::from_reader(card.as_bytes());
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(header[..5], ["member", "name", "kind", "pledges", "follow_through"]);
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    let assist: Vec<&csv::StringRecord> = rows.iter().filter(|r| &r[0] == "assist").collect();
+    assert_eq!(assist.iter().map(|r| &r[12]).collect::<Vec<_>>(), ["coaching visits", "training sessions"]);
+    assert_eq!(&assist[0][4], "1.000000");
+    assert!(rows.iter().any(|r| &r[1] == "Direction Nationale de la Santé"), "UTF-8 kept");
+    let cov = env.ok(&["coverage", "--format", "csv"]);
+    assert!(cov.starts_with("area,name,level,parent,status,pledging,delivered,categories\n"));
+    assert!(cov.contains("\nML-4,Ségou,region,ML,"), "{cov}");
     // Rebuild recomputes the same projections, and the ledger still verifies.
     let before: Vec<String> =
         ["status", "scorecard", "coverage", "timeline"].iter().map(|c| env.ok(&[c, "--format", "json"])).collect();

@@ -172,3 +172,15 @@ impl Env {
         ])
     }
 }
+
+/// The demo's ledger (SPEC §8), built by `pledger demo` in a temp dir.
+pub fn demo() -> Env {
+    let env = Env::new();
+    let out = env.cmd().args(["--ledger", env.ledger.to_str().unwrap(), "demo"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    env
+}
+
+pub fn json_lines(s: &str) -> Vec<serde_json::Value> {
+    s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}

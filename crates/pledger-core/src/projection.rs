@@ -35,7 +35,8 @@ impl Horizon {
         Horizon { as_of: Some(date), eval: date }
     }
 
-    fn sees(&self, d: Date) -> bool {
+    /// Whether something dated `d` had happened by the horizon.
+    pub fn sees(&self, d: Date) -> bool {
         self.as_of.is_none_or(|a| d <= a)
     }
 }

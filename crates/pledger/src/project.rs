@@ -22,6 +22,8 @@ pub struct Data {
     pub origin: String,
     /// Entries the records reflect.
     pub size: u64,
+    /// The key that signs checkpoints at that size.
+    pub log_key: Option<pledger_core::event::PublicKey>,
     pub members: Vec<MemberRecord>,
     pub areas: Vec<AreaRecord>,
     pub pledges: Vec<PledgeRecord>,
@@ -34,6 +36,7 @@ impl Data {
         Ok(Data {
             origin: ledger.head().state.origin.clone(),
             size: ledger.size(),
+            log_key: ledger.head().state.log_key,
             members: ledger.members()?,
             areas: ledger.areas()?,
             pledges: ledger.pledges()?,
@@ -46,6 +49,7 @@ impl Data {
         Data {
             origin: s.head.origin.clone(),
             size: s.head.size,
+            log_key: s.head.log_key,
             members: s.members.into_values().collect(),
             areas: s.areas.into_values().collect(),
             pledges: s.pledges.into_values().collect(),
@@ -66,19 +70,23 @@ pub struct Query {
 
 impl Query {
     pub fn load(g: &Global, q: &QueryArgs) -> Result<Query> {
+        Query::of(&open_ledger(g)?, q)
+    }
+
+    /// The query on a ledger already open.
+    pub fn of(ledger: &Ledger, q: &QueryArgs) -> Result<Query> {
         let horizon = match &q.as_of {
             Some(d) => Horizon::as_of(Date::parse(d)?),
             None => Horizon::head(today()),
         };
         let org = q.org.as_deref().map(MemberId::parse).transpose()?;
         let area_root = q.area.as_deref().map(AreaCode::parse).transpose()?;
-        let ledger = open_ledger(g)?;
         let data = match q.at {
             Some(n) if n > ledger.size() => {
                 return Err(refused(format!("--at {n}: the ledger has only {} entries", ledger.size())))
             }
             Some(n) => Data::of_state(ledger.replay(n)?),
-            None => Data::head(&ledger)?,
+            None => Data::head(ledger)?,
         };
         if let Some(o) = &org {
             if !data.members.iter().any(|m| &m.id == o) {
@@ -242,6 +250,9 @@ pub fn scorecard(g: &Global, q: &QueryArgs) -> Result<()> {
 }
 
 fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
+    if f == Format::Csv {
+        return scorecard_csv(card);
+    }
     let mut grid = Grid::new(vec![
         "member", "pledges", "follow-through", "claimed", "withdrawn", "on time", "median delay (days)", "overdue",
         "words", "confirmed",
@@ -252,17 +263,15 @@ fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
                 .iter()
                 .filter_map(|s| s.measure.as_ref().map(|u| value(u, pick(s), f)))
                 .collect::<Vec<_>>()
-                .join(if f == Format::Csv { "; " } else { "\n" })
+                .join("\n")
         };
-        let pct = |ppm: u64| if f == Format::Csv { format!("{:.3}", ppm as f64 / 1e6) } else { percent(ppm) };
         grid.push(vec![
             m.member.to_string(),
             m.pledges.to_string(),
-            pct(m.follow_through_ppm),
-            pct(m.claimed_rate_ppm),
-            pct(m.withdrawn_share_ppm),
+            percent(m.follow_through_ppm),
+            percent(m.claimed_rate_ppm),
+            percent(m.withdrawn_share_ppm),
             match m.on_time_share_ppm {
-                Some(p) if f == Format::Csv => pct(p),
                 Some(p) => format!("{} ({}/{})", percent(p), m.on_time, m.judged),
                 None => String::new(),
             },
@@ -273,6 +282,46 @@ fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
         ]);
     }
     print(&grid, f)
+}
+
+/// The scorecard for a spreadsheet: one row per member and unit, so that sums can be added up
+/// and pivoted; shares as exact decimal fractions (`0.625000`), money in major units.
+fn scorecard_csv(card: &[projection::MemberScore]) -> Result<()> {
+    let mut grid = Grid::new(vec![
+        "member", "name", "kind", "pledges", "follow_through", "claimed_rate", "withdrawn_share", "on_time_share",
+        "judged", "on_time", "median_delay_days", "overdue", "unit", "words", "withdrawn", "claimed", "confirmed",
+    ]);
+    let share = |ppm: u64| format_decimal(ppm, 6, false);
+    for m in card {
+        let common = vec![
+            m.member.to_string(),
+            m.name.to_string(),
+            m.kind.as_str().to_owned(),
+            m.pledges.to_string(),
+            share(m.follow_through_ppm),
+            share(m.claimed_rate_ppm),
+            share(m.withdrawn_share_ppm),
+            m.on_time_share_ppm.map(share).unwrap_or_default(),
+            m.judged.to_string(),
+            m.on_time.to_string(),
+            m.median_delay_half_days.map(format_halves).unwrap_or_default(),
+            m.overdue.to_string(),
+        ];
+        let units: Vec<(&Unit, &projection::UnitSums)> =
+            m.sums.iter().filter_map(|s| s.measure.as_ref().map(|u| (u, s))).collect();
+        if units.is_empty() {
+            let mut row = common.clone();
+            row.extend(std::iter::repeat_n(String::new(), 5));
+            grid.push(row);
+        }
+        for (u, s) in units {
+            let mut row = common.clone();
+            row.push(u.name().to_owned());
+            row.extend([s.words, s.withdrawn, s.claimed, s.confirmed].map(|v| value(u, v, Format::Csv)));
+            grid.push(row);
+        }
+    }
+    grid.print_csv()
 }
 
 pub fn coverage(g: &Global, q: &QueryArgs) -> Result<()> {
@@ -287,13 +336,28 @@ pub fn coverage(g: &Global, q: &QueryArgs) -> Result<()> {
 }
 
 fn print_coverage(cov: &[projection::AreaCoverage], f: Format) -> Result<()> {
+    if f == Format::Csv {
+        let mut grid =
+            Grid::new(vec!["area", "name", "level", "parent", "status", "pledging", "delivered", "categories"]);
+        for a in cov {
+            let cats: Vec<String> =
+                a.categories.iter().map(|c| format!("{}:{}", c.category, c.status.as_str())).collect();
+            grid.push(vec![
+                a.code.to_string(),
+                a.name.to_string(),
+                a.level.as_str().to_owned(),
+                a.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+                a.status.as_str().to_owned(),
+                list(&a.pledging),
+                list(&a.delivered),
+                cats.join(", "),
+            ]);
+        }
+        return grid.print_csv();
+    }
     let mut grid = Grid::new(vec!["area", "level", "status", "pledging", "delivered", "categories"]);
     for a in cov {
-        let name = if f == Format::Csv {
-            format!("{} {}", a.code, a.name)
-        } else {
-            format!("{}{} {}", "  ".repeat(a.depth), a.code, a.name)
-        };
+        let name = format!("{}{} {}", "  ".repeat(a.depth), a.code, a.name);
         let cats = a
             .categories
             .iter()
