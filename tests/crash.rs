@@ -7,7 +7,8 @@
 fn sigkill_during_submit_loses_nothing_acknowledged() {
     let work = tempfile::tempdir().unwrap();
     let bin = assert_cmd::cargo::cargo_bin("pledger");
-    let s = pledger_bench::crash::run(&bin, work.path(), 12, 4000, 700, 4, 42).unwrap();
+    let s = pledger_bench::crash::run(&bin, work.path(), 12, 4000, 400, 4, 42).unwrap();
+    eprintln!("{s:?}");
     assert_eq!(s.kills, 12);
     assert!(s.kills_mid_write >= 6, "too few kills landed mid-write: {s:?}");
     assert!(s.acknowledged > 100, "{s:?}");

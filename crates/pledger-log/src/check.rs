@@ -68,8 +68,28 @@ pub fn check_cached<V: StateView + ?Sized>(
     entry: &Entry,
     keys: &mut KeyCache,
 ) -> Result<(Recorded, Outcome)> {
+    check_preverified(view, entry, keys, None)
+}
+
+/// A signature already checked, in parallel with others, under a key looked up before its
+/// group was applied: the key, and whether the signature verified under it.
+pub type Preverified = Option<(VerifyingKey, bool)>;
+
+/// [`check_cached`], trusting `pre` only when its key is exactly the one the state says must
+/// have signed the entry; otherwise the signature is verified here. Either way the signature
+/// is checked strictly (`verify_strict`) under the key the rules name, once.
+pub fn check_preverified<V: StateView + ?Sized>(
+    view: &V,
+    entry: &Entry,
+    keys: &mut KeyCache,
+    pre: Preverified,
+) -> Result<(Recorded, Outcome)> {
     let opened = open_cached(view, entry, keys)?;
-    if !entry.envelope.verify(&opened.key) {
+    let valid = match pre {
+        Some((key, valid)) if key == opened.key => valid,
+        _ => entry.envelope.verify(&opened.key),
+    };
+    if !valid {
         return Err(LogError::BadSignature {
             key: opened.recorded.event.key.to_string(),
             member: opened.recorded.event.signer.to_string(),

@@ -161,6 +161,12 @@ impl Ledger {
         StoreView { db: &self.db, pending: None, head: &self.head.state }
     }
 
+    /// A handle that finds the committed public key of a key id, usable from another thread
+    /// while this ledger writes (bulk submit verifies the next group's signatures with it).
+    pub fn key_lookup(&self) -> KeyLookup {
+        KeyLookup { db: self.db.clone() }
+    }
+
     /// A writer that appends envelopes and commits them together.
     pub fn writer(&mut self) -> Writer<'_> {
         let head = self.head.clone();
@@ -421,6 +427,24 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
     postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("stored {what} unreadable: {e}")))
 }
 
+/// Committed keys by key id; see [`Ledger::key_lookup`].
+#[derive(Clone)]
+pub struct KeyLookup {
+    db: sled::Db,
+}
+
+impl KeyLookup {
+    /// The public key recorded under `id`, if a member holds it (revoked or not: the rules
+    /// decide whether it may sign).
+    pub fn public_key(&self, id: &KeyId) -> Option<pledger_core::event::PublicKey> {
+        let head = Head::default();
+        let view = StoreView { db: &self.db, pending: None, head: &head };
+        let holder = view.key_holder(id).ok().flatten()?;
+        let member = view.member(&holder).ok().flatten()?;
+        member.keys.into_iter().find(|k| &k.id == id).map(|k| k.public_key)
+    }
+}
+
 /// Writes not yet committed: key bytes → value bytes.
 type Pending = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -489,6 +513,18 @@ impl Writer<'_> {
     /// Checks `envelope` against the working state and, if it passes, adds it to the group.
     /// The recording time is `now`, or the previous entry's if the clock went back.
     pub fn append(&mut self, envelope: Envelope, now: DateTime<Utc>) -> Result<Appended> {
+        self.append_preverified(envelope, now, None)
+    }
+
+    /// [`Writer::append`] for an envelope whose signature was checked beforehand (see
+    /// [`pledger_log::check::check_preverified`]): bulk submit verifies a group's signatures on
+    /// every core, then applies the rules in order.
+    pub fn append_preverified(
+        &mut self,
+        envelope: Envelope,
+        now: DateTime<Utc>,
+        pre: pledger_log::check::Preverified,
+    ) -> Result<Appended> {
         let seq = self.head.state.size;
         // An entry records its time to the millisecond; the state must hold exactly that.
         let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
@@ -498,7 +534,7 @@ impl Writer<'_> {
         };
         let entry = Entry { seq, recorded_at, envelope };
         let view = StoreView { db: &self.ledger.db, pending: Some(&self.pending), head: &self.head.state };
-        let (recorded, outcome) = pledger_log::check::check_cached(&view, &entry, &mut self.ledger.keys)
+        let (recorded, outcome) = pledger_log::check::check_preverified(&view, &entry, &mut self.ledger.keys, pre)
             .map_err(|e| StoreError::Refused { seq, error: e })?;
         let line = entry.to_line();
         let leaf = merkle::leaf_hash(&line);

@@ -488,39 +488,116 @@ pub fn submit(g: &Global, a: &SubmitArgs) -> Result<()> {
     };
     let files: Vec<PathBuf> = a.files.clone();
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut failure: Option<Failure> = None;
-    let mut w = ledger.writer();
-    'files: for file in &files {
-        for item in envelopes(file)? {
-            let (src, env) = match item {
-                Ok(x) => x,
+    let (group, resume) = (a.group, a.resume);
+    let lookup = ledger.key_lookup();
+    // A pipeline: one thread reads the next group and verifies its signatures on every core
+    // while this one applies the rules to the current group and commits it.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Group>>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_groups(&files, group, &lookup, &tx));
+        let mut failure = None;
+        for msg in rx.iter() {
+            let applied = msg.and_then(|batch| submit_group(&mut ledger, batch, resume, &mut stdout));
+            if let Err(e) = applied {
+                failure = Some(e);
+                break;
+            }
+        }
+        // Dropping the receiver stops the reader at its next send.
+        drop(rx);
+        failure.map_or(Ok(()), Err)
+    })
+}
+
+/// Envelopes of one group, each with its signature checked beforehand where its key was known.
+type Group = Vec<(Source, Envelope, pledger_log::check::Preverified)>;
+
+/// Reads the files in groups of `group` envelopes, verifies each group's signatures in parallel
+/// under the keys already committed, and sends the groups on; a bad file or line ends the
+/// stream with its error, after the groups before it.
+fn read_groups(
+    files: &[PathBuf],
+    group: usize,
+    lookup: &pledger_store::KeyLookup,
+    tx: &std::sync::mpsc::SyncSender<Result<Group>>,
+) {
+    let mut cache = pledger_log::keys::KeyCache::new();
+    let mut batch: Vec<(Source, Envelope)> = Vec::with_capacity(group.min(100_000));
+    for file in files {
+        let items = match envelopes(file) {
+            Ok(items) => items,
+            Err(e) => {
+                let _ = tx.send(Ok(preverify(std::mem::take(&mut batch), lookup, &mut cache)));
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        for item in items {
+            match item {
+                Ok(x) => batch.push(x),
                 Err(e) => {
-                    failure = Some(e);
-                    break 'files;
+                    let _ = tx.send(Ok(preverify(std::mem::take(&mut batch), lookup, &mut cache)));
+                    let _ = tx.send(Err(e));
+                    return;
                 }
-            };
-            if a.resume && w.holds(&env)? {
-                continue;
             }
-            if let Err(e) = w.append(env, Utc::now()) {
-                failure = Some(match e {
-                    StoreError::Refused { error, .. } => {
-                        refused(format!("{}:{}: refused: {error}", src.name, src.line))
-                    }
-                    other => other.into(),
-                });
-                break 'files;
-            }
-            if w.len() >= a.group {
-                let done = w.commit()?;
-                print_ids(&mut stdout, &done)?;
-                w = ledger.writer();
+            if batch.len() >= group && tx.send(Ok(preverify(std::mem::take(&mut batch), lookup, &mut cache))).is_err() {
+                return;
             }
         }
     }
+    let _ = tx.send(Ok(preverify(batch, lookup, &mut cache)));
+}
+
+/// Checks every signature of a batch strictly, on every core, under the key its key id names
+/// in the committed ledger; an envelope whose key is not known yet is left to the append.
+fn preverify(
+    batch: Vec<(Source, Envelope)>,
+    lookup: &pledger_store::KeyLookup,
+    cache: &mut pledger_log::keys::KeyCache,
+) -> Group {
+    use rayon::prelude::*;
+    let mut known: std::collections::HashMap<String, Option<ed25519_dalek::VerifyingKey>> = Default::default();
+    for (_, env) in &batch {
+        let Ok((keyid, _)) = env.single_signature() else { continue };
+        if !known.contains_key(keyid) {
+            let key = KeyId::parse(keyid).ok().and_then(|id| lookup.public_key(&id)).and_then(|pk| cache.get(&pk));
+            known.insert(keyid.to_owned(), key);
+        }
+    }
+    batch
+        .into_par_iter()
+        .map(|(src, env)| {
+            let pre = env
+                .single_signature()
+                .ok()
+                .and_then(|(keyid, _)| *known.get(keyid)?)
+                .map(|key| (key, env.verify(&key)));
+            (src, env, pre)
+        })
+        .collect()
+}
+
+/// Appends one group and commits it durably, printing the ids; everything before a refusal is
+/// committed and printed, and the refusal returned.
+fn submit_group(ledger: &mut Ledger, batch: Group, resume: bool, out: &mut impl std::io::Write) -> Result<()> {
+    let mut w = ledger.writer();
+    let mut refusal = None;
+    for (src, env, pre) in batch {
+        if resume && w.holds(&env)? {
+            continue;
+        }
+        if let Err(e) = w.append_preverified(env, Utc::now(), pre) {
+            refusal = Some(match e {
+                StoreError::Refused { error, .. } => refused(format!("{}:{}: refused: {error}", src.name, src.line)),
+                other => other.into(),
+            });
+            break;
+        }
+    }
     let done = w.commit()?;
-    print_ids(&mut stdout, &done)?;
-    match failure {
+    print_ids(out, &done)?;
+    match refusal {
         Some(f) => Err(f),
         None => Ok(()),
     }
