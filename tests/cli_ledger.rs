@@ -257,3 +257,49 @@ fn demo_builds_the_story_and_keeps_it_when_asked() {
     assert!(log.contains("\"withdrawal\""), "a partial withdrawal");
     assert!(log.contains("\"amendment\""), "an amendment");
 }
+
+/// Bulk submit checks a group's signatures ahead of applying it, under the keys the ledger held
+/// before the group; a key added or revoked inside the group must still be judged as if the
+/// envelopes came one at a time.
+#[test]
+fn a_key_added_or_revoked_within_one_submitted_group() {
+    let env = Env::founded();
+    env.pledge_xof("psi", "1000000");
+    let second = env.keygen("psi2.key");
+    let first: String = {
+        let members = env.ok(&["members", "--format", "json"]);
+        let psi: serde_json::Value =
+            serde_json::from_str(members.lines().find(|l| l.contains("\"psi\"")).unwrap()).unwrap();
+        psi["keys"][0]["id"].as_str().unwrap().to_owned()
+    };
+    let sign = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("--sign-only");
+        env.ok(&all)
+    };
+    // One file: add psi2, sign with it at once, revoke the first key, then the first key again.
+    let add = sign(&["--key", "psi.key", "key", "add", "psi", "--pubkey", "psi2.key.pub"]);
+    let with_new = sign(&["--key", "psi2.key", "--as", "psi", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01"]);
+    let revoke = sign(&["--key", "psi2.key", "--as", "psi", "key", "revoke", "psi", &first]);
+    let with_old = sign(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "20", "--date", "2014-05-02"]);
+    let f = env.write("group.jsonl", &[add, with_new, revoke, with_old].join("\n"));
+    let out = env.run(&["submit", "--group", "100", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("group.jsonl:4: refused") && stderr.contains("was revoked at entry"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().collect::<Vec<_>>(), [second.as_str(), "F-000001", first.as_str()]);
+    // A forged signature inside a group is refused at its line, after the ones before it.
+    let good = sign(&["--key", "psi2.key", "fulfill", "P-000001", "--amount", "30", "--date", "2014-05-03"]);
+    let mut forged: serde_json::Value =
+        serde_json::from_str(&sign(&["--key", "psi2.key", "fulfill", "P-000001", "--amount", "40", "--date", "2014-05-04"]))
+            .unwrap();
+    let sig = forged["signatures"][0]["sig"].as_str().unwrap().to_owned();
+    let flipped = if sig.starts_with('A') { sig.replacen('A', "B", 1) } else { format!("A{}", &sig[1..]) };
+    forged["signatures"][0]["sig"] = serde_json::Value::String(flipped);
+    let f = env.write("forged.jsonl", &format!("{good}\n{forged}\n"));
+    let out = env.run(&["submit", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("forged.jsonl:2: refused: bad signature"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "F-000002");
+    env.ok(&["verify"]);
+}
