@@ -279,7 +279,8 @@ fn a_key_added_or_revoked_within_one_submitted_group() {
     };
     // One file: add psi2, sign with it at once, revoke the first key, then the first key again.
     let add = sign(&["--key", "psi.key", "key", "add", "psi", "--pubkey", "psi2.key.pub"]);
-    let with_new = sign(&["--key", "psi2.key", "--as", "psi", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01"]);
+    let with_new =
+        sign(&["--key", "psi2.key", "--as", "psi", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01"]);
     let revoke = sign(&["--key", "psi2.key", "--as", "psi", "key", "revoke", "psi", &first]);
     let with_old = sign(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "20", "--date", "2014-05-02"]);
     let f = env.write("group.jsonl", &[add, with_new, revoke, with_old].join("\n"));
@@ -287,12 +288,16 @@ fn a_key_added_or_revoked_within_one_submitted_group() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("group.jsonl:4: refused") && stderr.contains("was revoked at entry"), "{stderr}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().collect::<Vec<_>>(), [second.as_str(), "F-000001", first.as_str()]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().collect::<Vec<_>>(),
+        [second.as_str(), "F-000001", first.as_str()]
+    );
     // A forged signature inside a group is refused at its line, after the ones before it.
     let good = sign(&["--key", "psi2.key", "fulfill", "P-000001", "--amount", "30", "--date", "2014-05-03"]);
-    let mut forged: serde_json::Value =
-        serde_json::from_str(&sign(&["--key", "psi2.key", "fulfill", "P-000001", "--amount", "40", "--date", "2014-05-04"]))
-            .unwrap();
+    let mut forged: serde_json::Value = serde_json::from_str(&sign(&[
+        "--key", "psi2.key", "fulfill", "P-000001", "--amount", "40", "--date", "2014-05-04",
+    ]))
+    .unwrap();
     let sig = forged["signatures"][0]["sig"].as_str().unwrap().to_owned();
     let flipped = if sig.starts_with('A') { sig.replacen('A', "B", 1) } else { format!("A{}", &sig[1..]) };
     forged["signatures"][0]["sig"] = serde_json::Value::String(flipped);

@@ -36,14 +36,20 @@ pub struct Activity {
     pub transactions: Vec<Transaction>,
 }
 
-/// A recipient country or region: its code, vocabulary (regions), share and name.
+/// A coded element — recipient country or region, sector: its code, vocabulary, share and
+/// name, as written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Place {
+pub struct Coded {
     pub code: String,
     pub vocabulary: Option<String>,
     pub percentage: Option<String>,
     pub name: Option<String>,
 }
+
+/// A recipient country or region.
+pub type Place = Coded;
+/// A sector (DAC purpose codes when the vocabulary is 1, 2 or absent).
+pub type Sector = Coded;
 
 /// A `location` with a code an area can be named by.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -51,14 +57,6 @@ pub struct Location {
     /// `administrative/@code` (or `location-id/@code`), with its vocabulary (G1 = GeoNames).
     pub code: String,
     pub vocabulary: Option<String>,
-    pub name: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Sector {
-    pub code: String,
-    pub vocabulary: Option<String>,
-    pub percentage: Option<String>,
     pub name: Option<String>,
 }
 
@@ -180,18 +178,10 @@ fn line(doc: &Document, n: Node) -> u32 {
     doc.text_pos_at(n.range().start).row
 }
 
-fn place(n: Node) -> Option<Place> {
-    Some(Place {
-        code: attr(n, "code")?,
-        vocabulary: attr(n, "vocabulary"),
-        percentage: attr(n, "percentage"),
-        name: text(n),
-    })
-}
-
-fn sector(n: Node) -> Option<Sector> {
-    // 1.0x allowed a sector named by its text alone; without a code it cannot be a category.
-    Some(Sector {
+/// A coded element; one without a code is skipped (1.0x allowed a sector named by its text
+/// alone, which cannot become a category).
+fn coded(n: Node) -> Option<Coded> {
+    Some(Coded {
         code: attr(n, "code")?,
         vocabulary: attr(n, "vocabulary"),
         percentage: attr(n, "percentage"),
@@ -228,10 +218,10 @@ fn activity(doc: &Document, a: Node, file_version: Option<&str>) -> Activity {
         reporting_org_name: reporting.and_then(text),
         title: first_text(a, "title"),
         default_currency: attr(a, "default-currency"),
-        countries: children(a, "recipient-country").filter_map(place).collect(),
-        regions: children(a, "recipient-region").filter_map(place).collect(),
+        countries: children(a, "recipient-country").filter_map(coded).collect(),
+        regions: children(a, "recipient-region").filter_map(coded).collect(),
         locations: children(a, "location").filter_map(location).collect(),
-        sectors: children(a, "sector").filter_map(sector).collect(),
+        sectors: children(a, "sector").filter_map(coded).collect(),
         end_planned: dates(["3", "end-planned"]),
         end_actual: dates(["4", "end-actual"]),
         transactions: children(a, "transaction").enumerate().map(|(i, t)| transaction(doc, t, i + 1)).collect(),
@@ -251,9 +241,9 @@ fn transaction(doc: &Document, t: Node, index: usize) -> Transaction {
         value_date: value.and_then(|v| attr(v, "value-date")),
         description: first_text(t, "description"),
         receiver: child(t, "receiver-org").and_then(|r| text(r).or_else(|| attr(r, "ref"))),
-        country: child(t, "recipient-country").and_then(place),
-        region: child(t, "recipient-region").and_then(place),
-        sectors: children(t, "sector").filter_map(sector).collect(),
+        country: child(t, "recipient-country").and_then(coded),
+        region: child(t, "recipient-region").and_then(coded),
+        sectors: children(t, "sector").filter_map(coded).collect(),
     }
 }
 

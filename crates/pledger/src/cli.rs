@@ -198,10 +198,17 @@ pub struct ReportArgs {
     /// Where to write the report.
     #[arg(long, value_name = "FILE")]
     pub html: PathBuf,
-    /// The ledger as it stood with its first N entries (a checkpoint's size).
+    #[command(flatten)]
+    pub when: When,
+}
+
+/// Which state of the ledger a query or report shows.
+#[derive(Args, Debug, Clone, Default)]
+pub struct When {
+    /// The ledger as it stood with its first N entries (a checkpoint's size): what it knew then.
     #[arg(long, value_name = "N")]
     pub at: Option<u64>,
-    /// What had happened by this effective date; overdue is judged on it.
+    /// What had happened by this effective date, as known now; overdue is judged on it.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
 }
@@ -215,12 +222,8 @@ pub struct QueryArgs {
     /// Only pledges covering this area or an area inside it.
     #[arg(long, value_name = "CODE")]
     pub area: Option<String>,
-    /// The ledger as it stood with its first N entries (a checkpoint's size): what it knew then.
-    #[arg(long, value_name = "N")]
-    pub at: Option<u64>,
-    /// What had happened by this effective date, as known now; overdue is judged on it.
-    #[arg(long, value_name = "DATE")]
-    pub as_of: Option<String>,
+    #[command(flatten)]
+    pub when: When,
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }

@@ -75,13 +75,13 @@ impl Query {
 
     /// The query on a ledger already open.
     pub fn of(ledger: &Ledger, q: &QueryArgs) -> Result<Query> {
-        let horizon = match &q.as_of {
+        let horizon = match &q.when.as_of {
             Some(d) => Horizon::as_of(Date::parse(d)?),
             None => Horizon::head(today()),
         };
         let org = q.org.as_deref().map(MemberId::parse).transpose()?;
         let area_root = q.area.as_deref().map(AreaCode::parse).transpose()?;
-        let data = match q.at {
+        let data = match q.when.at {
             Some(n) if n > ledger.size() => {
                 return Err(refused(format!("--at {n}: the ledger has only {} entries", ledger.size())))
             }

@@ -33,7 +33,7 @@ pub struct Provenance {
 
 pub fn write(g: &Global, a: &ReportArgs) -> Result<()> {
     let ledger = open_ledger(g)?;
-    let q = QueryArgs { org: None, area: None, at: a.at, as_of: a.as_of.clone(), format: None };
+    let q = QueryArgs { org: None, area: None, when: a.when.clone(), format: None };
     let query = Query::of(&ledger, &q)?;
     let provenance = provenance(&ledger, &query)?;
     let html = render(&query, &provenance);
