@@ -158,3 +158,33 @@ fn chromium_renders_the_report() {
     // The map is drawn: Kidal, the gap, in red.
     assert!(count([0xc6, 0x28, 0x28]) > 2_000, "the gap's red");
 }
+
+#[test]
+fn areas_without_a_shape_are_tiles_and_text_is_escaped() {
+    let env = Env::new();
+    env.keygen("a.key");
+    env.keygen("b.key");
+    env.write(
+        "areas.csv",
+        "code,name,level,parent\nSN,Sénégal,country,\nSN-DK,Dakar,region,SN\nSN-TH,Thiès,region,SN\n",
+    );
+    env.ok(&[
+        "--key", "a.key", "--origin", "t.example/l", "init", "--org", "moh", "--name", "MoH", "--areas", "areas.csv",
+    ]);
+    env.ok(&[
+        "--key", "a.key", "member", "add", "don", "--name", "Donor <script>", "--kind", "donor", "--pubkey",
+        "b.key.pub",
+    ]);
+    env.ok(&[
+        "--key", "b.key", "pledge", "--to", "moh", "--category", "funding", "--area", "SN-DK", "--amount", "100",
+        "--currency", "XOF", "--due", "2020-01-01", "--title", "A & <b>B</b>", "--date", "2019-01-01",
+    ]);
+    let html = report(&env, &[]);
+    assert_eq!(html.matches("<path class=\"region ").count(), 0, "no map for Senegal");
+    assert!(html.contains("<g class=\"tile promised\" data-code=\"SN-DK\""));
+    assert!(html.contains("<g class=\"tile gap\" data-code=\"SN-TH\""));
+    assert!(html.contains("<g class=\"tile promised\" data-code=\"SN\""));
+    assert!(html.contains("Donor &lt;script&gt;") && !html.contains("Donor <script>"));
+    assert!(html.contains("A &amp; &lt;b&gt;B&lt;/b&gt;"));
+    assert!(html.contains("P-000001"), "overdue on today's date");
+}
