@@ -11,6 +11,8 @@ pub const CHECKPOINT: u8 = b'C';
 pub const ENTRY: u8 = b'e';
 pub const PLEDGE: u8 = b'p';
 pub const FULFILLMENT: u8 = b'f';
+/// A member's pledges, made or received: `o` ‖ member id ‖ 0x00 ‖ pledge number (big-endian).
+pub const BY_MEMBER: u8 = b'o';
 
 pub enum Key {
     Version,
@@ -27,6 +29,10 @@ pub enum Key {
     EventId(EventId),
     Checkpoint(u64),
     Rebuilding,
+    ByMember(MemberId, PledgeId),
+    /// Present once every pledge is in the member index (ledgers made before it have none
+    /// until a rebuild).
+    Indexed,
 }
 
 fn with(prefix: u8, rest: &[u8]) -> Vec<u8> {
@@ -61,8 +67,26 @@ impl Key {
             Key::EventId(id) => with(b'i', &id.0),
             Key::Checkpoint(size) => with(CHECKPOINT, &size.to_be_bytes()),
             Key::Rebuilding => b"R".to_vec(),
+            Key::ByMember(m, p) => {
+                let mut k = by_member_prefix(m);
+                k.extend_from_slice(&p.0.to_be_bytes());
+                k
+            }
+            Key::Indexed => b"I".to_vec(),
         }
     }
+}
+
+/// The prefix of a member's keys in the member index.
+pub fn by_member_prefix(m: &MemberId) -> Vec<u8> {
+    let mut k = with(BY_MEMBER, m.as_str().as_bytes());
+    k.push(0);
+    k
+}
+
+/// The index keys of a pledge: under its pledger and its beneficiary.
+pub fn by_member(p: &pledger_core::state::PledgeRecord) -> [Key; 2] {
+    [Key::ByMember(p.pledger.clone(), p.id), Key::ByMember(p.beneficiary.clone(), p.id)]
 }
 
 pub fn be_u64(v: &[u8]) -> Option<u64> {
@@ -121,6 +145,14 @@ pub fn derived_from(key: &[u8], state: &pledger_core::MemState, size: u64) -> bo
                 .is_some_and(|k| state.numbered.contains_key(&ShortId::new(k, n)))
         }),
         [b'i', rest @ ..] => <[u8; 16]>::try_from(rest).is_ok_and(|id| state.event_ids.contains_key(&EventId(id))),
+        [BY_MEMBER, rest @ ..] if rest.len() > 9 && rest[rest.len() - 9] == 0 => {
+            let (member, pledge) = rest.split_at(rest.len() - 9);
+            let member = text(member).and_then(|s| MemberId::parse(&s).ok());
+            match (member, be_u64(&pledge[1..]).and_then(|n| state.pledges.get(&PledgeId(n)))) {
+                (Some(m), Some(p)) => p.pledger == m || p.beneficiary == m,
+                _ => false,
+            }
+        }
         _ => false,
     }
 }

@@ -96,6 +96,7 @@ impl Ledger {
         }
         let db = open_db(path, Duration::ZERO)?;
         db.insert(Key::Version.bytes(), FORMAT).map_err(|e| StoreError::sled(path, e))?;
+        db.insert(Key::Indexed.bytes(), b"1".as_slice()).map_err(|e| StoreError::sled(path, e))?;
         db.flush().map_err(|e| StoreError::sled(path, e))?;
         Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default(), keys: Default::default() })
     }
@@ -344,9 +345,25 @@ impl Ledger {
             let (key, value) = keys::record(&r);
             put(key.bytes(), Some(value), &mut batch, &mut pending)?;
         }
+        for p in state.pledges.values() {
+            for key in keys::by_member(p) {
+                put(key.bytes(), Some(Vec::new()), &mut batch, &mut pending)?;
+            }
+        }
+        put(Key::Indexed.bytes(), Some(b"1".to_vec()), &mut batch, &mut pending)?;
         // What should not.
-        let derived =
-            [b'n', keys::MEMBER, b'k', keys::AREA, keys::CATEGORY, keys::PLEDGE, keys::FULFILLMENT, b's', b'i'];
+        let derived = [
+            b'n',
+            keys::MEMBER,
+            b'k',
+            keys::AREA,
+            keys::CATEGORY,
+            keys::PLEDGE,
+            keys::FULFILLMENT,
+            b's',
+            b'i',
+            keys::BY_MEMBER,
+        ];
         for prefix in derived {
             for k in self.db.scan_prefix([prefix]).keys() {
                 let k = k.map_err(|e| StoreError::sled(&self.path, e))?;
@@ -363,6 +380,42 @@ impl Ledger {
         self.head = head;
         progress(seq);
         Ok((seq, changed))
+    }
+
+    /// The pledges a member made or received, by the member index; `None` for a ledger made
+    /// before the index existed (until `rebuild` adds it).
+    pub fn pledges_of(&self, member: &MemberId) -> Result<Option<Vec<PledgeRecord>>> {
+        let sled_err = |e| StoreError::sled(&self.path, e);
+        if self.db.get(Key::Indexed.bytes()).map_err(sled_err)?.is_none() {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        for k in self.db.scan_prefix(keys::by_member_prefix(member)).keys() {
+            let k = k.map_err(sled_err)?;
+            let n =
+                keys::be_u64(&k[k.len() - 8..]).ok_or_else(|| StoreError::Corrupt("bad member index key".into()))?;
+            let v = self
+                .db
+                .get(Key::Pledge(PledgeId(n)).bytes())
+                .map_err(sled_err)?
+                .ok_or_else(|| StoreError::Corrupt(format!("the member index names P-{n:06}, which is missing")))?;
+            out.push(decode(&v, "pledge")?);
+        }
+        Ok(Some(out))
+    }
+
+    /// The fulfillments of these pledges.
+    pub fn fulfillments_of(&self, pledges: &[PledgeRecord]) -> Result<BTreeMap<FulfillmentId, FulfillmentRecord>> {
+        let mut out = BTreeMap::new();
+        for id in pledges.iter().flat_map(|p| p.fulfillments.iter()) {
+            let v = self
+                .db
+                .get(Key::Fulfillment(*id).bytes())
+                .map_err(|e| StoreError::sled(&self.path, e))?
+                .ok_or_else(|| StoreError::Corrupt(format!("fulfillment {id} is missing")))?;
+            out.insert(*id, decode(&v, "fulfillment")?);
+        }
+        Ok(out)
     }
 
     /// Every member, in id order.
@@ -543,6 +596,13 @@ impl Writer<'_> {
         }
         self.pending.insert(Key::Entry(seq).bytes(), line);
         for record in &outcome.records {
+            if let Record::Pledge(p) = record {
+                if p.seq == seq {
+                    for key in keys::by_member(p) {
+                        self.pending.insert(key.bytes(), Vec::new());
+                    }
+                }
+            }
             let (key, value) = keys::record(record);
             self.pending.insert(key.bytes(), value);
         }

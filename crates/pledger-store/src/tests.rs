@@ -200,13 +200,19 @@ fn rebuild_recomputes_exactly_what_appends_wrote() {
         db.remove(keys::Key::Node(0, 3).bytes()).unwrap();
         // A record that should not exist at all.
         db.insert(keys::Key::Pledge(PledgeId(9999)).bytes(), b"stale".as_slice()).unwrap();
+        // The member index: an entry lost, and one naming a pledge the member has nothing to do with.
+        let p1: pledger_core::state::PledgeRecord =
+            postcard::from_bytes(&db.get(keys::Key::Pledge(PledgeId(2)).bytes()).unwrap().unwrap()).unwrap();
+        db.remove(keys::Key::ByMember(p1.pledger.clone(), p1.id).bytes()).unwrap();
+        let stranger = MemberId::parse("nobody-at-all").unwrap();
+        db.insert(keys::Key::ByMember(stranger, p1.id).bytes(), b"".as_slice()).unwrap();
         db.flush().unwrap();
     }
     let mut ledger = reopen(&path);
     let (n, changed) = ledger.rebuild(|_| {}).unwrap();
     assert_eq!(n, ledger.size());
-    // Three keys repaired, and the head (whose rewrite is idempotent) plus the rebuild mark.
-    assert!((3..=5).contains(&changed), "{changed} keys changed");
+    // Five keys repaired, and the head (whose rewrite is idempotent) plus the rebuild mark.
+    assert!((5..=7).contains(&changed), "{changed} keys changed");
     let (_, again) = ledger.rebuild(|_| {}).unwrap();
     assert!(again <= 2, "an intact store needs no repair, {again} keys changed");
     drop(ledger);
@@ -358,4 +364,37 @@ fn the_stored_tree_equals_a_naive_rfc9162_recursion_at_every_size_to_1024() {
     for n in 1..=1024usize {
         assert_eq!(merkle::root::<Blake3, _>(&ledger, n as u64).unwrap(), naive(&lines[..n]), "size {n}");
     }
+}
+
+#[test]
+fn the_member_index_finds_exactly_the_pledges_a_member_made_or_received() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l");
+    let (_, envelopes) = signed_ledger(23, 600);
+    let mut ledger = Ledger::create(&path).unwrap();
+    append_all(&mut ledger, &envelopes);
+    let all = ledger.pledges().unwrap();
+    assert!(all.len() > 50, "{} pledges", all.len());
+    for m in ledger.members().unwrap() {
+        let mut expected: Vec<PledgeId> =
+            all.iter().filter(|p| p.pledger == m.id || p.beneficiary == m.id).map(|p| p.id).collect();
+        expected.sort();
+        let found = ledger.pledges_of(&m.id).unwrap().expect("a new ledger is indexed");
+        assert_eq!(found.iter().map(|p| p.id).collect::<Vec<_>>(), expected, "{}", m.id);
+        let fs = ledger.fulfillments_of(&found).unwrap();
+        let want: usize = found.iter().map(|p| p.fulfillments.len()).sum();
+        assert_eq!(fs.len(), want);
+    }
+    // A ledger made before the index existed says so, and a rebuild indexes it.
+    drop(ledger);
+    {
+        let db = open_sled(&path);
+        db.remove(keys::Key::Indexed.bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let mut ledger = reopen(&path);
+    let someone = ledger.members().unwrap()[0].id.clone();
+    assert!(ledger.pledges_of(&someone).unwrap().is_none());
+    ledger.rebuild(|_| {}).unwrap();
+    assert!(ledger.pledges_of(&someone).unwrap().is_some());
 }

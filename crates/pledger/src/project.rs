@@ -44,6 +44,23 @@ impl Data {
         })
     }
 
+    /// The head's records that concern one member: its pledges, made or received, read through
+    /// the member index, with their fulfillments (every record when the ledger has no index).
+    pub fn head_of(ledger: &Ledger, member: &MemberId) -> Result<Data> {
+        let Some(pledges) = ledger.pledges_of(member)? else {
+            return Data::head(ledger);
+        };
+        Ok(Data {
+            origin: ledger.head().state.origin.clone(),
+            size: ledger.size(),
+            log_key: ledger.head().state.log_key,
+            members: ledger.members()?,
+            areas: ledger.areas()?,
+            fulfillments: ledger.fulfillments_of(&pledges)?,
+            pledges,
+        })
+    }
+
     /// The records of an in-memory state (the first N entries, replayed).
     pub fn of_state(s: MemState) -> Data {
         Data {
@@ -86,7 +103,10 @@ impl Query {
                 return Err(refused(format!("--at {n}: the ledger has only {} entries", ledger.size())))
             }
             Some(n) => Data::of_state(ledger.replay(n)?),
-            None => Data::head(ledger)?,
+            None => match &org {
+                Some(o) => Data::head_of(ledger, o)?,
+                None => Data::head(ledger)?,
+            },
         };
         if let Some(o) = &org {
             if !data.members.iter().any(|m| &m.id == o) {
