@@ -188,3 +188,26 @@ fn areas_without_a_shape_are_tiles_and_text_is_escaped() {
     assert!(html.contains("A &amp; &lt;b&gt;B&lt;/b&gt;"));
     assert!(html.contains("P-000001"), "overdue on today's date");
 }
+
+#[test]
+fn a_large_ledger_lists_the_hundred_most_late_and_counts_the_rest() {
+    let env = Env::new();
+    let mut envelopes = Vec::new();
+    pledger_bench::generate(7, 3000, &mut envelopes, |_| {}).unwrap();
+    let f = env.path("envelopes.jsonl");
+    std::fs::write(&f, envelopes).unwrap();
+    env.ok(&["submit", "--create", "-q", f.to_str().unwrap()]);
+    let as_of = "2026-11-28";
+    let status = json_lines(&env.ok(&["status", "--format", "json", "--as-of", as_of]));
+    let overdue = status.iter().filter(|s| s["state"] == "overdue").count();
+    assert!(overdue > 100, "the generated ledger has {overdue} overdue pledges");
+    let html = report(&env, &["--as-of", as_of]);
+    let table = &html[html.find("<section id=\"overdue\">").unwrap()..];
+    assert_eq!(table.matches("<tr><td>P-").count(), 100);
+    assert!(table.contains(&format!("{overdue} pledges past their due date on {as_of}")), "{}", &table[..300]);
+    assert!(table.contains(&format!("And {} more, less late", overdue - 100)));
+    assert_eq!(html.matches("<g class=\"member\"").count(), {
+        let card = json_lines(&env.ok(&["scorecard", "--format", "json", "--as-of", as_of]));
+        card.iter().filter(|m| m["pledges"].as_u64() > Some(0)).count()
+    });
+}

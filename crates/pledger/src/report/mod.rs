@@ -205,8 +205,13 @@ fn overdue_section(h: &mut String, statuses: &[PledgeStatus], q: &Query) {
     late.sort_by(|a, b| b.days_late.cmp(&a.days_late).then(a.id.cmp(&b.id)));
     let _ = write!(
         h,
-        "<section id=\"overdue\">\n<h2>Overdue pledges</h2>\n<p>Past their due date on {} and not all claimed delivered.</p>\n",
-        q.horizon.eval
+        "<section id=\"overdue\">\n<h2>Overdue pledges</h2>\n<p>{} past their due date on {} and not all claimed delivered{}.</p>\n",
+        match late.len() {
+            1 => "One pledge".to_owned(),
+            n => format!("{n} pledges"),
+        },
+        q.horizon.eval,
+        if late.len() > OVERDUE_ROWS { format!("; the {OVERDUE_ROWS} most late") } else { String::new() }
     );
     if late.is_empty() {
         let _ = writeln!(h, "<p class=\"ok\">No pledge is overdue on {}.</p>\n</section>", q.horizon.eval);
@@ -217,7 +222,8 @@ fn overdue_section(h: &mut String, statuses: &[PledgeStatus], q: &Query) {
          <th class=\"num\">days late</th><th class=\"num\">words</th><th class=\"num\">claimed</th>\
          <th class=\"num\">outstanding</th></tr></thead>\n<tbody>\n",
     );
-    for s in late {
+    let more = late.len().saturating_sub(OVERDUE_ROWS);
+    for s in late.into_iter().take(OVERDUE_ROWS) {
         let u = &s.measure;
         let _ = writeln!(
             h,
@@ -234,8 +240,19 @@ fn overdue_section(h: &mut String, statuses: &[PledgeStatus], q: &Query) {
             esc(&u.format(s.outstanding)),
         );
     }
-    h.push_str("</tbody>\n</table>\n</section>\n");
+    h.push_str("</tbody>\n</table>\n");
+    if more > 0 {
+        let _ = writeln!(
+            h,
+            "<p class=\"more\">And {more} more, less late: <code>pledger status --as-of {} --format csv</code> lists every pledge.</p>",
+            q.horizon.eval
+        );
+    }
+    h.push_str("</section>\n");
 }
+
+/// Rows of the overdue table: enough to act on, and a page that stays small at a million events.
+const OVERDUE_ROWS: usize = 100;
 
 const CSS: &str = "
 :root{--covered:#2e7d32;--claimed:#f2b632;--promised:#f2b632;--withdrawn:#8d8d8d;--gap:#c62828;--rest:#e8e8e8;--ink:#1d1d1f}

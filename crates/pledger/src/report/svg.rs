@@ -27,8 +27,8 @@ const MILLION: u64 = 1_000_000;
 
 /// Stacked bars: confirmed, claimed only, withdrawn, the rest — one row per member.
 pub fn follow_through(rows: &[&MemberScore]) -> String {
-    const LABEL: u64 = 330;
-    const BAR: u64 = 440;
+    const LABEL: u64 = 310;
+    const BAR: u64 = 420;
     const ROW: u64 = 36;
     let height = 40 + ROW * rows.len() as u64;
     let mut s = String::new();
