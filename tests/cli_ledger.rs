@@ -308,3 +308,38 @@ fn a_key_added_or_revoked_within_one_submitted_group() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "F-000002");
     env.ok(&["verify"]);
 }
+
+/// A stream on standard input is answered as it comes: a refused envelope ends `submit` at
+/// once, with what came before it durable, even while the writer keeps the stream open.
+#[test]
+fn a_refusal_on_an_open_stream_ends_submit_at_once() {
+    let env = Env::founded();
+    let mut args = pledge_with("psi.key", &[]);
+    args.push("--sign-only".into());
+    let first = env.ok(&args);
+    let mut child = Command::new(bin())
+        .args(["--ledger", env.ledger.to_str().unwrap(), "submit", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The same envelope twice: the second is a replay. The stream stays open after it.
+    writeln!(stdin, "{first}\n{first}").unwrap();
+    stdin.flush().unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "submit waited on the open stream");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    drop(stdin);
+    assert_eq!(status.code(), Some(1));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "P-000001");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-:2: refused: duplicate event"));
+    assert_eq!(env.ok(&["status", "--format", "json"]).lines().count(), 1);
+}

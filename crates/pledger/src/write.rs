@@ -487,75 +487,98 @@ pub fn submit(g: &Global, a: &SubmitArgs) -> Result<()> {
         _ => open_ledger(g)?,
     };
     let files: Vec<PathBuf> = a.files.clone();
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let (group, resume) = (a.group, a.resume);
     let lookup = ledger.key_lookup();
-    // A pipeline: one thread reads the next group and verifies its signatures on every core
-    // while this one applies the rules to the current group and commits it.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Group>>(1);
-    std::thread::scope(|scope| {
-        scope.spawn(move || read_groups(&files, group, &lookup, &tx));
-        let mut failure = None;
-        for msg in rx.iter() {
-            let applied = msg.and_then(|batch| submit_group(&mut ledger, batch, resume, &mut stdout));
-            if let Err(e) = applied {
-                failure = Some(e);
-                break;
+    // A pipeline: a reader thread parses the envelopes and verifies their signatures on every
+    // core, a chunk ahead, while this thread applies the rules and commits. It is not joined on
+    // a refusal: a reader waiting on an open standard input must not hold the answer back.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(1);
+    let reader = std::thread::spawn(move || read_chunks(&files, group, &lookup, &tx));
+    let mut w = ledger.writer();
+    for msg in rx.iter() {
+        let chunk = match msg {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                print_ids(&mut out, &w.commit()?)?;
+                return Err(e);
+            }
+        };
+        for (src, env, pre) in chunk {
+            if resume && w.holds(&env)? {
+                continue;
+            }
+            if let Err(e) = w.append_preverified(env, Utc::now(), pre) {
+                print_ids(&mut out, &w.commit()?)?;
+                return Err(match e {
+                    StoreError::Refused { error, .. } => {
+                        refused(format!("{}:{}: refused: {error}", src.name, src.line))
+                    }
+                    other => other.into(),
+                });
+            }
+            if w.len() >= group {
+                print_ids(&mut out, &w.commit()?)?;
+                w = ledger.writer();
             }
         }
-        // Dropping the receiver stops the reader at its next send.
-        drop(rx);
-        failure.map_or(Ok(()), Err)
-    })
+    }
+    print_ids(&mut out, &w.commit()?)?;
+    // The reader has sent everything and ended.
+    let _ = reader.join();
+    Ok(())
 }
 
-/// Envelopes of one group, each with its signature checked beforehand where its key was known.
-type Group = Vec<(Source, Envelope, pledger_log::check::Preverified)>;
+/// Envelopes with their signatures checked beforehand where their keys were known.
+type Chunk = Vec<(Source, Envelope, pledger_log::check::Preverified)>;
 
-/// Reads the files in groups of `group` envelopes, verifies each group's signatures in parallel
-/// under the keys already committed, and sends the groups on; a bad file or line ends the
-/// stream with its error, after the groups before it.
-fn read_groups(
+/// Reads the files in chunks — of `group` envelopes from a file; one at a time from standard
+/// input, so that a stream is answered as it comes — verifies each chunk's signatures in
+/// parallel under the keys already committed, and sends them on; a bad file or line ends the
+/// stream with its error, after the chunks before it.
+fn read_chunks(
     files: &[PathBuf],
     group: usize,
     lookup: &pledger_store::KeyLookup,
-    tx: &std::sync::mpsc::SyncSender<Result<Group>>,
+    tx: &std::sync::mpsc::SyncSender<Result<Chunk>>,
 ) {
     let mut cache = pledger_log::keys::KeyCache::new();
-    let mut batch: Vec<(Source, Envelope)> = Vec::with_capacity(group.min(100_000));
     for file in files {
+        let size = if file == Path::new("-") { 1 } else { group.min(100_000) };
         let items = match envelopes(file) {
             Ok(items) => items,
             Err(e) => {
-                let _ = tx.send(Ok(preverify(std::mem::take(&mut batch), lookup, &mut cache)));
                 let _ = tx.send(Err(e));
                 return;
             }
         };
+        let mut chunk: Vec<(Source, Envelope)> = Vec::with_capacity(size);
         for item in items {
             match item {
-                Ok(x) => batch.push(x),
+                Ok(x) => chunk.push(x),
                 Err(e) => {
-                    let _ = tx.send(Ok(preverify(std::mem::take(&mut batch), lookup, &mut cache)));
+                    let _ = tx.send(Ok(preverify(std::mem::take(&mut chunk), lookup, &mut cache)));
                     let _ = tx.send(Err(e));
                     return;
                 }
             }
-            if batch.len() >= group && tx.send(Ok(preverify(std::mem::take(&mut batch), lookup, &mut cache))).is_err() {
+            if chunk.len() >= size && tx.send(Ok(preverify(std::mem::take(&mut chunk), lookup, &mut cache))).is_err() {
                 return;
             }
         }
+        if !chunk.is_empty() && tx.send(Ok(preverify(chunk, lookup, &mut cache))).is_err() {
+            return;
+        }
     }
-    let _ = tx.send(Ok(preverify(batch, lookup, &mut cache)));
 }
 
-/// Checks every signature of a batch strictly, on every core, under the key its key id names
+/// Checks every signature of a chunk strictly, on every core, under the key its key id names
 /// in the committed ledger; an envelope whose key is not known yet is left to the append.
 fn preverify(
     batch: Vec<(Source, Envelope)>,
     lookup: &pledger_store::KeyLookup,
     cache: &mut pledger_log::keys::KeyCache,
-) -> Group {
+) -> Chunk {
     use rayon::prelude::*;
     let mut known: std::collections::HashMap<String, Option<ed25519_dalek::VerifyingKey>> = Default::default();
     for (_, env) in &batch {
@@ -576,31 +599,6 @@ fn preverify(
             (src, env, pre)
         })
         .collect()
-}
-
-/// Appends one group and commits it durably, printing the ids; everything before a refusal is
-/// committed and printed, and the refusal returned.
-fn submit_group(ledger: &mut Ledger, batch: Group, resume: bool, out: &mut impl std::io::Write) -> Result<()> {
-    let mut w = ledger.writer();
-    let mut refusal = None;
-    for (src, env, pre) in batch {
-        if resume && w.holds(&env)? {
-            continue;
-        }
-        if let Err(e) = w.append_preverified(env, Utc::now(), pre) {
-            refusal = Some(match e {
-                StoreError::Refused { error, .. } => refused(format!("{}:{}: refused: {error}", src.name, src.line)),
-                other => other.into(),
-            });
-            break;
-        }
-    }
-    let done = w.commit()?;
-    print_ids(out, &done)?;
-    match refusal {
-        Some(f) => Err(f),
-        None => Ok(()),
-    }
 }
 
 fn print_ids(out: &mut impl std::io::Write, done: &[pledger_store::Appended]) -> Result<()> {
