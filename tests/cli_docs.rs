@@ -62,3 +62,25 @@ fn man_pages_are_generated_and_the_committed_ones_are_current() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("--html"));
     }
 }
+
+/// `pledger … | head`: when the reader goes away, pledger ends quietly by SIGPIPE, like other
+/// Unix tools, instead of panicking or printing an error.
+#[test]
+fn a_closed_pipe_ends_pledger_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(common::bin())
+        // More than a pipe's 64 KiB buffer, so the writer is still writing when the pipe closes.
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 8];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(&first, b"_pledger");
+    assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -21,6 +21,10 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so a closed pipe (`pledger log | head`) would surface as a write
+    // error or a panic in `println!`; like other Unix tools, pledger ends quietly instead. Every
+    // acknowledged write is on disk before its id is printed.
+    sigpipe::reset();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
