@@ -390,10 +390,12 @@ impl Ledger {
             return Ok(None);
         }
         let mut out = Vec::new();
-        for k in self.db.scan_prefix(keys::by_member_prefix(member)).keys() {
+        let prefix = keys::by_member_prefix(member);
+        for k in self.db.scan_prefix(&prefix).keys() {
             let k = k.map_err(sled_err)?;
+            // A key under the prefix is the prefix and exactly eight bytes, or it is corrupt.
             let n =
-                keys::be_u64(&k[k.len() - 8..]).ok_or_else(|| StoreError::Corrupt("bad member index key".into()))?;
+                keys::be_u64(&k[prefix.len()..]).ok_or_else(|| StoreError::Corrupt("bad member index key".into()))?;
             let v = self
                 .db
                 .get(Key::Pledge(PledgeId(n)).bytes())
