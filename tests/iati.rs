@@ -112,7 +112,18 @@ fn the_fixture_maps_exactly_and_a_second_import_changes_nothing() {
         "{show}"
     );
 
+    // For a spreadsheet: a row per event and per transaction not recorded, with its line.
     let state = env.state();
+    let csv_text = env.ok(&["--key", "donor.key", "import", "iati", f, "--dry-run", "--format", "csv"]);
+    let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());
+    assert_eq!(
+        rdr.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["outcome", "id", "activity", "transaction", "line", "reason"]
+    );
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 4, "a dry run of an imported file: only what is never recorded");
+    assert!(rows.iter().all(|r| &r[0] == "not recorded"));
+    assert!(rows.iter().any(|r| r[5].starts_with("negative disbursement") && &r[3] == "7"));
     let again = import(&env, "donor.key", &file, &[]);
     assert_eq!((len(&again, "pledges"), len(&again, "fulfillments")), (0, 0));
     assert_eq!(again["already"].as_u64(), Some(6), "3 pledges and 3 deliveries found");

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::cli::{Format, Global, IatiArgs};
 use crate::fail::{refused, Result};
-use crate::output::resolve;
+use crate::output::{resolve, Grid};
 use crate::write::{load_key, open_ledger, signer};
 
 /// What an import did (or, with --dry-run, would do).
@@ -244,10 +244,17 @@ fn refusal(source: &Source, error: pledger_log::LogError) -> Skipped {
 
 fn print(r: &Report, format: Format) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    if format == Format::Json {
-        serde_json::to_writer(&mut out, r).map_err(|e| refused(e.to_string()))?;
-        writeln!(out)?;
-        return Ok(());
+    match format {
+        Format::Json => {
+            serde_json::to_writer(&mut out, r).map_err(|e| refused(e.to_string()))?;
+            writeln!(out)?;
+            return Ok(());
+        }
+        Format::Csv => {
+            drop(out);
+            return outcomes_csv(r);
+        }
+        Format::Table => {}
     }
     let verb = if r.dry_run { "would record" } else { "recorded" };
     writeln!(
@@ -286,4 +293,37 @@ fn print(r: &Report, format: Format) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The import for a spreadsheet: one row per event recorded and per activity or transaction
+/// not recorded, with the file's line, so the rest can be followed up.
+fn outcomes_csv(r: &Report) -> Result<()> {
+    let mut grid = Grid::new(vec!["outcome", "id", "activity", "transaction", "line", "reason"]);
+    let created = |kind: &str, c: &Created| {
+        vec![
+            kind.to_owned(),
+            c.id.clone(),
+            c.source.activity.clone(),
+            c.source.transaction.to_string(),
+            c.source.line.to_string(),
+            String::new(),
+        ]
+    };
+    for c in &r.pledges {
+        grid.push(created("pledge", c));
+    }
+    for c in &r.fulfillments {
+        grid.push(created("fulfillment", c));
+    }
+    for s in &r.not_recorded {
+        grid.push(vec![
+            "not recorded".to_owned(),
+            String::new(),
+            s.activity.clone(),
+            s.transaction.map(|t| t.to_string()).unwrap_or_default(),
+            s.line.to_string(),
+            s.reason.clone(),
+        ]);
+    }
+    grid.print_csv()
 }
