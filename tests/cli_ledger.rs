@@ -41,7 +41,7 @@ fn keygen_writes_private_0600_and_public_that_openssl_reads() {
                 .unwrap();
             assert_eq!(String::from_utf8(o.stdout).unwrap(), public);
         }
-        _ => eprintln!("skipped the openssl half: openssl is not installed"),
+        _ => common::unavailable("openssl, for the half of this test that reads pledger's keys with it"),
     }
     // A private key readable by others is refused, with the fix.
     #[cfg(unix)]

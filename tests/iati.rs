@@ -21,7 +21,10 @@ fn shared() -> Option<PathBuf> {
     if dir.join("real").is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipped: no IATI files at {} (set PLEDGER_IATI_DIR)", dir.display());
+        common::unavailable(&format!(
+            "the IATI files of ../shared/iati at {} (or set PLEDGER_IATI_DIR)",
+            dir.display()
+        ));
         None
     }
 }

@@ -36,7 +36,7 @@ fn go_reference_implementation_opens_pledger_checkpoints() {
     let gocode = Path::new("/usr/share/gocode");
     let has_go = Command::new("go").arg("version").output().map(|o| o.status.success()).unwrap_or(false);
     if !has_go || !gocode.join("src/golang.org/x/mod/sumdb/note").is_dir() {
-        eprintln!("skipped: Go and golang.org/x/mod (Debian: golang-go golang-golang-x-mod-dev) are not installed");
+        common::unavailable("Go and golang.org/x/mod (Debian: golang-go golang-golang-x-mod-dev)");
         return;
     }
     let (env, vkey) = ledger();
@@ -70,7 +70,7 @@ fn an_independent_python_verifier_accepts_real_bundles_and_rejects_tampered_ones
     let ok =
         Command::new("python3").args(["-c", "import blake3, cryptography"]).output().is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("skipped: python3 with blake3 and cryptography is not installed (pip install blake3 cryptography)");
+        common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
         return;
     }
     let script = repo().join("tools/verify_bundle.py");

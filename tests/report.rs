@@ -130,7 +130,7 @@ fn headless(bin: &str, profile: &Path, args: &[String]) -> Vec<u8> {
 #[test]
 fn chromium_renders_the_report() {
     let Some(bin) = chromium() else {
-        eprintln!("skipped: chromium is not installed (Debian: apt-get install chromium; .ci/run does it)");
+        common::unavailable("chromium (Debian: apt-get install chromium; .ci/run does it)");
         return;
     };
     let env = demo();
