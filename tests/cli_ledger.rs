@@ -3,7 +3,7 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{bin, pledge_with, Env, ORIGIN};
 
@@ -177,13 +177,7 @@ fn bulk_submit_prints_durable_ids_and_stops_at_the_first_refusal() {
 fn a_ledger_in_use_is_reported_and_concurrent_writers_never_corrupt_it() {
     let env = Env::founded();
     // Hold the ledger open: `submit -` waits on its standard input.
-    let mut holder = Command::new(bin())
-        .args(["--ledger", env.ledger.to_str().unwrap(), "submit", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut holder = env.submit_stream();
     // Once the holder has the lock, a second process that will not wait is turned away.
     let start = std::time::Instant::now();
     let out = loop {
@@ -317,13 +311,7 @@ fn a_refusal_on_an_open_stream_ends_submit_at_once() {
     let mut args = pledge_with("psi.key", &[]);
     args.push("--sign-only".into());
     let first = env.ok(&args);
-    let mut child = Command::new(bin())
-        .args(["--ledger", env.ledger.to_str().unwrap(), "submit", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = env.submit_stream();
     let mut stdin = child.stdin.take().unwrap();
     // The same envelope twice: the second is a replay. The stream stays open after it.
     writeln!(stdin, "{first}\n{first}").unwrap();

@@ -194,3 +194,17 @@ pub fn unavailable(what: &str) {
     }
     eprintln!("skipped: {what}");
 }
+
+impl Env {
+    /// `pledger submit -` on this ledger, with its standard streams piped: it holds the ledger
+    /// open and waits on its input.
+    pub fn submit_stream(&self) -> std::process::Child {
+        std::process::Command::new(bin())
+            .args(["--ledger", self.ledger.to_str().unwrap(), "submit", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}

@@ -205,10 +205,6 @@ struct Target {
 }
 
 impl<'o> Mapper<'o> {
-    fn opts(&self) -> &'o Options {
-        self.opts
-    }
-
     fn skip(&mut self, a: &Activity, t: Option<&Transaction>, reason: String) {
         self.plan.skipped.push(Skipped {
             activity: a.identifier.clone(),
@@ -223,7 +219,7 @@ impl<'o> Mapper<'o> {
             a.transactions.iter().filter_map(|t| t.code.as_deref().and_then(role).map(|r| (t, r))).collect();
         // The country filter first: an activity elsewhere is not selected, not skipped.
         let activity_target = self.activity_target(a);
-        if let Some(cc) = &self.opts().country {
+        if let Some(cc) = &self.opts.country {
             let here = a.countries.iter().any(|c| c.code.eq_ignore_ascii_case(cc))
                 || a.transactions.iter().any(|t| t.country.as_ref().is_some_and(|c| c.code.eq_ignore_ascii_case(cc)));
             if !here {
@@ -283,7 +279,7 @@ impl<'o> Mapper<'o> {
 
     /// The areas of the activity as a whole, or why it has none (transactions may still name one).
     fn activity_target(&mut self, a: &Activity) -> std::result::Result<Target, String> {
-        let opts = self.opts();
+        let opts = self.opts;
         if let Some(cc) = &opts.country {
             let Some(c) = a.countries.iter().find(|c| c.code.eq_ignore_ascii_case(cc)) else {
                 return Err(format!("{cc} is not a recipient country of the activity"));
@@ -327,7 +323,7 @@ impl<'o> Mapper<'o> {
         activity: &std::result::Result<Target, String>,
     ) -> std::result::Result<Option<Target>, String> {
         if let Some(c) = &t.country {
-            if let Some(cc) = &self.opts().country {
+            if let Some(cc) = &self.opts.country {
                 if !c.code.eq_ignore_ascii_case(cc) {
                     return Ok(None);
                 }
@@ -335,7 +331,7 @@ impl<'o> Mapper<'o> {
             return Ok(Some(Target { areas: vec![self.country_area(c)?], share: WHOLE }));
         }
         if let Some(r) = &t.region {
-            if self.opts().country.is_some() {
+            if self.opts.country.is_some() {
                 return Ok(None);
             }
             return Ok(Some(Target { areas: vec![self.region_area(r)?], share: WHOLE }));
@@ -424,7 +420,7 @@ impl<'o> Mapper<'o> {
     }
 
     fn event_id(&mut self, a: &Activity, t: &Transaction) -> EventId {
-        let o = self.opts();
+        let o = self.opts;
         let mut key = Vec::new();
         for field in [
             o.origin.as_str(),
@@ -508,7 +504,7 @@ impl<'o> Mapper<'o> {
             .and_then(|d| Date::parse(d).ok());
         let due = match end {
             Some(d) if d >= effective => d,
-            _ => Date(effective.0.checked_add_days(chrono_days(365)).unwrap_or(effective.0)),
+            _ => Date(effective.0.checked_add_days(chrono::Days::new(365)).unwrap_or(effective.0)),
         };
         let label = a.title.as_deref().unwrap_or(&a.identifier);
         let suffix = match &remark {
@@ -519,7 +515,7 @@ impl<'o> Mapper<'o> {
             .map_err(|e| e.to_string())?;
         let id = self.event_id(a, t);
         let body = PledgeBody {
-            to: self.opts().to.clone(),
+            to: self.opts.to.clone(),
             category: category.clone(),
             areas: target.areas,
             amount,
@@ -575,10 +571,6 @@ impl<'o> Mapper<'o> {
 
 fn source(a: &Activity, t: &Transaction) -> Source {
     Source { activity: a.identifier.clone(), transaction: t.index, line: t.line }
-}
-
-fn chrono_days(n: u64) -> chrono::Days {
-    chrono::Days::new(n)
 }
 
 /// At most `max` characters, cut at a character boundary, trimmed.

@@ -33,14 +33,23 @@ pub struct Data {
 impl Data {
     /// The head's records, read from the store: no replay.
     pub fn head(ledger: &Ledger) -> Result<Data> {
+        Data::head_with(ledger, ledger.pledges()?, ledger.fulfillments()?)
+    }
+
+    /// The head's members and areas, with these of its pledges and fulfillments.
+    fn head_with(
+        ledger: &Ledger,
+        pledges: Vec<PledgeRecord>,
+        fulfillments: BTreeMap<FulfillmentId, FulfillmentRecord>,
+    ) -> Result<Data> {
         Ok(Data {
             origin: ledger.head().state.origin.clone(),
             size: ledger.size(),
             log_key: ledger.head().state.log_key,
             members: ledger.members()?,
             areas: ledger.areas()?,
-            pledges: ledger.pledges()?,
-            fulfillments: ledger.fulfillments()?,
+            pledges,
+            fulfillments,
         })
     }
 
@@ -50,15 +59,8 @@ impl Data {
         let Some(pledges) = ledger.pledges_of(member)? else {
             return Data::head(ledger);
         };
-        Ok(Data {
-            origin: ledger.head().state.origin.clone(),
-            size: ledger.size(),
-            log_key: ledger.head().state.log_key,
-            members: ledger.members()?,
-            areas: ledger.areas()?,
-            fulfillments: ledger.fulfillments_of(&pledges)?,
-            pledges,
-        })
+        let fulfillments = ledger.fulfillments_of(&pledges)?;
+        Data::head_with(ledger, pledges, fulfillments)
     }
 
     /// The records of an in-memory state (the first N entries, replayed).
@@ -133,6 +135,16 @@ impl Query {
             .collect()
     }
 
+    /// Prints `rows` as JSON Lines, or, for a table or CSV, says which state of the ledger they
+    /// describe and hands over to `print`.
+    fn emit<T: Serialize>(&self, rows: &[T], print: impl FnOnce(Format) -> Result<()>) -> Result<()> {
+        if self.format == Format::Json {
+            return print_json_lines(rows);
+        }
+        self.caption();
+        print(self.format)
+    }
+
     /// Says which state of the ledger the figures describe, on stderr for people.
     fn caption(&self) {
         if self.format == Format::Table {
@@ -177,11 +189,10 @@ fn list(v: &[MemberId]) -> String {
 pub fn status(g: &Global, q: &QueryArgs) -> Result<()> {
     let query = Query::load(g, q)?;
     let rows = query.statuses(true);
-    if query.format == Format::Json {
-        return print_json_lines(&rows);
-    }
-    query.caption();
-    let f = query.format;
+    query.emit(&rows, |f| print_status(&rows, f))
+}
+
+fn print_status(rows: &[PledgeStatus], f: Format) -> Result<()> {
     let mut grid = Grid::new(if f == Format::Csv {
         vec![
             "pledge", "pledger", "beneficiary", "category", "areas", "unit", "words", "withdrawn", "claimed",
@@ -194,7 +205,7 @@ pub fn status(g: &Global, q: &QueryArgs) -> Result<()> {
         ]
     });
     let mut totals: BTreeMap<Unit, [u64; 5]> = BTreeMap::new();
-    for s in &rows {
+    for s in rows {
         let u = &s.measure;
         let t = totals.entry(u.clone()).or_default();
         for (i, v) in [s.words, s.withdrawn, s.claimed, s.confirmed, s.outstanding].into_iter().enumerate() {
@@ -262,11 +273,7 @@ pub fn scorecard(g: &Global, q: &QueryArgs) -> Result<()> {
     let members: Vec<MemberRecord> =
         query.data.members.iter().filter(|m| query.org.as_ref().is_none_or(|o| &m.id == o)).cloned().collect();
     let card = projection::scorecard(&statuses, &members, &always);
-    if query.format == Format::Json {
-        return print_json_lines(&card);
-    }
-    query.caption();
-    print_scorecard(&card, query.format)
+    query.emit(&card, |f| print_scorecard(&card, f))
 }
 
 fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
@@ -348,11 +355,7 @@ pub fn coverage(g: &Global, q: &QueryArgs) -> Result<()> {
     let query = Query::load(g, q)?;
     let statuses = query.statuses(false);
     let cov = projection::coverage(&statuses, &query.data.areas, query.area_root.as_ref());
-    if query.format == Format::Json {
-        return print_json_lines(&cov);
-    }
-    query.caption();
-    print_coverage(&cov, query.format)
+    query.emit(&cov, |f| print_coverage(&cov, f))
 }
 
 fn print_coverage(cov: &[projection::AreaCoverage], f: Format) -> Result<()> {
@@ -401,16 +404,15 @@ pub fn timeline(g: &Global, q: &QueryArgs) -> Result<()> {
     let keep: BTreeSet<_> = query.statuses(false).into_iter().map(|s| s.id).collect();
     let pledges: Vec<&PledgeRecord> = query.data.pledges.iter().filter(|p| keep.contains(&p.id)).collect();
     let rows = projection::timeline(&pledges, &query.data.fulfillments, &query.horizon);
-    if query.format == Format::Json {
-        return print_json_lines(&rows);
-    }
-    query.caption();
-    let f = query.format;
+    query.emit(&rows, |f| print_timeline(&rows, f))
+}
+
+fn print_timeline(rows: &[projection::MonthRow], f: Format) -> Result<()> {
     let mut grid = Grid::new(vec![
         "month", "unit", "members", "words", "confirmed", "withdrawn", "words so far", "confirmed so far",
         "withdrawn so far",
     ]);
-    for r in &rows {
+    for r in rows {
         let u = &r.measure;
         grid.push(vec![
             r.month.clone(),
