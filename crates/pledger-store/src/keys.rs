@@ -1,7 +1,7 @@
 //! The key space of the one sled tree: a prefix byte per kind of record, then a key whose byte
 //! order is the order pledger iterates in (big-endian numbers). See docs/architecture.md.
 
-use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, PledgeId, ShortId};
+use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
 use pledger_core::state::Record;
 
 pub const MEMBER: u8 = b'm';
@@ -100,19 +100,30 @@ pub fn entry_seq(key: &[u8]) -> Option<u64> {
     }
 }
 
-/// The key and encoded value a record is stored as.
-pub fn record(r: &Record) -> (Key, Vec<u8>) {
+/// The lowest level of the Merkle tree that is stored: a node below it covers at most 15 entries
+/// and is recomputed from them when a proof needs it, which spares about two keys per entry.
+pub const STORED_LEVEL: u8 = 4;
+
+/// Whether the numbered records of this kind keep their own `s` key: pledges and fulfillments
+/// do not, since their records (`p`, `f`) hold the sequence number that created them.
+pub fn numbered_key(kind: Numbered) -> bool {
+    !matches!(kind, Numbered::Pledge | Numbered::Fulfillment)
+}
+
+/// The key and encoded value a record is stored as; `None` for what needs no key of its own.
+pub fn record(r: &Record) -> Option<(Key, Vec<u8>)> {
     use super::encode;
-    match r {
+    Some(match r {
         Record::Member(m) => (Key::Member(m.id.clone()), encode(m)),
         Record::KeyHolder(k, m) => (Key::Holder(k.clone()), encode(m)),
         Record::Area(a) => (Key::Area(a.code.clone()), encode(a)),
         Record::Category(c) => (Key::Category(c.code.clone()), encode(c)),
         Record::Pledge(p) => (Key::Pledge(p.id), encode(p)),
         Record::Fulfillment(f) => (Key::Fulfillment(f.id), encode(f)),
+        Record::Numbered(id, _) if !numbered_key(id.kind) => return None,
         Record::Numbered(id, seq) => (Key::Numbered(*id), encode(seq)),
         Record::EventId(id, seq) => (Key::EventId(*id), encode(seq)),
-    }
+    })
 }
 
 /// Whether a derived key belongs in a store whose entries give `state`, with `size` entries: a
@@ -121,7 +132,7 @@ pub fn derived_from(key: &[u8], state: &pledger_core::MemState, size: u64) -> bo
     let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_owned);
     match key {
         [b'n', level, rest @ ..] => be_u64(rest).is_some_and(|i| {
-            *level < 64
+            (STORED_LEVEL..64).contains(level)
                 && i.checked_add(1).and_then(|n| n.checked_shl(u32::from(*level))).is_some_and(|end| end <= size)
         }),
         [MEMBER, rest @ ..] => {
@@ -142,7 +153,7 @@ pub fn derived_from(key: &[u8], state: &pledger_core::MemState, size: u64) -> bo
             pledger_core::Numbered::ALL
                 .into_iter()
                 .find(|k| k.prefix() as u8 == *letter)
-                .is_some_and(|k| state.numbered.contains_key(&ShortId::new(k, n)))
+                .is_some_and(|k| numbered_key(k) && state.numbered.contains_key(&ShortId::new(k, n)))
         }),
         [b'i', rest @ ..] => <[u8; 16]>::try_from(rest).is_ok_and(|id| state.event_ids.contains_key(&EventId(id))),
         [BY_MEMBER, rest @ ..] if rest.len() > 9 && rest[rest.len() - 9] == 0 => {

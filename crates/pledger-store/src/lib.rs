@@ -199,7 +199,21 @@ impl Ledger {
 
     /// The sequence number of the entry that created a numbered record (`P-000012`).
     pub fn seq_of(&self, id: ShortId) -> Result<Option<u64>> {
-        self.get_seq(Key::Numbered(id))
+        let what = |r: Option<sled::IVec>| r.map(|v| v.to_vec());
+        let sled_err = |e| StoreError::sled(&self.path, e);
+        match id.kind {
+            Numbered::Pledge => match what(self.db.get(Key::Pledge(PledgeId(id.n)).bytes()).map_err(sled_err)?) {
+                Some(v) => Ok(Some(decode::<PledgeRecord>(&v, "pledge")?.seq)),
+                None => Ok(None),
+            },
+            Numbered::Fulfillment => {
+                match what(self.db.get(Key::Fulfillment(FulfillmentId(id.n)).bytes()).map_err(sled_err)?) {
+                    Some(v) => Ok(Some(decode::<FulfillmentRecord>(&v, "fulfillment")?.seq)),
+                    None => Ok(None),
+                }
+            }
+            _ => self.get_seq(Key::Numbered(id)),
+        }
     }
 
     /// The short id of the numbered record entry `seq` created, found by binary search: the
@@ -309,7 +323,7 @@ impl Ledger {
                 return Err(StoreError::Corrupt(format!("entry {seq} is missing")));
             }
             pledger_log::replay(&mut state, &line).map_err(|e| StoreError::Corrupt(format!("entry {seq}: {e}")))?;
-            nodes.extend(frontier.push::<Blake3>(merkle::leaf_hash(&line)));
+            nodes.extend(stored_nodes(frontier.push::<Blake3>(merkle::leaf_hash(&line))));
             seq += 1;
             if seq.is_multiple_of(65_536) {
                 progress(seq);
@@ -341,8 +355,7 @@ impl Ledger {
         for (level, index, hash) in nodes {
             put(Key::Node(level, index).bytes(), Some(hash.to_vec()), &mut batch, &mut pending)?;
         }
-        for r in state_records(&state) {
-            let (key, value) = keys::record(&r);
+        for (key, value) in state_records(&state).iter().filter_map(keys::record) {
             put(key.bytes(), Some(value), &mut batch, &mut pending)?;
         }
         for p in state.pledges.values() {
@@ -460,9 +473,30 @@ fn state_records(s: &MemState) -> Vec<Record> {
     out
 }
 
+/// The nodes of those a leaf completed that the store keeps (see [`keys::STORED_LEVEL`]).
+fn stored_nodes(created: Vec<merkle::Node>) -> impl Iterator<Item = merkle::Node> {
+    created.into_iter().filter(|(level, _, _)| *level >= keys::STORED_LEVEL)
+}
+
+pub use keys::STORED_LEVEL;
+
 impl NodeReader for Ledger {
     type Error = StoreError;
+    /// A stored node, or one below [`STORED_LEVEL`] recomputed from its (at most 15) entries.
     fn node(&self, level: u8, index: u64) -> Result<Hash> {
+        if level < keys::STORED_LEVEL {
+            let start = index << level;
+            let width = 1u64 << level;
+            // A perfect subtree: its frontier has one peak, its root.
+            let mut tree = Frontier::default();
+            for item in self.lines(start).take(width as usize) {
+                tree.push::<Blake3>(merkle::leaf_hash(&item?.1));
+            }
+            if tree.size != width {
+                return Err(StoreError::Corrupt(format!("tree node ({level}, {index}): entries are missing")));
+            }
+            return Ok(tree.root::<Blake3>());
+        }
         let v = self
             .db
             .get(Key::Node(level, index).bytes())
@@ -593,7 +627,7 @@ impl Writer<'_> {
             .map_err(|e| StoreError::Refused { seq, error: e })?;
         let line = entry.to_line();
         let leaf = merkle::leaf_hash(&line);
-        for (level, index, hash) in self.head.frontier.push::<Blake3>(leaf) {
+        for (level, index, hash) in stored_nodes(self.head.frontier.push::<Blake3>(leaf)) {
             self.pending.insert(Key::Node(level, index).bytes(), hash.to_vec());
         }
         self.pending.insert(Key::Entry(seq).bytes(), line);
@@ -605,8 +639,9 @@ impl Writer<'_> {
                     }
                 }
             }
-            let (key, value) = keys::record(record);
-            self.pending.insert(key.bytes(), value);
+            if let Some((key, value)) = keys::record(record) {
+                self.pending.insert(key.bytes(), value);
+            }
         }
         self.head.state = outcome.head;
         let appended =

@@ -281,7 +281,7 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
             break;
         }
         auditor.feed(&chunk).map_err(failed)?;
-        for (level, index, hash) in auditor.take_nodes() {
+        for (level, index, hash) in auditor.take_nodes().into_iter().filter(|n| n.0 >= pledger_store::STORED_LEVEL) {
             let stored = ledger.node(level, index).map_err(|e| failed(e.to_string()))?;
             if stored != hash {
                 return Err(failed(format!(
