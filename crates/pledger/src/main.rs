@@ -20,6 +20,9 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Rust ignores SIGPIPE, so a closed pipe (`pledger log | head`) would surface as a write
     // error or a panic in `println!`; like other Unix tools, pledger ends quietly instead. Every
