@@ -1,10 +1,12 @@
 //! A full audit of a log from its raw entry lines: every line parsed, every rule applied with
 //! the same code as append, every signature verified (in batches, on every core), every leaf
 //! hashed into the tree. Streaming: memory holds the ledger's state and one chunk of lines,
-//! never the whole log.
+//! never the whole log. The signatures of one chunk are verified on the pool's threads while
+//! the rules run over the next; [`Auditor::finish`] waits for the last of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::mpsc::{sync_channel, Receiver};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use pledger_core::event::PublicKey;
@@ -59,6 +61,12 @@ pub struct Auditor {
     wanted: BTreeSet<u64>,
     marks: BTreeMap<u64, Mark>,
     nodes: Option<Vec<Node>>,
+    /// Lines fed so far.
+    fed: u64,
+    /// The lines fed last, being parsed.
+    parsing: Option<Receiver<Vec<(Parsed, Hash)>>>,
+    /// The verdict on the signatures of the chunk applied last, still being checked.
+    pending: Option<Receiver<Result<(), AuditFailure>>>,
 }
 
 impl Default for Auditor {
@@ -76,6 +84,9 @@ impl Auditor {
             wanted: BTreeSet::new(),
             marks: BTreeMap::new(),
             nodes: None,
+            fed: 0,
+            parsing: None,
+            pending: None,
         }
     }
 
@@ -102,44 +113,70 @@ impl Auditor {
     }
 
     pub fn root(&self) -> Hash {
+        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
         self.frontier.root::<Blake3>()
     }
 
     pub fn frontier(&self) -> &Frontier {
+        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
         &self.frontier
     }
 
     pub fn state(&self) -> &MemState {
+        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
         &self.state
     }
 
     pub fn mark_at(&self, size: u64) -> Option<&Mark> {
+        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
         self.marks.get(&size)
     }
 
-    /// Audits the next lines of the log. On failure, names the first bad entry: a bad
-    /// signature before a broken rule is reported first, whichever was found first.
-    pub fn feed(&mut self, lines: &[Vec<u8>]) -> Result<(), AuditFailure> {
+    /// Audits the next lines of the log: they are parsed on the pool's threads while the rules
+    /// run over the lines fed before, whose signatures then go to the pool in turn. A failure
+    /// may therefore surface one call later, or from [`Auditor::finish`]; it always names the
+    /// first bad entry — a bad signature before a broken rule, whichever was found first.
+    pub fn feed(&mut self, lines: Vec<Vec<u8>>) -> Result<(), AuditFailure> {
+        let base = self.fed;
+        self.fed += lines.len() as u64;
+        let (tx, rx) = sync_channel(1);
+        rayon::spawn(move || {
+            let _ = tx.send(parse_chunk(base, &lines));
+        });
+        match self.parsing.replace(rx) {
+            Some(before) => self.apply(before),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies the rules to the last lines fed and waits for every signature still being
+    /// checked; the audit is complete, and [`state`], [`root`] and the marks are trustworthy,
+    /// only once this returns `Ok`.
+    ///
+    /// [`state`]: Auditor::state
+    /// [`root`]: Auditor::root
+    pub fn finish(&mut self) -> Result<(), AuditFailure> {
+        if let Some(last) = self.parsing.take() {
+            self.apply(last)?;
+        }
+        self.settle()
+    }
+
+    /// Waits for the verdict on the signatures sent to the pool last.
+    fn settle(&mut self) -> Result<(), AuditFailure> {
+        match self.pending.take() {
+            None => Ok(()),
+            Some(verdict) => verdict.recv().unwrap_or_else(|_| {
+                Err(AuditFailure { seq: self.frontier.size, reason: "the signature check stopped".into() })
+            }),
+        }
+    }
+
+    /// The rules, in order, over a chunk parsed on the pool; then its signatures to the pool.
+    fn apply(&mut self, parsed: Receiver<Vec<(Parsed, Hash)>>) -> Result<(), AuditFailure> {
         let base = self.frontier.size;
-        let parsed: Vec<(Parsed, Hash)> = lines
-            .par_iter()
-            .enumerate()
-            .map(|(i, line)| {
-                let seq = base + i as u64;
-                let parsed = Entry::parse(line).and_then(|entry| {
-                    if entry.seq != seq {
-                        return Err(LogError::Entry(format!(
-                            "it is numbered {} but stands at position {seq}: entries were dropped, added or reordered",
-                            entry.seq
-                        )));
-                    }
-                    let event = parse_event(&entry.envelope)?;
-                    Ok((entry, event))
-                });
-                (parsed, leaf_hash(line))
-            })
-            .collect();
-        let mut jobs: Vec<SigJob> = Vec::with_capacity(lines.len());
+        let parsed = parsed.recv().map_err(|_| AuditFailure { seq: base, reason: "the parser stopped".into() })?;
+        let mut jobs: Vec<SigJob> = Vec::with_capacity(parsed.len());
         for (i, (parsed, leaf)) in parsed.into_iter().enumerate() {
             let seq = base + i as u64;
             let step = parsed.and_then(|(entry, event)| {
@@ -160,6 +197,7 @@ impl Auditor {
                     jobs.push(job);
                 }
                 Err(e) => {
+                    self.settle()?;
                     check_signatures(&jobs)?;
                     return Err(AuditFailure { seq, reason: e.to_string() });
                 }
@@ -173,8 +211,38 @@ impl Auditor {
                     .insert(seq + 1, Mark { root: self.frontier.root::<Blake3>(), log_key: self.state.head.log_key });
             }
         }
-        check_signatures(&jobs)
+        // The previous chunk's verdict first (a bad signature there comes before anything
+        // here), then this chunk's signatures go to the pool.
+        self.settle()?;
+        let (tx, rx) = sync_channel(1);
+        rayon::spawn(move || {
+            let _ = tx.send(check_signatures(&jobs));
+        });
+        self.pending = Some(rx);
+        Ok(())
     }
+}
+
+/// Parses lines that stand at `base` onwards, in parallel, with their leaf hashes.
+fn parse_chunk(base: u64, lines: &[Vec<u8>]) -> Vec<(Parsed, Hash)> {
+    lines
+        .par_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let seq = base + i as u64;
+            let parsed = Entry::parse(line).and_then(|entry| {
+                if entry.seq != seq {
+                    return Err(LogError::Entry(format!(
+                        "it is numbered {} but stands at position {seq}: entries were dropped, added or reordered",
+                        entry.seq
+                    )));
+                }
+                let event = parse_event(&entry.envelope)?;
+                Ok((entry, event))
+            });
+            (parsed, leaf_hash(line))
+        })
+        .collect()
 }
 
 /// Verifies signatures in batches spread over every core; names the first bad one.
@@ -230,8 +298,9 @@ mod tests {
     fn audit(lines: &[Vec<u8>], chunk: usize) -> Result<Auditor, AuditFailure> {
         let mut a = Auditor::new();
         for c in lines.chunks(chunk) {
-            a.feed(c)?;
+            a.feed(c.to_vec())?;
         }
+        a.finish()?;
         Ok(a)
     }
 
@@ -278,12 +347,47 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_signature_in_the_last_chunk_is_reported_by_finish() {
+        let l = lines(6, 600);
+        let n = l.len();
+        assert!(n > 100, "{n} lines");
+        let bad = n - 10;
+        let mut forged = l.clone();
+        let mut e = Entry::parse(&forged[bad]).unwrap();
+        e.envelope.signatures[0].sig[5] ^= 1;
+        forged[bad] = e.to_line();
+        let mut a = Auditor::new();
+        // The rules pass; the signatures are still being checked when feed returns.
+        a.feed(forged[..n / 2].to_vec()).unwrap();
+        a.feed(forged[n / 2..].to_vec()).unwrap();
+        assert_eq!(a.finish().err().unwrap().seq, bad as u64);
+        // And a bad signature in one chunk is named before a rule broken in the next.
+        let mut both = forged.clone();
+        both.truncate(bad + 5);
+        let mut replay = Entry::parse(&l[3]).unwrap();
+        replay.seq = (bad + 5) as u64;
+        both.push(replay.to_line());
+        let mut a = Auditor::new();
+        a.feed(both[..bad + 2].to_vec()).unwrap();
+        a.feed(both[bad + 2..].to_vec()).unwrap();
+        assert_eq!(a.finish().err().unwrap().seq, bad as u64);
+        // Without the forgery, the broken rule is what is named.
+        let mut rule = l[..bad + 5].to_vec();
+        rule.push(replay.to_line());
+        let mut a = Auditor::new();
+        a.feed(rule[..bad + 2].to_vec()).unwrap();
+        a.feed(rule[bad + 2..].to_vec()).unwrap();
+        assert_eq!(a.finish().err().unwrap().seq, (bad + 5) as u64);
+    }
+
+    #[test]
     fn marks_record_roots_and_log_keys() {
         let l = lines(5, 50);
         let mut a = Auditor::new();
         a.mark(10);
         a.mark(l.len() as u64);
-        a.feed(&l).unwrap();
+        a.feed(l.clone()).unwrap();
+        a.finish().unwrap();
         let mut tree = crate::merkle::MemTree::default();
         for line in &l[..10] {
             tree.push::<Blake3>(leaf_hash(line));

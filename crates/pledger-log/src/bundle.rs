@@ -173,11 +173,11 @@ pub fn verify<R: BufRead>(mut r: R, also: &[u64], mut progress: impl FnMut(u64, 
         chunk.push(line);
         read += 1;
         if chunk.len() == CHUNK || read == header.size {
-            auditor.feed(&chunk).map_err(BundleError::Entry)?;
-            chunk.clear();
+            auditor.feed(std::mem::take(&mut chunk)).map_err(BundleError::Entry)?;
             progress(read, header.size);
         }
     }
+    auditor.finish().map_err(BundleError::Entry)?;
     if header.size == 0 {
         progress(0, 0);
     }

@@ -271,16 +271,8 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
     let pb = progress::bar(size, "verifying", g.quiet);
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut lines = ledger.lines(0);
-    loop {
-        chunk.clear();
-        for item in lines.by_ref().take(CHUNK) {
-            let (_, line) = item.map_err(|e| failed(e.to_string()))?;
-            chunk.push(line);
-        }
-        if chunk.is_empty() {
-            break;
-        }
-        auditor.feed(&chunk).map_err(failed)?;
+    // The tree nodes the audit computed, against the stored ones (from the level kept up).
+    let compare_nodes = |auditor: &mut Auditor| -> Result<()> {
         for (level, index, hash) in auditor.take_nodes().into_iter().filter(|n| n.0 >= pledger_store::STORED_LEVEL) {
             let stored = ledger.node(level, index).map_err(|e| failed(e.to_string()))?;
             if stored != hash {
@@ -289,8 +281,22 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
                 )));
             }
         }
+        Ok(())
+    };
+    loop {
+        for item in lines.by_ref().take(CHUNK) {
+            let (_, line) = item.map_err(|e| failed(e.to_string()))?;
+            chunk.push(line);
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        auditor.feed(std::mem::take(&mut chunk)).map_err(failed)?;
+        compare_nodes(&mut auditor)?;
         pb.set_position(auditor.size());
     }
+    auditor.finish().map_err(failed)?;
+    compare_nodes(&mut auditor)?;
     pb.finish_and_clear();
     if auditor.size() != size {
         return Err(failed(format!("the ledger says it has {size} entries but holds {}", auditor.size())));
