@@ -295,10 +295,7 @@ impl Ledger {
     /// verified when they were appended and are not checked again).
     pub fn replay(&self, n: u64) -> Result<MemState> {
         let mut state = MemState::new();
-        for item in self.lines(0).take(n as usize) {
-            let (seq, line) = item?;
-            pledger_log::replay(&mut state, &line).map_err(|e| StoreError::Corrupt(format!("entry {seq}: {e}")))?;
-        }
+        replay_lines(&mut state, self.lines(0).take(n as usize), |_| {})?;
         Ok(state)
     }
 
@@ -316,19 +313,17 @@ impl Ledger {
         let mut state = MemState::new();
         let mut frontier = Frontier::default();
         let mut nodes: Vec<merkle::Node> = Vec::new();
-        let mut seq = 0u64;
-        for kv in self.db.scan_prefix([keys::ENTRY]) {
+        let entries = self.db.scan_prefix([keys::ENTRY]).map(|kv| {
             let (k, line) = kv.map_err(sled_err)?;
-            if keys::entry_seq(&k) != Some(seq) {
-                return Err(StoreError::Corrupt(format!("entry {seq} is missing")));
+            let seq = keys::entry_seq(&k).ok_or_else(|| StoreError::Corrupt("bad entry key".into()))?;
+            Ok((seq, line.to_vec()))
+        });
+        let seq = replay_lines(&mut state, entries, |leaf| {
+            nodes.extend(stored_nodes(frontier.push::<Blake3>(leaf)));
+            if frontier.size.is_multiple_of(65_536) {
+                progress(frontier.size);
             }
-            pledger_log::replay(&mut state, &line).map_err(|e| StoreError::Corrupt(format!("entry {seq}: {e}")))?;
-            nodes.extend(stored_nodes(frontier.push::<Blake3>(merkle::leaf_hash(&line))));
-            seq += 1;
-            if seq.is_multiple_of(65_536) {
-                progress(seq);
-            }
-        }
+        })?;
         let mut changed = 0u64;
         let mut batch = sled::Batch::default();
         let mut pending = 0usize;
@@ -457,6 +452,44 @@ impl Ledger {
             })
             .collect()
     }
+}
+
+/// Replays entry lines, in order from the first, into `state`, handing each leaf hash to `leaf`.
+/// Lines are parsed and hashed in parallel, a chunk at a time; the rules run in log order.
+/// Returns the number of entries replayed.
+fn replay_lines(
+    state: &mut MemState,
+    lines: impl Iterator<Item = Result<(u64, Vec<u8>)>>,
+    mut leaf: impl FnMut(Hash),
+) -> Result<u64> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 8192;
+    let mut lines = lines.peekable();
+    let mut seq = 0u64;
+    let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
+    while lines.peek().is_some() {
+        chunk.clear();
+        for item in lines.by_ref().take(CHUNK) {
+            let (at, line) = item?;
+            if at != seq + chunk.len() as u64 {
+                return Err(StoreError::Corrupt(format!("entry {} is missing", seq + chunk.len() as u64)));
+            }
+            chunk.push(line);
+        }
+        let parsed: Vec<_> =
+            chunk.par_iter().map(|line| (pledger_log::parse_replayed(line), merkle::leaf_hash(line))).collect();
+        for (recorded, hash) in parsed {
+            let corrupt = |e: pledger_log::LogError| StoreError::Corrupt(format!("entry {seq}: {e}"));
+            let recorded = recorded.map_err(corrupt)?;
+            if recorded.seq != seq {
+                return Err(StoreError::Corrupt(format!("entry {seq} says it is entry {}", recorded.seq)));
+            }
+            pledger_log::apply_replayed(state, recorded).map_err(corrupt)?;
+            leaf(hash);
+            seq += 1;
+        }
+    }
+    Ok(seq)
 }
 
 /// Every record of a state, as the rules would have written them.
