@@ -346,3 +346,53 @@ fn export_needs_a_checkpoint_of_the_head() {
     fails(&env, &["export", "b.jsonl"], "no checkpoint of the ledger's head");
     assert!(!env.path("b.jsonl").exists());
 }
+
+/// Opens the ledger's sled tree directly, as something other than pledger would.
+fn behind_the_back(env: &Env, change: impl FnOnce(&sled::Db)) {
+    let db = sled::Config::new().path(&env.ledger).open().unwrap();
+    change(&db);
+    db.flush().unwrap();
+}
+
+#[test]
+fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebuilt() {
+    use pledger_core::state::{FulfillmentRecord, PledgeRecord};
+    let env = common::demo();
+    env.ok(&["verify"]);
+    let key = |prefix: u8, n: u64| [&[prefix][..], &n.to_be_bytes()].concat();
+    let cases: [(&str, Box<dyn Fn(&sled::Db)>); 3] = [
+        (
+            "the stored pledge P-000003 differs from the entries",
+            Box::new(|db: &sled::Db| {
+                let mut p: PledgeRecord = postcard::from_bytes(&db.get(key(b'p', 3)).unwrap().unwrap()).unwrap();
+                p.confirmed += 1;
+                db.insert(key(b'p', 3), postcard::to_allocvec(&p).unwrap()).unwrap();
+            }),
+        ),
+        (
+            "the stored fulfillment F-000002 differs from the entries",
+            Box::new(|db: &sled::Db| {
+                let mut f: FulfillmentRecord =
+                    postcard::from_bytes(&db.get(key(b'f', 2)).unwrap().unwrap()).unwrap();
+                f.verdicts.clear();
+                db.insert(key(b'f', 2), postcard::to_allocvec(&f).unwrap()).unwrap();
+            }),
+        ),
+        (
+            "the stored tree node (4, 1) differs",
+            Box::new(|db: &sled::Db| {
+                let node = [&[b'n', 4][..], &1u64.to_be_bytes()].concat();
+                assert!(db.get(&node).unwrap().is_some(), "the demo has more than 32 entries");
+                db.insert(node, [0u8; 32].as_slice()).unwrap();
+            }),
+        ),
+    ];
+    for (needle, change) in cases {
+        let before = env.ok(&["status", "--format", "json"]);
+        behind_the_back(&env, change);
+        fails(&env, &["verify"], needle);
+        env.ok(&["rebuild"]);
+        env.ok(&["verify"]);
+        assert_eq!(env.ok(&["status", "--format", "json"]), before, "{needle}");
+    }
+}

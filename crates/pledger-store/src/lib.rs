@@ -350,7 +350,7 @@ impl Ledger {
         for (level, index, hash) in nodes {
             put(Key::Node(level, index).bytes(), Some(hash.to_vec()), &mut batch, &mut pending)?;
         }
-        for (key, value) in state_records(&state).iter().filter_map(keys::record) {
+        for (key, value) in state_records(&state).filter_map(|r| keys::record(&r)) {
             put(key.bytes(), Some(value), &mut batch, &mut pending)?;
         }
         for p in state.pledges.values() {
@@ -492,18 +492,25 @@ fn replay_lines(
     Ok(seq)
 }
 
-/// Every record of a state, as the rules would have written them.
-fn state_records(s: &MemState) -> Vec<Record> {
-    let mut out = Vec::new();
-    out.extend(s.members.values().cloned().map(Record::Member));
-    out.extend(s.key_holders.iter().map(|(k, m)| Record::KeyHolder(k.clone(), m.clone())));
-    out.extend(s.areas.values().cloned().map(Record::Area));
-    out.extend(s.categories.values().cloned().map(Record::Category));
-    out.extend(s.pledges.values().cloned().map(Record::Pledge));
-    out.extend(s.fulfillments.values().cloned().map(Record::Fulfillment));
-    out.extend(s.numbered.iter().map(|(id, seq)| Record::Numbered(*id, *seq)));
-    out.extend(s.event_ids.iter().map(|(id, seq)| Record::EventId(*id, *seq)));
-    out
+/// Every record of a state, as the rules would have written them, one at a time (a rebuild of a
+/// million entries would otherwise hold a second copy of the whole state).
+fn state_records(s: &MemState) -> impl Iterator<Item = Record> + '_ {
+    let members = s.members.values().cloned().map(Record::Member);
+    let holders = s.key_holders.iter().map(|(k, m)| Record::KeyHolder(k.clone(), m.clone()));
+    let areas = s.areas.values().cloned().map(Record::Area);
+    let categories = s.categories.values().cloned().map(Record::Category);
+    let pledges = s.pledges.values().cloned().map(Record::Pledge);
+    let fulfillments = s.fulfillments.values().cloned().map(Record::Fulfillment);
+    let numbered = s.numbered.iter().map(|(id, seq)| Record::Numbered(*id, *seq));
+    let event_ids = s.event_ids.iter().map(|(id, seq)| Record::EventId(*id, *seq));
+    members
+        .chain(holders)
+        .chain(areas)
+        .chain(categories)
+        .chain(pledges)
+        .chain(fulfillments)
+        .chain(numbered)
+        .chain(event_ids)
 }
 
 /// The nodes of those a leaf completed that the store keeps (see [`keys::STORED_LEVEL`]).
