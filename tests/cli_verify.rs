@@ -347,6 +347,9 @@ fn export_needs_a_checkpoint_of_the_head() {
     assert!(!env.path("b.jsonl").exists());
 }
 
+/// A change made to the store directly.
+type Alteration = Box<dyn Fn(&sled::Db)>;
+
 /// Opens the ledger's sled tree directly, as something other than pledger would.
 fn behind_the_back(env: &Env, change: impl FnOnce(&sled::Db)) {
     let db = sled::Config::new().path(&env.ledger).open().unwrap();
@@ -360,7 +363,7 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
     let env = common::demo();
     env.ok(&["verify"]);
     let key = |prefix: u8, n: u64| [&[prefix][..], &n.to_be_bytes()].concat();
-    let cases: [(&str, Box<dyn Fn(&sled::Db)>); 3] = [
+    let cases: [(&str, Alteration); 3] = [
         (
             "the stored pledge P-000003 differs from the entries",
             Box::new(|db: &sled::Db| {
@@ -372,8 +375,7 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
         (
             "the stored fulfillment F-000002 differs from the entries",
             Box::new(|db: &sled::Db| {
-                let mut f: FulfillmentRecord =
-                    postcard::from_bytes(&db.get(key(b'f', 2)).unwrap().unwrap()).unwrap();
+                let mut f: FulfillmentRecord = postcard::from_bytes(&db.get(key(b'f', 2)).unwrap().unwrap()).unwrap();
                 f.verdicts.clear();
                 db.insert(key(b'f', 2), postcard::to_allocvec(&f).unwrap()).unwrap();
             }),
