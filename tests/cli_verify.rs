@@ -348,7 +348,7 @@ fn export_needs_a_checkpoint_of_the_head() {
 }
 
 /// A change made to the store directly.
-type Alteration = Box<dyn Fn(&sled::Db)>;
+type Alteration<'a> = Box<dyn Fn(&sled::Db) + 'a>;
 
 /// Opens the ledger's sled tree directly, as something other than pledger would.
 fn behind_the_back(env: &Env, change: impl FnOnce(&sled::Db)) {
@@ -363,7 +363,7 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
     let env = common::demo();
     env.ok(&["verify"]);
     let key = |prefix: u8, n: u64| [&[prefix][..], &n.to_be_bytes()].concat();
-    let cases: [(&str, Alteration); 3] = [
+    let cases: [(&str, Alteration<'_>); 3] = [
         (
             "the stored pledge P-000003 differs from the entries",
             Box::new(|db: &sled::Db| {
