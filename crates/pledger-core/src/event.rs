@@ -495,7 +495,12 @@ impl Date {
         if s.len() != 10 {
             return Err(bad());
         }
-        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad())?;
+        // The written form, read without chrono's format interpreter (records hold thousands
+        // of dates); any other spelling goes to chrono, which decides as it always has.
+        let d = match digits_at(s.as_bytes(), &[(0, 4), (5, 2), (8, 2)], &[4, 7], b'-') {
+            Some([y, m, d]) => NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(bad)?,
+            None => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad())?,
+        };
         if !(1900..=2999).contains(&d.year()) {
             return Err(bad());
         }
@@ -503,9 +508,35 @@ impl Date {
     }
 }
 
+/// The numbers at `fields` (start, width) of `b`, when every one of them is ASCII digits and
+/// every byte at `separators` is `sep`; `None` otherwise.
+pub fn digits_at<const N: usize>(
+    b: &[u8],
+    fields: &[(usize, usize); N],
+    separators: &[usize],
+    sep: u8,
+) -> Option<[u32; N]> {
+    if separators.iter().any(|&i| b.get(i) != Some(&sep)) {
+        return None;
+    }
+    let mut out = [0u32; N];
+    for (slot, &(start, width)) in out.iter_mut().zip(fields) {
+        for &c in b.get(start..start + width)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            *slot = *slot * 10 + u32::from(c - b'0');
+        }
+    }
+    Some(out)
+}
+
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d"))
+        match self.0.year() {
+            y @ 0..=9999 => write!(f, "{y:04}-{:02}-{:02}", self.0.month(), self.0.day()),
+            _ => write!(f, "{}", self.0.format("%Y-%m-%d")),
+        }
     }
 }
 
@@ -723,6 +754,37 @@ mod tests {
         assert!(Date::parse("2014-02-28").is_ok());
         for bad in ["2014-02-29", "2014-2-28", "14-02-28", "3014-01-01", "2014-02-28T00:00:00Z", ""] {
             assert!(Date::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The written form is read and written without chrono's format interpreter; every
+        /// string is accepted or refused exactly as chrono's `%Y-%m-%d` does, and written back
+        /// as chrono writes it.
+        #[test]
+        fn dates_read_and_write_as_chrono_does(s in "[0-9 +-]{0,3}[0-9]{1,4}[-/ ][0-9 ]{1,2}[- ][0-9 +]{1,3}") {
+            let chrono = (s.len() == 10)
+                .then(|| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
+                .flatten()
+                .filter(|d| (1900..=2999).contains(&d.year()));
+            let ours = Date::parse(&s).ok();
+            proptest::prop_assert_eq!(ours.map(|d| d.0), chrono);
+            if let Some(d) = ours {
+                proptest::prop_assert_eq!(d.to_string(), d.0.format("%Y-%m-%d").to_string());
+            }
+        }
+
+        #[test]
+        fn any_day_is_written_as_chrono_writes_it(days in -800_000i32..3_000_000) {
+            let d = NaiveDate::from_num_days_from_ce_opt(days).unwrap();
+            let written = d.format("%Y-%m-%d").to_string();
+            proptest::prop_assert_eq!(Date(d).to_string(), written.clone());
+            // And read back exactly when chrono reads it back (years 1900 to 2999).
+            let chrono = (written.len() == 10)
+                .then(|| NaiveDate::parse_from_str(&written, "%Y-%m-%d").ok())
+                .flatten()
+                .filter(|d| (1900..=2999).contains(&d.year()));
+            proptest::prop_assert_eq!(Date::parse(&written).ok().map(|d| d.0), chrono);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! JSON. Those exact bytes are the entry's Merkle leaf and its line in an export bundle
 //! (docs/format.md §"Entries").
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -36,7 +36,38 @@ struct EntryOut<'a> {
 
 /// Writes a recording time as entries carry it: RFC 3339, UTC, milliseconds.
 pub fn format_recorded(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    let (d, time) = (t.date_naive(), t.time());
+    match (d.year(), time.nanosecond()) {
+        // chrono's own writer, spelled out: a million entries are read in an audit.
+        (y @ 0..=9999, ns @ 0..=999_999_999) => format!(
+            "{y:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            d.month(),
+            d.day(),
+            time.hour(),
+            time.minute(),
+            time.second(),
+            ns / 1_000_000
+        ),
+        // Years beyond four digits, leap seconds: as chrono writes them.
+        _ => t.to_rfc3339_opts(SecondsFormat::Millis, true),
+    }
+}
+
+/// Reads a recording time in the form pledger writes (`2026-11-28T10:00:00.250Z`) without
+/// chrono's parser, or with it for any other spelling.
+fn parse_recorded(s: &str) -> Option<DateTime<Utc>> {
+    let fields = [(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2), (20, 3)];
+    let fast = (s.len() == 24 && s.ends_with('Z') && s.as_bytes().get(10) == Some(&b'T'))
+        .then(|| pledger_core::event::digits_at(s.as_bytes(), &fields, &[4, 7], b'-'))
+        .flatten()
+        .filter(|_| [13, 16].iter().all(|&i| s.as_bytes()[i] == b':') && s.as_bytes()[19] == b'.')
+        .and_then(|[y, mo, d, h, mi, sec, ms]| {
+            chrono::NaiveDate::from_ymd_opt(y as i32, mo, d)?.and_hms_milli_opt(h, mi, sec, ms)
+        });
+    match fast {
+        Some(t) => Some(t.and_utc()),
+        None => DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)),
+    }
 }
 
 impl Entry {
@@ -53,9 +84,8 @@ impl Entry {
     pub fn parse(line: &[u8]) -> Result<Entry> {
         let wire: EntryIn =
             serde_json::from_slice(line).map_err(|e| LogError::Entry(pledger_core::event::one_line(&e)))?;
-        let recorded_at = DateTime::parse_from_rfc3339(&wire.recorded)
-            .map_err(|_| LogError::Entry(format!("recorded time {:?} is not RFC 3339", wire.recorded)))?
-            .with_timezone(&Utc);
+        let recorded_at = parse_recorded(&wire.recorded)
+            .ok_or_else(|| LogError::Entry(format!("recorded time {:?} is not RFC 3339", wire.recorded)))?;
         // pledger alone writes entries, in one form: one spelling per entry, or two leaves
         // could tell the same story.
         if format_recorded(&recorded_at) != wire.recorded {
@@ -100,6 +130,26 @@ mod tests {
         for other in ["2026-01-15T09:00:01.250100Z", "2026-01-15T09:00:01.25Z", "2026-01-15T10:00:01.250+01:00"] {
             let variant = line.replace("2026-01-15T09:00:01.250Z", other);
             assert!(Entry::parse(variant.as_bytes()).is_err(), "{other} accepted");
+        }
+    }
+
+    proptest::proptest! {
+        /// Recording times are written as chrono's RFC 3339 writer would, and read as its parser
+        /// reads them, for every instant (leap seconds and five-digit years included).
+        #[test]
+        fn recording_times_match_chrono(secs in -70_000_000_000i64..300_000_000_000, nanos in 0u32..2_000_000_000) {
+            if let Some(t) = DateTime::<Utc>::from_timestamp(secs, nanos) {
+                let written = format_recorded(&t);
+                proptest::prop_assert_eq!(&written, &t.to_rfc3339_opts(SecondsFormat::Millis, true));
+                let chrono = DateTime::parse_from_rfc3339(&written).ok().map(|t| t.with_timezone(&Utc));
+                proptest::prop_assert_eq!(parse_recorded(&written), chrono);
+            }
+        }
+
+        #[test]
+        fn odd_spellings_are_read_as_chrono_reads_them(s in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,4})?([Zz]|[+-][0-9]{2}:[0-9]{2})") {
+            let chrono = DateTime::parse_from_rfc3339(&s).ok().map(|t| t.with_timezone(&Utc));
+            proptest::prop_assert_eq!(parse_recorded(&s), chrono);
         }
     }
 }
