@@ -283,12 +283,43 @@ impl Ledger {
 
     /// Every pledge record, in id order.
     pub fn pledges(&self) -> Result<Vec<PledgeRecord>> {
-        self.scan(keys::PLEDGE, "pledge")
+        self.scan_numbered(keys::PLEDGE, self.head.state.count(Numbered::Pledge), "pledge")
     }
 
     /// Every fulfillment record.
     pub fn fulfillments(&self) -> Result<BTreeMap<FulfillmentId, FulfillmentRecord>> {
-        Ok(self.scan::<FulfillmentRecord>(keys::FULFILLMENT, "fulfillment")?.into_iter().map(|f| (f.id, f)).collect())
+        let count = self.head.state.count(Numbered::Fulfillment);
+        Ok(self
+            .scan_numbered::<FulfillmentRecord>(keys::FULFILLMENT, count, "fulfillment")?
+            .into_iter()
+            .map(|f| (f.id, f))
+            .collect())
+    }
+
+    /// Every record under a prefix of numbered records (`p` ‖ u64be n), in key order: the key
+    /// space is cut into slices, read and decoded on every core (a ledger of a million entries
+    /// holds some 300,000 of each).
+    fn scan_numbered<T: DeserializeOwned + Send>(&self, prefix: u8, count: u64, what: &str) -> Result<Vec<T>> {
+        use rayon::prelude::*;
+        let slices = (rayon::current_num_threads() as u64 * 4).min(count / 4096 + 1).max(1);
+        let key = |n: u64| [&[prefix][..], &n.to_be_bytes()].concat();
+        let bounds: Vec<Vec<u8>> = std::iter::once(vec![prefix])
+            .chain((1..slices).map(|i| key(1 + count * i / slices)))
+            .chain(std::iter::once(vec![prefix + 1]))
+            .collect();
+        let parts: Vec<Vec<T>> = bounds
+            .par_windows(2)
+            .map(|w| {
+                self.db
+                    .range(w[0].clone()..w[1].clone())
+                    .map(|kv| {
+                        let (_, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
+                        decode(&v, what)
+                    })
+                    .collect::<Result<Vec<T>>>()
+            })
+            .collect::<Result<_>>()?;
+        Ok(parts.into_iter().flatten().collect())
     }
 
     /// The state as it stood with the first `n` entries, replayed from them (signatures were
