@@ -300,8 +300,19 @@ impl Ledger {
     /// space is cut into slices, read and decoded on every core (a ledger of a million entries
     /// holds some 300,000 of each).
     fn scan_numbered<T: DeserializeOwned + Send>(&self, prefix: u8, count: u64, what: &str) -> Result<Vec<T>> {
-        use rayon::prelude::*;
         let slices = (rayon::current_num_threads() as u64 * 4).min(count / 4096 + 1).max(1);
+        self.scan_slices(prefix, count, slices, what)
+    }
+
+    /// [`Ledger::scan_numbered`] in a given number of slices.
+    fn scan_slices<T: DeserializeOwned + Send>(
+        &self,
+        prefix: u8,
+        count: u64,
+        slices: u64,
+        what: &str,
+    ) -> Result<Vec<T>> {
+        use rayon::prelude::*;
         let key = |n: u64| [&[prefix][..], &n.to_be_bytes()].concat();
         let bounds: Vec<Vec<u8>> = std::iter::once(vec![prefix])
             .chain((1..slices).map(|i| key(1 + count * i / slices)))
