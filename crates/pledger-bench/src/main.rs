@@ -20,6 +20,10 @@ use pledger_log::dsse::Envelope;
 use pledger_store::Ledger;
 use rayon::prelude::*;
 
+/// The allocator pledger itself uses, so that in-process figures compare with the CLI's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "pledger-bench", about = "Generate realistic ledgers and measure pledger on them")]
 struct Cli {
@@ -60,7 +64,7 @@ enum Cmd {
     Run {
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
-        /// Where to build (default: a new temporary directory, removed afterwards).
+        /// Where to build, kept for --reuse (default: a new temporary directory, removed afterwards).
         #[arg(long, value_name = "DIR")]
         work: Option<PathBuf>,
         /// The pledger binary (default: the one beside this one).
@@ -149,6 +153,7 @@ fn run_cmd(bin: &Path, args: &[&str], stdout_to_null: bool) -> Res<Ran> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(err)?;
+    let peak = watch_peak(child.id());
     let mut stdout = Vec::new();
     if let Some(mut o) = child.stdout.take() {
         std::io::Read::read_to_end(&mut o, &mut stdout).map_err(err)?;
@@ -157,7 +162,9 @@ fn run_cmd(bin: &Path, args: &[&str], stdout_to_null: bool) -> Res<Ran> {
     if let Some(mut e) = child.stderr.take() {
         std::io::Read::read_to_end(&mut e, &mut stderr).map_err(err)?;
     }
-    let (code, rss_kb) = wait4(child.id());
+    // The watcher ends when the child is a zombie, before it is reaped (its pid cannot be reused).
+    let rss_kb = peak.join().unwrap_or(0);
+    let code = child.wait().map_err(err)?.code().unwrap_or(-1);
     let secs = start.elapsed().as_secs_f64();
     if code != 0 {
         return Err(format!("pledger {args:?} failed: {}", String::from_utf8_lossy(&stderr)));
@@ -165,17 +172,26 @@ fn run_cmd(bin: &Path, args: &[&str], stdout_to_null: bool) -> Res<Ran> {
     Ok(Ran { secs, rss_mb: rss_kb as f64 / 1024.0, stdout })
 }
 
-/// Waits for a child and reads its peak resident set size (kB) from the kernel.
-fn wait4(pid: u32) -> (i32, i64) {
-    let mut status = 0;
-    // SAFETY: rusage is plain data the kernel fills in; pid is our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
-    if r < 0 {
-        return (-1, 0);
-    }
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-    (code, usage.ru_maxrss)
+/// Samples a child's peak resident set size (`VmHWM`, kB) every 5 ms until it exits. The kernel's
+/// own figure for a child (`ru_maxrss` from `wait4`) starts from this process's peak at the
+/// spawn, which the envelopes held here would inflate.
+fn watch_peak(pid: u32) -> std::thread::JoinHandle<i64> {
+    std::thread::spawn(move || {
+        let mut peak = 0i64;
+        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok());
+            match hwm {
+                Some(kb) => peak = peak.max(kb),
+                // A zombie has no memory left to report: it has exited.
+                None => break,
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        peak
+    })
 }
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
@@ -223,14 +239,9 @@ fn fmt_rate(r: f64) -> String {
 }
 
 fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: usize, reuse: bool) -> Res<()> {
-    let tmp;
-    let work = match work {
-        Some(w) => w,
-        None => {
-            tmp = std::env::temp_dir().join(format!("pledger-bench-{}", std::process::id()));
-            tmp
-        }
-    };
+    // A directory given with --work is kept, to run the queries again with --reuse.
+    let temporary = work.is_none();
+    let work = work.unwrap_or_else(|| std::env::temp_dir().join(format!("pledger-bench-{}", std::process::id())));
     let bin = match pledger {
         Some(p) => p,
         None => std::env::current_exe().map_err(err)?.with_file_name("pledger"),
@@ -258,7 +269,7 @@ fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: us
     }
     println!();
     println!("{events} events, {cores} cores, raw envelopes {:.0} MB.", raw_bytes as f64 / 1e6);
-    if !reuse {
+    if temporary {
         let _ = std::fs::remove_dir_all(&work);
     }
     Ok(())

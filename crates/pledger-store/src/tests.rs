@@ -19,6 +19,17 @@ fn signed_ledger(seed: u64, n: usize) -> (Vec<Actor>, Vec<Envelope>) {
     (actors, envelopes)
 }
 
+/// A new ledger in a temporary directory (kept alive by the first value), holding what the rules
+/// accept of a random signed ledger.
+fn built(seed: u64, n: usize) -> (tempfile::TempDir, std::path::PathBuf, Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l");
+    let (_, envelopes) = signed_ledger(seed, n);
+    let mut ledger = Ledger::create(&path).unwrap();
+    append_all(&mut ledger, &envelopes);
+    (dir, path, ledger)
+}
+
 /// Appends every envelope that the rules accept, one group; returns how many were accepted.
 fn append_all(ledger: &mut Ledger, envelopes: &[Envelope]) -> usize {
     let mut w = ledger.writer();
@@ -128,11 +139,7 @@ fn a_refused_envelope_leaves_the_store_exactly_as_it_was() {
 
 #[test]
 fn a_second_open_is_told_the_ledger_is_in_use() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("l");
-    let (_, envelopes) = signed_ledger(3, 5);
-    let mut ledger = Ledger::create(&path).unwrap();
-    append_all(&mut ledger, &envelopes);
+    let (_dir, path, ledger) = built(3, 5);
     let start = std::time::Instant::now();
     let e = Ledger::open(&path, Duration::from_millis(200)).err().unwrap();
     assert!(matches!(e, StoreError::InUse { .. }), "{e}");
@@ -185,11 +192,7 @@ fn everything(path: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 #[test]
 fn rebuild_recomputes_exactly_what_appends_wrote() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("l");
-    let (_, envelopes) = signed_ledger(17, 400);
-    let mut ledger = Ledger::create(&path).unwrap();
-    append_all(&mut ledger, &envelopes);
+    let (_dir, path, mut ledger) = built(17, 400);
     ledger.put_checkpoint(ledger.size(), "a kept checkpoint\n").unwrap();
     drop(ledger);
     let before = everything(&path);
@@ -225,11 +228,7 @@ fn rebuild_recomputes_exactly_what_appends_wrote() {
 
 #[test]
 fn an_interrupted_rebuild_is_reported_until_finished() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("l");
-    let (_, envelopes) = signed_ledger(2, 30);
-    let mut ledger = Ledger::create(&path).unwrap();
-    append_all(&mut ledger, &envelopes);
+    let (_dir, path, ledger) = built(2, 30);
     drop(ledger);
     {
         let db = open_sled(&path);
@@ -395,11 +394,7 @@ fn the_stored_tree_equals_a_naive_rfc9162_recursion_at_every_size_to_1024() {
 
 #[test]
 fn pledges_and_fulfillments_keep_no_short_id_key_of_their_own() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("l");
-    let (_, envelopes) = signed_ledger(29, 600);
-    let mut ledger = Ledger::create(&path).unwrap();
-    append_all(&mut ledger, &envelopes);
+    let (_dir, path, ledger) = built(29, 600);
     let counts = ledger.head().state.numbered;
     assert!(counts[Numbered::Pledge as usize] > 10 && counts[Numbered::Fulfillment as usize] > 0, "{counts:?}");
     drop(ledger);
@@ -415,11 +410,7 @@ fn pledges_and_fulfillments_keep_no_short_id_key_of_their_own() {
 
 #[test]
 fn the_member_index_finds_exactly_the_pledges_a_member_made_or_received() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("l");
-    let (_, envelopes) = signed_ledger(23, 600);
-    let mut ledger = Ledger::create(&path).unwrap();
-    append_all(&mut ledger, &envelopes);
+    let (_dir, path, ledger) = built(23, 600);
     let all = ledger.pledges().unwrap();
     assert!(all.len() > 50, "{} pledges", all.len());
     for m in ledger.members().unwrap() {
@@ -448,11 +439,7 @@ fn the_member_index_finds_exactly_the_pledges_a_member_made_or_received() {
 
 #[test]
 fn records_read_in_slices_are_every_record_in_key_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("l");
-    let (_, envelopes) = signed_ledger(31, 600);
-    let mut ledger = Ledger::create(&path).unwrap();
-    append_all(&mut ledger, &envelopes);
+    let (_dir, path, ledger) = built(31, 600);
     let count = ledger.head().state.count(Numbered::Pledge);
     drop(ledger);
     // A record beyond the count (as a damaged store may hold) is read too, as by a plain scan.
