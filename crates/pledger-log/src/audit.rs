@@ -193,7 +193,7 @@ impl Auditor {
             });
             match step {
                 Ok((job, outcome)) => {
-                    self.state.commit(&outcome);
+                    self.state.commit_owned(outcome);
                     jobs.push(job);
                 }
                 Err(e) => {

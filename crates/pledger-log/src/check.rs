@@ -101,7 +101,7 @@ pub fn check_preverified<V: StateView + ?Sized>(
 
 /// Replays an entry already verified once (on append, or by a full audit): its event is parsed
 /// and decided, its signature is not checked again. For `--at N` and `rebuild`.
-pub fn replay(state: &mut pledger_core::MemState, line: &[u8]) -> Result<Outcome> {
+pub fn replay(state: &mut pledger_core::MemState, line: &[u8]) -> Result<()> {
     apply_replayed(state, parse_replayed(line)?)
 }
 
@@ -113,13 +113,13 @@ pub fn parse_replayed(line: &[u8]) -> Result<Recorded> {
 }
 
 /// The other half of [`replay`]: the rules, in log order.
-pub fn apply_replayed(state: &mut pledger_core::MemState, recorded: Recorded) -> Result<Outcome> {
+pub fn apply_replayed(state: &mut pledger_core::MemState, recorded: Recorded) -> Result<()> {
     // The signing key must still be the signer's and live (a rule); its point was checked when
     // the entry was appended, and is not decompressed again.
     signing_key(state, &recorded.event, recorded.seq)?;
     let outcome = decide(state, &recorded)?;
-    state.commit(&outcome);
-    Ok(outcome)
+    state.commit_owned(outcome);
+    Ok(())
 }
 
 /// The event of an envelope already verified once: its form, without decompressing new keys.
