@@ -347,7 +347,6 @@ impl Ledger {
     /// by a crash leaves a mark that makes every later open ask for another. Returns the number
     /// of entries and the number of keys it had to change.
     pub fn rebuild(&mut self, mut progress: impl FnMut(u64)) -> Result<(u64, u64)> {
-        const BATCH: usize = 50_000;
         let path = self.path.clone();
         let sled_err = |e| StoreError::sled(&path, e);
         self.db.insert(Key::Rebuilding.bytes(), b"1".as_slice()).map_err(sled_err)?;
@@ -366,41 +365,20 @@ impl Ledger {
                 progress(frontier.size);
             }
         })?;
-        let mut changed = 0u64;
-        let mut batch = sled::Batch::default();
-        let mut pending = 0usize;
-        let db = &self.db;
-        let mut put =
-            |key: Vec<u8>, value: Option<Vec<u8>>, batch: &mut sled::Batch, pending: &mut usize| -> Result<()> {
-                let current = db.get(&key).map_err(|e| StoreError::sled(&path, e))?;
-                if current.as_deref() == value.as_deref() {
-                    return Ok(());
-                }
-                match value {
-                    Some(v) => batch.insert(key, v),
-                    None => batch.remove(key),
-                }
-                changed += 1;
-                *pending += 1;
-                if *pending >= BATCH {
-                    db.apply_batch(std::mem::take(batch)).map_err(|e| StoreError::sled(&path, e))?;
-                    *pending = 0;
-                }
-                Ok(())
-            };
+        let mut repair = Repair::new(&self.db, &path);
         // What should be there.
         for (level, index, hash) in nodes {
-            put(Key::Node(level, index).bytes(), Some(hash.to_vec()), &mut batch, &mut pending)?;
+            repair.want(Wanted::Key(Key::Node(level, index).bytes(), Some(hash.to_vec())))?;
         }
-        for (key, value) in state_records(&state).filter_map(|r| keys::record(&r)) {
-            put(key.bytes(), Some(value), &mut batch, &mut pending)?;
+        for r in state_records(&state) {
+            repair.want(Wanted::Record(r))?;
         }
         for p in state.pledges.values() {
             for key in keys::by_member(p) {
-                put(key.bytes(), Some(Vec::new()), &mut batch, &mut pending)?;
+                repair.want(Wanted::Key(key.bytes(), Some(Vec::new())))?;
             }
         }
-        put(Key::Indexed.bytes(), Some(b"1".to_vec()), &mut batch, &mut pending)?;
+        repair.want(Wanted::Key(Key::Indexed.bytes(), Some(b"1".to_vec())))?;
         // What should not.
         let derived = [
             b'n',
@@ -418,12 +396,13 @@ impl Ledger {
             for k in self.db.scan_prefix([prefix]).keys() {
                 let k = k.map_err(|e| StoreError::sled(&self.path, e))?;
                 if !keys::derived_from(&k, &state, seq) {
-                    put(k.to_vec(), None, &mut batch, &mut pending)?;
+                    repair.want(Wanted::Key(k.to_vec(), None))?;
                 }
             }
         }
         let head = StoredHead { state: state.head.clone(), frontier };
-        put(Key::Head.bytes(), Some(encode(&head)), &mut batch, &mut pending)?;
+        repair.want(Wanted::Key(Key::Head.bytes(), Some(encode(&head))))?;
+        let (mut batch, changed) = repair.finish()?;
         batch.remove(Key::Rebuilding.bytes());
         self.db.apply_batch(batch).map_err(|e| StoreError::sled(&self.path, e))?;
         self.db.flush().map_err(|e| StoreError::sled(&self.path, e))?;
@@ -532,6 +511,82 @@ fn replay_lines(
         }
     }
     Ok(seq)
+}
+
+/// What a derived key should hold (`None`: it should not exist), or the record that says so.
+enum Wanted {
+    Key(Vec<u8>, Option<Vec<u8>>),
+    Record(Record),
+}
+
+/// Rebuild's writes: what each derived key should hold is compared with the store a chunk at a
+/// time, read on every core; only what differs is written, in bounded batches.
+struct Repair<'a> {
+    db: &'a sled::Db,
+    path: &'a Path,
+    wanted: Vec<Wanted>,
+    batch: sled::Batch,
+    pending: usize,
+    changed: u64,
+}
+
+impl<'a> Repair<'a> {
+    /// Keys compared together.
+    const CHUNK: usize = 16_384;
+    /// Changes written together.
+    const BATCH: usize = 50_000;
+
+    fn new(db: &'a sled::Db, path: &'a Path) -> Self {
+        Repair { db, path, wanted: Vec::with_capacity(Self::CHUNK), batch: Default::default(), pending: 0, changed: 0 }
+    }
+
+    fn want(&mut self, w: Wanted) -> Result<()> {
+        self.wanted.push(w);
+        if self.wanted.len() >= Self::CHUNK {
+            self.compare()?;
+        }
+        Ok(())
+    }
+
+    fn compare(&mut self) -> Result<()> {
+        use rayon::prelude::*;
+        let db = self.db;
+        let differing: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
+            .wanted
+            .par_drain(..)
+            .filter_map(|w| {
+                let (key, value) = match w {
+                    Wanted::Key(k, v) => (k, v),
+                    Wanted::Record(r) => keys::record(&r).map(|(k, v)| (k.bytes(), Some(v)))?,
+                };
+                match db.get(&key) {
+                    Ok(current) if current.as_deref() == value.as_deref() => None,
+                    Ok(_) => Some(Ok((key, value))),
+                    Err(e) => Some(Err(e)),
+                }
+            })
+            .collect::<std::result::Result<_, sled::Error>>()
+            .map_err(|e| StoreError::sled(self.path, e))?;
+        for (key, value) in differing {
+            match value {
+                Some(v) => self.batch.insert(key, v),
+                None => self.batch.remove(key),
+            }
+            self.changed += 1;
+            self.pending += 1;
+            if self.pending >= Self::BATCH {
+                self.db.apply_batch(std::mem::take(&mut self.batch)).map_err(|e| StoreError::sled(self.path, e))?;
+                self.pending = 0;
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares what is left; returns the last batch to write and the number of keys changed.
+    fn finish(mut self) -> Result<(sled::Batch, u64)> {
+        self.compare()?;
+        Ok((self.batch, self.changed))
+    }
 }
 
 /// Every record of a state, as the rules would have written them, one at a time (a rebuild of a
