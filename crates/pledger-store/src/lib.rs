@@ -514,6 +514,8 @@ fn replay_lines(
 }
 
 /// What a derived key should hold (`None`: it should not exist), or the record that says so.
+// A bounded buffer of these lives for one chunk; boxing records would add an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Wanted {
     Key(Vec<u8>, Option<Vec<u8>>),
     Record(Record),
