@@ -1,6 +1,6 @@
 //! Realistic ledgers for benchmarks: ~200 members each with its own key, a country with its
 //! regions and ~70 districts, pledges, amendments, fulfillments, attestations and withdrawals in
-//! the proportions a national ledger sees, effective dates spread over ten years — every event
+//! the proportions a national ledger sees, effective dates spread over about nine years — every event
 //! really signed, and every one accepted by the rules (each is checked against the state as it
 //! is generated). Deterministic for a seed, apart from nothing: keys come from the seed too.
 
@@ -103,10 +103,19 @@ pub struct Generator {
     unattested: Vec<(FulfillmentId, usize, NaiveDate)>,
     made: u64,
     start: NaiveDate,
+    /// Events per simulated day: 300 over a million events, fewer over fewer, so that any
+    /// ledger spans about nine years.
+    per_day: u64,
     setup: Vec<(usize, Body)>,
 }
 
 impl Generator {
+    /// A generator paced for `n` events: about nine years of them, whatever `n`.
+    pub fn for_events(seed: u64, n: u64) -> Self {
+        Generator { per_day: (n.saturating_mul(300) / 1_000_000).max(1), ..Generator::new(seed) }
+    }
+
+    /// A generator paced for a million events (300 a day).
     pub fn new(seed: u64) -> Self {
         let members = members(seed);
         let mut setup: Vec<(usize, Body)> = vec![(
@@ -141,13 +150,14 @@ impl Generator {
             unattested: Vec::new(),
             made: 0,
             start: NaiveDate::from_ymd_opt(2014, 1, 1).unwrap_or_default(),
+            per_day: 300,
             setup,
         }
     }
 
-    /// The simulated date of the i-th event: ten years over a million events, then onward.
+    /// The simulated date of the i-th event.
     fn today(&self) -> NaiveDate {
-        self.start + Duration::days((self.made / 300) as i64)
+        self.start + Duration::days((self.made / self.per_day) as i64)
     }
 
     fn pick(&mut self, n: usize) -> usize {
@@ -310,7 +320,7 @@ impl Generator {
 
 /// Writes `n` signed envelopes, one per line, to `out`; signing runs on every core.
 pub fn generate(seed: u64, n: u64, out: &mut impl Write, mut progress: impl FnMut(u64)) -> std::io::Result<Generator> {
-    let mut g = Generator::new(seed);
+    let mut g = Generator::for_events(seed, n);
     let mut done = 0;
     while done < n {
         let chunk = (n - done).min(50_000);
@@ -352,9 +362,19 @@ mod tests {
         for k in ["pledge", "fulfillment", "attestation", "amendment", "withdrawal"] {
             assert!(kinds.get(k).copied().unwrap_or(0) > 30, "{k}: {kinds:?}");
         }
+        // Effective dates spread over years, even in a small ledger.
+        let dates: Vec<Date> = text
+            .lines()
+            .map(|l| {
+                let env = pledger_log::Envelope::parse(l.as_bytes()).unwrap();
+                Event::parse(&env.payload).unwrap().effective
+            })
+            .collect();
+        let (first, last) = (dates.iter().min().unwrap(), dates.iter().max().unwrap());
+        assert!((last.0 - first.0).num_days() > 5 * 365, "{first} to {last}");
         // The same seed gives the same ledger.
         let mut again = Vec::new();
-        generate(7, 50, &mut again, |_| {}).unwrap();
-        assert_eq!(&text.as_bytes()[..again.len()], &again[..]);
+        generate(7, 3000, &mut again, |_| {}).unwrap();
+        assert_eq!(text.as_bytes(), &again[..]);
     }
 }
