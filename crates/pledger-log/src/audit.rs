@@ -1,8 +1,8 @@
 //! A full audit of a log from its raw entry lines: every line parsed, every rule applied with
 //! the same code as append, every signature verified (in batches, on every core), every leaf
-//! hashed into the tree. Streaming: memory holds the ledger's state and one chunk of lines,
-//! never the whole log. The signatures of one chunk are verified on the pool's threads while
-//! the rules run over the next; [`Auditor::finish`] waits for the last of them.
+//! hashed into the tree. Streaming: memory holds the ledger's state and at most three chunks of
+//! lines (one being parsed, one applied, one whose signatures are being checked), never the
+//! whole log. [`Auditor::finish`] applies the last chunk and waits for the last verdict.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
