@@ -1,7 +1,7 @@
 //! Realistic ledgers for benchmarks: ~200 members each with its own key, a country with its
 //! regions and ~70 districts, pledges, amendments, fulfillments, attestations and withdrawals in
-//! the proportions a national ledger sees, effective dates spread over about nine years — every event
-//! really signed, and every one accepted by the rules (each is checked against the state as it
+//! the proportions a national ledger sees, effective dates spread over about nine years — every
+//! event really signed, and every one accepted by the rules (each is checked against the state as it
 //! is generated). Deterministic for a seed, apart from nothing: keys come from the seed too.
 
 pub mod crash;
@@ -110,13 +110,9 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// A generator paced for `n` events: about nine years of them, whatever `n`.
+    /// A generator paced for `n` events: about nine years of them, whatever `n` (300 a day over
+    /// a million).
     pub fn for_events(seed: u64, n: u64) -> Self {
-        Generator { per_day: (n.saturating_mul(300) / 1_000_000).max(1), ..Generator::new(seed) }
-    }
-
-    /// A generator paced for a million events (300 a day).
-    pub fn new(seed: u64) -> Self {
         let members = members(seed);
         let mut setup: Vec<(usize, Body)> = vec![(
             0,
@@ -150,7 +146,7 @@ impl Generator {
             unattested: Vec::new(),
             made: 0,
             start: NaiveDate::from_ymd_opt(2014, 1, 1).unwrap_or_default(),
-            per_day: 300,
+            per_day: (n.saturating_mul(300) / 1_000_000).max(1),
             setup,
         }
     }

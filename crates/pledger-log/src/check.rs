@@ -99,20 +99,17 @@ pub fn check_preverified<V: StateView + ?Sized>(
     Ok((opened.recorded, outcome))
 }
 
-/// Replays an entry already verified once (on append, or by a full audit): its event is parsed
-/// and decided, its signature is not checked again. For `--at N` and `rebuild`.
-pub fn replay(state: &mut pledger_core::MemState, line: &[u8]) -> Result<()> {
-    apply_replayed(state, parse_replayed(line)?)
-}
-
-/// The half of [`replay`] that needs no state, so that many lines can be parsed in parallel.
+/// Replaying an entry already verified once (on append, or by a full audit), for `--at N` and
+/// `rebuild`: its event is parsed and decided, its signature is not checked again. This is the
+/// half that needs no state, so that many lines can be parsed in parallel; [`apply_replayed`]
+/// is the other.
 pub fn parse_replayed(line: &[u8]) -> Result<Recorded> {
     let entry = Entry::parse(line)?;
     let event = parse_event_unchecked(&entry.envelope)?;
     Ok(Recorded { seq: entry.seq, recorded_at: entry.recorded_at, event })
 }
 
-/// The other half of [`replay`]: the rules, in log order.
+/// The other half of a replay (see [`parse_replayed`]): the rules, in log order.
 pub fn apply_replayed(state: &mut pledger_core::MemState, recorded: Recorded) -> Result<()> {
     // The signing key must still be the signer's and live (a rule); its point was checked when
     // the entry was appended, and is not decompressed again.

@@ -14,7 +14,7 @@ pub mod note;
 pub mod proof;
 pub mod sign;
 
-pub use check::{apply_replayed, check, open, parse_event, parse_replayed, replay, Opened};
+pub use check::{apply_replayed, check, open, parse_event, parse_replayed, Opened};
 pub use dsse::Envelope;
 pub use entry::Entry;
 pub use error::{LogError, Result};

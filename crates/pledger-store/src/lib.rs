@@ -20,6 +20,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 pub use error::{Result, StoreError};
 use keys::Key;
+pub use keys::STORED_LEVEL;
 
 /// What the store's version key holds; a ledger of another version is refused.
 const FORMAT: &[u8] = b"pledger-ledger-1";
@@ -199,21 +200,13 @@ impl Ledger {
 
     /// The sequence number of the entry that created a numbered record (`P-000012`).
     pub fn seq_of(&self, id: ShortId) -> Result<Option<u64>> {
-        let what = |r: Option<sled::IVec>| r.map(|v| v.to_vec());
-        let sled_err = |e| StoreError::sled(&self.path, e);
-        match id.kind {
-            Numbered::Pledge => match what(self.db.get(Key::Pledge(PledgeId(id.n)).bytes()).map_err(sled_err)?) {
-                Some(v) => Ok(Some(decode::<PledgeRecord>(&v, "pledge")?.seq)),
-                None => Ok(None),
-            },
+        Ok(match id.kind {
+            Numbered::Pledge => self.read::<PledgeRecord>(Key::Pledge(PledgeId(id.n)), "pledge")?.map(|p| p.seq),
             Numbered::Fulfillment => {
-                match what(self.db.get(Key::Fulfillment(FulfillmentId(id.n)).bytes()).map_err(sled_err)?) {
-                    Some(v) => Ok(Some(decode::<FulfillmentRecord>(&v, "fulfillment")?.seq)),
-                    None => Ok(None),
-                }
+                self.read::<FulfillmentRecord>(Key::Fulfillment(FulfillmentId(id.n)), "fulfillment")?.map(|f| f.seq)
             }
-            _ => self.get_seq(Key::Numbered(id)),
-        }
+            _ => self.read(Key::Numbered(id), "sequence number")?,
+        })
     }
 
     /// The short id of the numbered record entry `seq` created, found by binary search: the
@@ -235,12 +228,13 @@ impl Ledger {
 
     /// The sequence number of the entry whose event has this id.
     pub fn seq_of_event(&self, id: &EventId) -> Result<Option<u64>> {
-        self.get_seq(Key::EventId(*id))
+        self.read(Key::EventId(*id), "sequence number")
     }
 
-    fn get_seq(&self, key: Key) -> Result<Option<u64>> {
+    /// The record stored under `key`, decoded.
+    fn read<T: DeserializeOwned>(&self, key: Key, what: &str) -> Result<Option<T>> {
         match self.db.get(key.bytes()).map_err(|e| StoreError::sled(&self.path, e))? {
-            Some(v) => decode(&v, "sequence number").map(Some),
+            Some(v) => decode(&v, what).map(Some),
             None => Ok(None),
         }
     }
@@ -315,7 +309,8 @@ impl Ledger {
         use rayon::prelude::*;
         let key = |n: u64| [&[prefix][..], &n.to_be_bytes()].concat();
         let bounds: Vec<Vec<u8>> = std::iter::once(vec![prefix])
-            .chain((1..slices).map(|i| key(1 + count * i / slices)))
+            // Non-decreasing whatever `count` a damaged head claims, so no range is reversed.
+            .chain((1..slices).map(|i| key((u128::from(count) * u128::from(i) / u128::from(slices)) as u64 + 1)))
             .chain(std::iter::once(vec![prefix + 1]))
             .collect();
         let parts: Vec<Vec<T>> = bounds
@@ -425,12 +420,10 @@ impl Ledger {
             // A key under the prefix is the prefix and exactly eight bytes, or it is corrupt.
             let n =
                 keys::be_u64(&k[prefix.len()..]).ok_or_else(|| StoreError::Corrupt("bad member index key".into()))?;
-            let v = self
-                .db
-                .get(Key::Pledge(PledgeId(n)).bytes())
-                .map_err(sled_err)?
+            let p = self
+                .read(Key::Pledge(PledgeId(n)), "pledge")?
                 .ok_or_else(|| StoreError::Corrupt(format!("the member index names P-{n:06}, which is missing")))?;
-            out.push(decode(&v, "pledge")?);
+            out.push(p);
         }
         Ok(Some(out))
     }
@@ -439,12 +432,10 @@ impl Ledger {
     pub fn fulfillments_of(&self, pledges: &[PledgeRecord]) -> Result<BTreeMap<FulfillmentId, FulfillmentRecord>> {
         let mut out = BTreeMap::new();
         for id in pledges.iter().flat_map(|p| p.fulfillments.iter()) {
-            let v = self
-                .db
-                .get(Key::Fulfillment(*id).bytes())
-                .map_err(|e| StoreError::sled(&self.path, e))?
+            let f = self
+                .read(Key::Fulfillment(*id), "fulfillment")?
                 .ok_or_else(|| StoreError::Corrupt(format!("fulfillment {id} is missing")))?;
-            out.insert(*id, decode(&v, "fulfillment")?);
+            out.insert(*id, f);
         }
         Ok(out)
     }
@@ -616,8 +607,6 @@ fn state_records(s: &MemState) -> impl Iterator<Item = Record> + '_ {
 fn stored_nodes(created: Vec<merkle::Node>) -> impl Iterator<Item = merkle::Node> {
     created.into_iter().filter(|(level, _, _)| *level >= keys::STORED_LEVEL)
 }
-
-pub use keys::STORED_LEVEL;
 
 impl NodeReader for Ledger {
     type Error = StoreError;
