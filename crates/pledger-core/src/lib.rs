@@ -9,6 +9,7 @@ pub mod measure;
 pub mod projection;
 pub mod rules;
 pub mod state;
+pub mod tally;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 

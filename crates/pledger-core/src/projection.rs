@@ -11,6 +11,7 @@ use crate::event::{Date, Level, MemberKind, Name, Title};
 use crate::ids::{AreaCode, CategoryCode, FulfillmentId, MemberId, PledgeId};
 use crate::measure::Unit;
 use crate::state::{AreaRecord, DeliveryStatus, FulfillmentRecord, MemberRecord, PledgeRecord};
+use crate::tally::{ByMember, CellCount, DueCount, Facts, MemberTally, Tallies};
 
 /// Parts per million: ratios are kept as exact integers.
 pub const PPM: u64 = 1_000_000;
@@ -109,7 +110,7 @@ pub struct PledgeStatus {
     pub measure: Unit,
 }
 
-fn unit_fields(u: &Unit) -> (Option<String>, Option<String>) {
+pub fn unit_fields(u: &Unit) -> (Option<String>, Option<String>) {
     match u {
         Unit::Currency(c) => (Some(c.clone()), None),
         Unit::Count(n) => (None, Some(n.clone())),
@@ -281,67 +282,69 @@ pub fn format_halves(h: u64) -> String {
     }
 }
 
-/// The median of whole numbers, in halves.
-fn median_halves(values: &mut [i64]) -> Option<u64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_unstable();
-    let n = values.len();
-    let halves = if n % 2 == 1 { 2 * values[n / 2] } else { values[n / 2 - 1] + values[n / 2] };
-    Some(halves.max(0) as u64)
-}
-
 /// The scorecard: one row per member with pledges (and per member in `always`, even without).
 pub fn scorecard(statuses: &[PledgeStatus], members: &[MemberRecord], always: &[MemberId]) -> Vec<MemberScore> {
-    let mut by_member: BTreeMap<&MemberId, Vec<&PledgeStatus>> = BTreeMap::new();
-    for s in statuses {
-        by_member.entry(&s.pledger).or_default().push(s);
+    let tallies = Tallies::of_statuses(statuses);
+    let mut not_past_due: ByMember<DueCount> = BTreeMap::new();
+    for s in statuses.iter().filter(|s| !s.past_due) {
+        let f = Facts::of_status(s);
+        let d = not_past_due.entry(f.pledger).or_default();
+        d.unsettled += u64::from(!f.fulfilled);
+        d.open += u64::from(f.open);
     }
+    scorecard_of(&tallies.members, &not_past_due, members, always)
+}
+
+/// The scorecard from member tallies and, per member, the counts of pledges not yet past due on
+/// the evaluation date (see [`crate::tally`]).
+pub fn scorecard_of(
+    tallies: &BTreeMap<MemberId, MemberTally>,
+    not_past_due: &ByMember<DueCount>,
+    members: &[MemberRecord],
+    always: &[MemberId],
+) -> Vec<MemberScore> {
     let mut out = Vec::new();
     for m in members {
-        let mine = by_member.remove(&m.id).unwrap_or_default();
-        if mine.is_empty() && !always.contains(&m.id) {
+        let empty = MemberTally::default();
+        let t = tallies.get(&m.id).unwrap_or(&empty);
+        if t.pledges == 0 && !always.contains(&m.id) {
             continue;
         }
-        let n = mine.len() as u64;
-        let mean =
-            |f: &dyn Fn(&PledgeStatus) -> u64| mine.iter().map(|s| f(s)).sum::<u64>().checked_div(n).unwrap_or(0);
-        let judged: Vec<&&PledgeStatus> =
-            mine.iter().filter(|s| s.state == PledgeState::Fulfilled || s.past_due).collect();
-        let on_time =
-            mine.iter().filter(|s| s.state == PledgeState::Fulfilled && s.met.is_some_and(|d| d <= s.due)).count()
-                as u64;
-        let mut delays: Vec<i64> =
-            mine.iter().filter(|s| s.state == PledgeState::Fulfilled).filter_map(|s| s.days_late).collect();
-        let late = delays.len() as u64;
-        let median = median_halves(&mut delays);
-        let mut sums: BTreeMap<&Unit, UnitSums> = BTreeMap::new();
-        for s in &mine {
-            let e = sums.entry(&s.measure).or_insert_with(|| {
-                let (currency, unit) = unit_fields(&s.measure);
-                UnitSums { currency, unit, measure: Some(s.measure.clone()), ..UnitSums::default() }
-            });
-            e.words += s.words;
-            e.withdrawn += s.withdrawn;
-            e.claimed += s.claimed;
-            e.confirmed += s.confirmed;
-        }
+        let future = not_past_due.get(&m.id).copied().unwrap_or_default();
+        let n = t.pledges;
+        let mean = |sum: u64| sum.checked_div(n).unwrap_or(0);
+        let judged = t.fulfilled + t.unsettled.saturating_sub(future.unsettled);
+        let sums = t
+            .sums
+            .iter()
+            .map(|(unit, s)| {
+                let (currency, u) = unit_fields(unit);
+                UnitSums {
+                    currency,
+                    unit: u,
+                    words: s.words,
+                    withdrawn: s.withdrawn,
+                    claimed: s.claimed,
+                    confirmed: s.confirmed,
+                    measure: Some(unit.clone()),
+                }
+            })
+            .collect();
         out.push(MemberScore {
             member: m.id.clone(),
             name: m.name.clone(),
             kind: m.kind,
             pledges: n,
-            follow_through_ppm: mean(&|s| ratio_ppm(s.confirmed, s.words)),
-            claimed_rate_ppm: mean(&|s| ratio_ppm(s.claimed, s.words)),
-            withdrawn_share_ppm: mean(&|s| ratio_ppm(s.withdrawn, s.words)),
-            judged: judged.len() as u64,
-            on_time,
-            on_time_share_ppm: (!judged.is_empty()).then(|| ratio_ppm(on_time, judged.len() as u64)),
-            late,
-            median_delay_half_days: median,
-            overdue: mine.iter().filter(|s| s.state == PledgeState::Overdue).count() as u64,
-            sums: sums.into_values().collect(),
+            follow_through_ppm: mean(t.follow_through),
+            claimed_rate_ppm: mean(t.claimed_rate),
+            withdrawn_share_ppm: mean(t.withdrawn_share),
+            judged,
+            on_time: t.on_time,
+            on_time_share_ppm: (judged > 0).then(|| ratio_ppm(t.on_time, judged)),
+            late: t.delays.values().sum(),
+            median_delay_half_days: crate::tally::median_halves(&t.delays),
+            overdue: t.open.saturating_sub(future.open),
+            sums,
         });
     }
     out
@@ -437,22 +440,26 @@ pub fn subtree(areas: &[AreaRecord], root: &AreaCode) -> BTreeSet<AreaCode> {
 /// The coverage matrix: per area (rolled up the area tree) and category, who pledges and who
 /// delivered, and whether the area is covered, promised or a gap.
 pub fn coverage(statuses: &[PledgeStatus], areas: &[AreaRecord], root: Option<&AreaCode>) -> Vec<AreaCoverage> {
+    coverage_of(&Tallies::of_statuses(statuses).cells, areas, root)
+}
+
+/// The coverage matrix from the tallies' cells (see [`crate::tally`]).
+pub fn coverage_of(
+    cells: &BTreeMap<(AreaCode, CategoryCode), ByMember<CellCount>>,
+    areas: &[AreaRecord],
+    root: Option<&AreaCode>,
+) -> Vec<AreaCoverage> {
     // Direct cells: area → category → (pledging, delivered).
     type Cell = (BTreeSet<MemberId>, BTreeSet<MemberId>);
     let mut direct: BTreeMap<&AreaCode, BTreeMap<&CategoryCode, Cell>> = BTreeMap::new();
-    for s in statuses {
-        let live = s.words > s.withdrawn;
-        let delivered = s.confirmed > 0;
-        if !live && !delivered {
-            continue;
-        }
-        for a in &s.areas {
-            let cell = direct.entry(a).or_default().entry(&s.category).or_default();
-            if live {
-                cell.0.insert(s.pledger.clone());
+    for ((a, category), counts) in cells {
+        let cell = direct.entry(a).or_default().entry(category).or_default();
+        for (m, c) in counts {
+            if c.live > 0 {
+                cell.0.insert(m.clone());
             }
-            if delivered {
-                cell.1.insert(s.pledger.clone());
+            if c.delivered > 0 {
+                cell.1.insert(m.clone());
             }
         }
     }

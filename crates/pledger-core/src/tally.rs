@@ -1,0 +1,313 @@
+//! The scorecard's and the coverage matrix's running totals (SPEC §5, §7: projections are
+//! maintained incrementally, not replayed per query).
+//!
+//! Each pledge contributes its [`Facts`] — its figures at the head, without what depends on the
+//! date they are judged on — to three tallies: per member, per due date and per (area,
+//! category) cell. When an entry changes a pledge, its old facts are removed and its new ones
+//! added; the store writes the tallies it touched with the entry. A scorecard then reads 200
+//! member tallies and the due dates on or after its evaluation date (whatever was due before is
+//! past due) instead of every pledge; coverage reads its cells. The same tallies, built from
+//! every pledge's status at a horizon, are how [`crate::projection`] computes both projections
+//! for `--at` and `--as-of`: one definition of every figure, whichever way the totals came.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Date;
+use crate::ids::{AreaCode, CategoryCode, FulfillmentId, MemberId};
+use crate::measure::Unit;
+use crate::projection::{self, Horizon, PledgeState, PledgeStatus};
+use crate::state::{FulfillmentRecord, MemState, PledgeRecord};
+
+/// What one pledge contributes to the tallies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Facts {
+    pub pledger: MemberId,
+    pub category: CategoryCode,
+    pub areas: Vec<AreaCode>,
+    pub measure: Unit,
+    pub due: Date,
+    pub words: u64,
+    pub withdrawn: u64,
+    pub claimed: u64,
+    pub confirmed: u64,
+    /// Confirmed deliveries cover what was not withdrawn.
+    pub fulfilled: bool,
+    /// Open or partly delivered: overdue once its due date is past.
+    pub open: bool,
+    /// Days between the due date and the date it was met, when fulfilled late.
+    pub late_days: Option<u64>,
+    /// Fulfilled by its due date.
+    pub on_time: bool,
+}
+
+impl Facts {
+    /// The facts of a pledge's status at any horizon.
+    pub fn of_status(s: &PledgeStatus) -> Facts {
+        let fulfilled = s.state == PledgeState::Fulfilled;
+        Facts {
+            pledger: s.pledger.clone(),
+            category: s.category.clone(),
+            areas: s.areas.clone(),
+            measure: s.measure.clone(),
+            due: s.due,
+            words: s.words,
+            withdrawn: s.withdrawn,
+            claimed: s.claimed,
+            confirmed: s.confirmed,
+            fulfilled,
+            open: matches!(s.state, PledgeState::Open | PledgeState::Partial | PledgeState::Overdue),
+            late_days: if fulfilled { s.days_late.and_then(|d| u64::try_from(d).ok()) } else { None },
+            on_time: fulfilled && s.met.is_some_and(|m| m <= s.due),
+        }
+    }
+
+    /// The facts of pledge `p` at the head; `fulfillments` must hold its fulfillments.
+    pub fn at_head(p: &PledgeRecord, fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>) -> Option<Facts> {
+        // Judged on the earliest date, no pledge is past due: the facts leave that to the query.
+        let never_due = Horizon::head(Date(chrono::NaiveDate::MIN));
+        projection::status(p, fulfillments, &never_due).map(|s| Facts::of_status(&s))
+    }
+}
+
+/// Sums of one unit, in its minor units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sums {
+    pub words: u64,
+    pub withdrawn: u64,
+    pub claimed: u64,
+    pub confirmed: u64,
+}
+
+/// One member's pledges, summed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberTally {
+    pub pledges: u64,
+    /// Sums over its pledges of min(1, confirmed ÷ words), of min(1, claimed ÷ words) and of
+    /// withdrawn ÷ words, in parts per million.
+    pub follow_through: u64,
+    pub claimed_rate: u64,
+    pub withdrawn_share: u64,
+    pub fulfilled: u64,
+    pub on_time: u64,
+    /// Days late → pledges fulfilled that late.
+    pub delays: BTreeMap<u64, u64>,
+    /// Pledges not fulfilled (judged for timeliness once past due).
+    pub unsettled: u64,
+    /// Pledges open or partly delivered (overdue once past due).
+    pub open: u64,
+    pub sums: BTreeMap<Unit, Sums>,
+}
+
+/// Pledges of one member due on one date.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueCount {
+    pub unsettled: u64,
+    pub open: u64,
+}
+
+/// One member's pledges in one (area, category) cell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellCount {
+    /// Pledges not entirely withdrawn.
+    pub live: u64,
+    /// Pledges with a confirmed delivery.
+    pub delivered: u64,
+}
+
+/// Members' counts in one due date or cell.
+pub type ByMember<T> = BTreeMap<MemberId, T>;
+
+/// The tallies, or the part of them an entry touches.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tallies {
+    pub members: BTreeMap<MemberId, MemberTally>,
+    pub due: BTreeMap<Date, ByMember<DueCount>>,
+    pub cells: BTreeMap<(AreaCode, CategoryCode), ByMember<CellCount>>,
+}
+
+/// Adds `by` to `v`, or takes it away; totals that would go below zero stop at zero (only an
+/// altered store can ask that, and `verify` names it).
+fn bump(v: &mut u64, by: u64, add: bool) {
+    *v = if add { v.saturating_add(by) } else { v.saturating_sub(by) };
+}
+
+impl Tallies {
+    /// The tallies of every pledge of a state, at the head.
+    pub fn of_state(s: &MemState) -> Tallies {
+        let mut t = Tallies::default();
+        for p in s.pledges.values() {
+            if let Some(f) = Facts::at_head(p, &s.fulfillments) {
+                t.add(&f);
+            }
+        }
+        t
+    }
+
+    /// The tallies of these statuses.
+    pub fn of_statuses(statuses: &[PledgeStatus]) -> Tallies {
+        let mut t = Tallies::default();
+        for s in statuses {
+            t.add(&Facts::of_status(s));
+        }
+        t
+    }
+
+    pub fn add(&mut self, f: &Facts) {
+        self.change(f, true);
+    }
+
+    pub fn remove(&mut self, f: &Facts) {
+        self.change(f, false);
+    }
+
+    fn change(&mut self, f: &Facts, add: bool) {
+        let m = self.members.entry(f.pledger.clone()).or_default();
+        bump(&mut m.pledges, 1, add);
+        bump(&mut m.follow_through, projection::ratio_ppm(f.confirmed, f.words), add);
+        bump(&mut m.claimed_rate, projection::ratio_ppm(f.claimed, f.words), add);
+        bump(&mut m.withdrawn_share, projection::ratio_ppm(f.withdrawn, f.words), add);
+        bump(&mut m.fulfilled, u64::from(f.fulfilled), add);
+        bump(&mut m.on_time, u64::from(f.on_time), add);
+        if let Some(days) = f.late_days {
+            let n = m.delays.entry(days).or_default();
+            bump(n, 1, add);
+            if *n == 0 {
+                m.delays.remove(&days);
+            }
+        }
+        bump(&mut m.unsettled, u64::from(!f.fulfilled), add);
+        bump(&mut m.open, u64::from(f.open), add);
+        let s = m.sums.entry(f.measure.clone()).or_default();
+        bump(&mut s.words, f.words, add);
+        bump(&mut s.withdrawn, f.withdrawn, add);
+        bump(&mut s.claimed, f.claimed, add);
+        bump(&mut s.confirmed, f.confirmed, add);
+        if *s == Sums::default() {
+            m.sums.remove(&f.measure);
+        }
+        if *m == MemberTally::default() {
+            self.members.remove(&f.pledger);
+        }
+
+        if !f.fulfilled {
+            let on = self.due.entry(f.due).or_default();
+            let d = on.entry(f.pledger.clone()).or_default();
+            bump(&mut d.unsettled, 1, add);
+            bump(&mut d.open, u64::from(f.open), add);
+            if *d == DueCount::default() {
+                on.remove(&f.pledger);
+            }
+            if on.is_empty() {
+                self.due.remove(&f.due);
+            }
+        }
+
+        let live = f.words > f.withdrawn;
+        let delivered = f.confirmed > 0;
+        if live || delivered {
+            for a in &f.areas {
+                let key = (a.clone(), f.category.clone());
+                let cell = self.cells.entry(key.clone()).or_default();
+                let c = cell.entry(f.pledger.clone()).or_default();
+                bump(&mut c.live, u64::from(live), add);
+                bump(&mut c.delivered, u64::from(delivered), add);
+                if *c == CellCount::default() {
+                    cell.remove(&f.pledger);
+                }
+                if cell.is_empty() {
+                    self.cells.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Per member, the unsettled and open pledges due on or after `date`: not yet past due
+    /// when judged on it.
+    pub fn due_from(&self, date: Date) -> ByMember<DueCount> {
+        sum_due(self.due.range(date..).map(|(_, m)| m))
+    }
+}
+
+/// The per-member sum of due-date counts.
+pub fn sum_due<'a>(counts: impl Iterator<Item = &'a ByMember<DueCount>>) -> ByMember<DueCount> {
+    let mut out: ByMember<DueCount> = BTreeMap::new();
+    for by in counts {
+        for (m, c) in by {
+            let o = out.entry(m.clone()).or_default();
+            o.unsettled = o.unsettled.saturating_add(c.unsettled);
+            o.open = o.open.saturating_add(c.open);
+        }
+    }
+    out
+}
+
+/// The value at sorted position `k` of a histogram (value → count).
+fn nth(hist: &BTreeMap<u64, u64>, k: u64) -> Option<u64> {
+    let mut seen = 0u64;
+    for (v, n) in hist {
+        seen = seen.saturating_add(*n);
+        if seen > k {
+            return Some(*v);
+        }
+    }
+    None
+}
+
+/// The median of a histogram's values, in halves (so that the median of an even count is exact).
+pub fn median_halves(hist: &BTreeMap<u64, u64>) -> Option<u64> {
+    let n: u64 = hist.values().sum();
+    if n == 0 {
+        return None;
+    }
+    if n % 2 == 1 {
+        nth(hist, n / 2).map(|v| 2 * v)
+    } else {
+        Some(nth(hist, n / 2 - 1)? + nth(hist, n / 2)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_a_histogram_is_the_median_of_its_values() {
+        let hist = |pairs: &[(u64, u64)]| pairs.iter().copied().collect::<BTreeMap<u64, u64>>();
+        assert_eq!(median_halves(&hist(&[])), None);
+        assert_eq!(median_halves(&hist(&[(7, 1)])), Some(14));
+        // 3, 3, 10, 20: (3 + 10) / 2 = 6.5 days.
+        assert_eq!(median_halves(&hist(&[(3, 2), (10, 1), (20, 1)])), Some(13));
+        // 1, 5, 5, 5, 9
+        assert_eq!(median_halves(&hist(&[(1, 1), (5, 3), (9, 1)])), Some(10));
+    }
+
+    #[test]
+    fn adding_then_removing_leaves_nothing() {
+        let f = Facts {
+            pledger: MemberId::parse("gavi").unwrap(),
+            category: CategoryCode::parse("training").unwrap(),
+            areas: vec![AreaCode::parse("ml-kay").unwrap(), AreaCode::parse("ml-sik").unwrap()],
+            measure: Unit::currency("USD").unwrap(),
+            due: Date::parse("2025-06-30").unwrap(),
+            words: 100,
+            withdrawn: 10,
+            claimed: 50,
+            confirmed: 40,
+            fulfilled: false,
+            open: true,
+            late_days: None,
+            on_time: false,
+        };
+        let mut t = Tallies::default();
+        t.add(&f);
+        assert_eq!(t.members[&f.pledger].pledges, 1);
+        assert_eq!(t.members[&f.pledger].follow_through, 400_000);
+        assert_eq!(t.cells.len(), 2);
+        assert_eq!(t.due_from(f.due)[&f.pledger], DueCount { unsettled: 1, open: 1 });
+        assert!(t.due_from(Date::parse("2025-07-01").unwrap()).is_empty());
+        t.remove(&f);
+        assert_eq!(t, Tallies::default());
+    }
+}

@@ -1,0 +1,230 @@
+//! Property tests of the running tallies: kept up entry by entry, they equal the tallies of the
+//! final state, and the scorecard and coverage read from them equal those computed from every
+//! pledge's status, whatever date they are judged on.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pledger_core::projection::{
+    self, ratio_ppm, unit_fields, AreaCoverage, CategoryCell, Coverage, Horizon, MemberScore, PledgeState,
+    PledgeStatus, UnitSums,
+};
+use pledger_core::state::{AreaRecord, MemState, MemberRecord, Record};
+use pledger_core::tally::{Facts, Tallies};
+use pledger_core::testkit::{cast, fake_key, ledger, recorded};
+use pledger_core::{AreaCode, CategoryCode, Date, MemberId, PledgeId, Unit};
+use proptest::prelude::*;
+
+/// The facts of one pledge at the head of `s`.
+fn facts(s: &MemState, id: PledgeId) -> Option<Facts> {
+    s.pledges.get(&id).and_then(|p| Facts::at_head(p, &s.fulfillments))
+}
+
+fn statuses(s: &MemState, eval: Date) -> Vec<PledgeStatus> {
+    s.pledges.values().filter_map(|p| projection::status(p, &s.fulfillments, &Horizon::head(eval))).collect()
+}
+
+// The scorecard and coverage as first written, pledge by pledge, before the tallies: the oracle.
+/// The median of whole numbers, in halves.
+fn median_halves(values: &mut [i64]) -> Option<u64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let n = values.len();
+    let halves = if n % 2 == 1 { 2 * values[n / 2] } else { values[n / 2 - 1] + values[n / 2] };
+    Some(halves.max(0) as u64)
+}
+
+/// The scorecard as first written, pledge by pledge: the oracle. One row per member with pledges (and per member in `always`, even without).
+fn naive_scorecard(statuses: &[PledgeStatus], members: &[MemberRecord], always: &[MemberId]) -> Vec<MemberScore> {
+    let mut by_member: BTreeMap<&MemberId, Vec<&PledgeStatus>> = BTreeMap::new();
+    for s in statuses {
+        by_member.entry(&s.pledger).or_default().push(s);
+    }
+    let mut out = Vec::new();
+    for m in members {
+        let mine = by_member.remove(&m.id).unwrap_or_default();
+        if mine.is_empty() && !always.contains(&m.id) {
+            continue;
+        }
+        let n = mine.len() as u64;
+        let mean =
+            |f: &dyn Fn(&PledgeStatus) -> u64| mine.iter().map(|s| f(s)).sum::<u64>().checked_div(n).unwrap_or(0);
+        let judged: Vec<&&PledgeStatus> =
+            mine.iter().filter(|s| s.state == PledgeState::Fulfilled || s.past_due).collect();
+        let on_time =
+            mine.iter().filter(|s| s.state == PledgeState::Fulfilled && s.met.is_some_and(|d| d <= s.due)).count()
+                as u64;
+        let mut delays: Vec<i64> =
+            mine.iter().filter(|s| s.state == PledgeState::Fulfilled).filter_map(|s| s.days_late).collect();
+        let late = delays.len() as u64;
+        let median = median_halves(&mut delays);
+        let mut sums: BTreeMap<&Unit, UnitSums> = BTreeMap::new();
+        for s in &mine {
+            let e = sums.entry(&s.measure).or_insert_with(|| {
+                let (currency, unit) = unit_fields(&s.measure);
+                UnitSums { currency, unit, measure: Some(s.measure.clone()), ..UnitSums::default() }
+            });
+            e.words += s.words;
+            e.withdrawn += s.withdrawn;
+            e.claimed += s.claimed;
+            e.confirmed += s.confirmed;
+        }
+        out.push(MemberScore {
+            member: m.id.clone(),
+            name: m.name.clone(),
+            kind: m.kind,
+            pledges: n,
+            follow_through_ppm: mean(&|s| ratio_ppm(s.confirmed, s.words)),
+            claimed_rate_ppm: mean(&|s| ratio_ppm(s.claimed, s.words)),
+            withdrawn_share_ppm: mean(&|s| ratio_ppm(s.withdrawn, s.words)),
+            judged: judged.len() as u64,
+            on_time,
+            on_time_share_ppm: (!judged.is_empty()).then(|| ratio_ppm(on_time, judged.len() as u64)),
+            late,
+            median_delay_half_days: median,
+            overdue: mine.iter().filter(|s| s.state == PledgeState::Overdue).count() as u64,
+            sums: sums.into_values().collect(),
+        });
+    }
+    out
+}
+
+/// The coverage matrix: per area (rolled up the area tree) and category, who pledges and who
+/// delivered, and whether the area is covered, promised or a gap.
+fn naive_coverage(statuses: &[PledgeStatus], areas: &[AreaRecord], root: Option<&AreaCode>) -> Vec<AreaCoverage> {
+    // Direct cells: area → category → (pledging, delivered).
+    type Cell = (BTreeSet<MemberId>, BTreeSet<MemberId>);
+    let mut direct: BTreeMap<&AreaCode, BTreeMap<&CategoryCode, Cell>> = BTreeMap::new();
+    for s in statuses {
+        let live = s.words > s.withdrawn;
+        let delivered = s.confirmed > 0;
+        if !live && !delivered {
+            continue;
+        }
+        for a in &s.areas {
+            let cell = direct.entry(a).or_default().entry(&s.category).or_default();
+            if live {
+                cell.0.insert(s.pledger.clone());
+            }
+            if delivered {
+                cell.1.insert(s.pledger.clone());
+            }
+        }
+    }
+    let shown: Option<BTreeSet<AreaCode>> = root.map(|r| projection::subtree(areas, r));
+    let mut out = Vec::new();
+    for (a, depth) in projection::area_tree(areas) {
+        if shown.as_ref().is_some_and(|s| !s.contains(&a.code)) {
+            continue;
+        }
+        let below = projection::subtree(areas, &a.code);
+        let mut cats: BTreeMap<&CategoryCode, Cell> = BTreeMap::new();
+        for code in &below {
+            if let Some(cells) = direct.get(code) {
+                for (cat, (p, d)) in cells {
+                    let e = cats.entry(cat).or_default();
+                    e.0.extend(p.iter().cloned());
+                    e.1.extend(d.iter().cloned());
+                }
+            }
+        }
+        let status_of = |p: &BTreeSet<MemberId>, d: &BTreeSet<MemberId>| {
+            if !d.is_empty() {
+                Coverage::Covered
+            } else if !p.is_empty() {
+                Coverage::Promised
+            } else {
+                Coverage::Gap
+            }
+        };
+        let mut pledging = BTreeSet::new();
+        let mut delivered = BTreeSet::new();
+        let categories: Vec<CategoryCell> = cats
+            .into_iter()
+            .map(|(cat, (p, d))| {
+                pledging.extend(p.iter().cloned());
+                delivered.extend(d.iter().cloned());
+                CategoryCell {
+                    category: cat.clone(),
+                    status: status_of(&p, &d),
+                    pledging: p.into_iter().collect(),
+                    delivered: d.into_iter().collect(),
+                }
+            })
+            .collect();
+        out.push(AreaCoverage {
+            code: a.code.clone(),
+            name: a.name.clone(),
+            level: a.level,
+            parent: a.parent.clone(),
+            depth: shown
+                .as_ref()
+                .map_or(depth, |_| depth.saturating_sub(root.map_or(0, |r| projection_depth_of(areas, r)))),
+            status: status_of(&pledging, &delivered),
+            pledging: pledging.into_iter().collect(),
+            delivered: delivered.into_iter().collect(),
+            categories,
+        });
+    }
+    out
+}
+
+fn projection_depth_of(areas: &[AreaRecord], code: &AreaCode) -> usize {
+    projection::area_tree(areas).into_iter().find(|(a, _)| &a.code == code).map_or(0, |(_, d)| d)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(150))]
+
+    #[test]
+    fn incremental_tallies_equal_the_full_projections(seed in any::<u64>(), n in 1usize..300, members in 3usize..8) {
+        let actors = cast(members, fake_key);
+        let mut state = MemState::new();
+        let mut tallies = Tallies::default();
+        for (i, event) in ledger(&actors, seed, n).into_iter().enumerate() {
+            let rec = recorded(state.head.size, i as u64, event);
+            let Ok(outcome) = pledger_core::decide(&state, &rec) else { continue };
+            // The pledges an entry touches, as the store finds them.
+            let touched: BTreeSet<PledgeId> = outcome
+                .records
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Pledge(p) => Some(p.id),
+                    Record::Fulfillment(f) => Some(f.pledge),
+                    _ => None,
+                })
+                .collect();
+            let before: BTreeMap<PledgeId, Option<Facts>> = touched.iter().map(|id| (*id, facts(&state, *id))).collect();
+            state.commit(&outcome);
+            for (id, old) in before {
+                if let Some(old) = old {
+                    tallies.remove(&old);
+                }
+                if let Some(new) = facts(&state, id) {
+                    tallies.add(&new);
+                }
+            }
+        }
+        prop_assert_eq!(&tallies, &Tallies::of_state(&state));
+        let members: Vec<_> = state.members.values().cloned().collect();
+        let areas: Vec<_> = state.areas.values().cloned().collect();
+        let dues: BTreeSet<Date> = state.pledges.values().map(|p| p.due).collect();
+        // Before every due date, on it, after it, and far from all of them.
+        let mut evals: Vec<Date> = dues.iter().flat_map(|d| [d.0.pred_opt(), Some(d.0), d.0.succ_opt()]).flatten().map(Date).collect();
+        evals.extend([Date::parse("1990-01-01").unwrap(), Date::parse("2990-01-01").unwrap()]);
+        for eval in evals.into_iter().step_by(3) {
+            let st = statuses(&state, eval);
+            let naive = naive_scorecard(&st, &members, &[]);
+            prop_assert_eq!(&projection::scorecard(&st, &members, &[]), &naive, "scorecard judged on {}", eval);
+            let tallied = projection::scorecard_of(&tallies.members, &tallies.due_from(eval), &members, &[]);
+            prop_assert_eq!(&tallied, &naive, "tallied scorecard judged on {}", eval);
+        }
+        let st = statuses(&state, Date::parse("2990-01-01").unwrap());
+        for root in std::iter::once(None).chain(areas.iter().map(|a| Some(&a.code))) {
+            let naive = naive_coverage(&st, &areas, root);
+            prop_assert_eq!(&projection::coverage(&st, &areas, root), &naive);
+            prop_assert_eq!(&projection::coverage_of(&tallies.cells, &areas, root), &naive);
+        }
+    }
+}
