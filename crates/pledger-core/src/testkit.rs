@@ -308,6 +308,49 @@ pub fn ledger(actors: &[Actor], seed: u64, n: usize) -> Vec<Event> {
     events
 }
 
+/// `events` of `actors` with every other pledge due a few days after it is made (before any
+/// amendment postpones it), every other delivery of all that is left to deliver, and every other
+/// attestation a confirmation of the latest delivery by its beneficiary, so that a ledger holds
+/// pledges met on time, met late, and overdue. The events are decided in order as they are
+/// changed, so that they name the pledges and deliveries the rules numbered.
+pub fn hurried(actors: &[Actor], mut events: Vec<Event>) -> Vec<Event> {
+    let mut state = crate::MemState::new();
+    let (mut pledges, mut deliveries, mut attestations) = (0i64, 0u64, 0u64);
+    for (i, e) in events.iter_mut().enumerate() {
+        match &mut e.body {
+            Body::Pledge(p) => {
+                pledges += 1;
+                if pledges % 2 == 0 {
+                    p.due = Date(e.effective.0 + Duration::days(pledges % 9));
+                }
+            }
+            Body::Fulfillment(f) => {
+                deliveries += 1;
+                if let (0, Some(p)) = (deliveries % 2, state.pledges.get(&f.pledge)) {
+                    if p.undelivered() > 0 {
+                        f.amount = measure(p.undelivered(), &p.unit);
+                    }
+                }
+            }
+            Body::Attestation(a) => {
+                attestations += 1;
+                let latest = state.fulfillments.values().next_back();
+                let beneficiary = latest.and_then(|f| state.pledges.get(&f.pledge)).map(|p| &p.beneficiary);
+                let by = beneficiary.and_then(|b| actors.iter().find(|x| &x.id == b));
+                if let (0, Some(f), Some(actor)) = (attestations % 2, latest, by) {
+                    a.fulfillment = f.id;
+                    a.verdict = Verdict::Confirmed;
+                    e.signer = actor.id.clone();
+                    e.key = actor.key.key_id();
+                }
+            }
+            _ => {}
+        }
+        let _ = state.apply(&recorded(state.head.size, i as u64, e.clone()));
+    }
+    events
+}
+
 /// An event as the log would record it at `seq`, at the test clock's time for `i`.
 pub fn recorded(seq: u64, i: u64, event: Event) -> Recorded {
     Recorded { seq, recorded_at: time(i), event }

@@ -10,7 +10,7 @@ use pledger_core::projection::{
 };
 use pledger_core::state::{AreaRecord, MemState, MemberRecord, Record};
 use pledger_core::tally::{Facts, Tallies};
-use pledger_core::testkit::{cast, fake_key, ledger, recorded};
+use pledger_core::testkit::{cast, fake_key, hurried, ledger, recorded};
 use pledger_core::{AreaCode, CategoryCode, Date, MemberId, PledgeId, Unit};
 use proptest::prelude::*;
 
@@ -182,7 +182,8 @@ proptest! {
         let actors = cast(members, fake_key);
         let mut state = MemState::new();
         let mut tallies = Tallies::default();
-        for (i, event) in ledger(&actors, seed, n).into_iter().enumerate() {
+        let events = if seed % 2 == 0 { hurried(&actors, ledger(&actors, seed, n)) } else { ledger(&actors, seed, n) };
+        for (i, event) in events.into_iter().enumerate() {
             let rec = recorded(state.head.size, i as u64, event);
             let Ok(outcome) = pledger_core::decide(&state, &rec) else { continue };
             // The pledges an entry touches, as the store finds them.

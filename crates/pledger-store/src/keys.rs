@@ -1,8 +1,11 @@
 //! The key space of the one sled tree: a prefix byte per kind of record, then a key whose byte
 //! order is the order pledger iterates in (big-endian numbers). See docs/architecture.md.
 
+use chrono::Datelike;
 use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
 use pledger_core::state::Record;
+use pledger_core::tally::Tallies;
+use pledger_core::Date;
 
 pub const MEMBER: u8 = b'm';
 pub const AREA: u8 = b'a';
@@ -13,6 +16,12 @@ pub const PLEDGE: u8 = b'p';
 pub const FULFILLMENT: u8 = b'f';
 /// A member's pledges, made or received: `o` ‖ member id ‖ 0x00 ‖ pledge number (big-endian).
 pub const BY_MEMBER: u8 = b'o';
+/// A member's tally: `t` ‖ member id.
+pub const TALLY: u8 = b't';
+/// The unsettled pledges due on a date, per member: `d` ‖ days since 0001-01-01 (u32 big-endian).
+pub const DUE: u8 = b'd';
+/// A coverage cell, per member: `w` ‖ area code ‖ 0x00 ‖ category code.
+pub const CELL: u8 = b'w';
 
 pub enum Key {
     Version,
@@ -33,6 +42,12 @@ pub enum Key {
     /// Present once every pledge is in the member index (ledgers made before it have none
     /// until a rebuild).
     Indexed,
+    Tally(MemberId),
+    Due(Date),
+    Cell(AreaCode, CategoryCode),
+    /// Present once the tallies cover every pledge (ledgers made before them have none until a
+    /// rebuild).
+    Tallied,
 }
 
 fn with(prefix: u8, rest: &[u8]) -> Vec<u8> {
@@ -73,8 +88,37 @@ impl Key {
                 k
             }
             Key::Indexed => b"I".to_vec(),
+            Key::Tally(m) => with(TALLY, m.as_str().as_bytes()),
+            Key::Due(d) => with(DUE, &day_number(*d).to_be_bytes()),
+            Key::Cell(a, c) => {
+                let mut k = with(CELL, a.as_str().as_bytes());
+                k.push(0);
+                k.extend_from_slice(c.as_str().as_bytes());
+                k
+            }
+            Key::Tallied => b"T".to_vec(),
         }
     }
+}
+
+/// A date as its key: days since 0001-01-01, which orders keys by date (pledger's dates are
+/// 1900 to 2999).
+pub fn day_number(d: Date) -> u32 {
+    u32::try_from(d.0.num_days_from_ce()).unwrap_or(0)
+}
+
+/// The date of a due-date key's number.
+pub fn day_of(n: u32) -> Option<Date> {
+    i32::try_from(n).ok().and_then(chrono::NaiveDate::from_num_days_from_ce_opt).map(Date)
+}
+
+/// The keys and encoded values of tallies: every member, due date and cell they hold.
+pub fn tally_entries(t: &Tallies) -> impl Iterator<Item = (Key, Vec<u8>)> + '_ {
+    use super::encode;
+    let members = t.members.iter().map(|(m, v)| (Key::Tally(m.clone()), encode(v)));
+    let due = t.due.iter().map(|(d, v)| (Key::Due(*d), encode(v)));
+    let cells = t.cells.iter().map(|((a, c), v)| (Key::Cell(a.clone(), c.clone()), encode(v)));
+    members.chain(due).chain(cells)
 }
 
 /// The prefix of a member's keys in the member index.
@@ -126,9 +170,9 @@ pub fn record(r: &Record) -> Option<(Key, Vec<u8>)> {
     })
 }
 
-/// Whether a derived key belongs in a store whose entries give `state`, with `size` entries: a
-/// record the state has, or a complete tree node.
-pub fn derived_from(key: &[u8], state: &pledger_core::MemState, size: u64) -> bool {
+/// Whether a derived key belongs in a store whose entries give `state` and `tallies`, with
+/// `size` entries: a record the state has, a tally, or a complete tree node.
+pub fn derived_from(key: &[u8], state: &pledger_core::MemState, tallies: &Tallies, size: u64) -> bool {
     let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_owned);
     match key {
         [b'n', level, rest @ ..] => be_u64(rest).is_some_and(|i| {
@@ -164,6 +208,24 @@ pub fn derived_from(key: &[u8], state: &pledger_core::MemState, size: u64) -> bo
                 _ => false,
             }
         }
+        [TALLY, rest @ ..] => {
+            text(rest).and_then(|s| MemberId::parse(&s).ok()).is_some_and(|m| tallies.members.contains_key(&m))
+        }
+        [DUE, rest @ ..] => <[u8; 4]>::try_from(rest)
+            .ok()
+            .and_then(|b| day_of(u32::from_be_bytes(b)))
+            .is_some_and(|d| tallies.due.contains_key(&d) && Key::Due(d).bytes() == key),
+        [CELL, rest @ ..] => match rest.iter().position(|b| *b == 0) {
+            Some(at) => {
+                let area = text(&rest[..at]).and_then(|s| AreaCode::parse(&s).ok());
+                let category = text(&rest[at + 1..]).and_then(|s| CategoryCode::parse(&s).ok());
+                match (area, category) {
+                    (Some(a), Some(c)) => tallies.cells.contains_key(&(a, c)),
+                    _ => false,
+                }
+            }
+            None => false,
+        },
         _ => false,
     }
 }

@@ -3,6 +3,7 @@
 
 mod error;
 mod keys;
+mod tally;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,8 @@ pub struct Ledger {
     path: PathBuf,
     head: StoredHead,
     keys: pledger_log::keys::KeyCache,
+    /// Whether commits keep the tallies (see [`Ledger::is_tallied`]).
+    tallied: bool,
 }
 
 fn is_lock_error(e: &sled::Error) -> bool {
@@ -98,8 +101,9 @@ impl Ledger {
         let db = open_db(path, Duration::ZERO)?;
         db.insert(Key::Version.bytes(), FORMAT).map_err(|e| StoreError::sled(path, e))?;
         db.insert(Key::Indexed.bytes(), b"1".as_slice()).map_err(|e| StoreError::sled(path, e))?;
+        db.insert(Key::Tallied.bytes(), b"1".as_slice()).map_err(|e| StoreError::sled(path, e))?;
         db.flush().map_err(|e| StoreError::sled(path, e))?;
-        Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default(), keys: Default::default() })
+        Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default(), keys: Default::default(), tallied: true })
     }
 
     /// Opens the ledger at `path` for a rebuild, even if a previous rebuild was interrupted.
@@ -107,7 +111,8 @@ impl Ledger {
         match Self::open(path, wait) {
             Err(StoreError::RebuildInterrupted { .. }) => {
                 let db = open_db(path, wait)?;
-                Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default(), keys: Default::default() })
+                let head = StoredHead::default();
+                Ok(Ledger { db, path: path.to_owned(), head, keys: Default::default(), tallied: false })
             }
             other => other,
         }
@@ -137,7 +142,8 @@ impl Ledger {
             Some(bytes) => decode(&bytes, "head")?,
             None => StoredHead::default(),
         };
-        Ok(Ledger { db, path: path.to_owned(), head, keys: Default::default() })
+        let tallied = db.get(Key::Tallied.bytes()).map_err(|e| StoreError::sled(path, e))?.is_some();
+        Ok(Ledger { db, path: path.to_owned(), head, keys: Default::default(), tallied })
     }
 
     pub fn path(&self) -> &Path {
@@ -172,7 +178,7 @@ impl Ledger {
     /// A writer that appends envelopes and commits them together.
     pub fn writer(&mut self) -> Writer<'_> {
         let head = self.head.clone();
-        Writer { ledger: self, pending: BTreeMap::new(), head, appended: Vec::new() }
+        Writer { ledger: self, pending: BTreeMap::new(), head, appended: Vec::new(), touched: BTreeMap::new() }
     }
 
     /// The stored line of entry `seq`: the exact leaf bytes.
@@ -232,7 +238,7 @@ impl Ledger {
     }
 
     /// The record stored under `key`, decoded.
-    fn read<T: DeserializeOwned>(&self, key: Key, what: &str) -> Result<Option<T>> {
+    pub(crate) fn read<T: DeserializeOwned>(&self, key: Key, what: &str) -> Result<Option<T>> {
         match self.db.get(key.bytes()).map_err(|e| StoreError::sled(&self.path, e))? {
             Some(v) => decode(&v, what).map(Some),
             None => Ok(None),
@@ -374,6 +380,11 @@ impl Ledger {
             }
         }
         repair.want(Wanted::Key(Key::Indexed.bytes(), Some(b"1".to_vec())))?;
+        let tallies = pledger_core::tally::Tallies::of_state(&state);
+        for (key, value) in keys::tally_entries(&tallies) {
+            repair.want(Wanted::Key(key.bytes(), Some(value)))?;
+        }
+        repair.want(Wanted::Key(Key::Tallied.bytes(), Some(b"1".to_vec())))?;
         // What should not.
         let derived = [
             b'n',
@@ -386,11 +397,14 @@ impl Ledger {
             b's',
             b'i',
             keys::BY_MEMBER,
+            keys::TALLY,
+            keys::DUE,
+            keys::CELL,
         ];
         for prefix in derived {
             for k in self.db.scan_prefix([prefix]).keys() {
                 let k = k.map_err(|e| StoreError::sled(&self.path, e))?;
-                if !keys::derived_from(&k, &state, seq) {
+                if !keys::derived_from(&k, &state, &tallies, seq) {
                     repair.want(Wanted::Key(k.to_vec(), None))?;
                 }
             }
@@ -402,6 +416,7 @@ impl Ledger {
         self.db.apply_batch(batch).map_err(|e| StoreError::sled(&self.path, e))?;
         self.db.flush().map_err(|e| StoreError::sled(&self.path, e))?;
         self.head = head;
+        self.tallied = true;
         progress(seq);
         Ok((seq, changed))
     }
@@ -719,6 +734,8 @@ pub struct Writer<'l> {
     pending: Pending,
     head: StoredHead,
     appended: Vec<Appended>,
+    /// The pledges the group changed, with their facts before it (see [`pledger_core::tally`]).
+    touched: BTreeMap<PledgeId, Option<pledger_core::tally::Facts>>,
 }
 
 impl Writer<'_> {
@@ -753,6 +770,17 @@ impl Writer<'_> {
         let view = StoreView { db: &self.ledger.db, pending: Some(&self.pending), head: &self.head.state };
         let (recorded, outcome) = pledger_log::check::check_preverified(&view, &entry, &mut self.ledger.keys, pre)
             .map_err(|e| StoreError::Refused { seq, error: e })?;
+        if self.ledger.tallied {
+            for id in outcome.records.iter().filter_map(|r| match r {
+                Record::Pledge(p) => Some(p.id),
+                Record::Fulfillment(f) => Some(f.pledge),
+                _ => None,
+            }) {
+                if let std::collections::btree_map::Entry::Vacant(v) = self.touched.entry(id) {
+                    v.insert(tally::facts_in(&view, id)?);
+                }
+            }
+        }
         let line = entry.to_line();
         let leaf = merkle::leaf_hash(&line);
         for (level, index, hash) in stored_nodes(self.head.frontier.push::<Blake3>(leaf)) {
@@ -812,12 +840,28 @@ impl Writer<'_> {
         if self.appended.is_empty() {
             return Ok(Vec::new());
         }
+        let path = self.ledger.path.clone();
         let mut batch = sled::Batch::default();
+        if !self.touched.is_empty() {
+            let view = self.view();
+            let mut moved = Vec::with_capacity(self.touched.len());
+            for (id, before) in &self.touched {
+                let after = tally::facts_in(&view, *id)?;
+                if before != &after {
+                    moved.push((before.clone(), after));
+                }
+            }
+            for (k, v) in tally::changes(&self.ledger.db, &path, &moved)? {
+                match v {
+                    Some(v) => batch.insert(k, v),
+                    None => batch.remove(k),
+                }
+            }
+        }
         for (k, v) in self.pending {
             batch.insert(k, v);
         }
         batch.insert(Key::Head.bytes(), encode(&self.head));
-        let path = self.ledger.path.clone();
         self.ledger.db.apply_batch(batch).map_err(|e| StoreError::sled(&path, e))?;
         self.ledger.db.flush().map_err(|e| StoreError::sled(&path, e))?;
         self.ledger.head = self.head;

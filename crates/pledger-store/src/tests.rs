@@ -11,10 +11,15 @@ use super::*;
 
 /// A cast with real keys, and a random ledger of their events, signed.
 fn signed_ledger(seed: u64, n: usize) -> (Vec<Actor>, Vec<Envelope>) {
+    signed(seed, n, |_, e| e)
+}
+
+/// [`signed_ledger`] with its events changed by `change` before they are signed.
+fn signed(seed: u64, n: usize, change: impl FnOnce(&[Actor], Vec<Event>) -> Vec<Event>) -> (Vec<Actor>, Vec<Envelope>) {
     let keys: Vec<SigningKey> = (0..5).map(|i| SigningKey::from_bytes(&[i as u8 + 1; 32])).collect();
     let actors = cast(5, |i| pledger_log::keys::to_event_key(&keys[i].verifying_key()));
     let by_id: HashMap<String, &SigningKey> = actors.iter().map(|a| a.id.to_string()).zip(keys.iter()).collect();
-    let events: Vec<Event> = testkit::ledger(&actors, seed, n);
+    let events: Vec<Event> = change(&actors, testkit::ledger(&actors, seed, n));
     let envelopes = events.iter().map(|e| sign_event(e, by_id[e.signer.as_str()])).collect();
     (actors, envelopes)
 }
@@ -212,14 +217,19 @@ fn rebuild_recomputes_exactly_what_appends_wrote() {
             postcard::from_bytes(&db.get(keys::Key::Pledge(PledgeId(2)).bytes()).unwrap().unwrap()).unwrap();
         db.remove(keys::Key::ByMember(p1.pledger.clone(), p1.id).bytes()).unwrap();
         let stranger = MemberId::parse("nobody-at-all").unwrap();
-        db.insert(keys::Key::ByMember(stranger, p1.id).bytes(), b"".as_slice()).unwrap();
+        db.insert(keys::Key::ByMember(stranger.clone(), p1.id).bytes(), b"".as_slice()).unwrap();
+        // The tallies: one altered, one lost, one that should not exist.
+        db.insert(keys::Key::Tally(p1.pledger.clone()).bytes(), b"garbage".as_slice()).unwrap();
+        db.remove(keys::Key::Due(p1.due).bytes()).unwrap();
+        db.insert(keys::Key::Cell(p1.areas[0].clone(), p1.category.clone()).bytes(), b"".as_slice()).unwrap();
+        db.insert(keys::Key::Tally(stranger).bytes(), b"".as_slice()).unwrap();
         db.flush().unwrap();
     }
     let mut ledger = reopen(&path);
     let (n, changed) = ledger.rebuild(|_| {}).unwrap();
     assert_eq!(n, ledger.size());
-    // Seven keys repaired, and the head (whose rewrite is idempotent) plus the rebuild mark.
-    assert!((7..=9).contains(&changed), "{changed} keys changed");
+    // Eleven keys repaired, and the head (whose rewrite is idempotent) plus the rebuild mark.
+    assert!((11..=13).contains(&changed), "{changed} keys changed");
     let (_, again) = ledger.rebuild(|_| {}).unwrap();
     assert!(again <= 2, "an intact store needs no repair, {again} keys changed");
     drop(ledger);
@@ -457,4 +467,83 @@ fn records_read_in_slices_are_every_record_in_key_order() {
         assert_eq!(sliced, plain, "{slices} slices");
     }
     assert_eq!(ledger.pledges().unwrap(), plain);
+}
+
+#[test]
+fn the_stored_tallies_equal_those_of_a_replay_after_every_group() {
+    use pledger_core::projection::{self, Horizon};
+    use pledger_core::tally::Tallies;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, envelopes) = signed(41, 700, testkit::hurried);
+    let mut ledger = Ledger::create(&dir.path().join("l")).unwrap();
+    assert!(ledger.is_tallied().unwrap());
+    let mut rng = testkit::Rng::new(5);
+    let mut i = 0;
+    let mut groups = 0;
+    while i < envelopes.len() {
+        // Groups of 1 to 40 envelopes, as single writes and bulk submits make them.
+        let end = (i + 1 + rng.below(40) as usize).min(envelopes.len());
+        let mut w = ledger.writer();
+        for (j, e) in envelopes[i..end].iter().enumerate() {
+            let _ = w.append(e.clone(), testkit::time((i + j) as u64));
+        }
+        w.commit().unwrap();
+        i = end;
+        groups += 1;
+        let state = ledger.replay(ledger.size()).unwrap();
+        let want = Tallies::of_state(&state);
+        assert_eq!(ledger.stored_tallies().unwrap(), want, "after group {groups}");
+        let members = ledger.members().unwrap();
+        for eval in ["2014-01-01", "2014-09-15", "2015-03-01", "2030-01-01"] {
+            let eval = pledger_core::Date::parse(eval).unwrap();
+            let st: Vec<_> = state
+                .pledges
+                .values()
+                .filter_map(|p| projection::status(p, &state.fulfillments, &Horizon::head(eval)))
+                .collect();
+            let card = ledger.scorecard(&members, &[], eval).unwrap().expect("tallied");
+            assert_eq!(card, projection::scorecard(&st, &members, &[]), "after group {groups}, judged on {eval}");
+        }
+        let areas = ledger.areas().unwrap();
+        let st: Vec<_> = state
+            .pledges
+            .values()
+            .filter_map(|p| {
+                projection::status(
+                    p,
+                    &state.fulfillments,
+                    &Horizon::head(pledger_core::Date::parse("2030-01-01").unwrap()),
+                )
+            })
+            .collect();
+        assert_eq!(ledger.coverage(&areas, None).unwrap().expect("tallied"), projection::coverage(&st, &areas, None));
+    }
+    assert!(!ledger.stored_tallies().unwrap().members.is_empty());
+    let t = ledger.stored_tallies().unwrap();
+    assert!(t.members.values().any(|t| !t.delays.is_empty()), "no pledge fulfilled late");
+}
+
+#[test]
+fn a_ledger_without_tallies_says_so_until_rebuilt() {
+    let (_dir, path, ledger) = built(29, 300);
+    let want = ledger.stored_tallies().unwrap();
+    drop(ledger);
+    {
+        let db = open_sled(&path);
+        db.remove(keys::Key::Tallied.bytes()).unwrap();
+        for prefix in [keys::TALLY, keys::DUE, keys::CELL] {
+            for k in db.scan_prefix([prefix]).keys() {
+                db.remove(k.unwrap()).unwrap();
+            }
+        }
+        db.flush().unwrap();
+    }
+    let mut ledger = reopen(&path);
+    let members = ledger.members().unwrap();
+    let today = pledger_core::Date::parse("2026-01-01").unwrap();
+    assert!(ledger.scorecard(&members, &[], today).unwrap().is_none());
+    assert!(ledger.coverage(&ledger.areas().unwrap(), None).unwrap().is_none());
+    ledger.rebuild(|_| {}).unwrap();
+    assert_eq!(ledger.stored_tallies().unwrap(), want);
+    assert!(ledger.scorecard(&members, &[], today).unwrap().is_some());
 }
