@@ -363,7 +363,7 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
     let env = common::demo();
     env.ok(&["verify"]);
     let key = |prefix: u8, n: u64| [&[prefix][..], &n.to_be_bytes()].concat();
-    let cases: [(&str, Alteration<'_>); 3] = [
+    let cases: [(&str, Alteration<'_>); 4] = [
         (
             "the stored pledge P-000003 differs from the entries",
             Box::new(|db: &sled::Db| {
@@ -388,13 +388,62 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
                 db.insert(node, [0u8; 32].as_slice()).unwrap();
             }),
         ),
+        (
+            "the stored scorecard tally of ",
+            Box::new(|db: &sled::Db| {
+                let (k, v) = db.scan_prefix(b"t").next().unwrap().unwrap();
+                let mut bytes = v.to_vec();
+                // The first field, the member's count of pledges, is a varint: one more.
+                bytes[0] += 1;
+                db.insert(k, bytes).unwrap();
+            }),
+        ),
     ];
     for (needle, change) in cases {
         let before = env.ok(&["status", "--format", "json"]);
+        let card = env.ok(&["scorecard", "--format", "json"]);
         behind_the_back(&env, change);
         fails(&env, &["verify"], needle);
         env.ok(&["rebuild"]);
         env.ok(&["verify"]);
         assert_eq!(env.ok(&["status", "--format", "json"]), before, "{needle}");
+        assert_eq!(env.ok(&["scorecard", "--format", "json"]), card, "{needle}");
     }
+}
+
+#[test]
+fn the_scorecard_and_coverage_from_tallies_equal_those_from_every_pledge() {
+    let env = common::demo();
+    let queries: Vec<Vec<&str>> = ["json", "table", "csv"]
+        .into_iter()
+        .flat_map(|f| {
+            [
+                vec!["scorecard", "--format", f],
+                vec!["scorecard", "--org", "dns", "--format", f],
+                vec!["scorecard", "--org", "usaid", "--format", f],
+                vec!["coverage", "--format", f],
+                vec!["coverage", "--org", "unicef", "--format", f],
+                vec!["coverage", "--area", "ML-3", "--format", f],
+            ]
+        })
+        .collect();
+    let answers = |env: &common::Env| -> Vec<String> { queries.iter().map(|q| env.ok(q)).collect() };
+    let tallied = answers(&env);
+    assert!(tallied[0].contains("\"follow_through_ppm\""), "{}", tallied[0]);
+    // The ledger as pledger made it before it kept tallies: every pledge is read instead.
+    behind_the_back(&env, |db| {
+        db.remove(b"T").unwrap();
+        for prefix in [b't', b'd', b'w'] {
+            for k in db.scan_prefix([prefix]).keys() {
+                db.remove(k.unwrap()).unwrap();
+            }
+        }
+    });
+    let from_pledges = answers(&env);
+    for ((q, a), b) in queries.iter().zip(&tallied).zip(&from_pledges) {
+        assert_eq!(a, b, "{q:?}");
+    }
+    env.ok(&["rebuild"]);
+    env.ok(&["verify"]);
+    assert_eq!(answers(&env), tallied);
 }

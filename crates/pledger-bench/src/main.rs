@@ -429,17 +429,21 @@ fn queries(work: &Path, bin: &Path, events: u64, samples: usize, r: &mut Report)
             let fs = ledger.fulfillments_of(&pledges).map_err(err)?;
             Ok(pledges.iter().filter_map(|p| projection::status(p, &fs, &h)).count())
         })?;
+        // As `pledger scorecard` and `coverage`: the head's tallies.
         timed("scorecard", &|| {
+            let card = ledger.scorecard(&ledger.members().map_err(err)?, &[], today).map_err(err)?;
+            Ok(card.ok_or("the ledger keeps no tallies")?.len())
+        })?;
+        timed("coverage", &|| {
+            let cov = ledger.coverage(&ledger.areas().map_err(err)?, None, None).map_err(err)?;
+            Ok(cov.ok_or("the ledger keeps no tallies")?.len())
+        })?;
+        // The same from every pledge's status, as `--at` and `--as-of` compute them.
+        timed("scorecard from every pledge", &|| {
             let fs = ledger.fulfillments().map_err(err)?;
             let st: Vec<_> =
                 ledger.pledges().map_err(err)?.iter().filter_map(|p| projection::status(p, &fs, &h)).collect();
             Ok(projection::scorecard(&st, &ledger.members().map_err(err)?, &[]).len())
-        })?;
-        timed("coverage", &|| {
-            let fs = ledger.fulfillments().map_err(err)?;
-            let st: Vec<_> =
-                ledger.pledges().map_err(err)?.iter().filter_map(|p| projection::status(p, &fs, &h)).collect();
-            Ok(projection::coverage(&st, &ledger.areas().map_err(err)?, None).len())
         })?;
     }
     // Head queries and single writes, as processes.

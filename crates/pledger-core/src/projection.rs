@@ -453,6 +453,9 @@ pub fn coverage_of(
     type Cell = (BTreeSet<MemberId>, BTreeSet<MemberId>);
     let mut direct: BTreeMap<&AreaCode, BTreeMap<&CategoryCode, Cell>> = BTreeMap::new();
     for ((a, category), counts) in cells {
+        if counts.values().all(|c| c.live == 0 && c.delivered == 0) {
+            continue;
+        }
         let cell = direct.entry(a).or_default().entry(category).or_default();
         for (m, c) in counts {
             if c.live > 0 {

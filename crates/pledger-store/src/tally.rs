@@ -143,11 +143,13 @@ impl Ledger {
         Ok(Some(projection::scorecard_of(&tallies, &self.due_from(eval)?, members, always)))
     }
 
-    /// The head's coverage matrix, read from the tallies. `None` for a ledger without tallies.
+    /// The head's coverage matrix (of one member's pledges, or everyone's), read from the tallies.
+    /// `None` for a ledger without tallies.
     pub fn coverage(
         &self,
         areas: &[AreaRecord],
         root: Option<&pledger_core::AreaCode>,
+        member: Option<&MemberId>,
     ) -> Result<Option<Vec<AreaCoverage>>> {
         if !self.is_tallied()? {
             return Ok(None);
@@ -156,6 +158,12 @@ impl Ledger {
         for kv in self.db.scan_prefix([keys::CELL]) {
             let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
             load(&mut t, &k, &v)?;
+        }
+        if let Some(m) = member {
+            for counts in t.cells.values_mut() {
+                counts.retain(|id, _| id == m);
+            }
+            t.cells.retain(|_, counts| !counts.is_empty());
         }
         Ok(Some(projection::coverage_of(&t.cells, areas, root)))
     }

@@ -516,7 +516,10 @@ fn the_stored_tallies_equal_those_of_a_replay_after_every_group() {
                 )
             })
             .collect();
-        assert_eq!(ledger.coverage(&areas, None).unwrap().expect("tallied"), projection::coverage(&st, &areas, None));
+        assert_eq!(
+            ledger.coverage(&areas, None, None).unwrap().expect("tallied"),
+            projection::coverage(&st, &areas, None)
+        );
     }
     assert!(!ledger.stored_tallies().unwrap().members.is_empty());
     let t = ledger.stored_tallies().unwrap();
@@ -542,7 +545,7 @@ fn a_ledger_without_tallies_says_so_until_rebuilt() {
     let members = ledger.members().unwrap();
     let today = pledger_core::Date::parse("2026-01-01").unwrap();
     assert!(ledger.scorecard(&members, &[], today).unwrap().is_none());
-    assert!(ledger.coverage(&ledger.areas().unwrap(), None).unwrap().is_none());
+    assert!(ledger.coverage(&ledger.areas().unwrap(), None, None).unwrap().is_none());
     ledger.rebuild(|_| {}).unwrap();
     assert_eq!(ledger.stored_tallies().unwrap(), want);
     assert!(ledger.scorecard(&members, &[], today).unwrap().is_some());

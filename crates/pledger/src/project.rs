@@ -94,6 +94,12 @@ impl Query {
 
     /// The query on a ledger already open.
     pub fn of(ledger: &Ledger, q: &QueryArgs) -> Result<Query> {
+        Query::reading(ledger, q, true)
+    }
+
+    /// The query on a ledger already open; without `pledges`, the head's pledges and
+    /// fulfillments are not read (the figures come from the tallies).
+    fn reading(ledger: &Ledger, q: &QueryArgs, pledges: bool) -> Result<Query> {
         let horizon = match &q.when.as_of {
             Some(d) => Horizon::as_of(Date::parse(d)?),
             None => Horizon::head(today()),
@@ -105,6 +111,7 @@ impl Query {
                 return Err(refused(format!("--at {n}: the ledger has only {} entries", ledger.size())))
             }
             Some(n) => Data::of_state(ledger.replay(n)?),
+            None if !pledges => Data::head_with(ledger, Vec::new(), BTreeMap::new())?,
             None => match &org {
                 Some(o) => Data::head_of(ledger, o)?,
                 None => Data::head(ledger)?,
@@ -266,13 +273,30 @@ fn print_status(rows: &[PledgeStatus], f: Format) -> Result<()> {
     print(&grid, f)
 }
 
+/// Whether a query can read the head's tallies instead of every pledge: at the head, judged on
+/// today, on a ledger that keeps them (see `pledger_core::tally`).
+fn tallied(ledger: &Ledger, q: &QueryArgs) -> Result<bool> {
+    Ok(q.when.at.is_none() && q.when.as_of.is_none() && ledger.is_tallied()?)
+}
+
+/// The store said it keeps tallies, then had none.
+fn no_tallies() -> crate::fail::Failure {
+    refused("the ledger's tallies are missing; run `pledger rebuild`")
+}
+
 pub fn scorecard(g: &Global, q: &QueryArgs) -> Result<()> {
-    let query = Query::load(g, q)?;
-    let statuses = query.statuses(false);
+    let ledger = open_ledger(g)?;
+    // An area filter keeps a member's pledges there only: that needs the pledges.
+    let fast = q.area.is_none() && tallied(&ledger, q)?;
+    let query = Query::reading(&ledger, q, !fast)?;
     let always: Vec<MemberId> = query.org.iter().cloned().collect();
     let members: Vec<MemberRecord> =
         query.data.members.iter().filter(|m| query.org.as_ref().is_none_or(|o| &m.id == o)).cloned().collect();
-    let card = projection::scorecard(&statuses, &members, &always);
+    let card = if fast {
+        ledger.scorecard(&members, &always, query.horizon.eval)?.ok_or_else(no_tallies)?
+    } else {
+        projection::scorecard(&query.statuses(false), &members, &always)
+    };
     query.emit(&card, |f| print_scorecard(&card, f))
 }
 
@@ -352,9 +376,15 @@ fn scorecard_csv(card: &[projection::MemberScore]) -> Result<()> {
 }
 
 pub fn coverage(g: &Global, q: &QueryArgs) -> Result<()> {
-    let query = Query::load(g, q)?;
-    let statuses = query.statuses(false);
-    let cov = projection::coverage(&statuses, &query.data.areas, query.area_root.as_ref());
+    let ledger = open_ledger(g)?;
+    let fast = tallied(&ledger, q)?;
+    let query = Query::reading(&ledger, q, !fast)?;
+    let cov = if fast {
+        let (areas, root) = (&query.data.areas, query.area_root.as_ref());
+        ledger.coverage(areas, root, query.org.as_ref())?.ok_or_else(no_tallies)?
+    } else {
+        projection::coverage(&query.statuses(false), &query.data.areas, query.area_root.as_ref())
+    };
     query.emit(&cov, |f| print_coverage(&cov, f))
 }
 

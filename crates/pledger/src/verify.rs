@@ -330,6 +330,14 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
         view.fulfillment(*id)?;
         return Err(mismatch("fulfillment", id));
     }
+    if ledger.is_tallied()? {
+        let computed = pledger_core::tally::Tallies::of_state(state);
+        if let Some(what) = tally_difference(&ledger.stored_tallies()?, &computed) {
+            return Err(failed(format!(
+                "the stored {what} differs from the entries (the store was altered); run `pledger rebuild`"
+            )));
+        }
+    }
     let mut checkpoints = Vec::new();
     for (s, text) in stored {
         let note = Note::parse(text.as_bytes()).map_err(|e| failed(format!("kept checkpoint of size {s}: {e}")))?;
@@ -343,6 +351,23 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
         checkpoints.push((cp, note));
     }
     Ok(Audited { origin: head.state.origin.clone(), checkpoints, auditor })
+}
+
+/// The first tally that differs between the store and the entries, named for a person.
+fn tally_difference(stored: &pledger_core::tally::Tallies, computed: &pledger_core::tally::Tallies) -> Option<String> {
+    fn first<K: Ord + Clone, V: PartialEq>(
+        a: &std::collections::BTreeMap<K, V>,
+        b: &std::collections::BTreeMap<K, V>,
+    ) -> Option<K> {
+        a.keys().chain(b.keys()).filter(|k| a.get(k) != b.get(k)).min().cloned()
+    }
+    if let Some(m) = first(&stored.members, &computed.members) {
+        return Some(format!("scorecard tally of {m}"));
+    }
+    if let Some(d) = first(&stored.due, &computed.due) {
+        return Some(format!("tally of pledges due on {d}"));
+    }
+    first(&stored.cells, &computed.cells).map(|(a, c)| format!("coverage tally of {a} / {c}"))
 }
 
 /// Whether a stored record reads back as the one the audit computed.
