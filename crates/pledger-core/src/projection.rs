@@ -449,24 +449,102 @@ pub fn coverage_of(
     areas: &[AreaRecord],
     root: Option<&AreaCode>,
 ) -> Vec<AreaCoverage> {
-    // Direct cells: area → category → (pledging, delivered).
-    type Cell = (BTreeSet<MemberId>, BTreeSet<MemberId>);
-    let mut direct: BTreeMap<&AreaCode, BTreeMap<&CategoryCode, Cell>> = BTreeMap::new();
-    for ((a, category), counts) in cells {
-        if counts.values().all(|c| c.live == 0 && c.delivered == 0) {
-            continue;
+    coverage_of_sets(&CellSets::of_counts(cells), areas, root)
+}
+
+/// A set of members: bits over a list of member ids in id order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberSet(Vec<u64>);
+
+impl MemberSet {
+    pub fn insert(&mut self, i: usize) {
+        if self.0.len() <= i / 64 {
+            self.0.resize(i / 64 + 1, 0);
         }
-        let cell = direct.entry(a).or_default().entry(category).or_default();
-        for (m, c) in counts {
-            if c.live > 0 {
-                cell.0.insert(m.clone());
-            }
-            if c.delivered > 0 {
-                cell.1.insert(m.clone());
-            }
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    fn union(&mut self, other: &MemberSet) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
         }
     }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
+    /// The ids of the members in the set, in id order.
+    fn ids(&self, all: &[MemberId]) -> Vec<MemberId> {
+        all.iter()
+            .enumerate()
+            .filter(|(i, _)| self.0.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1))
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+}
+
+/// Who pledges and who delivered in each (area, category) cell, before rolling up.
+#[derive(Clone, Debug, Default)]
+pub struct CellSets {
+    /// The members the sets count over, in id order.
+    pub members: Vec<MemberId>,
+    /// (area, category) → (members with live pledges there, members with confirmed deliveries).
+    pub cells: BTreeMap<(AreaCode, CategoryCode), (MemberSet, MemberSet)>,
+}
+
+impl CellSets {
+    /// The sets of the tallies' cells.
+    pub fn of_counts(cells: &BTreeMap<(AreaCode, CategoryCode), ByMember<CellCount>>) -> CellSets {
+        let members: Vec<MemberId> =
+            cells.values().flat_map(|c| c.keys()).collect::<BTreeSet<_>>().into_iter().cloned().collect();
+        let mut out = CellSets { members, cells: BTreeMap::new() };
+        for (key, counts) in cells {
+            for (m, c) in counts {
+                if let Ok(i) = out.members.binary_search(m) {
+                    out.add(key, i, *c);
+                }
+            }
+        }
+        out
+    }
+
+    /// Counts member number `i`'s pledges `c` in cell `key`.
+    pub fn add(&mut self, key: &(AreaCode, CategoryCode), i: usize, c: CellCount) {
+        if c.live == 0 && c.delivered == 0 {
+            return;
+        }
+        let cell = self.cells.entry(key.clone()).or_default();
+        if c.live > 0 {
+            cell.0.insert(i);
+        }
+        if c.delivered > 0 {
+            cell.1.insert(i);
+        }
+    }
+}
+
+/// The coverage matrix from the sets of each cell.
+pub fn coverage_of_sets(sets: &CellSets, areas: &[AreaRecord], root: Option<&AreaCode>) -> Vec<AreaCoverage> {
+    type Cell = (MemberSet, MemberSet);
+    // Direct cells: area → category → (pledging, delivered).
+    let mut direct: BTreeMap<&AreaCode, BTreeMap<&CategoryCode, &Cell>> = BTreeMap::new();
+    for ((a, category), cell) in &sets.cells {
+        direct.entry(a).or_default().insert(category, cell);
+    }
     let shown: Option<BTreeSet<AreaCode>> = root.map(|r| subtree(areas, r));
+    let status_of = |p: &MemberSet, d: &MemberSet| {
+        if !d.is_empty() {
+            Coverage::Covered
+        } else if !p.is_empty() {
+            Coverage::Promised
+        } else {
+            Coverage::Gap
+        }
+    };
     let mut out = Vec::new();
     for (a, depth) in area_tree(areas) {
         if shown.as_ref().is_some_and(|s| !s.contains(&a.code)) {
@@ -475,35 +553,24 @@ pub fn coverage_of(
         let below = subtree(areas, &a.code);
         let mut cats: BTreeMap<&CategoryCode, Cell> = BTreeMap::new();
         for code in &below {
-            if let Some(cells) = direct.get(code) {
-                for (cat, (p, d)) in cells {
-                    let e = cats.entry(cat).or_default();
-                    e.0.extend(p.iter().cloned());
-                    e.1.extend(d.iter().cloned());
-                }
+            for (cat, (p, d)) in direct.get(code).into_iter().flatten() {
+                let e = cats.entry(cat).or_default();
+                e.0.union(p);
+                e.1.union(d);
             }
         }
-        let status_of = |p: &BTreeSet<MemberId>, d: &BTreeSet<MemberId>| {
-            if !d.is_empty() {
-                Coverage::Covered
-            } else if !p.is_empty() {
-                Coverage::Promised
-            } else {
-                Coverage::Gap
-            }
-        };
-        let mut pledging = BTreeSet::new();
-        let mut delivered = BTreeSet::new();
+        let mut pledging = MemberSet::default();
+        let mut delivered = MemberSet::default();
         let categories: Vec<CategoryCell> = cats
             .into_iter()
             .map(|(cat, (p, d))| {
-                pledging.extend(p.iter().cloned());
-                delivered.extend(d.iter().cloned());
+                pledging.union(&p);
+                delivered.union(&d);
                 CategoryCell {
                     category: cat.clone(),
                     status: status_of(&p, &d),
-                    pledging: p.into_iter().collect(),
-                    delivered: d.into_iter().collect(),
+                    pledging: p.ids(&sets.members),
+                    delivered: d.ids(&sets.members),
                 }
             })
             .collect();
@@ -514,8 +581,8 @@ pub fn coverage_of(
             parent: a.parent.clone(),
             depth: shown.as_ref().map_or(depth, |_| depth.saturating_sub(root.map_or(0, |r| depth_of(areas, r)))),
             status: status_of(&pledging, &delivered),
-            pledging: pledging.into_iter().collect(),
-            delivered: delivered.into_iter().collect(),
+            pledging: pledging.ids(&sets.members),
+            delivered: delivered.ids(&sets.members),
             categories,
         });
     }

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use pledger_core::projection::{self, AreaCoverage, MemberScore};
+use pledger_core::projection::{self, AreaCoverage, CellSets, MemberScore};
 use pledger_core::state::{AreaRecord, MemberRecord};
-use pledger_core::tally::{sum_due, ByMember, DueCount, Facts, MemberTally, Tallies};
-use pledger_core::{Date, MemberId, PledgeId, StateView};
+use pledger_core::tally::{sum_due, ByMember, CellCount, DueCount, Facts, MemberTally, Tallies};
+use pledger_core::{AreaCode, CategoryCode, Date, MemberId, PledgeId, StateView};
 
 use crate::keys::{self, Key};
 use crate::{decode, Ledger, Result, StoreError};
@@ -71,6 +71,22 @@ pub(crate) fn changes(
     Ok(now.into_iter().filter(|(k, v)| stored.get(k) != Some(v)).collect())
 }
 
+/// The (area, category) of a coverage cell's key.
+fn cell_key(key: &[u8]) -> Result<(AreaCode, CategoryCode)> {
+    let bad = || StoreError::Corrupt(format!("bad tally key {}", String::from_utf8_lossy(key)));
+    let rest = key.get(1..).ok_or_else(bad)?;
+    let at = rest.iter().position(|b| *b == 0).ok_or_else(bad)?;
+    let text = |b: &[u8]| std::str::from_utf8(b).map(str::to_owned).map_err(|_| bad());
+    let a = AreaCode::parse(&text(&rest[..at])?).map_err(|_| bad())?;
+    let c = CategoryCode::parse(&text(&rest[at + 1..])?).map_err(|_| bad())?;
+    Ok((a, c))
+}
+
+/// A stored value decoded with its strings borrowed from `bytes`.
+fn decode_borrowed<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("stored {what} unreadable: {e}")))
+}
+
 /// Adds one stored tally to `t`.
 fn load(t: &mut Tallies, key: &[u8], value: &[u8]) -> Result<()> {
     let bad = || StoreError::Corrupt(format!("bad tally key {}", String::from_utf8_lossy(key)));
@@ -84,11 +100,8 @@ fn load(t: &mut Tallies, key: &[u8], value: &[u8]) -> Result<()> {
             let d = <[u8; 4]>::try_from(rest).ok().and_then(|b| keys::day_of(u32::from_be_bytes(b))).ok_or_else(bad)?;
             t.due.insert(d, decode(value, "due-date tally")?);
         }
-        [keys::CELL, rest @ ..] => {
-            let at = rest.iter().position(|b| *b == 0).ok_or_else(bad)?;
-            let a = pledger_core::AreaCode::parse(&text(&rest[..at])?).map_err(|_| bad())?;
-            let c = pledger_core::CategoryCode::parse(&text(&rest[at + 1..])?).map_err(|_| bad())?;
-            t.cells.insert((a, c), decode(value, "coverage cell")?);
+        [keys::CELL, ..] => {
+            t.cells.insert(cell_key(key)?, decode(value, "coverage cell")?);
         }
         _ => return Err(bad()),
     }
@@ -154,17 +167,25 @@ impl Ledger {
         if !self.is_tallied()? {
             return Ok(None);
         }
-        let mut t = Tallies::default();
+        // Read without an allocation per member: a stored cell, a map of member id to counts,
+        // is read as the list of (id, counts) pairs it is encoded as, its ids borrowed.
+        let mut ids: Vec<MemberId> = self.members()?.into_iter().map(|m| m.id).collect();
+        ids.sort();
+        let mut sets = CellSets { members: ids, cells: BTreeMap::new() };
         for kv in self.db.scan_prefix([keys::CELL]) {
             let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
-            load(&mut t, &k, &v)?;
-        }
-        if let Some(m) = member {
-            for counts in t.cells.values_mut() {
-                counts.retain(|id, _| id == m);
+            let key = cell_key(&k)?;
+            let counts: Vec<(&str, CellCount)> = decode_borrowed(&v, "coverage cell")?;
+            for (id, c) in counts {
+                if member.is_some_and(|m| m.as_str() != id) {
+                    continue;
+                }
+                let i = sets.members.binary_search_by(|m| m.as_str().cmp(id)).map_err(|_| {
+                    StoreError::Corrupt(format!("the coverage tally of {} / {} names an unknown member", key.0, key.1))
+                })?;
+                sets.add(&key, i, c);
             }
-            t.cells.retain(|_, counts| !counts.is_empty());
         }
-        Ok(Some(projection::coverage_of(&t.cells, areas, root)))
+        Ok(Some(projection::coverage_of_sets(&sets, areas, root)))
     }
 }
