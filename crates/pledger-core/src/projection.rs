@@ -479,11 +479,15 @@ impl MemberSet {
 
     /// The ids of the members in the set, in id order.
     fn ids(&self, all: &[MemberId]) -> Vec<MemberId> {
-        all.iter()
-            .enumerate()
-            .filter(|(i, _)| self.0.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1))
-            .map(|(_, m)| m.clone())
-            .collect()
+        let mut out = Vec::new();
+        for (w, bits) in self.0.iter().enumerate() {
+            let mut bits = *bits;
+            while bits != 0 {
+                out.extend(all.get(w * 64 + bits.trailing_zeros() as usize).cloned());
+                bits &= bits - 1;
+            }
+        }
+        out
     }
 }
 
@@ -503,26 +507,26 @@ impl CellSets {
             cells.values().flat_map(|c| c.keys()).collect::<BTreeSet<_>>().into_iter().cloned().collect();
         let mut out = CellSets { members, cells: BTreeMap::new() };
         for (key, counts) in cells {
+            let (mut pledging, mut delivered) = (MemberSet::default(), MemberSet::default());
             for (m, c) in counts {
                 if let Ok(i) = out.members.binary_search(m) {
-                    out.add(key, i, *c);
+                    if c.live > 0 {
+                        pledging.insert(i);
+                    }
+                    if c.delivered > 0 {
+                        delivered.insert(i);
+                    }
                 }
             }
+            out.insert(key.clone(), pledging, delivered);
         }
         out
     }
 
-    /// Counts member number `i`'s pledges `c` in cell `key`.
-    pub fn add(&mut self, key: &(AreaCode, CategoryCode), i: usize, c: CellCount) {
-        if c.live == 0 && c.delivered == 0 {
-            return;
-        }
-        let cell = self.cells.entry(key.clone()).or_default();
-        if c.live > 0 {
-            cell.0.insert(i);
-        }
-        if c.delivered > 0 {
-            cell.1.insert(i);
+    /// Keeps who pledges and who delivered in a cell (nothing if nobody does).
+    pub fn insert(&mut self, key: (AreaCode, CategoryCode), pledging: MemberSet, delivered: MemberSet) {
+        if !pledging.is_empty() || !delivered.is_empty() {
+            self.cells.insert(key, (pledging, delivered));
         }
     }
 }

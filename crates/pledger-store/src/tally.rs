@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use pledger_core::projection::{self, AreaCoverage, CellSets, MemberScore};
+use pledger_core::projection::{self, AreaCoverage, CellSets, MemberScore, MemberSet};
 use pledger_core::state::{AreaRecord, MemberRecord};
 use pledger_core::tally::{sum_due, ByMember, CellCount, DueCount, Facts, MemberTally, Tallies};
 use pledger_core::{AreaCode, CategoryCode, Date, MemberId, PledgeId, StateView};
@@ -176,15 +176,31 @@ impl Ledger {
             let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
             let key = cell_key(&k)?;
             let counts: Vec<(&str, CellCount)> = decode_borrowed(&v, "coverage cell")?;
+            let (mut pledging, mut delivered) = (MemberSet::default(), MemberSet::default());
+            // A cell's ids come in id order, like the member list: each is searched for after
+            // the one before.
+            let mut from = 0;
             for (id, c) in counts {
                 if member.is_some_and(|m| m.as_str() != id) {
                     continue;
                 }
-                let i = sets.members.binary_search_by(|m| m.as_str().cmp(id)).map_err(|_| {
-                    StoreError::Corrupt(format!("the coverage tally of {} / {} names an unknown member", key.0, key.1))
-                })?;
-                sets.add(&key, i, c);
+                let rest = sets.members.get(from..).unwrap_or_default();
+                let i = from
+                    + rest.binary_search_by(|m| m.as_str().cmp(id)).map_err(|_| {
+                        StoreError::Corrupt(format!(
+                            "the coverage tally of {} / {} names an unknown member",
+                            key.0, key.1
+                        ))
+                    })?;
+                from = i + 1;
+                if c.live > 0 {
+                    pledging.insert(i);
+                }
+                if c.delivered > 0 {
+                    delivered.insert(i);
+                }
             }
+            sets.insert(key, pledging, delivered);
         }
         Ok(Some(projection::coverage_of_sets(&sets, areas, root)))
     }
