@@ -11,7 +11,7 @@ use crate::event::{Date, Level, MemberKind, Name, Title};
 use crate::ids::{AreaCode, CategoryCode, FulfillmentId, MemberId, PledgeId};
 use crate::measure::Unit;
 use crate::state::{AreaRecord, DeliveryStatus, FulfillmentRecord, MemberRecord, PledgeRecord};
-use crate::tally::{ByMember, CellCount, DueCount, Facts, MemberTally, Tallies};
+use crate::tally::{ByMember, CellsMembers, DueCount, Facts, MemberTally, Tallies};
 
 /// Parts per million: ratios are kept as exact integers.
 pub const PPM: u64 = 1_000_000;
@@ -440,16 +440,12 @@ pub fn subtree(areas: &[AreaRecord], root: &AreaCode) -> BTreeSet<AreaCode> {
 /// The coverage matrix: per area (rolled up the area tree) and category, who pledges and who
 /// delivered, and whether the area is covered, promised or a gap.
 pub fn coverage(statuses: &[PledgeStatus], areas: &[AreaRecord], root: Option<&AreaCode>) -> Vec<AreaCoverage> {
-    coverage_of(&Tallies::of_statuses(statuses).cells, areas, root)
+    coverage_of(&Tallies::of_statuses(statuses).cell_members(), areas, root)
 }
 
 /// The coverage matrix from the tallies' cells (see [`crate::tally`]).
-pub fn coverage_of(
-    cells: &BTreeMap<(AreaCode, CategoryCode), ByMember<CellCount>>,
-    areas: &[AreaRecord],
-    root: Option<&AreaCode>,
-) -> Vec<AreaCoverage> {
-    coverage_of_sets(&CellSets::of_counts(cells), areas, root)
+pub fn coverage_of(cells: &CellsMembers, areas: &[AreaRecord], root: Option<&AreaCode>) -> Vec<AreaCoverage> {
+    coverage_of_sets(&CellSets::of_members(cells), areas, root)
 }
 
 /// A set of members: bits over a list of member ids in id order.
@@ -502,23 +498,25 @@ pub struct CellSets {
 
 impl CellSets {
     /// The sets of the tallies' cells.
-    pub fn of_counts(cells: &BTreeMap<(AreaCode, CategoryCode), ByMember<CellCount>>) -> CellSets {
-        let members: Vec<MemberId> =
-            cells.values().flat_map(|c| c.keys()).collect::<BTreeSet<_>>().into_iter().cloned().collect();
+    pub fn of_members(cells: &CellsMembers) -> CellSets {
+        let members: Vec<MemberId> = cells
+            .values()
+            .flat_map(|c| c.live.iter().chain(c.delivered.iter()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .cloned()
+            .collect();
         let mut out = CellSets { members, cells: BTreeMap::new() };
-        for (key, counts) in cells {
-            let (mut pledging, mut delivered) = (MemberSet::default(), MemberSet::default());
-            for (m, c) in counts {
-                if let Ok(i) = out.members.binary_search(m) {
-                    if c.live > 0 {
-                        pledging.insert(i);
-                    }
-                    if c.delivered > 0 {
-                        delivered.insert(i);
-                    }
-                }
+        let set = |ids: &BTreeSet<MemberId>, all: &[MemberId]| {
+            let mut s = MemberSet::default();
+            for i in ids.iter().filter_map(|m| all.binary_search(m).ok()) {
+                s.insert(i);
             }
-            out.insert(key.clone(), pledging, delivered);
+            s
+        };
+        for (key, c) in cells {
+            let (live, delivered) = (set(&c.live, &out.members), set(&c.delivered, &out.members));
+            out.insert(key.clone(), live, delivered);
         }
         out
     }

@@ -10,7 +10,7 @@
 //! every pledge's status at a horizon, are how [`crate::projection`] computes both projections
 //! for `--at` and `--as-of`: one definition of every figure, whichever way the totals came.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -116,15 +116,29 @@ pub struct CellCount {
     pub delivered: u64,
 }
 
-/// Members' counts in one due date or cell.
+/// Counts per member.
 pub type ByMember<T> = BTreeMap<MemberId, T>;
 
-/// The tallies, or the part of them an entry touches.
+/// The members with live pledges and with confirmed deliveries in one (area, category) cell:
+/// what coverage reads, derived from the cells' counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellMembers {
+    pub live: BTreeSet<MemberId>,
+    pub delivered: BTreeSet<MemberId>,
+}
+
+/// Every cell's members.
+pub type CellsMembers = BTreeMap<(AreaCode, CategoryCode), CellMembers>;
+
+/// The tallies, or the part of them an entry touches. Each count is kept per member, so that a
+/// change rewrites a few small values, never one that grows with the ledger.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tallies {
     pub members: BTreeMap<MemberId, MemberTally>,
-    pub due: BTreeMap<Date, ByMember<DueCount>>,
-    pub cells: BTreeMap<(AreaCode, CategoryCode), ByMember<CellCount>>,
+    /// (due date, member) → its pledges due that day.
+    pub due: BTreeMap<(Date, MemberId), DueCount>,
+    /// (area, category, member) → its pledges there.
+    pub cells: BTreeMap<(AreaCode, CategoryCode, MemberId), CellCount>,
 }
 
 /// Adds `by` to `v`, or takes it away; totals that would go below zero stop at zero (only an
@@ -192,15 +206,12 @@ impl Tallies {
         }
 
         if !f.fulfilled {
-            let on = self.due.entry(f.due).or_default();
-            let d = on.entry(f.pledger.clone()).or_default();
+            let key = (f.due, f.pledger.clone());
+            let d = self.due.entry(key.clone()).or_default();
             bump(&mut d.unsettled, 1, add);
             bump(&mut d.open, u64::from(f.open), add);
             if *d == DueCount::default() {
-                on.remove(&f.pledger);
-            }
-            if on.is_empty() {
-                self.due.remove(&f.due);
+                self.due.remove(&key);
             }
         }
 
@@ -208,15 +219,11 @@ impl Tallies {
         let delivered = f.confirmed > 0;
         if live || delivered {
             for a in &f.areas {
-                let key = (a.clone(), f.category.clone());
-                let cell = self.cells.entry(key.clone()).or_default();
-                let c = cell.entry(f.pledger.clone()).or_default();
+                let key = (a.clone(), f.category.clone(), f.pledger.clone());
+                let c = self.cells.entry(key.clone()).or_default();
                 bump(&mut c.live, u64::from(live), add);
                 bump(&mut c.delivered, u64::from(delivered), add);
                 if *c == CellCount::default() {
-                    cell.remove(&f.pledger);
-                }
-                if cell.is_empty() {
                     self.cells.remove(&key);
                 }
             }
@@ -226,19 +233,33 @@ impl Tallies {
     /// Per member, the unsettled and open pledges due on or after `date`: not yet past due
     /// when judged on it.
     pub fn due_from(&self, date: Date) -> ByMember<DueCount> {
-        sum_due(self.due.range(date..).map(|(_, m)| m))
+        sum_due(self.due.iter().filter(|((d, _), _)| *d >= date).map(|((_, m), c)| (m, c)))
+    }
+
+    /// Who pledges and who delivered in each cell.
+    pub fn cell_members(&self) -> CellsMembers {
+        let mut out = CellsMembers::new();
+        for ((a, c, m), n) in &self.cells {
+            let cell = out.entry((a.clone(), c.clone())).or_default();
+            if n.live > 0 {
+                cell.live.insert(m.clone());
+            }
+            if n.delivered > 0 {
+                cell.delivered.insert(m.clone());
+            }
+        }
+        out.retain(|_, c| !c.live.is_empty() || !c.delivered.is_empty());
+        out
     }
 }
 
 /// The per-member sum of due-date counts.
-pub fn sum_due<'a>(counts: impl Iterator<Item = &'a ByMember<DueCount>>) -> ByMember<DueCount> {
+pub fn sum_due<'a>(counts: impl Iterator<Item = (&'a MemberId, &'a DueCount)>) -> ByMember<DueCount> {
     let mut out: ByMember<DueCount> = BTreeMap::new();
-    for by in counts {
-        for (m, c) in by {
-            let o = out.entry(m.clone()).or_default();
-            o.unsettled = o.unsettled.saturating_add(c.unsettled);
-            o.open = o.open.saturating_add(c.open);
-        }
+    for (m, c) in counts {
+        let o = out.entry(m.clone()).or_default();
+        o.unsettled = o.unsettled.saturating_add(c.unsettled);
+        o.open = o.open.saturating_add(c.open);
     }
     out
 }

@@ -225,7 +225,7 @@ proptest! {
         for root in std::iter::once(None).chain(areas.iter().map(|a| Some(&a.code))) {
             let naive = naive_coverage(&st, &areas, root);
             prop_assert_eq!(&projection::coverage(&st, &areas, root), &naive);
-            prop_assert_eq!(&projection::coverage_of(&tallies.cells, &areas, root), &naive);
+            prop_assert_eq!(&projection::coverage_of(&tallies.cell_members(), &areas, root), &naive);
         }
     }
 }

@@ -4,7 +4,7 @@
 use chrono::Datelike;
 use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
 use pledger_core::state::Record;
-use pledger_core::tally::Tallies;
+use pledger_core::tally::{CellsMembers, MemberTally, Tallies};
 use pledger_core::Date;
 
 pub const MEMBER: u8 = b'm';
@@ -18,10 +18,18 @@ pub const FULFILLMENT: u8 = b'f';
 pub const BY_MEMBER: u8 = b'o';
 /// A member's tally: `t` ‖ member id.
 pub const TALLY: u8 = b't';
-/// The unsettled pledges due on a date, per member: `d` ‖ days since 0001-01-01 (u32 big-endian).
+/// A member's histogram of days late: `l` ‖ member id.
+pub const DELAYS: u8 = b'l';
+/// A member's unsettled pledges due on a date: `d` ‖ days since 0001-01-01 (u32 big-endian) ‖
+/// member id.
 pub const DUE: u8 = b'd';
-/// A coverage cell, per member: `w` ‖ area code ‖ 0x00 ‖ category code.
+/// A member's pledges in a coverage cell: `w` ‖ area code ‖ 0x00 ‖ category code ‖ 0x00 ‖
+/// member id.
 pub const CELL: u8 = b'w';
+/// Who pledges and who delivered in a coverage cell: `W` ‖ area code ‖ 0x00 ‖ category code.
+pub const CELL_MEMBERS: u8 = b'W';
+/// Every prefix of the tallies.
+pub const TALLIES: [u8; 5] = [TALLY, DELAYS, DUE, CELL, CELL_MEMBERS];
 
 pub enum Key {
     Version,
@@ -43,8 +51,10 @@ pub enum Key {
     /// until a rebuild).
     Indexed,
     Tally(MemberId),
-    Due(Date),
-    Cell(AreaCode, CategoryCode),
+    Delays(MemberId),
+    Due(Date, MemberId),
+    Cell(AreaCode, CategoryCode, MemberId),
+    CellMembers(AreaCode, CategoryCode),
     /// Present once the tallies cover every pledge (ledgers made before them have none until a
     /// rebuild).
     Tallied,
@@ -89,12 +99,13 @@ impl Key {
             }
             Key::Indexed => b"I".to_vec(),
             Key::Tally(m) => with(TALLY, m.as_str().as_bytes()),
-            Key::Due(d) => with(DUE, &day_number(*d).to_be_bytes()),
-            Key::Cell(a, c) => {
-                let mut k = with(CELL, a.as_str().as_bytes());
-                k.push(0);
-                k.extend_from_slice(c.as_str().as_bytes());
-                k
+            Key::Delays(m) => with(DELAYS, m.as_str().as_bytes()),
+            Key::Due(d, m) => [&[DUE][..], &day_number(*d).to_be_bytes(), m.as_str().as_bytes()].concat(),
+            Key::Cell(a, c, m) => {
+                [&[CELL][..], a.as_str().as_bytes(), &[0], c.as_str().as_bytes(), &[0], m.as_str().as_bytes()].concat()
+            }
+            Key::CellMembers(a, c) => {
+                [&[CELL_MEMBERS][..], a.as_str().as_bytes(), &[0], c.as_str().as_bytes()].concat()
             }
             Key::Tallied => b"T".to_vec(),
         }
@@ -112,13 +123,62 @@ pub fn day_of(n: u32) -> Option<Date> {
     i32::try_from(n).ok().and_then(chrono::NaiveDate::from_num_days_from_ce_opt).map(Date)
 }
 
-/// The keys and encoded values of tallies: every member, due date and cell they hold.
+/// The start of the due-date keys from `date` on.
+pub fn due_from(date: Date) -> Vec<u8> {
+    [&[DUE][..], &day_number(date).to_be_bytes()].concat()
+}
+
+/// The tally key `key` is, if it is one, written as pledger writes it.
+pub fn tally_key(key: &[u8]) -> Option<Key> {
+    fn text(b: &[u8]) -> Option<&str> {
+        std::str::from_utf8(b).ok()
+    }
+    let member = |b: &[u8]| text(b).and_then(|s| MemberId::parse(s).ok());
+    let parts = |b: &[u8]| -> Option<(AreaCode, CategoryCode, Option<MemberId>)> {
+        let mut it = b.split(|c| *c == 0);
+        let a = AreaCode::parse(text(it.next()?)?).ok()?;
+        let c = CategoryCode::parse(text(it.next()?)?).ok()?;
+        let m = match it.next() {
+            Some(m) => Some(member(m)?),
+            None => None,
+        };
+        it.next().is_none().then_some((a, c, m))
+    };
+    let parsed = match key {
+        [TALLY, rest @ ..] => Key::Tally(member(rest)?),
+        [DELAYS, rest @ ..] => Key::Delays(member(rest)?),
+        [DUE, d0, d1, d2, d3, rest @ ..] => Key::Due(day_of(u32::from_be_bytes([*d0, *d1, *d2, *d3]))?, member(rest)?),
+        [CELL, rest @ ..] => match parts(rest)? {
+            (a, c, Some(m)) => Key::Cell(a, c, m),
+            _ => return None,
+        },
+        [CELL_MEMBERS, rest @ ..] => match parts(rest)? {
+            (a, c, None) => Key::CellMembers(a, c),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    // One spelling per key: a day number or an id written otherwise is not pledger's.
+    (parsed.bytes() == key).then_some(parsed)
+}
+
+/// The keys and encoded values of tallies: every member's tally and histogram of delays, every
+/// due-date and cell count.
 pub fn tally_entries(t: &Tallies) -> impl Iterator<Item = (Key, Vec<u8>)> + '_ {
     use super::encode;
-    let members = t.members.iter().map(|(m, v)| (Key::Tally(m.clone()), encode(v)));
-    let due = t.due.iter().map(|(d, v)| (Key::Due(*d), encode(v)));
-    let cells = t.cells.iter().map(|((a, c), v)| (Key::Cell(a.clone(), c.clone()), encode(v)));
+    let members = t.members.iter().flat_map(|(m, v)| {
+        let fixed = MemberTally { delays: Default::default(), ..v.clone() };
+        let delays = (!v.delays.is_empty()).then(|| (Key::Delays(m.clone()), encode(&v.delays)));
+        std::iter::once((Key::Tally(m.clone()), encode(&fixed))).chain(delays)
+    });
+    let due = t.due.iter().map(|((d, m), v)| (Key::Due(*d, m.clone()), encode(v)));
+    let cells = t.cells.iter().map(|((a, c, m), v)| (Key::Cell(a.clone(), c.clone(), m.clone()), encode(v)));
     members.chain(due).chain(cells)
+}
+
+/// The keys and encoded values of the cells' members.
+pub fn cell_members_entries(cells: &CellsMembers) -> impl Iterator<Item = (Key, Vec<u8>)> + '_ {
+    cells.iter().map(|((a, c), v)| (Key::CellMembers(a.clone(), c.clone()), super::encode(v)))
 }
 
 /// The prefix of a member's keys in the member index.
@@ -172,7 +232,13 @@ pub fn record(r: &Record) -> Option<(Key, Vec<u8>)> {
 
 /// Whether a derived key belongs in a store whose entries give `state` and `tallies`, with
 /// `size` entries: a record the state has, a tally, or a complete tree node.
-pub fn derived_from(key: &[u8], state: &pledger_core::MemState, tallies: &Tallies, size: u64) -> bool {
+pub fn derived_from(
+    key: &[u8],
+    state: &pledger_core::MemState,
+    tallies: &Tallies,
+    cells: &CellsMembers,
+    size: u64,
+) -> bool {
     let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_owned);
     match key {
         [b'n', level, rest @ ..] => be_u64(rest).is_some_and(|i| {
@@ -208,23 +274,13 @@ pub fn derived_from(key: &[u8], state: &pledger_core::MemState, tallies: &Tallie
                 _ => false,
             }
         }
-        [TALLY, rest @ ..] => {
-            text(rest).and_then(|s| MemberId::parse(&s).ok()).is_some_and(|m| tallies.members.contains_key(&m))
-        }
-        [DUE, rest @ ..] => <[u8; 4]>::try_from(rest)
-            .ok()
-            .and_then(|b| day_of(u32::from_be_bytes(b)))
-            .is_some_and(|d| tallies.due.contains_key(&d) && Key::Due(d).bytes() == key),
-        [CELL, rest @ ..] => match rest.iter().position(|b| *b == 0) {
-            Some(at) => {
-                let area = text(&rest[..at]).and_then(|s| AreaCode::parse(&s).ok());
-                let category = text(&rest[at + 1..]).and_then(|s| CategoryCode::parse(&s).ok());
-                match (area, category) {
-                    (Some(a), Some(c)) => tallies.cells.contains_key(&(a, c)),
-                    _ => false,
-                }
-            }
-            None => false,
+        [TALLY | DELAYS | DUE | CELL | CELL_MEMBERS, ..] => match tally_key(key) {
+            Some(Key::Tally(m)) => tallies.members.contains_key(&m),
+            Some(Key::Delays(m)) => tallies.members.get(&m).is_some_and(|t| !t.delays.is_empty()),
+            Some(Key::Due(d, m)) => tallies.due.contains_key(&(d, m)),
+            Some(Key::Cell(a, c, m)) => tallies.cells.contains_key(&(a, c, m)),
+            Some(Key::CellMembers(a, c)) => cells.contains_key(&(a, c)),
+            _ => false,
         },
         _ => false,
     }

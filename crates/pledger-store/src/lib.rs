@@ -381,7 +381,8 @@ impl Ledger {
         }
         repair.want(Wanted::Key(Key::Indexed.bytes(), Some(b"1".to_vec())))?;
         let tallies = pledger_core::tally::Tallies::of_state(&state);
-        for (key, value) in keys::tally_entries(&tallies) {
+        let cells = tallies.cell_members();
+        for (key, value) in keys::tally_entries(&tallies).chain(keys::cell_members_entries(&cells)) {
             repair.want(Wanted::Key(key.bytes(), Some(value)))?;
         }
         repair.want(Wanted::Key(Key::Tallied.bytes(), Some(b"1".to_vec())))?;
@@ -397,14 +398,13 @@ impl Ledger {
             b's',
             b'i',
             keys::BY_MEMBER,
-            keys::TALLY,
-            keys::DUE,
-            keys::CELL,
-        ];
+        ]
+        .into_iter()
+        .chain(keys::TALLIES);
         for prefix in derived {
             for k in self.db.scan_prefix([prefix]).keys() {
                 let k = k.map_err(|e| StoreError::sled(&self.path, e))?;
-                if !keys::derived_from(&k, &state, &tallies, seq) {
+                if !keys::derived_from(&k, &state, &tallies, &cells, seq) {
                     repair.want(Wanted::Key(k.to_vec(), None))?;
                 }
             }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use pledger_core::projection::{self, AreaCoverage, CellSets, MemberScore, MemberSet};
 use pledger_core::state::{AreaRecord, MemberRecord};
-use pledger_core::tally::{sum_due, ByMember, CellCount, DueCount, Facts, MemberTally, Tallies};
+use pledger_core::tally::{sum_due, ByMember, CellMembers, CellsMembers, DueCount, Facts, MemberTally, Tallies};
 use pledger_core::{AreaCode, CategoryCode, Date, MemberId, PledgeId, StateView};
 
 use crate::keys::{self, Key};
@@ -26,22 +26,28 @@ pub(crate) fn facts_in(view: &impl StateView, id: PledgeId) -> Result<Option<Fac
 
 /// The keys a pledge with these facts counts under.
 fn keys_of(f: &Facts) -> impl Iterator<Item = Key> + '_ {
-    let member = std::iter::once(Key::Tally(f.pledger.clone()));
-    let due = std::iter::once(Key::Due(f.due));
-    let cells = f.areas.iter().map(|a| Key::Cell(a.clone(), f.category.clone()));
-    member.chain(due).chain(cells)
+    let member = [Key::Tally(f.pledger.clone()), Key::Delays(f.pledger.clone()), Key::Due(f.due, f.pledger.clone())];
+    let cells = f.areas.iter().map(|a| Key::Cell(a.clone(), f.category.clone(), f.pledger.clone()));
+    member.into_iter().chain(cells)
 }
 
 /// A key to write with its value, or to remove (`None`).
 pub(crate) type Write = (Vec<u8>, Option<Vec<u8>>);
 
+/// Whether a member pledges (live) and delivered in a cell, by its counts.
+fn membership(t: &Tallies, key: &(AreaCode, CategoryCode, MemberId)) -> (bool, bool) {
+    t.cells.get(key).map_or((false, false), |c| (c.live > 0, c.delivered > 0))
+}
+
 /// The tallies' writes for pledges whose facts went from the first to the second of each pair:
-/// (key, `Some(value)`) to write, (key, `None`) to remove.
+/// (key, `Some(value)`) to write, (key, `None`) to remove. Only keys whose value changes are
+/// written: a member's counts, and a cell's members when someone joins or leaves it.
 pub(crate) fn changes(
     db: &sled::Db,
     path: &std::path::Path,
     moved: &[(Option<Facts>, Option<Facts>)],
 ) -> Result<Vec<Write>> {
+    let get = |key: &[u8]| db.get(key).map(|v| v.map(|v| v.to_vec())).map_err(|e| StoreError::sled(path, e));
     let mut touched: Vec<Vec<u8>> =
         moved.iter().flat_map(|(a, b)| a.iter().chain(b.iter())).flat_map(keys_of).map(|k| k.bytes()).collect();
     touched.sort();
@@ -50,17 +56,25 @@ pub(crate) fn changes(
     let mut part = Tallies::default();
     let mut stored: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
     for key in touched {
-        let v = db.get(&key).map_err(|e| StoreError::sled(path, e))?.map(|v| v.to_vec());
+        let v = get(&key)?;
         if let Some(v) = &v {
             load(&mut part, &key, v)?;
         }
         stored.insert(key, v);
     }
-    for (before, after) in moved {
-        if let Some(f) = before {
+    let cells: Vec<(AreaCode, CategoryCode, MemberId)> = stored
+        .keys()
+        .filter_map(|k| match keys::tally_key(k) {
+            Some(Key::Cell(a, c, m)) => Some((a, c, m)),
+            _ => None,
+        })
+        .collect();
+    let before: Vec<(bool, bool)> = cells.iter().map(|k| membership(&part, k)).collect();
+    for (old, new) in moved {
+        if let Some(f) = old {
             part.remove(f);
         }
-        if let Some(f) = after {
+        if let Some(f) = new {
             part.add(f);
         }
     }
@@ -68,44 +82,64 @@ pub(crate) fn changes(
     for (k, v) in keys::tally_entries(&part) {
         now.insert(k.bytes(), Some(v));
     }
-    Ok(now.into_iter().filter(|(k, v)| stored.get(k) != Some(v)).collect())
+    let mut out: Vec<Write> = now.into_iter().filter(|(k, v)| stored.get(k) != Some(v)).collect();
+    // The cells someone joined or left.
+    let mut members: CellsMembers = BTreeMap::new();
+    for (key, was) in cells.iter().zip(before) {
+        let (live, delivered) = membership(&part, key);
+        if (live, delivered) == was {
+            continue;
+        }
+        let (a, c, m) = key.clone();
+        let cell = match members.entry((a, c)) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let k = Key::CellMembers(e.key().0.clone(), e.key().1.clone()).bytes();
+                e.insert(match get(&k)? {
+                    Some(v) => decode(&v, "coverage cell")?,
+                    None => CellMembers::default(),
+                })
+            }
+        };
+        for (set, on) in [(&mut cell.live, live), (&mut cell.delivered, delivered)] {
+            if on {
+                set.insert(m.clone());
+            } else {
+                set.remove(&m);
+            }
+        }
+    }
+    for ((a, c), cell) in members {
+        let key = Key::CellMembers(a, c).bytes();
+        let empty = cell.live.is_empty() && cell.delivered.is_empty();
+        out.push((key, (!empty).then(|| crate::encode(&cell))));
+    }
+    Ok(out)
 }
 
-/// The (area, category) of a coverage cell's key.
-fn cell_key(key: &[u8]) -> Result<(AreaCode, CategoryCode)> {
-    let bad = || StoreError::Corrupt(format!("bad tally key {}", String::from_utf8_lossy(key)));
-    let rest = key.get(1..).ok_or_else(bad)?;
-    let at = rest.iter().position(|b| *b == 0).ok_or_else(bad)?;
-    let text = |b: &[u8]| std::str::from_utf8(b).map(str::to_owned).map_err(|_| bad());
-    let a = AreaCode::parse(&text(&rest[..at])?).map_err(|_| bad())?;
-    let c = CategoryCode::parse(&text(&rest[at + 1..])?).map_err(|_| bad())?;
-    Ok((a, c))
+/// Adds one stored tally to `t`.
+fn load(t: &mut Tallies, key: &[u8], value: &[u8]) -> Result<()> {
+    match keys::tally_key(key) {
+        Some(Key::Tally(m)) => {
+            let fixed: MemberTally = decode(value, "member tally")?;
+            let entry = t.members.entry(m).or_default();
+            *entry = MemberTally { delays: std::mem::take(&mut entry.delays), ..fixed };
+        }
+        Some(Key::Delays(m)) => t.members.entry(m).or_default().delays = decode(value, "member delays")?,
+        Some(Key::Due(d, m)) => {
+            t.due.insert((d, m), decode(value, "due-date tally")?);
+        }
+        Some(Key::Cell(a, c, m)) => {
+            t.cells.insert((a, c, m), decode(value, "coverage tally")?);
+        }
+        _ => return Err(StoreError::Corrupt(format!("bad tally key {}", String::from_utf8_lossy(key)))),
+    }
+    Ok(())
 }
 
 /// A stored value decoded with its strings borrowed from `bytes`.
 fn decode_borrowed<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T> {
     postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("stored {what} unreadable: {e}")))
-}
-
-/// Adds one stored tally to `t`.
-fn load(t: &mut Tallies, key: &[u8], value: &[u8]) -> Result<()> {
-    let bad = || StoreError::Corrupt(format!("bad tally key {}", String::from_utf8_lossy(key)));
-    let text = |b: &[u8]| std::str::from_utf8(b).map(str::to_owned).map_err(|_| bad());
-    match key {
-        [keys::TALLY, rest @ ..] => {
-            let m = MemberId::parse(&text(rest)?).map_err(|_| bad())?;
-            t.members.insert(m, decode(value, "member tally")?);
-        }
-        [keys::DUE, rest @ ..] => {
-            let d = <[u8; 4]>::try_from(rest).ok().and_then(|b| keys::day_of(u32::from_be_bytes(b))).ok_or_else(bad)?;
-            t.due.insert(d, decode(value, "due-date tally")?);
-        }
-        [keys::CELL, ..] => {
-            t.cells.insert(cell_key(key)?, decode(value, "coverage cell")?);
-        }
-        _ => return Err(bad()),
-    }
-    Ok(())
 }
 
 impl Ledger {
@@ -114,26 +148,35 @@ impl Ledger {
         Ok(self.db.get(Key::Tallied.bytes()).map_err(|e| StoreError::sled(&self.path, e))?.is_some())
     }
 
-    /// Every tally stored, as `verify` compares them with the entries'.
-    pub fn stored_tallies(&self) -> Result<Tallies> {
+    /// Every tally stored, and every cell's members, as `verify` compares them with the entries'.
+    pub fn stored_tallies(&self) -> Result<(Tallies, CellsMembers)> {
         let mut t = Tallies::default();
-        for prefix in [keys::TALLY, keys::DUE, keys::CELL] {
+        let mut cells = BTreeMap::new();
+        for prefix in keys::TALLIES {
             for kv in self.db.scan_prefix([prefix]) {
                 let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
-                load(&mut t, &k, &v)?;
+                match keys::tally_key(&k) {
+                    Some(Key::CellMembers(a, c)) => {
+                        cells.insert((a, c), decode(&v, "coverage cell")?);
+                    }
+                    _ => load(&mut t, &k, &v)?,
+                }
             }
         }
-        Ok(t)
+        Ok((t, cells))
     }
 
     /// Per member, the unsettled and open pledges due on or after `date`.
     fn due_from(&self, date: Date) -> Result<ByMember<DueCount>> {
         let mut counts = Vec::new();
-        for kv in self.db.range(Key::Due(date).bytes()..vec![keys::DUE + 1]) {
-            let (_, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
-            counts.push(decode::<ByMember<DueCount>>(&v, "due-date tally")?);
+        for kv in self.db.range(keys::due_from(date)..vec![keys::DUE + 1]) {
+            let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
+            let Some(Key::Due(_, m)) = keys::tally_key(&k) else {
+                return Err(StoreError::Corrupt(format!("bad tally key {}", String::from_utf8_lossy(&k))));
+            };
+            counts.push((m, decode::<DueCount>(&v, "due-date tally")?));
         }
-        Ok(sum_due(counts.iter()))
+        Ok(sum_due(counts.iter().map(|(m, c)| (m, c))))
     }
 
     /// The head's scorecard of these members, judged on `eval`, read from the tallies: a few
@@ -149,7 +192,8 @@ impl Ledger {
         }
         let mut tallies: BTreeMap<MemberId, MemberTally> = BTreeMap::new();
         for m in members {
-            if let Some(t) = self.read(Key::Tally(m.id.clone()), "member tally")? {
+            if let Some(mut t) = self.read::<MemberTally>(Key::Tally(m.id.clone()), "member tally")? {
+                t.delays = self.read(Key::Delays(m.id.clone()), "member delays")?.unwrap_or_default();
                 tallies.insert(m.id.clone(), t);
             }
         }
@@ -172,35 +216,32 @@ impl Ledger {
         let mut ids: Vec<MemberId> = self.members()?.into_iter().map(|m| m.id).collect();
         ids.sort();
         let mut sets = CellSets { members: ids, cells: BTreeMap::new() };
-        for kv in self.db.scan_prefix([keys::CELL]) {
+        for kv in self.db.scan_prefix([keys::CELL_MEMBERS]) {
             let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
-            let key = cell_key(&k)?;
-            let counts: Vec<(&str, CellCount)> = decode_borrowed(&v, "coverage cell")?;
-            let (mut pledging, mut delivered) = (MemberSet::default(), MemberSet::default());
-            // A cell's ids come in id order, like the member list: each is searched for after
-            // the one before.
-            let mut from = 0;
-            for (id, c) in counts {
-                if member.is_some_and(|m| m.as_str() != id) {
-                    continue;
+            let Some(Key::CellMembers(area, category)) = keys::tally_key(&k) else {
+                return Err(StoreError::Corrupt(format!("bad tally key {}", String::from_utf8_lossy(&k))));
+            };
+            let (live, delivered): (Vec<&str>, Vec<&str>) = decode_borrowed(&v, "coverage cell")?;
+            let set = |ids: &[&str]| -> Result<MemberSet> {
+                let mut out = MemberSet::default();
+                // A cell's ids come in id order, like the member list: each is searched for
+                // after the one before.
+                let mut from = 0;
+                for id in ids.iter().filter(|id| member.is_none_or(|m| m.as_str() == **id)) {
+                    let rest = sets.members.get(from..).unwrap_or_default();
+                    let i = from
+                        + rest.binary_search_by(|m| m.as_str().cmp(id)).map_err(|_| {
+                            StoreError::Corrupt(format!(
+                                "the coverage cell {area} / {category} names an unknown member"
+                            ))
+                        })?;
+                    out.insert(i);
+                    from = i + 1;
                 }
-                let rest = sets.members.get(from..).unwrap_or_default();
-                let i = from
-                    + rest.binary_search_by(|m| m.as_str().cmp(id)).map_err(|_| {
-                        StoreError::Corrupt(format!(
-                            "the coverage tally of {} / {} names an unknown member",
-                            key.0, key.1
-                        ))
-                    })?;
-                from = i + 1;
-                if c.live > 0 {
-                    pledging.insert(i);
-                }
-                if c.delivered > 0 {
-                    delivered.insert(i);
-                }
-            }
-            sets.insert(key, pledging, delivered);
+                Ok(out)
+            };
+            let (live, delivered) = (set(&live)?, set(&delivered)?);
+            sets.insert((area, category), live, delivered);
         }
         Ok(Some(projection::coverage_of_sets(&sets, areas, root)))
     }

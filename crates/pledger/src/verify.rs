@@ -332,7 +332,9 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
     }
     if ledger.is_tallied()? {
         let computed = pledger_core::tally::Tallies::of_state(state);
-        if let Some(what) = tally_difference(&ledger.stored_tallies()?, &computed) {
+        let (stored, cells) = ledger.stored_tallies()?;
+        let cell = first(&cells, &computed.cell_members()).map(|(a, c)| format!("coverage cell {a} / {c}"));
+        if let Some(what) = tally_difference(&stored, &computed).or(cell) {
             return Err(failed(format!(
                 "the stored {what} differs from the entries (the store was altered); run `pledger rebuild`"
             )));
@@ -353,21 +355,23 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
     Ok(Audited { origin: head.state.origin.clone(), checkpoints, auditor })
 }
 
+/// The first key whose value differs between two maps.
+fn first<K: Ord + Clone, V: PartialEq>(
+    a: &std::collections::BTreeMap<K, V>,
+    b: &std::collections::BTreeMap<K, V>,
+) -> Option<K> {
+    a.keys().chain(b.keys()).filter(|k| a.get(k) != b.get(k)).min().cloned()
+}
+
 /// The first tally that differs between the store and the entries, named for a person.
 fn tally_difference(stored: &pledger_core::tally::Tallies, computed: &pledger_core::tally::Tallies) -> Option<String> {
-    fn first<K: Ord + Clone, V: PartialEq>(
-        a: &std::collections::BTreeMap<K, V>,
-        b: &std::collections::BTreeMap<K, V>,
-    ) -> Option<K> {
-        a.keys().chain(b.keys()).filter(|k| a.get(k) != b.get(k)).min().cloned()
-    }
     if let Some(m) = first(&stored.members, &computed.members) {
         return Some(format!("scorecard tally of {m}"));
     }
-    if let Some(d) = first(&stored.due, &computed.due) {
-        return Some(format!("tally of pledges due on {d}"));
+    if let Some((d, m)) = first(&stored.due, &computed.due) {
+        return Some(format!("tally of {m}'s pledges due on {d}"));
     }
-    first(&stored.cells, &computed.cells).map(|(a, c)| format!("coverage tally of {a} / {c}"))
+    first(&stored.cells, &computed.cells).map(|(a, c, m)| format!("coverage tally of {m} in {a} / {c}"))
 }
 
 /// Whether a stored record reads back as the one the audit computed.
