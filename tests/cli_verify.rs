@@ -363,7 +363,7 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
     let env = common::demo();
     env.ok(&["verify"]);
     let key = |prefix: u8, n: u64| [&[prefix][..], &n.to_be_bytes()].concat();
-    let cases: [(&str, Alteration<'_>); 4] = [
+    let cases: [(&str, Alteration<'_>); 5] = [
         (
             "the stored pledge P-000003 differs from the entries",
             Box::new(|db: &sled::Db| {
@@ -398,16 +398,24 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
                 db.insert(k, bytes).unwrap();
             }),
         ),
+        (
+            "the stored timeline tally of 2014-04 differs",
+            Box::new(|db: &sled::Db| {
+                assert!(db.remove(b"M2014-04").unwrap().is_some(), "the demo did something in April 2014");
+            }),
+        ),
     ];
     for (needle, change) in cases {
         let before = env.ok(&["status", "--format", "json"]);
         let card = env.ok(&["scorecard", "--format", "json"]);
+        let months = env.ok(&["timeline", "--format", "json"]);
         behind_the_back(&env, change);
         fails(&env, &["verify"], needle);
         env.ok(&["rebuild"]);
         env.ok(&["verify"]);
         assert_eq!(env.ok(&["status", "--format", "json"]), before, "{needle}");
         assert_eq!(env.ok(&["scorecard", "--format", "json"]), card, "{needle}");
+        assert_eq!(env.ok(&["timeline", "--format", "json"]), months, "{needle}");
     }
 }
 
@@ -424,6 +432,7 @@ fn the_scorecard_and_coverage_from_tallies_equal_those_from_every_pledge() {
                 vec!["coverage", "--format", f],
                 vec!["coverage", "--org", "unicef", "--format", f],
                 vec!["coverage", "--area", "ML-3", "--format", f],
+                vec!["timeline", "--format", f],
             ]
         })
         .collect();
@@ -433,7 +442,7 @@ fn the_scorecard_and_coverage_from_tallies_equal_those_from_every_pledge() {
     // The ledger as pledger made it before it kept tallies: every pledge is read instead.
     behind_the_back(&env, |db| {
         db.remove(b"T").unwrap();
-        for prefix in [b't', b'd', b'w'] {
+        for prefix in [b't', b'l', b'd', b'w', b'W', b'M', b'F'] {
             for k in db.scan_prefix([prefix]).keys() {
                 db.remove(k.unwrap()).unwrap();
             }

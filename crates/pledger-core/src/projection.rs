@@ -11,7 +11,7 @@ use crate::event::{Date, Level, MemberKind, Name, Title};
 use crate::ids::{AreaCode, CategoryCode, FulfillmentId, MemberId, PledgeId};
 use crate::measure::Unit;
 use crate::state::{AreaRecord, DeliveryStatus, FulfillmentRecord, MemberRecord, PledgeRecord};
-use crate::tally::{ByMember, CellsMembers, DueCount, Facts, MemberTally, Tallies};
+use crate::tally::{ByMember, CellsMembers, DueCount, Facts, MemberTally, MonthSums, Tallies};
 
 /// Parts per million: ratios are kept as exact integers.
 pub const PPM: u64 = 1_000_000;
@@ -618,10 +618,6 @@ pub struct MonthRow {
     pub measure: Unit,
 }
 
-fn month(d: Date) -> String {
-    d.0.format("%Y-%m").to_string()
-}
-
 /// The timeline, month by month (by effective dates), per unit: rows for the months in which
 /// something happened in that unit, with running totals.
 pub fn timeline(
@@ -629,46 +625,40 @@ pub fn timeline(
     fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>,
     h: &Horizon,
 ) -> Vec<MonthRow> {
-    // (unit, month) → (words, confirmed, withdrawn)
-    let mut cells: BTreeMap<(&Unit, String), (u64, u64, u64)> = BTreeMap::new();
-    let mut first_pledge: BTreeMap<&MemberId, String> = BTreeMap::new();
-    for p in pledges.iter().filter(|p| h.sees(p.made)) {
-        let f = first_pledge.entry(&p.pledger).or_insert_with(|| month(p.made));
-        if month(p.made) < *f {
-            *f = month(p.made);
-        }
-        cells.entry((&p.unit, month(p.made))).or_default().0 += p.original;
-        for a in p.amendments.iter().filter(|a| h.sees(a.date)) {
-            if let Some(inc) = a.increase {
-                cells.entry((&p.unit, month(a.date))).or_default().0 += inc;
-            }
-        }
-        for w in p.withdrawals.iter().filter(|w| h.sees(w.date)) {
-            cells.entry((&p.unit, month(w.date))).or_default().2 += w.value;
-        }
-        for f in p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered)) {
-            if f.status_as_of(h.as_of) == DeliveryStatus::Confirmed {
-                cells.entry((&p.unit, month(f.delivered))).or_default().1 += f.value;
-            }
+    let mut t = Tallies::default();
+    for p in pledges {
+        if let Some(tl) = crate::tally::MonthFacts::of(p, fulfillments, h) {
+            t.add_months(&p.pledger, &p.unit, &tl);
         }
     }
-    let firsts: Vec<&String> = first_pledge.values().collect();
+    timeline_of(&t.months, &t.first)
+}
+
+/// The timeline from the tallies' months and first pledges (see [`crate::tally`]).
+pub fn timeline_of(
+    months: &BTreeMap<String, BTreeMap<Unit, MonthSums>>,
+    first: &BTreeMap<MemberId, String>,
+) -> Vec<MonthRow> {
+    let mut cells: Vec<(&Unit, &String, &MonthSums)> =
+        months.iter().flat_map(|(m, by_unit)| by_unit.iter().map(move |(u, s)| (u, m, s))).collect();
+    cells.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let firsts: Vec<&String> = first.values().collect();
     let mut out = Vec::new();
     let mut totals: BTreeMap<&Unit, (u64, u64, u64)> = BTreeMap::new();
-    for ((unit, m), (w, c, x)) in cells {
+    for (unit, m, s) in cells {
         let t = totals.entry(unit).or_default();
-        t.0 += w;
-        t.1 += c;
-        t.2 += x;
+        t.0 += s.words;
+        t.1 += s.confirmed;
+        t.2 += s.withdrawn;
         let (currency, u) = unit_fields(unit);
         out.push(MonthRow {
             members: firsts.iter().filter(|f| f.as_str() <= m.as_str()).count() as u64,
-            month: m,
+            month: m.clone(),
             currency,
             unit: u,
-            words: w,
-            confirmed: c,
-            withdrawn: x,
+            words: s.words,
+            confirmed: s.confirmed,
+            withdrawn: s.withdrawn,
             words_total: t.0,
             confirmed_total: t.1,
             withdrawn_total: t.2,

@@ -40,6 +40,61 @@ pub struct Facts {
     pub late_days: Option<u64>,
     /// Fulfilled by its due date.
     pub on_time: bool,
+    /// Its part in the timeline, where it counts there.
+    pub timeline: Option<MonthFacts>,
+}
+
+/// What one pledge adds to the timeline's months.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MonthFacts {
+    /// The month it was made, `YYYY-MM`.
+    pub made: String,
+    /// Words, confirmed deliveries and withdrawals by the month they happened.
+    pub months: BTreeMap<String, MonthSums>,
+}
+
+/// Sums of one unit in one month.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthSums {
+    /// Words added: pledges made and increases.
+    pub words: u64,
+    /// Deliveries made that month that are confirmed.
+    pub confirmed: u64,
+    pub withdrawn: u64,
+}
+
+/// `YYYY-MM`.
+pub fn month(d: Date) -> String {
+    d.0.format("%Y-%m").to_string()
+}
+
+impl MonthFacts {
+    /// What pledge `p` adds to the months, at the horizon; `None` if not yet made then.
+    pub fn of(
+        p: &PledgeRecord,
+        fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>,
+        h: &Horizon,
+    ) -> Option<Self> {
+        if !h.sees(p.made) {
+            return None;
+        }
+        let mut months: BTreeMap<String, MonthSums> = BTreeMap::new();
+        months.entry(month(p.made)).or_default().words += p.original;
+        for a in p.amendments.iter().filter(|a| h.sees(a.date)) {
+            if let Some(inc) = a.increase {
+                months.entry(month(a.date)).or_default().words += inc;
+            }
+        }
+        for w in p.withdrawals.iter().filter(|w| h.sees(w.date)) {
+            months.entry(month(w.date)).or_default().withdrawn += w.value;
+        }
+        for f in p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered)) {
+            if f.status_as_of(h.as_of) == crate::state::DeliveryStatus::Confirmed {
+                months.entry(month(f.delivered)).or_default().confirmed += f.value;
+            }
+        }
+        Some(MonthFacts { made: month(p.made), months })
+    }
 }
 
 impl Facts {
@@ -60,6 +115,7 @@ impl Facts {
             open: matches!(s.state, PledgeState::Open | PledgeState::Partial | PledgeState::Overdue),
             late_days: if fulfilled { s.days_late.and_then(|d| u64::try_from(d).ok()) } else { None },
             on_time: fulfilled && s.met.is_some_and(|m| m <= s.due),
+            timeline: None,
         }
     }
 
@@ -67,7 +123,9 @@ impl Facts {
     pub fn at_head(p: &PledgeRecord, fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>) -> Option<Facts> {
         // Judged on the earliest date, no pledge is past due: the facts leave that to the query.
         let never_due = Horizon::head(Date(chrono::NaiveDate::MIN));
-        projection::status(p, fulfillments, &never_due).map(|s| Facts::of_status(&s))
+        let mut facts = projection::status(p, fulfillments, &never_due).map(|s| Facts::of_status(&s))?;
+        facts.timeline = MonthFacts::of(p, fulfillments, &never_due);
+        Some(facts)
     }
 }
 
@@ -139,6 +197,12 @@ pub struct Tallies {
     pub due: BTreeMap<(Date, MemberId), DueCount>,
     /// (area, category, member) → its pledges there.
     pub cells: BTreeMap<(AreaCode, CategoryCode, MemberId), CellCount>,
+    /// Month `YYYY-MM` → per unit, what happened that month.
+    pub months: BTreeMap<String, BTreeMap<Unit, MonthSums>>,
+    /// Member → the month of its first pledge. Pledges are never removed and the month one was
+    /// made never changes, so this only ever moves earlier: taking a pledge's facts away leaves
+    /// it as it is.
+    pub first: BTreeMap<MemberId, String>,
 }
 
 /// Adds `by` to `v`, or takes it away; totals that would go below zero stop at zero (only an
@@ -166,6 +230,33 @@ impl Tallies {
             t.add(&Facts::of_status(s));
         }
         t
+    }
+
+    /// Adds a pledge's months alone (the timeline of a horizon).
+    pub fn add_months(&mut self, pledger: &MemberId, unit: &Unit, tl: &MonthFacts) {
+        self.change_months(pledger, unit, tl, true);
+    }
+
+    fn change_months(&mut self, pledger: &MemberId, unit: &Unit, tl: &MonthFacts, add: bool) {
+        for (m, sums) in &tl.months {
+            let by_unit = self.months.entry(m.clone()).or_default();
+            let t = by_unit.entry(unit.clone()).or_default();
+            bump(&mut t.words, sums.words, add);
+            bump(&mut t.confirmed, sums.confirmed, add);
+            bump(&mut t.withdrawn, sums.withdrawn, add);
+            if *t == MonthSums::default() {
+                by_unit.remove(unit);
+            }
+            if by_unit.is_empty() {
+                self.months.remove(m);
+            }
+        }
+        if add {
+            let first = self.first.entry(pledger.clone()).or_insert_with(|| tl.made.clone());
+            if tl.made < *first {
+                *first = tl.made.clone();
+            }
+        }
     }
 
     pub fn add(&mut self, f: &Facts) {
@@ -213,6 +304,10 @@ impl Tallies {
             if *d == DueCount::default() {
                 self.due.remove(&key);
             }
+        }
+
+        if let Some(tl) = &f.timeline {
+            self.change_months(&f.pledger, &f.measure, tl, add);
         }
 
         let live = f.words > f.withdrawn;
@@ -320,6 +415,7 @@ mod tests {
             open: true,
             late_days: None,
             on_time: false,
+            timeline: None,
         };
         let mut t = Tallies::default();
         t.add(&f);

@@ -5,13 +5,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use pledger_core::projection::{
-    self, ratio_ppm, unit_fields, AreaCoverage, CategoryCell, Coverage, Horizon, MemberScore, PledgeState,
+    self, ratio_ppm, unit_fields, AreaCoverage, CategoryCell, Coverage, Horizon, MemberScore, MonthRow, PledgeState,
     PledgeStatus, UnitSums,
 };
-use pledger_core::state::{AreaRecord, MemState, MemberRecord, Record};
+use pledger_core::state::{
+    AreaRecord, DeliveryStatus, FulfillmentRecord, MemState, MemberRecord, PledgeRecord, Record,
+};
 use pledger_core::tally::{Facts, Tallies};
 use pledger_core::testkit::{cast, fake_key, hurried, ledger, recorded};
-use pledger_core::{AreaCode, CategoryCode, Date, MemberId, PledgeId, Unit};
+use pledger_core::{AreaCode, CategoryCode, Date, FulfillmentId, MemberId, PledgeId, Unit};
 use proptest::prelude::*;
 
 /// The facts of one pledge at the head of `s`.
@@ -174,6 +176,67 @@ fn projection_depth_of(areas: &[AreaRecord], code: &AreaCode) -> usize {
     projection::area_tree(areas).into_iter().find(|(a, _)| &a.code == code).map_or(0, |(_, d)| d)
 }
 
+/// The timeline, month by month (by effective dates), per unit: rows for the months in which
+/// something happened in that unit, with running totals.
+fn naive_timeline(
+    pledges: &[&PledgeRecord],
+    fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>,
+    h: &Horizon,
+) -> Vec<MonthRow> {
+    // (unit, month) → (words, confirmed, withdrawn)
+    let mut cells: BTreeMap<(&Unit, String), (u64, u64, u64)> = BTreeMap::new();
+    let mut first_pledge: BTreeMap<&MemberId, String> = BTreeMap::new();
+    for p in pledges.iter().filter(|p| h.sees(p.made)) {
+        let f = first_pledge.entry(&p.pledger).or_insert_with(|| month_of(p.made));
+        if month_of(p.made) < *f {
+            *f = month_of(p.made);
+        }
+        cells.entry((&p.unit, month_of(p.made))).or_default().0 += p.original;
+        for a in p.amendments.iter().filter(|a| h.sees(a.date)) {
+            if let Some(inc) = a.increase {
+                cells.entry((&p.unit, month_of(a.date))).or_default().0 += inc;
+            }
+        }
+        for w in p.withdrawals.iter().filter(|w| h.sees(w.date)) {
+            cells.entry((&p.unit, month_of(w.date))).or_default().2 += w.value;
+        }
+        for f in p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered)) {
+            if f.status_as_of(h.as_of) == DeliveryStatus::Confirmed {
+                cells.entry((&p.unit, month_of(f.delivered))).or_default().1 += f.value;
+            }
+        }
+    }
+    let firsts: Vec<&String> = first_pledge.values().collect();
+    let mut out = Vec::new();
+    let mut totals: BTreeMap<&Unit, (u64, u64, u64)> = BTreeMap::new();
+    for ((unit, m), (w, c, x)) in cells {
+        let t = totals.entry(unit).or_default();
+        t.0 += w;
+        t.1 += c;
+        t.2 += x;
+        let (currency, u) = unit_fields(unit);
+        out.push(MonthRow {
+            members: firsts.iter().filter(|f| f.as_str() <= m.as_str()).count() as u64,
+            month: m,
+            currency,
+            unit: u,
+            words: w,
+            confirmed: c,
+            withdrawn: x,
+            words_total: t.0,
+            confirmed_total: t.1,
+            withdrawn_total: t.2,
+            measure: unit.clone(),
+        });
+    }
+    out.sort_by(|a, b| a.month.cmp(&b.month).then(a.measure.cmp(&b.measure)));
+    out
+}
+
+fn month_of(d: Date) -> String {
+    d.0.format("%Y-%m").to_string()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(150))]
 
@@ -221,6 +284,13 @@ proptest! {
             let tallied = projection::scorecard_of(&tallies.members, &tallies.due_from(eval), &members, &[]);
             prop_assert_eq!(&tallied, &naive, "tallied scorecard judged on {}", eval);
         }
+        let pledges: Vec<&PledgeRecord> = state.pledges.values().collect();
+        for h in [Horizon::head(Date::parse("2990-01-01").unwrap())].into_iter().chain(dues.iter().step_by(5).map(|d| Horizon::as_of(*d))) {
+            let naive = naive_timeline(&pledges, &state.fulfillments, &h);
+            prop_assert_eq!(&projection::timeline(&pledges, &state.fulfillments, &h), &naive, "timeline at {:?}", h);
+        }
+        let naive = naive_timeline(&pledges, &state.fulfillments, &Horizon::head(Date::parse("2990-01-01").unwrap()));
+        prop_assert_eq!(&projection::timeline_of(&tallies.months, &tallies.first), &naive, "tallied timeline");
         let st = statuses(&state, Date::parse("2990-01-01").unwrap());
         for root in std::iter::once(None).chain(areas.iter().map(|a| Some(&a.code))) {
             let naive = naive_coverage(&st, &areas, root);

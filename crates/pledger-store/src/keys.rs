@@ -28,8 +28,12 @@ pub const DUE: u8 = b'd';
 pub const CELL: u8 = b'w';
 /// Who pledges and who delivered in a coverage cell: `W` ‖ area code ‖ 0x00 ‖ category code.
 pub const CELL_MEMBERS: u8 = b'W';
+/// What happened in a month, per unit: `M` ‖ `YYYY-MM`.
+pub const MONTH: u8 = b'M';
+/// The month of a member's first pledge: `F` ‖ member id.
+pub const FIRST: u8 = b'F';
 /// Every prefix of the tallies.
-pub const TALLIES: [u8; 5] = [TALLY, DELAYS, DUE, CELL, CELL_MEMBERS];
+pub const TALLIES: [u8; 7] = [TALLY, DELAYS, DUE, CELL, CELL_MEMBERS, MONTH, FIRST];
 
 pub enum Key {
     Version,
@@ -55,6 +59,8 @@ pub enum Key {
     Due(Date, MemberId),
     Cell(AreaCode, CategoryCode, MemberId),
     CellMembers(AreaCode, CategoryCode),
+    Month(String),
+    First(MemberId),
     /// Present once the tallies cover every pledge (ledgers made before them have none until a
     /// rebuild).
     Tallied,
@@ -107,6 +113,8 @@ impl Key {
             Key::CellMembers(a, c) => {
                 [&[CELL_MEMBERS][..], a.as_str().as_bytes(), &[0], c.as_str().as_bytes()].concat()
             }
+            Key::Month(m) => with(MONTH, m.as_bytes()),
+            Key::First(m) => with(FIRST, m.as_str().as_bytes()),
             Key::Tallied => b"T".to_vec(),
         }
     }
@@ -156,6 +164,11 @@ pub fn tally_key(key: &[u8]) -> Option<Key> {
             (a, c, None) => Key::CellMembers(a, c),
             _ => return None,
         },
+        // `YYYY-MM`: a month of a date pledger accepts.
+        [MONTH, rest @ ..] => {
+            Date::parse(&format!("{}-01", text(rest)?)).ok().map(|d| Key::Month(pledger_core::tally::month(d)))?
+        }
+        [FIRST, rest @ ..] => Key::First(member(rest)?),
         _ => return None,
     };
     // One spelling per key: a day number or an id written otherwise is not pledger's.
@@ -173,7 +186,9 @@ pub fn tally_entries(t: &Tallies) -> impl Iterator<Item = (Key, Vec<u8>)> + '_ {
     });
     let due = t.due.iter().map(|((d, m), v)| (Key::Due(*d, m.clone()), encode(v)));
     let cells = t.cells.iter().map(|((a, c, m), v)| (Key::Cell(a.clone(), c.clone(), m.clone()), encode(v)));
-    members.chain(due).chain(cells)
+    let months = t.months.iter().map(|(m, v)| (Key::Month(m.clone()), encode(v)));
+    let first = t.first.iter().map(|(m, v)| (Key::First(m.clone()), encode(v)));
+    members.chain(due).chain(cells).chain(months).chain(first)
 }
 
 /// The keys and encoded values of the cells' members.
@@ -274,12 +289,14 @@ pub fn derived_from(
                 _ => false,
             }
         }
-        [TALLY | DELAYS | DUE | CELL | CELL_MEMBERS, ..] => match tally_key(key) {
+        [TALLY | DELAYS | DUE | CELL | CELL_MEMBERS | MONTH | FIRST, ..] => match tally_key(key) {
             Some(Key::Tally(m)) => tallies.members.contains_key(&m),
             Some(Key::Delays(m)) => tallies.members.get(&m).is_some_and(|t| !t.delays.is_empty()),
             Some(Key::Due(d, m)) => tallies.due.contains_key(&(d, m)),
             Some(Key::Cell(a, c, m)) => tallies.cells.contains_key(&(a, c, m)),
             Some(Key::CellMembers(a, c)) => cells.contains_key(&(a, c)),
+            Some(Key::Month(m)) => tallies.months.contains_key(&m),
+            Some(Key::First(m)) => tallies.first.contains_key(&m),
             _ => false,
         },
         _ => false,

@@ -26,9 +26,15 @@ pub(crate) fn facts_in(view: &impl StateView, id: PledgeId) -> Result<Option<Fac
 
 /// The keys a pledge with these facts counts under.
 fn keys_of(f: &Facts) -> impl Iterator<Item = Key> + '_ {
-    let member = [Key::Tally(f.pledger.clone()), Key::Delays(f.pledger.clone()), Key::Due(f.due, f.pledger.clone())];
+    let member = [
+        Key::Tally(f.pledger.clone()),
+        Key::Delays(f.pledger.clone()),
+        Key::Due(f.due, f.pledger.clone()),
+        Key::First(f.pledger.clone()),
+    ];
     let cells = f.areas.iter().map(|a| Key::Cell(a.clone(), f.category.clone(), f.pledger.clone()));
-    member.into_iter().chain(cells)
+    let months = f.timeline.iter().flat_map(|t| t.months.keys()).map(|m| Key::Month(m.clone()));
+    member.into_iter().chain(cells).chain(months)
 }
 
 /// A key to write with its value, or to remove (`None`).
@@ -132,6 +138,12 @@ fn load(t: &mut Tallies, key: &[u8], value: &[u8]) -> Result<()> {
         Some(Key::Cell(a, c, m)) => {
             t.cells.insert((a, c, m), decode(value, "coverage tally")?);
         }
+        Some(Key::Month(m)) => {
+            t.months.insert(m, decode(value, "month tally")?);
+        }
+        Some(Key::First(m)) => {
+            t.first.insert(m, decode(value, "first pledge")?);
+        }
         _ => return Err(StoreError::Corrupt(format!("bad tally key {}", String::from_utf8_lossy(key)))),
     }
     Ok(())
@@ -198,6 +210,22 @@ impl Ledger {
             }
         }
         Ok(Some(projection::scorecard_of(&tallies, &self.due_from(eval)?, members, always)))
+    }
+
+    /// The head's timeline, read from the tallies: one key per month and per member. `None`
+    /// for a ledger without tallies.
+    pub fn timeline(&self) -> Result<Option<Vec<pledger_core::projection::MonthRow>>> {
+        if !self.is_tallied()? {
+            return Ok(None);
+        }
+        let mut t = Tallies::default();
+        for prefix in [keys::MONTH, keys::FIRST] {
+            for kv in self.db.scan_prefix([prefix]) {
+                let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
+                load(&mut t, &k, &v)?;
+            }
+        }
+        Ok(Some(projection::timeline_of(&t.months, &t.first)))
     }
 
     /// The head's coverage matrix (of one member's pledges, or everyone's), read from the tallies.

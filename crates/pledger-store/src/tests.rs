@@ -525,6 +525,10 @@ fn the_stored_tallies_equal_those_of_a_replay_after_every_group() {
             ledger.coverage(&areas, None, None).unwrap().expect("tallied"),
             projection::coverage(&st, &areas, None)
         );
+        let pledges: Vec<_> = state.pledges.values().collect();
+        let later = Horizon::head(pledger_core::Date::parse("2030-01-01").unwrap());
+        let timeline = projection::timeline(&pledges, &state.fulfillments, &later);
+        assert_eq!(ledger.timeline().unwrap().expect("tallied"), timeline, "after group {groups}");
     }
     let (t, _) = ledger.stored_tallies().unwrap();
     assert!(!t.members.is_empty());

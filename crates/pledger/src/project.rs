@@ -430,10 +430,17 @@ fn print_coverage(cov: &[projection::AreaCoverage], f: Format) -> Result<()> {
 }
 
 pub fn timeline(g: &Global, q: &QueryArgs) -> Result<()> {
-    let query = Query::load(g, q)?;
-    let keep: BTreeSet<_> = query.statuses(false).into_iter().map(|s| s.id).collect();
-    let pledges: Vec<&PledgeRecord> = query.data.pledges.iter().filter(|p| keep.contains(&p.id)).collect();
-    let rows = projection::timeline(&pledges, &query.data.fulfillments, &query.horizon);
+    let ledger = open_ledger(g)?;
+    // The tallies hold everyone's months: a filter needs the pledges.
+    let fast = q.org.is_none() && q.area.is_none() && tallied(&ledger, q)?;
+    let query = Query::reading(&ledger, q, !fast)?;
+    let rows = if fast {
+        ledger.timeline()?.ok_or_else(no_tallies)?
+    } else {
+        let keep: BTreeSet<_> = query.statuses(false).into_iter().map(|s| s.id).collect();
+        let pledges: Vec<&PledgeRecord> = query.data.pledges.iter().filter(|p| keep.contains(&p.id)).collect();
+        projection::timeline(&pledges, &query.data.fulfillments, &query.horizon)
+    };
     query.emit(&rows, |f| print_timeline(&rows, f))
 }
 

@@ -371,7 +371,13 @@ fn tally_difference(stored: &pledger_core::tally::Tallies, computed: &pledger_co
     if let Some((d, m)) = first(&stored.due, &computed.due) {
         return Some(format!("tally of {m}'s pledges due on {d}"));
     }
-    first(&stored.cells, &computed.cells).map(|(a, c, m)| format!("coverage tally of {m} in {a} / {c}"))
+    if let Some((a, c, m)) = first(&stored.cells, &computed.cells) {
+        return Some(format!("coverage tally of {m} in {a} / {c}"));
+    }
+    if let Some(m) = first(&stored.months, &computed.months) {
+        return Some(format!("timeline tally of {m}"));
+    }
+    first(&stored.first, &computed.first).map(|m| format!("first pledge month of {m}"))
 }
 
 /// Whether a stored record reads back as the one the audit computed.
