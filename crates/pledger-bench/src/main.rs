@@ -438,6 +438,7 @@ fn queries(work: &Path, bin: &Path, events: u64, samples: usize, r: &mut Report)
             let cov = ledger.coverage(&ledger.areas().map_err(err)?, None, None).map_err(err)?;
             Ok(cov.ok_or("the ledger keeps no tallies")?.len())
         })?;
+        timed("timeline", &|| Ok(ledger.timeline().map_err(err)?.ok_or("the ledger keeps no tallies")?.len()))?;
         // The same from every pledge's status, as `--at` and `--as-of` compute them.
         timed("scorecard from every pledge", &|| {
             let fs = ledger.fulfillments().map_err(err)?;
