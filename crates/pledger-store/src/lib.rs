@@ -428,31 +428,39 @@ impl Ledger {
         if self.db.get(Key::Indexed.bytes()).map_err(sled_err)?.is_none() {
             return Ok(None);
         }
-        let mut out = Vec::new();
         let prefix = keys::by_member_prefix(member);
+        let mut numbers = Vec::new();
         for k in self.db.scan_prefix(&prefix).keys() {
             let k = k.map_err(sled_err)?;
             // A key under the prefix is the prefix and exactly eight bytes, or it is corrupt.
             let n =
                 keys::be_u64(&k[prefix.len()..]).ok_or_else(|| StoreError::Corrupt("bad member index key".into()))?;
-            let p = self
-                .read(Key::Pledge(PledgeId(n)), "pledge")?
-                .ok_or_else(|| StoreError::Corrupt(format!("the member index names P-{n:06}, which is missing")))?;
-            out.push(p);
+            numbers.push(n);
         }
-        Ok(Some(out))
+        // Thousands of records for a busy member of a large ledger: read on every core.
+        use rayon::prelude::*;
+        let pledges = numbers
+            .par_iter()
+            .map(|n| {
+                self.read(Key::Pledge(PledgeId(*n)), "pledge")?
+                    .ok_or_else(|| StoreError::Corrupt(format!("the member index names P-{n:06}, which is missing")))
+            })
+            .collect::<Result<Vec<PledgeRecord>>>()?;
+        Ok(Some(pledges))
     }
 
-    /// The fulfillments of these pledges.
+    /// The fulfillments of these pledges, read on every core.
     pub fn fulfillments_of(&self, pledges: &[PledgeRecord]) -> Result<BTreeMap<FulfillmentId, FulfillmentRecord>> {
-        let mut out = BTreeMap::new();
-        for id in pledges.iter().flat_map(|p| p.fulfillments.iter()) {
-            let f = self
-                .read(Key::Fulfillment(*id), "fulfillment")?
-                .ok_or_else(|| StoreError::Corrupt(format!("fulfillment {id} is missing")))?;
-            out.insert(*id, f);
-        }
-        Ok(out)
+        use rayon::prelude::*;
+        let ids: Vec<FulfillmentId> = pledges.iter().flat_map(|p| p.fulfillments.iter().copied()).collect();
+        ids.par_iter()
+            .map(|id| {
+                let f = self
+                    .read(Key::Fulfillment(*id), "fulfillment")?
+                    .ok_or_else(|| StoreError::Corrupt(format!("fulfillment {id} is missing")))?;
+                Ok((*id, f))
+            })
+            .collect()
     }
 
     /// Every member, in id order.
