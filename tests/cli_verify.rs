@@ -352,7 +352,7 @@ type Alteration<'a> = Box<dyn Fn(&sled::Db) + 'a>;
 
 /// Opens the ledger's sled tree directly, as something other than pledger would.
 fn behind_the_back(env: &Env, change: impl FnOnce(&sled::Db)) {
-    let db = sled::Config::new().path(&env.ledger).open().unwrap();
+    let db = pledger_store::config(&env.ledger).open().unwrap();
     change(&db);
     db.flush().unwrap();
 }

@@ -559,3 +559,32 @@ fn a_ledger_without_tallies_says_so_until_rebuilt() {
     assert_eq!(ledger.stored_tallies().unwrap(), want);
     assert!(ledger.scorecard(&members, &[], today).unwrap().is_some());
 }
+
+#[test]
+fn new_ledgers_get_large_segments_and_older_ones_open_with_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, envelopes) = signed_ledger(3, 40);
+    // A new ledger.
+    let path = dir.path().join("new");
+    let mut ledger = Ledger::create(&path).unwrap();
+    append_all(&mut ledger, &envelopes);
+    drop(ledger);
+    let conf = |p: &std::path::Path| String::from_utf8_lossy(&std::fs::read(p.join("conf")).unwrap()).into_owned();
+    assert!(conf(&path).contains(&format!("segment_size: {SEGMENT_BYTES}")), "{}", conf(&path));
+    // A ledger made when pledger used sled's default segments.
+    let old = dir.path().join("old");
+    {
+        let db = sled::Config::new().path(&old).segment_size(512 * 1024).open().unwrap();
+        db.insert(keys::Key::Version.bytes(), FORMAT).unwrap();
+        db.insert(keys::Key::Indexed.bytes(), b"1".as_slice()).unwrap();
+        db.insert(keys::Key::Tallied.bytes(), b"1".as_slice()).unwrap();
+        db.flush().unwrap();
+    }
+    let mut ledger = reopen(&old);
+    let accepted = append_all(&mut ledger, &envelopes);
+    assert!(accepted > 10);
+    drop(ledger);
+    let ledger = reopen(&old);
+    assert_eq!(ledger.size() as usize, accepted);
+    assert!(conf(&old).contains("segment_size: 524288"));
+}
