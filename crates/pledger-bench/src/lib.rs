@@ -5,6 +5,7 @@
 //! is generated). Deterministic for a seed, apart from nothing: keys come from the seed too.
 
 pub mod crash;
+pub mod measure;
 
 use std::io::Write;
 

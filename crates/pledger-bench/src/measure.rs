@@ -1,0 +1,416 @@
+//! The benchmark itself: builds a generated ledger with the real `pledger` binary and measures
+//! every figure of docs/benchmarks.md beside the raw limits of the same run.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use pledger_core::projection::{self, Horizon};
+use pledger_core::{Date, MemberId};
+use pledger_log::dsse::Envelope;
+use pledger_store::Ledger;
+use rayon::prelude::*;
+
+pub type Res<T> = Result<T, String>;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Generates the envelopes and writes the keys of m000 (convener, log key) and m100 (an
+/// implementer); returns the raw bytes of the envelopes.
+pub fn generate(n: u64, dir: &Path, seed: u64) -> Res<u64> {
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let f = std::fs::File::create(dir.join("envelopes.jsonl")).map_err(err)?;
+    let mut out = BufWriter::with_capacity(1 << 20, f);
+    let start = Instant::now();
+    let g = crate::generate(seed, n, &mut out, |done| {
+        eprint!("\rgenerated {done}/{n}");
+    })
+    .map_err(err)?;
+    out.flush().map_err(err)?;
+    eprintln!(" in {:.1} s", start.elapsed().as_secs_f64());
+    for i in [0usize, 100] {
+        let path = dir.join(format!("m{i:03}.key"));
+        if !path.exists() {
+            pledger_log::keys::write_keypair(&path, &g.members[i].key).map_err(err)?;
+        }
+    }
+    Ok(std::fs::metadata(dir.join("envelopes.jsonl")).map_err(err)?.len())
+}
+
+/// A child process's wall time and peak resident memory.
+struct Ran {
+    secs: f64,
+    rss_mb: f64,
+    stdout: Vec<u8>,
+}
+
+fn run_cmd(bin: &Path, args: &[&str], stdout_to_null: bool) -> Res<Ran> {
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdout(if stdout_to_null { Stdio::null() } else { Stdio::piped() })
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(err)?;
+    let peak = watch_peak(child.id());
+    let mut stdout = Vec::new();
+    if let Some(mut o) = child.stdout.take() {
+        std::io::Read::read_to_end(&mut o, &mut stdout).map_err(err)?;
+    }
+    let mut stderr = Vec::new();
+    if let Some(mut e) = child.stderr.take() {
+        std::io::Read::read_to_end(&mut e, &mut stderr).map_err(err)?;
+    }
+    // The watcher ends when the child is a zombie, before it is reaped (its pid cannot be reused).
+    let rss_kb = peak.join().unwrap_or(0);
+    let code = child.wait().map_err(err)?.code().unwrap_or(-1);
+    let secs = start.elapsed().as_secs_f64();
+    if code != 0 {
+        return Err(format!("pledger {args:?} failed: {}", String::from_utf8_lossy(&stderr)));
+    }
+    Ok(Ran { secs, rss_mb: rss_kb as f64 / 1024.0, stdout })
+}
+
+/// Samples a child's peak resident set size (`VmHWM`, kB) every 5 ms until it exits. The kernel's
+/// own figure for a child (`ru_maxrss` from `wait4`) starts from this process's peak at the
+/// spawn, which the envelopes held here would inflate.
+fn watch_peak(pid: u32) -> std::thread::JoinHandle<i64> {
+    std::thread::spawn(move || {
+        let mut peak = 0i64;
+        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok());
+            match hwm {
+                Some(kb) => peak = peak.max(kb),
+                // A zombie has no memory left to report: it has exited.
+                None => break,
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        peak
+    })
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i.min(samples.len() - 1)]
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            let m = e.metadata();
+            match m {
+                Ok(m) if m.is_dir() => total += dir_bytes(&e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+/// The measured figures: (what, measured, limit or target, ratio).
+pub struct Report {
+    pub rows: Vec<[String; 4]>,
+}
+
+impl Report {
+    fn row(&mut self, what: &str, figure: String, limit: String, ratio: String) {
+        eprintln!("{what}: {figure} (limit {limit}, {ratio})");
+        self.rows.push([what.to_owned(), figure, limit, ratio]);
+    }
+}
+
+fn per_sec(n: u64, secs: f64) -> f64 {
+    n as f64 / secs.max(1e-9)
+}
+
+fn fmt_rate(r: f64) -> String {
+    if r >= 10_000.0 {
+        format!("{:.0}k/s", r / 1000.0)
+    } else {
+        format!("{r:.0}/s")
+    }
+}
+
+/// Measures everything on a ledger of `events` events (built in `work`, or reused from it), with
+/// the `pledger` binary given or the one beside this program; prints the Markdown report and
+/// returns its rows.
+pub fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: usize, reuse: bool) -> Res<Report> {
+    // A directory given with --work is kept, to run the queries again with --reuse.
+    let temporary = work.is_none();
+    let work = work.unwrap_or_else(|| std::env::temp_dir().join(format!("pledger-bench-{}", std::process::id())));
+    let bin = match pledger {
+        Some(p) => p,
+        None => std::env::current_exe().map_err(err)?.with_file_name("pledger"),
+    };
+    if !bin.exists() {
+        return Err(format!("{} not found: build it with `cargo build --release -p pledger`", bin.display()));
+    }
+    let env_path = work.join("envelopes.jsonl");
+    let mut r = Report { rows: Vec::new() };
+    let cores = rayon::current_num_threads();
+    let raw_bytes = if reuse {
+        std::fs::metadata(&env_path).map_err(err)?.len()
+    } else {
+        let _ = std::fs::remove_dir_all(&work);
+        generate(events, &work, 1)?
+    };
+    if !reuse {
+        build_and_audit(&work, &bin, events, raw_bytes, &mut r)?;
+    }
+    queries(&work, &bin, events, samples, &mut r)?;
+    println!("| figure | measured | limit or target | ratio |");
+    println!("|---|---|---|---|");
+    for row in &r.rows {
+        println!("| {} | {} | {} | {} |", row[0], row[1], row[2], row[3]);
+    }
+    println!();
+    println!("{events} events, {cores} cores, raw envelopes {:.0} MB.", raw_bytes as f64 / 1e6);
+    if temporary {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok(r)
+}
+
+/// Raw limits, then bulk submit, disk, checkpoint, verify, export, bundle verify, rebuild.
+fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut Report) -> Res<()> {
+    let env_path = work.join("envelopes.jsonl");
+    let ledger = work.join("ledger");
+    let l = ledger.to_str().ok_or("bad path")?;
+    let cores = rayon::current_num_threads();
+    let bin = bin.to_path_buf();
+
+    // Raw limits, on the same envelopes (at most 200,000 of them).
+    let lines: Vec<Vec<u8>> = {
+        let f = std::io::BufReader::new(std::fs::File::open(&env_path).map_err(err)?);
+        f.split(b'\n').take(200_000).map(|l| l.map_err(err)).collect::<Res<_>>()?
+    };
+    let envelopes: Vec<Envelope> = lines.iter().map(|l| Envelope::parse(l).map_err(err)).collect::<Res<_>>()?;
+    let members = crate::members(1);
+    let keys: BTreeMap<String, VerifyingKey> = members
+        .iter()
+        .map(|m| (pledger_log::keys::key_id(&m.key.verifying_key()).to_string(), m.key.verifying_key()))
+        .collect();
+    let jobs: Vec<(Vec<u8>, Signature, VerifyingKey)> = envelopes
+        .iter()
+        .map(|e| {
+            let (kid, sig) = e.single_signature().map_err(err)?;
+            Ok((e.signed_bytes(), sig, keys[kid]))
+        })
+        .collect::<Res<_>>()?;
+    let t = Instant::now();
+    jobs.par_chunks(128).for_each(|c| {
+        let msgs: Vec<&[u8]> = c.iter().map(|j| j.0.as_slice()).collect();
+        let sigs: Vec<Signature> = c.iter().map(|j| j.1).collect();
+        let ks: Vec<VerifyingKey> = c.iter().map(|j| j.2).collect();
+        assert!(ed25519_dalek::verify_batch(&msgs, &sigs, &ks).is_ok());
+    });
+    let batch_limit = per_sec(jobs.len() as u64, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    for l in &lines {
+        std::hint::black_box(pledger_log::merkle::leaf_hash(l));
+    }
+    let blake3_limit = per_sec(lines.len() as u64, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    for e in &envelopes {
+        std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&e.payload).map_err(err)?);
+    }
+    let json_limit = per_sec(envelopes.len() as u64, t.elapsed().as_secs_f64());
+    let sled_dir = work.join("sled-baseline");
+    let db = pledger_store::config(&sled_dir).open().map_err(err)?;
+    let t = Instant::now();
+    for (i, l) in lines.iter().enumerate() {
+        db.insert((i as u64).to_be_bytes(), l.as_slice()).map_err(err)?;
+        if i % 1000 == 999 {
+            db.flush().map_err(err)?;
+        }
+    }
+    db.flush().map_err(err)?;
+    let sled_limit = per_sec(lines.len() as u64, t.elapsed().as_secs_f64());
+    drop(db);
+    let _ = std::fs::remove_dir_all(&sled_dir);
+    r.row("Ed25519 batch verification, all cores (limit)", fmt_rate(batch_limit), "—".into(), format!("{cores} cores"));
+    r.row("sled inserts, flush per 1,000 (limit)", fmt_rate(sled_limit), "—".into(), "—".into());
+    r.row("blake3 leaf hashes of the same bytes (limit)", fmt_rate(blake3_limit), "—".into(), "—".into());
+    r.row("serde_json parses of the same payloads (limit)", fmt_rate(json_limit), "—".into(), "—".into());
+
+    // Bulk submit into a fresh ledger.
+    let env_s = env_path.to_str().ok_or("bad path")?;
+    let ran = run_cmd(&bin, &["--ledger", l, "--quiet", "submit", "--create", env_s], true)?;
+    let submit = per_sec(events, ran.secs);
+    let submit_limit = batch_limit.min(sled_limit);
+    r.row(
+        "bulk submit, every signature and rule checked, durable per 1,000",
+        format!("{} ({:.1} s, peak {:.0} MB)", fmt_rate(submit), ran.secs, ran.rss_mb),
+        format!("{} (min of batch verify, sled)", fmt_rate(submit_limit)),
+        format!("{:.2}", submit / submit_limit),
+    );
+    let disk = dir_bytes(&ledger);
+    r.row(
+        "bytes on disk per event (tree and state included)",
+        format!("{:.0} B ({:.2} × the raw envelopes)", disk as f64 / events as f64, disk as f64 / raw_bytes as f64),
+        format!("{:.0} B raw envelope", raw_bytes as f64 / events as f64),
+        format!("{:.2}", disk as f64 / raw_bytes as f64),
+    );
+
+    // Checkpoint, verify, export, verify the bundle, rebuild.
+    let key0 = work.join("m000.key");
+    let key0 = key0.to_str().ok_or("bad path")?;
+    run_cmd(&bin, &["--ledger", l, "--key", key0, "checkpoint"], true)?;
+    let ran = run_cmd(&bin, &["--ledger", l, "--quiet", "verify"], true)?;
+    let v = per_sec(events, ran.secs);
+    r.row(
+        "verify the ledger: signatures, rules, tree, stored state",
+        format!("{} ({:.1} s, peak {:.0} MB)", fmt_rate(v), ran.secs, ran.rss_mb),
+        format!("{} batch verification", fmt_rate(batch_limit)),
+        format!("{:.2}", v / batch_limit),
+    );
+    let bundle = work.join("bundle.jsonl");
+    let b = bundle.to_str().ok_or("bad path")?;
+    let ran = run_cmd(&bin, &["--ledger", l, "--quiet", "export", b], true)?;
+    r.row(
+        "export the bundle",
+        format!("{} ({:.1} s)", fmt_rate(per_sec(events, ran.secs)), ran.secs),
+        "—".into(),
+        "—".into(),
+    );
+    let ran = run_cmd(&bin, &["--quiet", "verify", "--bundle", b], true)?;
+    let vb = per_sec(events, ran.secs);
+    r.row(
+        "verify the bundle, no ledger",
+        format!("{} ({:.1} s, peak {:.0} MB)", fmt_rate(vb), ran.secs, ran.rss_mb),
+        format!("{} batch verification", fmt_rate(batch_limit)),
+        format!("{:.2}", vb / batch_limit),
+    );
+    let ran = run_cmd(&bin, &["--ledger", l, "--quiet", "rebuild"], true)?;
+    let rb = per_sec(events, ran.secs);
+    r.row(
+        "rebuild tree, state and projections (no signature checks)",
+        format!("{} ({:.1} s, peak {:.0} MB)", fmt_rate(rb), ran.secs, ran.rss_mb),
+        format!("{} serde_json", fmt_rate(json_limit)),
+        format!("{:.2}", rb / json_limit),
+    );
+    Ok(())
+}
+
+/// Head queries in-process and as processes, single durable writes, `--at`, `--as-of`.
+fn queries(work: &Path, bin: &Path, events: u64, samples: usize, r: &mut Report) -> Res<()> {
+    let ledger = work.join("ledger");
+    let l = ledger.to_str().ok_or("bad path")?;
+    let bin = bin.to_path_buf();
+
+    // Head queries, in-process.
+    {
+        let ledger = Ledger::open(&ledger, Duration::from_secs(10)).map_err(err)?;
+        let who = MemberId::parse("m100").map_err(err)?;
+        let today = Date::parse("2026-11-28").map_err(err)?;
+        let h = Horizon::head(today);
+        let mut timed = |what: &str, f: &dyn Fn() -> Res<usize>| -> Res<()> {
+            let mut s = Vec::new();
+            for _ in 0..samples {
+                let t = Instant::now();
+                std::hint::black_box(f()?);
+                s.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            r.row(
+                &format!("{what}, in-process"),
+                format!("p50 {:.1} ms, p99 {:.1} ms", percentile(&mut s, 0.5), percentile(&mut s, 0.99)),
+                "5 ms p99 (target)".into(),
+                format!("{:.2}", percentile(&mut s, 0.99) / 5.0),
+            );
+            Ok(())
+        };
+        // As `pledger status --org`: the member's pledges through the member index.
+        timed("status of one member", &|| {
+            let pledges = ledger.pledges_of(&who).map_err(err)?.ok_or("the ledger has no member index")?;
+            let fs = ledger.fulfillments_of(&pledges).map_err(err)?;
+            Ok(pledges.iter().filter_map(|p| projection::status(p, &fs, &h)).count())
+        })?;
+        // As `pledger scorecard` and `coverage`: the head's tallies.
+        timed("scorecard", &|| {
+            let card = ledger.scorecard(&ledger.members().map_err(err)?, &[], today).map_err(err)?;
+            Ok(card.ok_or("the ledger keeps no tallies")?.len())
+        })?;
+        timed("coverage", &|| {
+            let cov = ledger.coverage(&ledger.areas().map_err(err)?, None, None).map_err(err)?;
+            Ok(cov.ok_or("the ledger keeps no tallies")?.len())
+        })?;
+        timed("timeline", &|| Ok(ledger.timeline().map_err(err)?.ok_or("the ledger keeps no tallies")?.len()))?;
+        // The same from every pledge's status, as `--at` and `--as-of` compute them.
+        timed("scorecard from every pledge", &|| {
+            let fs = ledger.fulfillments().map_err(err)?;
+            let st: Vec<_> =
+                ledger.pledges().map_err(err)?.iter().filter_map(|p| projection::status(p, &fs, &h)).collect();
+            Ok(projection::scorecard(&st, &ledger.members().map_err(err)?, &[]).len())
+        })?;
+    }
+    // Head queries and single writes, as processes.
+    let cli_samples = samples.min(20);
+    for (what, args) in [
+        ("status of one member", vec!["status", "--org", "m100", "--format", "json"]),
+        ("scorecard", vec!["scorecard", "--format", "json"]),
+        ("coverage", vec!["coverage", "--format", "json"]),
+    ] {
+        let mut s = Vec::new();
+        for _ in 0..cli_samples {
+            let mut a = vec!["--ledger", l];
+            a.extend(&args);
+            s.push(run_cmd(&bin, &a, true)?.secs * 1000.0);
+        }
+        r.row(
+            &format!("{what}, as a CLI process"),
+            format!("p50 {:.0} ms, p99 {:.0} ms", percentile(&mut s, 0.5), percentile(&mut s, 0.99)),
+            "50 ms p99 (target)".into(),
+            format!("{:.2}", percentile(&mut s, 0.99) / 50.0),
+        );
+    }
+    let key1 = work.join("m100.key");
+    let key1 = key1.to_str().ok_or("bad path")?;
+    let mut s = Vec::new();
+    for i in 0..cli_samples {
+        let amount = format!("{}", 1000 + i);
+        let ran = run_cmd(
+            &bin,
+            &[
+                "--ledger", l, "--key", key1, "pledge", "--to", "m000", "--category", "training", "--area", "ML-3",
+                "--amount", &amount, "--currency", "XOF", "--due", "2027-01-01", "--title", "Bench",
+            ],
+            false,
+        )?;
+        std::hint::black_box(ran.stdout);
+        s.push(ran.secs * 1000.0);
+    }
+    r.row(
+        "a single durable write through the CLI",
+        format!("p50 {:.0} ms, p99 {:.0} ms", percentile(&mut s, 0.5), percentile(&mut s, 0.99)),
+        "30 ms p50 (target)".into(),
+        format!("{:.2}", percentile(&mut s, 0.5) / 30.0),
+    );
+    let half = (events / 2).to_string();
+    let ran = run_cmd(&bin, &["--ledger", l, "status", "--at", &half, "--format", "json"], true)?;
+    r.row(
+        &format!("status --at {half} (replays {half} entries)"),
+        format!("{:.1} s, peak {:.0} MB", ran.secs, ran.rss_mb),
+        "—".into(),
+        "—".into(),
+    );
+    let ran = run_cmd(&bin, &["--ledger", l, "scorecard", "--as-of", "2018-12-31", "--format", "json"], true)?;
+    r.row(
+        "scorecard --as-of 2018-12-31",
+        format!("{:.2} s, peak {:.0} MB", ran.secs, ran.rss_mb),
+        "—".into(),
+        "—".into(),
+    );
+    Ok(())
+}
