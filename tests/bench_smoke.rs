@@ -9,23 +9,11 @@ fn the_benchmark_measures_every_figure_at_a_small_size() {
     let report = pledger_bench::measure::run(1500, Some(work.path().join("bench")), Some(bin), 2, false).unwrap();
     let names: Vec<&str> = report.rows.iter().map(|row| row[0].as_str()).collect();
     for want in [
-        "Ed25519 batch verification",
-        "sled inserts",
-        "bulk submit",
-        "bytes on disk per event",
-        "verify the ledger",
-        "export the bundle",
-        "verify the bundle",
-        "rebuild",
-        "status of one member, in-process",
-        "scorecard, in-process",
-        "coverage, in-process",
-        "timeline, in-process",
-        "status of one member, as a CLI process",
-        "scorecard, as a CLI process",
-        "a single durable write through the CLI",
-        "status --at 750",
-        "scorecard --as-of",
+        "Ed25519 batch verification", "sled inserts", "bulk submit", "bytes on disk per event", "verify the ledger",
+        "export the bundle", "verify the bundle", "rebuild", "status of one member, in-process",
+        "scorecard, in-process", "coverage, in-process", "timeline, in-process",
+        "status of one member, as a CLI process", "scorecard, as a CLI process",
+        "a single durable write through the CLI", "status --at 750", "scorecard --as-of",
     ] {
         assert!(names.iter().any(|n| n.starts_with(want)), "no figure for {want:?} in {names:?}");
     }
@@ -33,9 +21,14 @@ fn the_benchmark_measures_every_figure_at_a_small_size() {
         assert!(row[1].chars().any(|c| c.is_ascii_digit()), "a figure without a number: {row:?}");
     }
     // --reuse measures the queries again on the ledger kept in --work.
-    let again =
-        pledger_bench::measure::run(1500, Some(work.path().join("bench")), Some(assert_cmd::cargo::cargo_bin("pledger")), 2, true)
-            .unwrap();
+    let again = pledger_bench::measure::run(
+        1500,
+        Some(work.path().join("bench")),
+        Some(assert_cmd::cargo::cargo_bin("pledger")),
+        2,
+        true,
+    )
+    .unwrap();
     assert!(again.rows.iter().any(|r| r[0].starts_with("scorecard, in-process")));
     assert!(!again.rows.iter().any(|r| r[0].starts_with("bulk submit")), "--reuse built the ledger again");
 }
