@@ -1,14 +1,15 @@
-//! The scorecard's and the coverage matrix's running totals (SPEC §5, §7: projections are
-//! maintained incrementally, not replayed per query).
+//! The running totals of the scorecard, the coverage matrix and the timeline (SPEC §5, §7:
+//! projections are maintained incrementally, not replayed per query).
 //!
 //! Each pledge contributes its [`Facts`] — its figures at the head, without what depends on the
-//! date they are judged on — to three tallies: per member, per due date and per (area,
-//! category) cell. When an entry changes a pledge, its old facts are removed and its new ones
-//! added; the store writes the tallies it touched with the entry. A scorecard then reads 200
-//! member tallies and the due dates on or after its evaluation date (whatever was due before is
-//! past due) instead of every pledge; coverage reads its cells. The same tallies, built from
-//! every pledge's status at a horizon, are how [`crate::projection`] computes both projections
-//! for `--at` and `--as-of`: one definition of every figure, whichever way the totals came.
+//! date they are judged on — to tallies per member, per (due date, member), per (area, category,
+//! member), per month, and to each member's first pledge month. When an entry changes a pledge,
+//! its old facts are removed and its new ones added; the store writes the tallies it touched with
+//! the entry. A scorecard then reads the member tallies and the due dates on or after its
+//! evaluation date (whatever was due before is past due) instead of every pledge; coverage reads
+//! each cell's members; the timeline its months. The same tallies, built from every pledge at a
+//! horizon, are how [`crate::projection`] computes these projections for `--at` and `--as-of`:
+//! one definition of every figure, whichever way the totals came.
 
 use std::collections::{BTreeMap, BTreeSet};
 

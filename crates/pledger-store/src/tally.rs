@@ -1,5 +1,5 @@
 //! The tallies in the store (see `pledger_core::tally`): kept with every commit, read by the
-//! head's scorecard and coverage, compared by `verify`, rewritten by `rebuild`.
+//! head's scorecard, coverage and timeline, compared by `verify`, rewritten by `rebuild`.
 
 use std::collections::BTreeMap;
 
