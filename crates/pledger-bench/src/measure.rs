@@ -129,6 +129,17 @@ impl Report {
         eprintln!("{what}: {figure} (limit {limit}, {ratio})");
         self.rows.push([what.to_owned(), figure, limit, ratio]);
     }
+
+    /// A run over `events` events as a rate, beside a limit (per second) named `limit_name`.
+    fn rate(&mut self, what: &str, events: u64, ran: &Ran, limit: f64, limit_name: &str) {
+        let rate = per_sec(events, ran.secs);
+        self.row(
+            what,
+            format!("{} ({:.1} s, peak {:.0} MB)", fmt_rate(rate), ran.secs, ran.rss_mb),
+            format!("{} {limit_name}", fmt_rate(limit)),
+            format!("{:.2}", rate / limit),
+        );
+    }
 }
 
 fn per_sec(n: u64, secs: f64) -> f64 {
@@ -248,14 +259,8 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
     // Bulk submit into a fresh ledger.
     let env_s = env_path.to_str().ok_or("bad path")?;
     let ran = run_cmd(&bin, &["--ledger", l, "--quiet", "submit", "--create", env_s], true)?;
-    let submit = per_sec(events, ran.secs);
-    let submit_limit = batch_limit.min(sled_limit);
-    r.row(
-        "bulk submit, every signature and rule checked, durable per 1,000",
-        format!("{} ({:.1} s, peak {:.0} MB)", fmt_rate(submit), ran.secs, ran.rss_mb),
-        format!("{} (min of batch verify, sled)", fmt_rate(submit_limit)),
-        format!("{:.2}", submit / submit_limit),
-    );
+    let what = "bulk submit, every signature and rule checked, durable per 1,000";
+    r.rate(what, events, &ran, batch_limit.min(sled_limit), "(min of batch verify, sled)");
     let disk = dir_bytes(&ledger);
     r.row(
         "bytes on disk per event (tree and state included)",
@@ -269,13 +274,7 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
     let key0 = key0.to_str().ok_or("bad path")?;
     run_cmd(&bin, &["--ledger", l, "--key", key0, "checkpoint"], true)?;
     let ran = run_cmd(&bin, &["--ledger", l, "--quiet", "verify"], true)?;
-    let v = per_sec(events, ran.secs);
-    r.row(
-        "verify the ledger: signatures, rules, tree, stored state",
-        format!("{} ({:.1} s, peak {:.0} MB)", fmt_rate(v), ran.secs, ran.rss_mb),
-        format!("{} batch verification", fmt_rate(batch_limit)),
-        format!("{:.2}", v / batch_limit),
-    );
+    r.rate("verify the ledger: signatures, rules, tree, stored state", events, &ran, batch_limit, "batch verification");
     let bundle = work.join("bundle.jsonl");
     let b = bundle.to_str().ok_or("bad path")?;
     let ran = run_cmd(&bin, &["--ledger", l, "--quiet", "export", b], true)?;
@@ -286,21 +285,9 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
         "—".into(),
     );
     let ran = run_cmd(&bin, &["--quiet", "verify", "--bundle", b], true)?;
-    let vb = per_sec(events, ran.secs);
-    r.row(
-        "verify the bundle, no ledger",
-        format!("{} ({:.1} s, peak {:.0} MB)", fmt_rate(vb), ran.secs, ran.rss_mb),
-        format!("{} batch verification", fmt_rate(batch_limit)),
-        format!("{:.2}", vb / batch_limit),
-    );
+    r.rate("verify the bundle, no ledger", events, &ran, batch_limit, "batch verification");
     let ran = run_cmd(&bin, &["--ledger", l, "--quiet", "rebuild"], true)?;
-    let rb = per_sec(events, ran.secs);
-    r.row(
-        "rebuild tree, state and projections (no signature checks)",
-        format!("{} ({:.1} s, peak {:.0} MB)", fmt_rate(rb), ran.secs, ran.rss_mb),
-        format!("{} serde_json", fmt_rate(json_limit)),
-        format!("{:.2}", rb / json_limit),
-    );
+    r.rate("rebuild tree, state and projections (no signature checks)", events, &ran, json_limit, "serde_json");
     Ok(())
 }
 
