@@ -456,3 +456,32 @@ fn the_scorecard_and_coverage_from_tallies_equal_those_from_every_pledge() {
     env.ok(&["verify"]);
     assert_eq!(answers(&env), tallied);
 }
+
+#[test]
+fn absurd_stored_tallies_are_answered_without_a_panic_and_named_by_verify() {
+    use pledger_core::tally::MemberTally;
+    let env = common::demo();
+    behind_the_back(&env, |db| {
+        let (k, v) = db.scan_prefix(b"t").next().unwrap().unwrap();
+        let mut t: MemberTally = postcard::from_bytes(&v).unwrap();
+        t.fulfilled = u64::MAX;
+        t.unsettled = u64::MAX;
+        t.pledges = u64::MAX;
+        t.follow_through = u64::MAX;
+        db.insert(k, postcard::to_allocvec(&t).unwrap()).unwrap();
+        let (k, _) = db.scan_prefix(b"M").next().unwrap().unwrap();
+        let months: std::collections::BTreeMap<pledger_core::Unit, pledger_core::tally::MonthSums> = [(
+            pledger_core::Unit::currency("XOF").unwrap(),
+            pledger_core::tally::MonthSums { words: u64::MAX, confirmed: u64::MAX, withdrawn: u64::MAX },
+        )]
+        .into_iter()
+        .collect();
+        db.insert(k, postcard::to_allocvec(&months).unwrap()).unwrap();
+    });
+    for q in [["scorecard", "--format", "json"], ["timeline", "--format", "json"], ["scorecard", "--format", "table"]] {
+        env.ok(&q);
+    }
+    fails(&env, &["verify"], "the stored scorecard tally of ");
+    env.ok(&["rebuild"]);
+    env.ok(&["verify"]);
+}

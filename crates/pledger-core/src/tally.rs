@@ -64,9 +64,11 @@ pub struct MonthSums {
     pub withdrawn: u64,
 }
 
-/// `YYYY-MM`.
+/// `YYYY-MM`: the date as written, less its day.
 pub fn month(d: Date) -> String {
-    d.0.format("%Y-%m").to_string()
+    let mut s = d.to_string();
+    s.truncate(s.len().saturating_sub(3));
+    s
 }
 
 impl MonthFacts {
@@ -374,14 +376,15 @@ fn nth(hist: &BTreeMap<u64, u64>, k: u64) -> Option<u64> {
 
 /// The median of a histogram's values, in halves (so that the median of an even count is exact).
 pub fn median_halves(hist: &BTreeMap<u64, u64>) -> Option<u64> {
-    let n: u64 = hist.values().sum();
+    // Saturating: a stored histogram may have been altered (`verify` names it).
+    let n: u64 = hist.values().fold(0u64, |a, c| a.saturating_add(*c));
     if n == 0 {
         return None;
     }
     if n % 2 == 1 {
-        nth(hist, n / 2).map(|v| 2 * v)
+        nth(hist, n / 2).map(|v| v.saturating_mul(2))
     } else {
-        Some(nth(hist, n / 2 - 1)? + nth(hist, n / 2)?)
+        Some(nth(hist, n / 2 - 1)?.saturating_add(nth(hist, n / 2)?))
     }
 }
 
@@ -398,6 +401,20 @@ mod tests {
         assert_eq!(median_halves(&hist(&[(3, 2), (10, 1), (20, 1)])), Some(13));
         // 1, 5, 5, 5, 9
         assert_eq!(median_halves(&hist(&[(1, 1), (5, 3), (9, 1)])), Some(10));
+    }
+
+    #[test]
+    fn absurd_histograms_answer_without_overflowing() {
+        let hist: BTreeMap<u64, u64> = [(u64::MAX, u64::MAX), (1, 5)].into_iter().collect();
+        assert_eq!(median_halves(&hist), Some(u64::MAX));
+        let even: BTreeMap<u64, u64> = [(u64::MAX, 1), (u64::MAX - 1, 1)].into_iter().collect();
+        assert_eq!(median_halves(&even), Some(u64::MAX));
+    }
+
+    #[test]
+    fn a_month_is_its_dates_year_and_month() {
+        assert_eq!(month(Date::parse("2014-03-31").unwrap()), "2014-03");
+        assert_eq!(month(Date::parse("1900-01-01").unwrap()), "1900-01");
     }
 
     #[test]
