@@ -159,6 +159,7 @@ impl Ledger {
             Some(bytes) => decode(&bytes, "head")?,
             None => StoredHead::default(),
         };
+        // Read once: the mark changes only by `rebuild`, which sets the field too.
         let tallied = db.get(Key::Tallied.bytes()).map_err(|e| StoreError::sled(path, e))?.is_some();
         Ok(Ledger { db, path: path.to_owned(), head, keys: Default::default(), tallied })
     }

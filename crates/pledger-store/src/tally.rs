@@ -155,9 +155,10 @@ fn decode_borrowed<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -
 }
 
 impl Ledger {
-    /// Whether this ledger keeps tallies (ledgers made before them get them from `rebuild`).
-    pub fn is_tallied(&self) -> Result<bool> {
-        Ok(self.db.get(Key::Tallied.bytes()).map_err(|e| StoreError::sled(&self.path, e))?.is_some())
+    /// Whether this ledger keeps tallies (ledgers made before them get them from `rebuild`), as
+    /// its mark said when it was opened or rebuilt.
+    pub fn is_tallied(&self) -> bool {
+        self.tallied
     }
 
     /// Every tally stored, and every cell's members, as `verify` compares them with the entries'.
@@ -199,7 +200,7 @@ impl Ledger {
         always: &[MemberId],
         eval: Date,
     ) -> Result<Option<Vec<MemberScore>>> {
-        if !self.is_tallied()? {
+        if !self.is_tallied() {
             return Ok(None);
         }
         let mut tallies: BTreeMap<MemberId, MemberTally> = BTreeMap::new();
@@ -215,7 +216,7 @@ impl Ledger {
     /// The head's timeline, read from the tallies: one key per month and per member. `None`
     /// for a ledger without tallies.
     pub fn timeline(&self) -> Result<Option<Vec<pledger_core::projection::MonthRow>>> {
-        if !self.is_tallied()? {
+        if !self.is_tallied() {
             return Ok(None);
         }
         let mut t = Tallies::default();
@@ -236,7 +237,7 @@ impl Ledger {
         root: Option<&pledger_core::AreaCode>,
         member: Option<&MemberId>,
     ) -> Result<Option<Vec<AreaCoverage>>> {
-        if !self.is_tallied()? {
+        if !self.is_tallied() {
             return Ok(None);
         }
         // Read without an allocation per member: a stored cell, a map of member id to counts,

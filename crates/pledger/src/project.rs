@@ -275,8 +275,8 @@ fn print_status(rows: &[PledgeStatus], f: Format) -> Result<()> {
 
 /// Whether a query can read the head's tallies instead of every pledge: at the head, judged on
 /// today, on a ledger that keeps them (see `pledger_core::tally`).
-fn tallied(ledger: &Ledger, q: &QueryArgs) -> Result<bool> {
-    Ok(q.when.at.is_none() && q.when.as_of.is_none() && ledger.is_tallied()?)
+fn tallied(ledger: &Ledger, q: &QueryArgs) -> bool {
+    q.when.at.is_none() && q.when.as_of.is_none() && ledger.is_tallied()
 }
 
 /// The store said it keeps tallies, then had none.
@@ -287,7 +287,7 @@ fn no_tallies() -> crate::fail::Failure {
 pub fn scorecard(g: &Global, q: &QueryArgs) -> Result<()> {
     let ledger = open_ledger(g)?;
     // An area filter keeps a member's pledges there only: that needs the pledges.
-    let fast = q.area.is_none() && tallied(&ledger, q)?;
+    let fast = q.area.is_none() && tallied(&ledger, q);
     let query = Query::reading(&ledger, q, !fast)?;
     let always: Vec<MemberId> = query.org.iter().cloned().collect();
     let members: Vec<MemberRecord> =
@@ -377,7 +377,7 @@ fn scorecard_csv(card: &[projection::MemberScore]) -> Result<()> {
 
 pub fn coverage(g: &Global, q: &QueryArgs) -> Result<()> {
     let ledger = open_ledger(g)?;
-    let fast = tallied(&ledger, q)?;
+    let fast = tallied(&ledger, q);
     let query = Query::reading(&ledger, q, !fast)?;
     let cov = if fast {
         let (areas, root) = (&query.data.areas, query.area_root.as_ref());
@@ -432,7 +432,7 @@ fn print_coverage(cov: &[projection::AreaCoverage], f: Format) -> Result<()> {
 pub fn timeline(g: &Global, q: &QueryArgs) -> Result<()> {
     let ledger = open_ledger(g)?;
     // The tallies hold everyone's months: a filter needs the pledges.
-    let fast = q.org.is_none() && q.area.is_none() && tallied(&ledger, q)?;
+    let fast = q.org.is_none() && q.area.is_none() && tallied(&ledger, q);
     let query = Query::reading(&ledger, q, !fast)?;
     let rows = if fast {
         ledger.timeline()?.ok_or_else(no_tallies)?

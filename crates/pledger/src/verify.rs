@@ -330,7 +330,7 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
         view.fulfillment(*id)?;
         return Err(mismatch("fulfillment", id));
     }
-    if ledger.is_tallied()? {
+    if ledger.is_tallied() {
         let computed = pledger_core::tally::Tallies::of_state(state);
         let (stored, cells) = ledger.stored_tallies()?;
         let cell = first(&cells, &computed.cell_members()).map(|(a, c)| format!("coverage cell {a} / {c}"));
