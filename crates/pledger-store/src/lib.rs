@@ -84,13 +84,13 @@ fn stored_segment_size(path: &Path) -> Option<usize> {
 /// verify or rebuild stays in bounded memory.
 pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
-fn open_db(path: &Path, wait: Duration) -> Result<sled::Db> {
+fn open_db(path: &Path, wait: Duration, give_up: &mut dyn FnMut() -> bool) -> Result<sled::Db> {
     let start = Instant::now();
     loop {
         match config(path).open() {
             Ok(db) => return Ok(db),
             Err(e) if is_lock_error(&e) => {
-                if start.elapsed() >= wait {
+                if start.elapsed() >= wait || give_up() {
                     return Err(StoreError::InUse { path: path.display().to_string() });
                 }
                 std::thread::sleep(Duration::from_millis(25));
@@ -115,7 +115,7 @@ impl Ledger {
                 return Err(StoreError::AlreadyExists { path: display });
             }
         }
-        let db = open_db(path, Duration::ZERO)?;
+        let db = open_db(path, Duration::ZERO, &mut || true)?;
         db.insert(Key::Version.bytes(), FORMAT).map_err(|e| StoreError::sled(path, e))?;
         db.insert(Key::Indexed.bytes(), b"1".as_slice()).map_err(|e| StoreError::sled(path, e))?;
         db.insert(Key::Tallied.bytes(), b"1".as_slice()).map_err(|e| StoreError::sled(path, e))?;
@@ -124,10 +124,10 @@ impl Ledger {
     }
 
     /// Opens the ledger at `path` for a rebuild, even if a previous rebuild was interrupted.
-    pub fn open_for_rebuild(path: &Path, wait: Duration) -> Result<Ledger> {
-        match Self::open(path, wait) {
+    pub fn open_for_rebuild(path: &Path, wait: Duration, give_up: &mut dyn FnMut() -> bool) -> Result<Ledger> {
+        match Self::open_unless(path, wait, give_up) {
             Err(StoreError::RebuildInterrupted { .. }) => {
-                let db = open_db(path, wait)?;
+                let db = open_db(path, wait, give_up)?;
                 let head = StoredHead::default();
                 Ok(Ledger { db, path: path.to_owned(), head, keys: Default::default(), tallied: false })
             }
@@ -137,10 +137,17 @@ impl Ledger {
 
     /// Opens the ledger at `path`, waiting up to `wait` for another process to release it.
     pub fn open(path: &Path, wait: Duration) -> Result<Ledger> {
+        Self::open_unless(path, wait, &mut || false)
+    }
+
+    /// [`Ledger::open`], giving up the wait early (with [`StoreError::InUse`]) once `give_up`,
+    /// asked between tries, says so — as when the process holding the ledger turns out to be
+    /// one that answers for others.
+    pub fn open_unless(path: &Path, wait: Duration, give_up: &mut dyn FnMut() -> bool) -> Result<Ledger> {
         if !looks_like_ledger(path) {
             return Err(StoreError::NotALedger { path: path.display().to_string() });
         }
-        let db = open_db(path, wait)?;
+        let db = open_db(path, wait, give_up)?;
         match db.get(Key::Version.bytes()).map_err(|e| StoreError::sled(path, e))? {
             Some(v) if v.as_ref() == FORMAT => {}
             Some(v) => {
@@ -185,6 +192,19 @@ impl Ledger {
     /// The state as the rules see it, at the head.
     pub fn view(&self) -> StoreView<'_> {
         StoreView { db: &self.db, pending: None, head: &self.head.state }
+    }
+
+    /// Whether this handle still agrees with what is stored: the same head, the same tallies
+    /// mark, no rebuild under way. A refused append leaves it so; a commit that failed after
+    /// sled took part of it, or an interrupted rebuild, does not — reopen the ledger then.
+    pub fn in_step_with_store(&self) -> Result<bool> {
+        let get = |k: Key| self.db.get(k.bytes()).map_err(|e| StoreError::sled(&self.path, e));
+        let head = get(Key::Head)?;
+        let same_head = match &head {
+            Some(stored) => stored.as_ref() == encode(&self.head).as_slice(),
+            None => self.head.state.size == 0,
+        };
+        Ok(same_head && get(Key::Rebuilding)?.is_none() && get(Key::Tallied)?.is_some() == self.tallied)
     }
 
     /// A handle that finds the committed public key of a key id, usable from another thread

@@ -250,7 +250,7 @@ fn an_interrupted_rebuild_is_reported_until_finished() {
     }
     let e = Ledger::open(&path, Duration::from_secs(10)).err().unwrap();
     assert!(matches!(e, StoreError::RebuildInterrupted { .. }), "{e}");
-    let mut ledger = Ledger::open_for_rebuild(&path, Duration::from_secs(10)).unwrap();
+    let mut ledger = Ledger::open_for_rebuild(&path, Duration::from_secs(10), &mut || false).unwrap();
     ledger.rebuild(|_| {}).unwrap();
     drop(ledger);
     reopen(&path);

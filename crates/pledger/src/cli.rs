@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Serialize, Deserialize)]
 #[command(
     name = "pledger",
     version,
@@ -21,7 +22,7 @@ pub struct Cli {
 }
 
 /// Options every command takes.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct Global {
     /// The ledger's directory.
     #[arg(long, global = true, env = "PLEDGER_LEDGER", value_name = "DIR")]
@@ -36,15 +37,20 @@ pub struct Global {
     /// --sign-only, the ledger the event is meant for when no ledger is at hand.
     #[arg(long, global = true, env = "PLEDGER_ORIGIN", value_name = "ORIGIN")]
     pub origin: Option<String>,
-    /// Seconds to wait for a ledger another process has open, before giving up.
+    /// Seconds to wait for a ledger another process has open, or for its server to be free,
+    /// before giving up.
     #[arg(long, global = true, default_value_t = 10.0, value_name = "SECS")]
     pub wait: f64,
     /// No progress output.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// The ledger `pledger serve` holds open, when this command runs inside it.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub served: crate::serve::Served,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Serialize, Deserialize)]
 pub enum Command {
     /// Make a new Ed25519 key: FILE (private, mode 0600) and FILE.pub; prints the key id.
     Keygen { file: PathBuf },
@@ -146,6 +152,7 @@ pub enum Command {
     /// map, overdue pledges, and the checkpoint it shows.
     Report(ReportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[serde(skip)]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -155,6 +162,11 @@ pub enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Keep the ledger open and answer the commands run on it from other processes, until
+    /// stopped (Ctrl-C or SIGTERM): a query then takes milliseconds instead of the open's
+    /// fraction of a second. See docs/guide.md, "Serving a ledger".
+    #[serde(skip)]
+    Serve,
     /// Build the founding story of SPEC §8 (Mali, 2013–2015) as signed events and print it.
     ///
     /// With --ledger DIR (a new directory) the ledger is kept there; otherwise it is built in a
@@ -162,13 +174,13 @@ pub enum Command {
     Demo,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Serialize, Deserialize)]
 pub enum ImportSource {
     /// An IATI activity file (versions 1.0x and 2.0x). Importing it again changes nothing.
     Iati(IatiArgs),
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct IatiArgs {
     /// The IATI activity file (XML).
     pub file: PathBuf,
@@ -193,7 +205,7 @@ pub struct IatiArgs {
     pub format: Option<Format>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct ReportArgs {
     /// Where to write the report.
     #[arg(long, value_name = "FILE")]
@@ -203,7 +215,7 @@ pub struct ReportArgs {
 }
 
 /// Which state of the ledger a query or report shows.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone, Default, Serialize, Deserialize)]
 pub struct When {
     /// The ledger as it stood with its first N entries (a checkpoint's size): what it knew then.
     #[arg(long, value_name = "N")]
@@ -214,7 +226,7 @@ pub struct When {
 }
 
 /// What a query looks at, and when.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct QueryArgs {
     /// Only this member's pledges (for status: made or received).
     #[arg(long, value_name = "ID")]
@@ -228,7 +240,7 @@ pub struct QueryArgs {
     pub format: Option<Format>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct VerifyArgs {
     /// Verify this export bundle instead of a ledger.
     #[arg(long, value_name = "FILE")]
@@ -247,7 +259,7 @@ pub struct VerifyArgs {
     pub witness: Vec<String>,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Serialize, Deserialize)]
 pub enum ProveWhat {
     /// That an entry is in the tree (by default the tree of the latest checkpoint).
     Inclusion {
@@ -260,7 +272,7 @@ pub enum ProveWhat {
     Consistency { old: u64, new: Option<u64> },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Serialize, Deserialize)]
 pub enum WitnessAction {
     /// Cosign CHECKPOINT with --key if it is consistent with the last one cosigned; print it.
     Cosign {
@@ -285,7 +297,7 @@ pub enum WitnessAction {
     },
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum Format {
     Table,
     Json,
@@ -293,7 +305,7 @@ pub enum Format {
 }
 
 /// How a write is dated and where it goes.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct WriteOpts {
     /// The effective date of what the event records (YYYY-MM-DD); today by default.
     #[arg(long, value_name = "DATE")]
@@ -303,7 +315,7 @@ pub struct WriteOpts {
     pub sign_only: bool,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct InitArgs {
     /// Your organisation's member id.
     #[arg(long, value_name = "ID")]
@@ -324,7 +336,7 @@ pub struct InitArgs {
     pub write: WriteOpts,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Serialize, Deserialize)]
 pub enum MemberAction {
     /// Admit a member with its first public key.
     Add {
@@ -344,7 +356,7 @@ pub enum MemberAction {
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Serialize, Deserialize)]
 pub enum KeyAction {
     /// Add a public key to a member.
     Add {
@@ -368,7 +380,7 @@ pub enum KeyAction {
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Serialize, Deserialize)]
 pub enum AreaAction {
     /// Define an area.
     Add {
@@ -385,7 +397,7 @@ pub enum AreaAction {
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Serialize, Deserialize)]
 pub enum CategoryAction {
     /// Define a category.
     Add {
@@ -398,7 +410,7 @@ pub enum CategoryAction {
 }
 
 /// An amount of money or a quantity, as given on the command line.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 #[group(required = false, multiple = false)]
 pub struct ValueArg {
     /// Money, in the currency's units (12500.50).
@@ -409,7 +421,7 @@ pub struct ValueArg {
     pub quantity: Option<String>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct PledgeArgs {
     /// The beneficiary's member id.
     #[arg(long, value_name = "ID")]
@@ -437,7 +449,7 @@ pub struct PledgeArgs {
     pub write: WriteOpts,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct AmendArgs {
     pub pledge: String,
     #[arg(long, value_name = "DATE")]
@@ -457,7 +469,7 @@ pub struct AmendArgs {
 }
 
 /// The pledge's unit, for --sign-only without a ledger (otherwise read from the ledger).
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct UnitOverride {
     /// The pledge's currency (only needed with --sign-only and no ledger).
     #[arg(long, value_name = "CUR", conflicts_with = "unit")]
@@ -467,7 +479,7 @@ pub struct UnitOverride {
     pub unit: Option<String>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct FulfillArgs {
     pub pledge: String,
     #[command(flatten)]
@@ -489,7 +501,7 @@ pub struct FulfillArgs {
     pub sign_only: bool,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct AttestArgs {
     pub fulfillment: String,
     #[arg(long, conflicts_with = "dispute", required_unless_present = "dispute")]
@@ -502,7 +514,7 @@ pub struct AttestArgs {
     pub write: WriteOpts,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct WithdrawArgs {
     pub pledge: String,
     #[command(flatten)]
@@ -515,7 +527,7 @@ pub struct WithdrawArgs {
     pub write: WriteOpts,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Serialize, Deserialize)]
 pub struct SubmitArgs {
     /// Files of envelopes: one JSON envelope, or one per line. - reads standard input.
     #[arg(required = true)]

@@ -243,7 +243,7 @@ fn refusal(source: &Source, error: pledger_log::LogError) -> Skipped {
 }
 
 fn print(r: &Report, format: Format) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::console::stdout();
     match format {
         Format::Json => {
             serde_json::to_writer(&mut out, r).map_err(|e| refused(e.to_string()))?;

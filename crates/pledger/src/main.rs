@@ -2,6 +2,7 @@
 //! of the ledger lives in those crates, not here.
 
 mod cli;
+mod console;
 mod demo;
 mod docs;
 mod fail;
@@ -11,6 +12,7 @@ mod progress;
 mod project;
 mod read;
 mod report;
+mod serve;
 mod verify;
 mod write;
 
@@ -40,11 +42,26 @@ fn main() -> ExitCode {
             return ExitCode::from(fail::USAGE);
         }
     };
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    if let Some(code) = serve::forward(&cli) {
+        return code;
+    }
+    match run(&cli) {
+        // The ledger was held by a server starting up: it answers now.
+        Err(f) if f.code == fail::IN_USE && cli.global.ledger.as_deref().is_some_and(serve::listening) => {
+            serve::forward(&cli).unwrap_or_else(|| ExitCode::from(finish(Err(f))))
+        }
+        outcome => ExitCode::from(finish(outcome)),
+    }
+}
+
+/// The exit code of a command's outcome, its failure said in one line on stderr.
+fn finish(outcome: Result<(), fail::Failure>) -> u8 {
+    match outcome {
+        Ok(()) => 0,
         Err(f) => {
-            eprintln!("pledger: {}", f.message.replace('\n', " "));
-            ExitCode::from(f.code)
+            use std::io::Write;
+            let _ = writeln!(console::stderr(), "pledger: {}", f.message.replace('\n', " "));
+            f.code
         }
     }
 }
@@ -66,7 +83,7 @@ fn one_line_usage(rendered: &str) -> String {
     format!("{msg} (see pledger --help)")
 }
 
-fn run(cli: Cli) -> Result<(), fail::Failure> {
+fn run(cli: &Cli) -> Result<(), fail::Failure> {
     let g = &cli.global;
     match &cli.command {
         Command::Keygen { file } => write::keygen(file),
@@ -100,5 +117,6 @@ fn run(cli: Cli) -> Result<(), fail::Failure> {
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man { dir } => docs::man(dir),
         Command::Demo => demo::run(g),
+        Command::Serve => serve::serve(g, |cli| finish(run(&cli))),
     }
 }

@@ -1,6 +1,6 @@
 //! Output for people and programs: aligned tables, JSON Lines, CSV.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use comfy_table::{presets, ContentArrangement, Table};
 use pledger_core::event::{Body, Event};
@@ -10,7 +10,7 @@ use crate::fail::Result;
 
 /// The format asked for, or a table on a terminal and JSON Lines when piped.
 pub fn resolve(format: Option<Format>) -> Format {
-    format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Json })
+    format.unwrap_or(if crate::console::stdout_is_terminal() { Format::Table } else { Format::Json })
 }
 
 /// Rows of text under a header, printed as a table or CSV.
@@ -36,12 +36,12 @@ impl Grid {
         for r in &self.rows {
             t.add_row(r.clone());
         }
-        writeln!(std::io::stdout().lock(), "{t}")?;
+        writeln!(crate::console::stdout(), "{t}")?;
         Ok(())
     }
 
     pub fn print_csv(&self) -> Result<()> {
-        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+        let mut w = csv::Writer::from_writer(crate::console::stdout());
         let fail = |e: csv::Error| crate::fail::refused(e.to_string());
         w.write_record(&self.header).map_err(fail)?;
         for r in &self.rows {

@@ -4,9 +4,10 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A progress bar over `total` items, hidden when stderr is not a terminal or with `quiet`.
+/// A progress bar over `total` items, hidden when stderr is not a terminal, with `quiet`, and
+/// in a command `pledger serve` answers for another process (the bar would be the server's).
 pub fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
+    if quiet || crate::console::serving() || !std::io::stderr().is_terminal() {
         return ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
     }
     let pb = ProgressBar::new(total);

@@ -89,7 +89,7 @@ pub struct Query {
 
 impl Query {
     pub fn load(g: &Global, q: &QueryArgs) -> Result<Query> {
-        Query::of(&open_ledger(g)?, q)
+        Query::of(&*open_ledger(g)?, q)
     }
 
     /// The query on a ledger already open.
@@ -159,13 +159,13 @@ impl Query {
                 Some(d) => format!("as of {d}"),
                 None => format!("judged on {}", self.horizon.eval),
             };
-            eprintln!("{} — {} entries, {when}", self.data.origin, self.data.size);
+            let _ = writeln!(crate::console::stderr(), "{} — {} entries, {when}", self.data.origin, self.data.size);
         }
     }
 }
 
 fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = crate::console::stdout();
     for r in rows {
         serde_json::to_writer(&mut out, r).map_err(|e| refused(e.to_string()))?;
         out.write_all(b"\n")?;
@@ -467,17 +467,24 @@ fn print_timeline(rows: &[projection::MonthRow], f: Format) -> Result<()> {
 }
 
 pub fn rebuild(g: &Global) -> Result<()> {
-    let path = crate::write::ledger_path(g)?;
-    let wait =
-        std::time::Duration::from_secs_f64(if g.wait.is_finite() && g.wait >= 0.0 { g.wait.min(3600.0) } else { 0.0 });
-    let mut ledger = Ledger::open_for_rebuild(path, wait)?;
+    let mut ledger = match g.served.ledger() {
+        Some(served) => crate::write::Opened::Served(served),
+        None => {
+            let path = crate::write::ledger_path(g)?;
+            let served = &mut || crate::serve::listening(path);
+            crate::write::Opened::Own(Box::new(Ledger::open_for_rebuild(path, crate::serve::wait(g), served)?))
+        }
+    };
     let pb = crate::progress::bar(ledger.size().max(1), "rebuilding", g.quiet);
     let (n, changed) = ledger.rebuild(|done| pb.set_position(done))?;
     pb.finish_and_clear();
     if changed > 1 && !g.quiet {
-        eprintln!("pledger: rebuilt from {n} entries; {changed} stored records differed and were corrected");
+        writeln!(
+            crate::console::stderr(),
+            "pledger: rebuilt from {n} entries; {changed} stored records differed and were corrected"
+        )?;
     }
-    println!("{n}");
+    writeln!(crate::console::stdout(), "{n}")?;
     Ok(())
 }
 
@@ -487,18 +494,25 @@ pub fn demo_summary(ledger: &Ledger, kept: Option<&std::path::Path>) -> Result<(
     let h = Horizon::head(today());
     let statuses: Vec<PledgeStatus> =
         data.pledges.iter().filter_map(|p| projection::status(p, &data.fulfillments, &h)).collect();
-    println!(
+    writeln!(
+        crate::console::stdout(),
         "Mali, 2014–2016: {} signed events from {} members, in ledger {} (checkpoint of size {} kept).",
         ledger.size(),
         data.members.len(),
         data.origin,
         ledger.size()
-    );
-    println!();
-    println!("Who kept their word (follow-through: confirmed deliveries ÷ words, averaged over pledges):");
+    )?;
+    writeln!(crate::console::stdout())?;
+    writeln!(
+        crate::console::stdout(),
+        "Who kept their word (follow-through: confirmed deliveries ÷ words, averaged over pledges):"
+    )?;
     print_scorecard(&projection::scorecard(&statuses, &data.members, &[]), Format::Table)?;
-    println!();
-    println!("Coverage of the regions (covered: a confirmed delivery; promised: live pledges only):");
+    writeln!(crate::console::stdout())?;
+    writeln!(
+        crate::console::stdout(),
+        "Coverage of the regions (covered: a confirmed delivery; promised: live pledges only):"
+    )?;
     let regions: Vec<projection::AreaCoverage> = projection::coverage(&statuses, &data.areas, None)
         .into_iter()
         .filter(|a| a.level <= pledger_core::event::Level::Region)
@@ -509,14 +523,15 @@ pub fn demo_summary(ledger: &Ledger, kept: Option<&std::path::Path>) -> Result<(
         .filter(|a| a.status == projection::Coverage::Gap)
         .map(|a| format!("{} {}", a.code, a.name))
         .collect();
-    println!("Gaps: {}.", if gaps.is_empty() { "none".to_owned() } else { gaps.join(", ") });
+    writeln!(crate::console::stdout(), "Gaps: {}.", if gaps.is_empty() { "none".to_owned() } else { gaps.join(", ") })?;
     match kept {
-        Some(p) => println!(
+        Some(p) => writeln!(
+            crate::console::stdout(),
             "The ledger is kept in {}: try `pledger --ledger {} status` or `... verify`.",
             p.display(),
             p.display()
-        ),
-        None => println!("Keep the ledger to explore it: pledger --ledger demo-ledger demo"),
+        )?,
+        None => writeln!(crate::console::stdout(), "Keep the ledger to explore it: pledger --ledger demo-ledger demo")?,
     }
     Ok(())
 }

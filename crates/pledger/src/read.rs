@@ -69,7 +69,7 @@ pub fn log(g: &Global, from: u64, format: Option<Format>) -> Result<()> {
     let ledger = open_ledger(g)?;
     let format = resolve(format);
     let mut grid = Grid::new(vec!["seq", "recorded", "id", "kind", "signer", "effective", "what"]);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = crate::console::stdout();
     for item in ledger.lines(from) {
         let (seq, line) = item?;
         let s = shown(&ledger, seq, &line)?;
@@ -170,7 +170,7 @@ pub fn show(g: &Global, id: &str, format: Option<Format>) -> Result<()> {
     let line = ledger.line(seq)?.ok_or_else(|| refused(format!("no entry {seq}")))?;
     let s = shown(&ledger, seq, &line)?;
     match format {
-        Format::Json => println!("{}", shown_json(&s)),
+        Format::Json => writeln!(crate::console::stdout(), "{}", shown_json(&s))?,
         _ => {
             let mut grid = Grid::new(vec!["field", "value"]);
             let j = shown_json(&s);
@@ -208,7 +208,7 @@ fn show_pledge(ledger: &Ledger, id: PledgeId, format: Format) -> Result<()> {
             "pledge": pledge_json(&p, &fs),
             "history": history.iter().map(shown_json).collect::<Vec<_>>(),
         });
-        println!("{out}");
+        writeln!(crate::console::stdout(), "{out}")?;
         return Ok(());
     }
     let u = &p.unit;
@@ -254,7 +254,7 @@ fn show_pledge(ledger: &Ledger, id: PledgeId, format: Format) -> Result<()> {
             describe(&s.event),
         ]);
     }
-    println!("History:");
+    writeln!(crate::console::stdout(), "History:")?;
     h.print_table()
 }
 
@@ -263,7 +263,7 @@ pub fn members(g: &Global, format: Option<Format>) -> Result<()> {
     let format = resolve(format);
     let members = ledger.members()?;
     if format == Format::Json {
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let mut out = crate::console::stdout();
         for m in &members {
             let keys: Vec<Value> = m
                 .keys

@@ -71,7 +71,7 @@ pub fn checkpoint(g: &Global, vkey: bool, add: Option<&Path>) -> Result<()> {
     let head = ledger.head().state.clone();
     let log_key = log_verifying_key(&head.log_key, head.size)?;
     if vkey {
-        println!("{}", Checkpoint::verifier(&head.origin, log_key)?.vkey());
+        writeln!(crate::console::stdout(), "{}", Checkpoint::verifier(&head.origin, log_key)?.vkey())?;
         return Ok(());
     }
     if let Some(file) = add {
@@ -88,12 +88,12 @@ pub fn checkpoint(g: &Global, vkey: bool, add: Option<&Path>) -> Result<()> {
         let mut note = Note::parse(kept.1.as_bytes())?;
         note.merge(&cosigned).map_err(|_| refused("the cosigned checkpoint is not the one kept here"))?;
         ledger.put_checkpoint(cp.size, &note.to_text())?;
-        print!("{}", note.to_text());
+        write!(crate::console::stdout(), "{}", note.to_text())?;
         return Ok(());
     }
     if let Some((size, text)) = ledger.latest_checkpoint()? {
         if size == head.size {
-            print!("{text}");
+            write!(crate::console::stdout(), "{text}")?;
             return Ok(());
         }
     }
@@ -109,7 +109,7 @@ pub fn checkpoint(g: &Global, vkey: bool, add: Option<&Path>) -> Result<()> {
     let cp = Checkpoint { origin: head.origin.clone(), size: head.size, root: ledger.root() };
     let note = cp.sign(&key)?;
     ledger.put_checkpoint(cp.size, &note.to_text())?;
-    print!("{}", note.to_text());
+    write!(crate::console::stdout(), "{}", note.to_text())?;
     Ok(())
 }
 
@@ -229,7 +229,7 @@ pub fn verify(g: &Global, a: &VerifyArgs) -> Result<()> {
         }
     }
     for line in report {
-        println!("{line}");
+        writeln!(crate::console::stdout(), "{line}")?;
     }
     Ok(())
 }
@@ -407,7 +407,13 @@ fn verify_proof(g: &Global, path: &Path, mine: &[(PathBuf, Note)], trusted: Opti
                 return Err(usage("an inclusion proof is verified against one --checkpoint"));
             };
             p.verify(cp).map_err(failed)?;
-            println!("entry {} is in the tree of size {} of {}: proof verified", p.seq, p.size, p.origin);
+            writeln!(
+                crate::console::stdout(),
+                "entry {} is in the tree of size {} of {}: proof verified",
+                p.seq,
+                p.size,
+                p.origin
+            )?;
         }
         Proof::Consistency(p) => {
             let old = opened.iter().find(|c| c.size == p.old_size);
@@ -416,7 +422,12 @@ fn verify_proof(g: &Global, path: &Path, mine: &[(PathBuf, Note)], trusted: Opti
                 return Err(usage("a consistency proof is verified against two --checkpoint files, of its two sizes"));
             };
             p.verify(old, new).map_err(failed)?;
-            println!("the tree of size {} is a prefix of the tree of size {}: proof verified", p.old_size, p.new_size);
+            writeln!(
+                crate::console::stdout(),
+                "the tree of size {} is a prefix of the tree of size {}: proof verified",
+                p.old_size,
+                p.new_size
+            )?;
         }
     }
     Ok(())
@@ -443,7 +454,7 @@ pub fn prove(g: &Global, what: &ProveWhat) -> Result<()> {
                     ledger.size()
                 )));
             }
-            let path = merkle::inclusion_proof::<Blake3, _>(&ledger, seq, size)?;
+            let path = merkle::inclusion_proof::<Blake3, _>(&*ledger, seq, size)?;
             let line = ledger.line(seq)?.ok_or_else(|| refused(format!("no entry {seq}")))?;
             let entry = String::from_utf8(line).map_err(|_| refused(format!("entry {seq} is not UTF-8")))?;
             Proof::Inclusion(InclusionProof { origin, seq, size, entry, path: encode_path(&path) })
@@ -456,11 +467,11 @@ pub fn prove(g: &Global, what: &ProveWhat) -> Result<()> {
             if *old > new || new > ledger.size() {
                 return Err(refused(format!("sizes {old} → {new} do not fit a ledger of {} entries", ledger.size())));
             }
-            let path = merkle::consistency_proof::<Blake3, _>(&ledger, *old, new)?;
+            let path = merkle::consistency_proof::<Blake3, _>(&*ledger, *old, new)?;
             Proof::Consistency(ConsistencyProof { origin, old_size: *old, new_size: new, path: encode_path(&path) })
         }
     };
-    println!("{}", proof.to_json());
+    writeln!(crate::console::stdout(), "{}", proof.to_json())?;
     Ok(())
 }
 
@@ -508,7 +519,7 @@ pub fn export(g: &Global, file: &Path) -> Result<()> {
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, file).map_err(|e| refused(format!("{}: {e}", file.display())))?;
     pb.finish_and_clear();
-    println!("{size}");
+    writeln!(crate::console::stdout(), "{size}")?;
     Ok(())
 }
 
@@ -535,7 +546,7 @@ pub fn witness(g: &Global, action: &WitnessAction) -> Result<()> {
     match action {
         WitnessAction::Vkey { name } => {
             let v = Verifier::new(&witness_name(&key, name), TYPE_COSIGNATURE, key.verifying_key())?;
-            println!("{}", v.vkey());
+            writeln!(crate::console::stdout(), "{}", v.vkey())?;
             Ok(())
         }
         WitnessAction::Cosign { checkpoint, state, name, log_key, bundle } => {
@@ -625,7 +636,7 @@ fn cosign(
         std::fs::rename(&tmp, &state_file)
     })()
     .map_err(|e| refused(format!("{}: {e}", state_file.display())))?;
-    print!("{}", note.to_text());
+    write!(crate::console::stdout(), "{}", note.to_text())?;
     Ok(())
 }
 
@@ -635,13 +646,13 @@ fn sha2_256(data: &[u8]) -> [u8; 32] {
 }
 
 /// Where a witness takes its consistency proof from: the ledger, or a bundle it audits.
-enum Source {
-    Ledger(Box<Ledger>),
+enum Source<'a> {
+    Ledger(crate::write::Opened<'a>),
     Bundle(Box<Auditor>),
 }
 
-impl Source {
-    fn open(g: &Global, bundle_path: Option<&Path>, sizes: &[u64]) -> Result<Source> {
+impl<'a> Source<'a> {
+    fn open(g: &'a Global, bundle_path: Option<&Path>, sizes: &[u64]) -> Result<Source<'a>> {
         match bundle_path {
             Some(p) => {
                 let f = std::fs::File::open(p).map_err(|e| refused(format!("{}: {e}", p.display())))?;
@@ -649,7 +660,7 @@ impl Source {
                     .map_err(|e| refused(format!("{}: {e}", p.display())))?;
                 Ok(Source::Bundle(Box::new(v.auditor)))
             }
-            None if g.ledger.is_some() => Ok(Source::Ledger(Box::new(open_ledger(g)?))),
+            None if g.ledger.is_some() => Ok(Source::Ledger(open_ledger(g)?)),
             None => Err(usage("the witness needs the log's entries: --ledger DIR or --bundle FILE")),
         }
     }
@@ -669,10 +680,10 @@ impl Source {
         };
         match self {
             Source::Ledger(l) => {
-                if new.size > l.size() || merkle::root::<Blake3, _>(l.as_ref(), new.size)? != new.root {
+                if new.size > l.size() || merkle::root::<Blake3, _>(&**l, new.size)? != new.root {
                     return Err(refused("the ledger at hand is not the one this checkpoint is of"));
                 }
-                let path = merkle::consistency_proof::<Blake3, _>(l.as_ref(), old, new.size)?;
+                let path = merkle::consistency_proof::<Blake3, _>(&**l, old, new.size)?;
                 let old_root = decode_root(old_root)?;
                 if !merkle::verify_consistency::<Blake3>(old, new.size, &old_root, &new.root, &path) {
                     return Err(fork());

@@ -1,9 +1,9 @@
 //! The commands that sign events: build the body from flags, sign it, and either print the
 //! envelope (`--sign-only`) or append it and print what it is known by.
 
+use std::io::Write as _;
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chrono::{Local, Utc};
 use ed25519_dalek::SigningKey;
@@ -33,9 +33,43 @@ pub fn ledger_path(g: &Global) -> Result<&Path> {
     g.ledger.as_deref().ok_or_else(|| usage("no ledger given: pass --ledger DIR or set PLEDGER_LEDGER"))
 }
 
-pub fn open_ledger(g: &Global) -> Result<Ledger> {
-    let wait = if g.wait.is_finite() && g.wait >= 0.0 { g.wait.min(3600.0) } else { 0.0 };
-    Ok(Ledger::open(ledger_path(g)?, Duration::from_secs_f64(wait))?)
+/// The ledger a command works on: the one `pledger serve` holds when the command runs inside
+/// it, else opened here — waiting for another process up to `--wait`, unless that process
+/// turns out to be a server (then the command fails as in use, and is sent to it).
+pub fn open_ledger(g: &Global) -> Result<Opened<'_>> {
+    match g.served.ledger() {
+        Some(served) => Ok(Opened::Served(served)),
+        None => {
+            let path = ledger_path(g)?;
+            let served = &mut || crate::serve::listening(path);
+            Ok(Opened::Own(Box::new(Ledger::open_unless(path, crate::serve::wait(g), served)?)))
+        }
+    }
+}
+
+/// An open ledger: this process's own, or the server's, lent for one command.
+pub enum Opened<'a> {
+    Own(Box<Ledger>),
+    Served(std::sync::MutexGuard<'a, Ledger>),
+}
+
+impl std::ops::Deref for Opened<'_> {
+    type Target = Ledger;
+    fn deref(&self) -> &Ledger {
+        match self {
+            Opened::Own(l) => l,
+            Opened::Served(l) => l,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Opened<'_> {
+    fn deref_mut(&mut self) -> &mut Ledger {
+        match self {
+            Opened::Own(l) => l,
+            Opened::Served(l) => l,
+        }
+    }
 }
 
 pub fn load_key(g: &Global) -> Result<SigningKey> {
@@ -87,17 +121,17 @@ fn write_event(
     let key = load_key(g)?;
     let effective = effective(date)?;
     let ledger = if sign_only && g.ledger.is_none() { None } else { Some(open_ledger(g)?) };
-    let body = build(ledger.as_ref())?;
-    let signer = signer(g, ledger.as_ref(), key)?;
+    let body = build(ledger.as_deref())?;
+    let signer = signer(g, ledger.as_deref(), key)?;
     let envelope = signer.sign(Utc::now(), effective, body);
     match ledger {
         Some(_) | None if sign_only => {
-            println!("{}", envelope.to_json());
+            writeln!(crate::console::stdout(), "{}", envelope.to_json())?;
             Ok(())
         }
         Some(mut ledger) => {
             let id = append_one(&mut ledger, envelope)?;
-            println!("{id}");
+            writeln!(crate::console::stdout(), "{id}")?;
             Ok(())
         }
         None => Err(usage("no ledger given: pass --ledger DIR or set PLEDGER_LEDGER")),
@@ -123,7 +157,7 @@ pub fn unwrap_refusal(e: StoreError) -> Failure {
 pub fn keygen(file: &Path) -> Result<()> {
     let key = keys::generate();
     keys::write_keypair(file, &key)?;
-    println!("{}", keys::key_id(&key.verifying_key()));
+    writeln!(crate::console::stdout(), "{}", keys::key_id(&key.verifying_key()))?;
     Ok(())
 }
 
@@ -177,7 +211,7 @@ pub fn init(g: &Global, a: &InitArgs) -> Result<()> {
         .collect();
     if a.write.sign_only {
         for e in &envelopes {
-            println!("{}", e.to_json());
+            writeln!(crate::console::stdout(), "{}", e.to_json())?;
         }
         return Ok(());
     }
@@ -192,7 +226,7 @@ pub fn init(g: &Global, a: &InitArgs) -> Result<()> {
     })();
     match result {
         Ok(_) => {
-            println!("{}", signer.origin);
+            writeln!(crate::console::stdout(), "{}", signer.origin)?;
             Ok(())
         }
         Err(e) => {
@@ -412,7 +446,7 @@ pub fn sign(g: &Global, file: &Path) -> Result<()> {
     }
     let event = Event::parse(&serde_json::to_vec(&value).unwrap_or_default())
         .map_err(|e| refused(format!("{}: {e}", file.display())))?;
-    println!("{}", sign_event(&event, &key).to_json());
+    writeln!(crate::console::stdout(), "{}", sign_event(&event, &key).to_json())?;
     Ok(())
 }
 
@@ -429,7 +463,7 @@ type Envelopes = Box<dyn Iterator<Item = Result<(Source, Envelope)>>>;
 fn envelopes(path: &Path) -> Result<Envelopes> {
     let name = path.display().to_string();
     let reader: Box<dyn BufRead> = if path == Path::new("-") {
-        Box::new(std::io::BufReader::new(std::io::stdin()))
+        crate::console::stdin()
     } else {
         let f = std::fs::File::open(path).map_err(|e| refused(format!("{name}: {e}")))?;
         Box::new(std::io::BufReader::with_capacity(1 << 20, f))
@@ -483,11 +517,11 @@ pub fn submit(g: &Global, a: &SubmitArgs) -> Result<()> {
     }
     let mut ledger = match (a.create, a.resume) {
         (true, true) if ledger_path(g)?.exists() => open_ledger(g)?,
-        (true, _) => Ledger::create(ledger_path(g)?)?,
+        (true, _) => Opened::Own(Box::new(Ledger::create(ledger_path(g)?)?)),
         _ => open_ledger(g)?,
     };
     let files: Vec<PathBuf> = a.files.clone();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = crate::console::stdout();
     let (group, resume) = (a.group, a.resume);
     let lookup = ledger.key_lookup();
     // A pipeline: a reader thread parses the envelopes and verifies their signatures on every

@@ -7,6 +7,7 @@
 mod svg;
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use base64::Engine;
 use pledger_core::projection::{self, Coverage, MemberScore, PledgeState, PledgeStatus};
@@ -39,13 +40,14 @@ pub fn write(g: &Global, a: &ReportArgs) -> Result<()> {
     let html = render(&query, &provenance);
     std::fs::write(&a.html, html).map_err(|e| refused(format!("{}: {e}", a.html.display())))?;
     if !g.quiet {
-        eprintln!(
+        writeln!(
+            crate::console::stderr(),
             "pledger: wrote {} — {} at size {}, root {}",
             a.html.display(),
             provenance.origin,
             provenance.size,
             hex::encode(provenance.root)
-        );
+        )?;
     }
     Ok(())
 }

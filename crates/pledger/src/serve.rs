@@ -1,0 +1,331 @@
+//! `pledger serve`: one process keeps the ledger open and answers the commands other processes
+//! run on it, so that they skip sled's open — a fraction of a second on a large ledger — and
+//! are not turned away because the ledger is in use.
+//!
+//! A command run with `--ledger DIR` looks for the socket `DIR/pledger.sock`. If a server
+//! answers there, the command is sent to it whole (as parsed here, with this process's working
+//! directory and whether its stdout is a terminal) and runs inside the server, on the
+//! ledger it holds, exactly as it would have run here; its output comes back as frames
+//! ([`crate::console::frame`]) and its exit code is this process's. With no server, or a stale
+//! socket, the command opens the ledger itself. The socket is the user's alone (mode 0600):
+//! whoever may use it may act as the server's user.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use pledger_store::Ledger;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{Cli, Command, Global, SubmitArgs};
+use crate::console::{self, frame};
+use crate::fail::{refused, Failure, Result, IN_USE, REFUSED};
+
+/// The socket's name inside the ledger's directory.
+pub const SOCKET: &str = "pledger.sock";
+
+/// The ledger the server holds, lent to the command it runs.
+#[derive(Clone, Default)]
+pub struct Served(Option<Arc<Mutex<Ledger>>>);
+
+impl std::fmt::Debug for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Served(ledger)" } else { "Served(none)" })
+    }
+}
+
+impl Served {
+    /// The served ledger, if this command runs inside the server.
+    pub fn ledger(&self) -> Option<MutexGuard<'_, Ledger>> {
+        self.0.as_ref().map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
+
+/// What a client sends: the command as it parsed it, and its surroundings.
+/// The command travels as parsed (the server parses nothing again, so neither its environment
+/// nor its defaults leak into the command).
+#[derive(Serialize, Deserialize)]
+struct Request<C> {
+    cwd: PathBuf,
+    stdout_tty: bool,
+    /// The command reads stdin: the client sends it as frames after the request.
+    stdin: bool,
+    cli: C,
+}
+
+fn reads_stdin(cli: &Cli) -> bool {
+    matches!(&cli.command, Command::Submit(SubmitArgs { files, .. }) if files.iter().any(|f| f == Path::new("-")))
+}
+
+/// Runs `cli` in the server of its ledger, if one answers; `None` when the command is to run
+/// here: no ledger given, no server, or a command that never reads a ledger's open handle.
+pub fn forward(cli: &Cli) -> Option<ExitCode> {
+    if matches!(
+        cli.command,
+        Command::Keygen { .. }
+            | Command::Init(_)
+            | Command::Demo
+            | Command::Serve
+            | Command::Completions { .. }
+            | Command::Man { .. }
+    ) {
+        return None;
+    }
+    let dir = cli.global.ledger.as_deref()?;
+    let socket = dir.join(SOCKET);
+    if !socket.exists() {
+        return None;
+    }
+    // A socket nobody listens on is what a server killed without warning leaves behind.
+    let stream = connect(&socket).ok()?;
+    match ask(stream, cli, dir) {
+        Ok(Some(code)) => Some(ExitCode::from(code)),
+        // The server closed before it began the command (it was stopping): run it here.
+        Ok(None) => None,
+        Err(f) => {
+            let _ = writeln!(std::io::stderr(), "pledger: {}", f.message);
+            Some(ExitCode::from(f.code))
+        }
+    }
+}
+
+/// Whether a server answers on the ledger `dir`'s socket.
+pub fn listening(dir: &Path) -> bool {
+    let socket = dir.join(SOCKET);
+    socket.exists() && connect(&socket).is_ok()
+}
+
+/// Connects to a socket by a path of any length (a socket's address holds about 100 bytes).
+fn connect(socket: &Path) -> std::io::Result<UnixStream> {
+    UnixStream::connect(socket).or_else(|e| {
+        let (Some(dir), Some(name)) = (socket.parent(), socket.file_name()) else { return Err(e) };
+        let dir = std::fs::File::open(dir)?;
+        UnixStream::connect(
+            Path::new("/proc/self/fd").join(std::os::fd::AsRawFd::as_raw_fd(&dir).to_string()).join(name),
+        )
+    })
+}
+
+/// The command's exit code, or `None` if the server closed before beginning it.
+fn ask(mut stream: UnixStream, cli: &Cli, dir: &Path) -> Result<Option<u8>> {
+    use std::io::IsTerminal;
+    let lost = |e: std::io::Error| refused(format!("the server of {} stopped answering: {e}", dir.display()));
+    let request = Request {
+        cwd: std::env::current_dir().map_err(|e| refused(format!("the working directory: {e}")))?,
+        stdout_tty: std::io::stdout().is_terminal(),
+        stdin: reads_stdin(cli),
+        cli,
+    };
+    let body = serde_json::to_vec(&request)
+        .map_err(|e| refused(format!("cannot send the command to the ledger's server: {e}")))?;
+    if frame::write(&mut stream, frame::REQUEST, &body).is_err() {
+        return Ok(None);
+    }
+    // The server answers one command at a time: wait for it as for a ledger in use.
+    stream.set_read_timeout(Some(wait(&cli.global).max(Duration::from_millis(1)))).map_err(lost)?;
+    match frame::read(&mut stream) {
+        Ok(Some((frame::STARTED, _))) => {}
+        Ok(None) => return Ok(None),
+        Ok(Some(_)) => return Err(refused(format!("the server of {} answered out of turn", dir.display()))),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            return Err(Failure {
+                code: IN_USE,
+                message: format!("ledger {} is in use: its server is busy with another command", dir.display()),
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(None),
+        Err(e) => return Err(lost(e)),
+    }
+    if frame::write(&mut stream, frame::GO, &[]).is_err() {
+        return Ok(None);
+    }
+    // Only now: a command never begun must find stdin untouched, to run here.
+    if request.stdin {
+        let mut to_server = stream.try_clone().map_err(lost)?;
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 8192];
+            let mut input = std::io::stdin().lock();
+            loop {
+                let n = match std::io::Read::read(&mut input, &mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => 0,
+                };
+                if frame::write(&mut to_server, frame::STDIN, &buf[..n]).is_err() || n == 0 {
+                    break;
+                }
+            }
+        });
+    }
+    stream.set_read_timeout(None).map_err(lost)?;
+    loop {
+        match frame::read(&mut stream) {
+            Ok(Some((frame::STDOUT, bytes))) => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&bytes)?;
+                out.flush()?;
+            }
+            Ok(Some((frame::STDERR, bytes))) => std::io::stderr().lock().write_all(&bytes)?,
+            Ok(Some((frame::EXIT, code))) => return Ok(Some(code.first().copied().unwrap_or(REFUSED))),
+            Ok(_) | Err(_) => {
+                return Err(refused(format!(
+                    "the server of {} stopped before the command ended; a write may or may not have been recorded (see pledger log)",
+                    dir.display()
+                )))
+            }
+        }
+    }
+}
+
+/// How long `--wait` allows, bounded.
+pub fn wait(g: &Global) -> Duration {
+    Duration::from_secs_f64(if g.wait.is_finite() && g.wait >= 0.0 { g.wait.min(3600.0) } else { 0.0 })
+}
+
+/// Set by SIGINT, SIGTERM or SIGHUP: the server ends after the command it is answering.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// `pledger serve`: opens the ledger, listens on its socket, answers commands one at a time.
+pub fn serve(g: &Global, run: impl Fn(Cli) -> u8) -> Result<()> {
+    let dir = crate::write::ledger_path(g)?;
+    // sled reopens its files by path, and each command changes the working directory.
+    let dir = std::fs::canonicalize(dir).map_err(|e| refused(format!("{}: {e}", dir.display())))?;
+    let ledger = Ledger::open(&dir, wait(g))?;
+    let socket = dir.join(SOCKET);
+    if socket.exists() {
+        if connect(&socket).is_ok() {
+            return Err(refused(format!("{} is already served", dir.display())));
+        }
+        std::fs::remove_file(&socket).map_err(|e| refused(format!("{}: {e}", socket.display())))?;
+    }
+    let listener = bind(&socket)?;
+    let _socket_removed = RemoveOnDrop(socket.clone());
+    watch_signals(&socket)?;
+    let mut served = Arc::new(Mutex::new(ledger));
+    if !g.quiet {
+        let size = served.lock().map(|l| l.size()).unwrap_or(0);
+        eprintln!("pledger: serving {} ({size} entries) on {}; Ctrl-C stops", dir.display(), socket.display());
+    }
+    for conn in listener.incoming() {
+        if STOP.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(conn) = conn else { continue };
+        let ok = answer(conn, &served, &run);
+        std::env::set_current_dir("/").ok();
+        // A command that failed or panicked may have left the handle's memory behind the disk
+        // (a commit sled took part of, an interrupted rebuild): then open the ledger again, as
+        // the next process would. A refused event leaves the handle as it was.
+        if !ok && !served.lock().ok().and_then(|l| l.in_step_with_store().ok()).unwrap_or(false) {
+            served = reopen(served, &dir, g)?;
+        }
+    }
+    Ok(())
+}
+
+fn bind(socket: &Path) -> Result<UnixListener> {
+    let failed = |e: std::io::Error| refused(format!("{}: {e}", socket.display()));
+    let listener = UnixListener::bind(socket).or_else(|e| {
+        // A path too long for a socket's address: bind through the directory's descriptor.
+        let (Some(dir), Some(name)) = (socket.parent(), socket.file_name()) else { return Err(e) };
+        let dir = std::fs::File::open(dir)?;
+        UnixListener::bind(
+            Path::new("/proc/self/fd").join(std::os::fd::AsRawFd::as_raw_fd(&dir).to_string()).join(name),
+        )
+    });
+    let listener = listener.map_err(failed)?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+    Ok(listener)
+}
+
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Stops the server on SIGINT, SIGTERM and SIGHUP once the command in hand is answered; a
+/// client gone mid-answer (`pledger log | head`) is a failed write, not the server's death.
+fn watch_signals(socket: &Path) -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGPIPE, SIGTERM};
+    signal_hook::flag::register(SIGPIPE, Arc::new(AtomicBool::new(false)))
+        .map_err(|e| refused(format!("cannot watch for signals: {e}")))?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| refused(format!("cannot watch for signals: {e}")))?;
+    let socket = socket.to_owned();
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            STOP.store(true, Ordering::SeqCst);
+            // Wake the loop waiting for a connection.
+            let _ = connect(&socket);
+        }
+    });
+    Ok(())
+}
+
+fn reopen(served: Arc<Mutex<Ledger>>, dir: &Path, g: &Global) -> Result<Arc<Mutex<Ledger>>> {
+    // The only other holder was the command, which has ended.
+    drop(served);
+    Ok(Arc::new(Mutex::new(Ledger::open(dir, wait(g))?)))
+}
+
+/// How long a client may take to send its request, or its go-ahead once the server is free.
+const CLIENT_SILENCE: Duration = Duration::from_secs(10);
+
+/// Answers one connection; whether the command succeeded.
+fn answer(mut conn: UnixStream, served: &Arc<Mutex<Ledger>>, run: &impl Fn(Cli) -> u8) -> bool {
+    // A client that connects and says nothing must not hold the ledger.
+    if conn.set_read_timeout(Some(CLIENT_SILENCE)).is_err() {
+        return true;
+    }
+    let request = match frame::read(&mut conn) {
+        Ok(Some((frame::REQUEST, body))) => serde_json::from_slice::<Request<Cli>>(&body),
+        // A wake-up, or a client gone before it asked.
+        _ => return true,
+    };
+    let fail = |conn: &mut UnixStream, message: String| {
+        let _ = frame::write(conn, frame::STARTED, &[]);
+        let _ = frame::write(conn, frame::STDERR, format!("pledger: {message}\n").as_bytes());
+        let _ = frame::write(conn, frame::EXIT, &[REFUSED]);
+        true
+    };
+    let mut request = match request {
+        Ok(r) => r,
+        Err(e) => return fail(&mut conn, format!("the ledger's server could not read the command: {e}")),
+    };
+    if matches!(request.cli.command, Command::Serve) {
+        return fail(&mut conn, "the ledger is already served".to_owned());
+    }
+    if frame::write(&mut conn, frame::STARTED, &[]).is_err() {
+        return true;
+    }
+    match frame::read(&mut conn) {
+        Ok(Some((frame::GO, _))) => {}
+        // The client stopped waiting: it said the ledger was in use, so nothing runs.
+        _ => return true,
+    }
+    // Its stdin may come slowly.
+    if conn.set_read_timeout(None).is_err() {
+        return true;
+    }
+    if let Err(e) = std::env::set_current_dir(&request.cwd) {
+        return fail(&mut conn, format!("{}: {e}", request.cwd.display()));
+    }
+    let Ok(socket) = conn.try_clone() else { return true };
+    console::begin_session(socket, request.stdout_tty);
+    request.cli.global.served = Served(Some(Arc::clone(served)));
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(request.cli))).unwrap_or_else(|_| {
+        let _ = writeln!(console::stderr(), "pledger: internal error (see the server's output)");
+        REFUSED
+    });
+    console::end_session();
+    let _ = frame::write(&mut conn, frame::EXIT, &[code]);
+    code == 0
+}

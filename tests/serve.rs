@@ -1,0 +1,279 @@
+//! End-to-end: `pledger serve` holds the ledger open and answers the commands other `pledger`
+//! processes run on it — the same answers, the same refusals, nothing lost when it is killed.
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bin, Env};
+
+/// A running `pledger serve` on the env's ledger, stopped with SIGTERM when dropped.
+struct Server {
+    child: Child,
+    socket: std::path::PathBuf,
+}
+
+impl Server {
+    fn start(env: &Env) -> Server {
+        let socket = env.ledger.join("pledger.sock");
+        let child = Command::new(bin())
+            .current_dir(env.dir.path())
+            .env("PLEDGER_LEDGER", &env.ledger)
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let server = Server { child, socket };
+        let start = Instant::now();
+        // Listening, not merely there: a killed server leaves its socket behind.
+        while std::os::unix::net::UnixStream::connect(&server.socket).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(20), "the server never listened");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        server
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+    }
+
+    /// Stops the server with SIGTERM; its exit status and stderr.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        self.signal("-TERM");
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut e, &mut err).unwrap();
+        }
+        (status, err)
+    }
+
+    fn kill(mut self) {
+        self.signal("-KILL");
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn triple(o: &Output) -> (Option<i32>, String, String) {
+    (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// A ledger with a pledge met in part, confirmed, and a checkpoint.
+fn busy_ledger() -> Env {
+    let env = Env::founded();
+    let p = env.pledge_xof("psi", "1000000");
+    let f = env.ok(&["--key", "psi.key", "fulfill", &p, "--amount", "400000", "--date", "2014-06-01"]);
+    env.ok(&["--key", "dns.key", "attest", &f, "--confirm", "--date", "2014-06-10"]);
+    env.ok(&["--key", "dns.key", "checkpoint"]);
+    env
+}
+
+const QUERIES: &[&[&str]] = &[
+    &["log", "--format", "json"],
+    &["log", "--from", "3", "--format", "csv"],
+    &["members", "--format", "json"],
+    &["status"],
+    &["status", "--org", "psi", "--format", "csv"],
+    &["status", "--as-of", "2014-06-05", "--format", "json"],
+    &["scorecard", "--format", "csv"],
+    &["scorecard", "--format", "table"],
+    &["coverage", "--format", "json"],
+    &["coverage", "--area", "ML-3", "--format", "csv"],
+    &["timeline", "--format", "json"],
+    &["show", "P-000001", "--format", "json"],
+    &["show", "P-999999"],
+    &["prove", "inclusion", "P-000001"],
+    &["verify"],
+    &["status", "--org", "nobody"],
+    &["status", "--at", "9999"],
+];
+
+#[test]
+fn served_commands_answer_exactly_as_a_process_of_their_own() {
+    let env = busy_ledger();
+    let alone: Vec<_> = QUERIES.iter().map(|q| triple(&env.run(q))).collect();
+    let server = Server::start(&env);
+    let mode = std::fs::metadata(&server.socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the socket is its user's alone");
+    for (q, want) in QUERIES.iter().zip(&alone) {
+        let got = triple(&env.run(q));
+        assert_eq!(&got, want, "{q:?} through the server");
+    }
+    // Some of them did fail, and the failures came through as one line each.
+    assert!(alone.iter().filter(|(code, _, _)| *code != Some(0)).count() >= 3);
+    // A write through the server is acknowledged by the server's handle, and on disk.
+    let p = env.ok(&common::pledge_with("usaid.key", &[("--date", "2014-02-01")]));
+    assert_eq!(p, "P-000002");
+    let served_log = env.ok(&["log", "--format", "json"]);
+    let (status, err) = server.stop();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("serving"), "{err}");
+    assert_eq!(env.ok(&["log", "--format", "json"]), served_log);
+    assert!(served_log.contains("\"P-000002\""));
+    env.ok(&["verify"]);
+}
+
+#[test]
+fn a_served_ledger_refuses_bad_input_as_a_process_would() {
+    let env = busy_ledger();
+    let _server = Server::start(&env);
+    env.refused(&common::pledge_with("psi.key", &[("--amount", "1.5")]), 2, "amount");
+    env.refused(&common::pledge_with("psi.key", &[("--due", "2015-02-30")]), 2, "date");
+    env.refused(&["--key", "psi.key", "fulfill", "P-000042", "--amount", "5", "--date", "2014-06-01"], 1, "P-000042");
+    env.refused(&["--key", "psi.key", "attest", "F-000001", "--confirm"], 1, "psi");
+    // A forged envelope: psi's event, its signature altered.
+    let signed = env.ok(&[&common::pledge_with("psi.key", &[])[..], &["--sign-only".to_owned()]].concat());
+    let mut v: serde_json::Value = serde_json::from_str(&signed).unwrap();
+    let sig = v["signatures"][0]["sig"].as_str().unwrap().to_owned();
+    let flipped = match sig.strip_prefix('A') {
+        Some(rest) => format!("B{rest}"),
+        None => format!("A{}", &sig[1..]),
+    };
+    v["signatures"][0]["sig"] = serde_json::Value::String(flipped);
+    env.write("forged.json", &v.to_string());
+    env.refused(&["submit", "forged.json"], 1, "signature");
+    env.write("truncated.json", &signed[..signed.len() / 2]);
+    env.refused(&["submit", "truncated.json"], 1, "truncated.json");
+    // The server still answers, and the ledger is whole.
+    assert!(env.ok(&["verify"]).starts_with("verified"));
+    env.write("good.json", &signed);
+    assert_eq!(env.ok(&["submit", "good.json"]), "P-000002");
+}
+
+#[test]
+fn submit_reads_the_clients_stdin_through_the_server() {
+    let env = busy_ledger();
+    let mut lines = String::new();
+    for title in ["one", "two", "three"] {
+        lines +=
+            &env.ok(
+                &[&common::pledge_with("measure.key", &[("--title", title)])[..], &["--sign-only".to_owned()]].concat()
+            );
+        lines.push('\n');
+    }
+    let _server = Server::start(&env);
+    let mut child = env.submit_stream();
+    child.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "P-000002\nP-000003\nP-000004\n");
+    let status = env.ok(&["status", "--org", "measure", "--format", "json"]);
+    assert_eq!(status.lines().count(), 3);
+}
+
+#[test]
+fn a_busy_server_is_waited_for_with_a_bound() {
+    let env = busy_ledger();
+    let signed = env.ok(&[&common::pledge_with("psi.key", &[])[..], &["--sign-only".to_owned()]].concat());
+    let _server = Server::start(&env);
+    // `submit -` holds the server while it waits on its input.
+    let mut holder = env.submit_stream();
+    let start = Instant::now();
+    let busy = loop {
+        let out = env.run(&["--wait", "0.2", "members"]);
+        if out.status.code() == Some(75) {
+            break out;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the server never got busy");
+    };
+    let err = String::from_utf8(busy.stderr).unwrap();
+    assert!(err.starts_with("pledger: ledger ") && err.contains("in use"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+    // A command waiting longer is answered once the server is free.
+    let waiter = Command::new(bin())
+        .args(["--ledger", env.ledger.to_str().unwrap(), "--wait", "30", "members", "--format", "json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = holder.stdin.take().unwrap();
+    input.write_all(signed.as_bytes()).unwrap();
+    drop(input);
+    let held = holder.wait_with_output().unwrap();
+    assert!(held.status.success());
+    assert_eq!(String::from_utf8(held.stdout).unwrap(), "P-000002\n");
+    let waited = waiter.wait_with_output().unwrap();
+    assert!(waited.status.success());
+    assert_eq!(String::from_utf8(waited.stdout).unwrap().lines().count(), 5);
+}
+
+#[test]
+fn one_server_per_ledger_and_a_stale_socket_is_passed_over() {
+    let env = busy_ledger();
+    let before = env.ok(&["log", "--format", "json"]);
+    let server = Server::start(&env);
+    let second = env.run(&["--wait", "0", "serve"]);
+    assert_eq!(second.status.code(), Some(75), "{}", String::from_utf8_lossy(&second.stderr));
+    // Killed without warning, the server leaves its socket; commands open the ledger themselves.
+    server.kill();
+    assert!(env.ledger.join("pledger.sock").exists());
+    assert_eq!(env.ok(&["log", "--format", "json"]), before);
+    // A new server takes the stale socket's place.
+    let server = Server::start(&env);
+    assert_eq!(env.ok(&["log", "--format", "json"]), before);
+    let (status, _) = server.stop();
+    assert!(status.success());
+    assert!(!env.ledger.join("pledger.sock").exists(), "a server stopped by SIGTERM removes its socket");
+}
+
+#[test]
+fn killing_the_server_mid_write_loses_nothing_acknowledged() {
+    let env = busy_ledger();
+    for round in 0..3u64 {
+        let server = Server::start(&env);
+        let pid = server.child.id();
+        let killed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Writes through the server until it is killed; each printed id is acknowledged (the
+        // last ones may be written by the command itself once the server is gone).
+        let writer = {
+            let killed = std::sync::Arc::clone(&killed);
+            let program = bin();
+            let dir = env.dir.path().to_owned();
+            let ledger = env.ledger.clone();
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                let mut i = 0;
+                while !killed.load(std::sync::atomic::Ordering::SeqCst) {
+                    i += 1;
+                    let title = format!("r{round}-{i}");
+                    let out = Command::new(&program)
+                        .current_dir(&dir)
+                        .env("PLEDGER_LEDGER", &ledger)
+                        .args(common::pledge_with("usaid.key", &[("--title", &title)]))
+                        .output()
+                        .unwrap();
+                    if out.status.success() {
+                        acknowledged.push(String::from_utf8(out.stdout).unwrap().trim().to_owned());
+                    }
+                }
+                acknowledged
+            })
+        };
+        std::thread::sleep(Duration::from_millis(150 + 120 * round));
+        let kill = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+        assert!(kill.success());
+        drop(server);
+        killed.store(true, std::sync::atomic::Ordering::SeqCst);
+        let acknowledged = writer.join().unwrap();
+        assert!(!acknowledged.is_empty(), "round {round}: nothing was written before the kill");
+        let log = env.ok(&["log", "--format", "json"]);
+        for id in &acknowledged {
+            assert!(log.contains(&format!("\"{id}\"")), "round {round}: acknowledged {id} lost");
+        }
+        assert!(env.ok(&["verify"]).starts_with("verified"));
+    }
+}
