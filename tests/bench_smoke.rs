@@ -9,11 +9,27 @@ fn the_benchmark_measures_every_figure_at_a_small_size() {
     let report = pledger_bench::measure::run(1500, Some(work.path().join("bench")), Some(bin), 2, false).unwrap();
     let names: Vec<&str> = report.rows.iter().map(|row| row[0].as_str()).collect();
     for want in [
-        "Ed25519 batch verification", "sled inserts", "bulk submit", "bytes on disk per event", "verify the ledger",
-        "export the bundle", "verify the bundle", "rebuild", "status of one member, in-process",
-        "scorecard, in-process", "coverage, in-process", "timeline, in-process",
-        "status of one member, as a CLI process", "scorecard, as a CLI process",
-        "a single durable write through the CLI", "status --at 750", "scorecard --as-of",
+        "Ed25519 batch verification",
+        "sled inserts",
+        "bulk submit",
+        "bytes on disk per event",
+        "verify the ledger",
+        "export the bundle",
+        "verify the bundle",
+        "rebuild",
+        "status of one member, in-process",
+        "scorecard, in-process",
+        "coverage, in-process",
+        "timeline, in-process",
+        "status of one member, as a CLI process",
+        "scorecard, as a CLI process",
+        "a single durable write through the CLI",
+        "pledger serve: listening after",
+        "status of one member, as a CLI process, ledger served",
+        "coverage, as a CLI process, ledger served",
+        "a single durable write through the CLI, ledger served",
+        "status --at 750",
+        "scorecard --as-of",
     ] {
         assert!(names.iter().any(|n| n.starts_with(want)), "no figure for {want:?} in {names:?}");
     }
