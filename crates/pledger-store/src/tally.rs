@@ -253,19 +253,20 @@ impl Ledger {
             let (live, delivered): (Vec<&str>, Vec<&str>) = decode_borrowed(&v, "coverage cell")?;
             let set = |ids: &[&str]| -> Result<MemberSet> {
                 let mut out = MemberSet::default();
-                // A cell's ids come in id order, like the member list: each is searched for
-                // after the one before.
-                let mut from = 0;
+                // A cell's ids come in id order, like the member list: the two are merged, each
+                // id found by walking on from the one before.
+                let mut at = 0;
                 for id in ids.iter().filter(|id| member.is_none_or(|m| m.as_str() == **id)) {
-                    let rest = sets.members.get(from..).unwrap_or_default();
-                    let i = from
-                        + rest.binary_search_by(|m| m.as_str().cmp(id)).map_err(|_| {
-                            StoreError::Corrupt(format!(
-                                "the coverage cell {area} / {category} names an unknown member"
-                            ))
-                        })?;
-                    out.insert(i);
-                    from = i + 1;
+                    while sets.members.get(at).is_some_and(|m| m.as_str() < *id) {
+                        at += 1;
+                    }
+                    if sets.members.get(at).is_none_or(|m| m.as_str() != *id) {
+                        return Err(StoreError::Corrupt(format!(
+                            "the coverage cell {area} / {category} names an unknown member"
+                        )));
+                    }
+                    out.insert(at);
+                    at += 1;
                 }
                 Ok(out)
             };

@@ -91,68 +91,61 @@ pub mod frame {
     }
 }
 
-/// The command's stdout: written through as usual, or gathered and sent as frames.
-pub fn stdout() -> Stream {
-    Stream { tag: frame::STDOUT, pending: Vec::new() }
+/// `println!` for a command: a line on its stdout, flushed, a failure to write returned.
+macro_rules! outln {
+    () => { $crate::console::emit(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::console::emit(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` for a command.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::console::emit(format_args!($($arg)*)) };
+}
+
+pub(crate) use {out, outln};
+
+/// Writes to the command's stdout and flushes.
+pub fn emit(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    let mut o = stdout();
+    o.write_fmt(args)?;
+    o.flush()
+}
+
+/// The command's stdout: this process's, or the client's, buffered either way (64 KiB, sent
+/// when full, flushed or dropped).
+pub fn stdout() -> std::io::BufWriter<Stream> {
+    std::io::BufWriter::with_capacity(CHUNK, Stream { tag: frame::STDOUT })
 }
 
 /// The command's stderr.
-pub fn stderr() -> Stream {
-    Stream { tag: frame::STDERR, pending: Vec::new() }
-}
-
-/// One of the command's output streams. A served command's output is sent when the stream is
-/// flushed or dropped, or every 64 KiB.
-pub struct Stream {
-    tag: u8,
-    pending: Vec<u8>,
+pub fn stderr() -> std::io::BufWriter<Stream> {
+    std::io::BufWriter::with_capacity(CHUNK, Stream { tag: frame::STDERR })
 }
 
 const CHUNK: usize = 64 << 10;
 
-impl Stream {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let mut guard = session();
-        let result = match guard.as_mut() {
-            Some(s) => frame::write(&mut s.socket, self.tag, &self.pending),
-            None => local(self.tag, &self.pending),
-        };
-        self.pending.clear();
-        result
-    }
-}
-
-fn local(tag: u8, bytes: &[u8]) -> std::io::Result<()> {
-    if tag == frame::STDOUT {
-        let mut out = std::io::stdout().lock();
-        out.write_all(bytes)?;
-        out.flush()
-    } else {
-        std::io::stderr().lock().write_all(bytes)
-    }
+/// One of the command's output streams, unbuffered: each write goes out whole, to this
+/// process's stream or as one frame to the client.
+pub struct Stream {
+    tag: u8,
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.pending.extend_from_slice(buf);
-        if self.pending.len() >= CHUNK {
-            self.send()?;
+        match session().as_mut() {
+            Some(s) => frame::write(&mut s.socket, self.tag, buf)?,
+            None if self.tag == frame::STDOUT => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(buf)?;
+                out.flush()?;
+            }
+            None => std::io::stderr().lock().write_all(buf)?,
         }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
-}
-
-impl Drop for Stream {
-    fn drop(&mut self) {
-        // Output written without a flush still goes out; a closed stdout has nothing to say.
-        let _ = self.send();
+        Ok(())
     }
 }
 

@@ -248,7 +248,7 @@ fn print(r: &Report, format: Format) -> Result<()> {
         Format::Json => {
             serde_json::to_writer(&mut out, r).map_err(|e| refused(e.to_string()))?;
             writeln!(out)?;
-            return Ok(());
+            return Ok(out.flush()?);
         }
         Format::Csv => {
             drop(out);
@@ -292,7 +292,7 @@ fn print(r: &Report, format: Format) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(out.flush()?)
 }
 
 /// The import for a spreadsheet: one row per event recorded and per activity or transaction

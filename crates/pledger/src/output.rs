@@ -1,7 +1,5 @@
 //! Output for people and programs: aligned tables, JSON Lines, CSV.
 
-use std::io::Write;
-
 use comfy_table::{presets, ContentArrangement, Table};
 use pledger_core::event::{Body, Event};
 
@@ -36,7 +34,7 @@ impl Grid {
         for r in &self.rows {
             t.add_row(r.clone());
         }
-        writeln!(crate::console::stdout(), "{t}")?;
+        crate::console::outln!("{t}")?;
         Ok(())
     }
 

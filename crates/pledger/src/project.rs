@@ -484,7 +484,7 @@ pub fn rebuild(g: &Global) -> Result<()> {
             "pledger: rebuilt from {n} entries; {changed} stored records differed and were corrected"
         )?;
     }
-    writeln!(crate::console::stdout(), "{n}")?;
+    crate::console::outln!("{n}")?;
     Ok(())
 }
 
@@ -494,25 +494,20 @@ pub fn demo_summary(ledger: &Ledger, kept: Option<&std::path::Path>) -> Result<(
     let h = Horizon::head(today());
     let statuses: Vec<PledgeStatus> =
         data.pledges.iter().filter_map(|p| projection::status(p, &data.fulfillments, &h)).collect();
-    writeln!(
-        crate::console::stdout(),
+    crate::console::outln!(
         "Mali, 2014–2016: {} signed events from {} members, in ledger {} (checkpoint of size {} kept).",
         ledger.size(),
         data.members.len(),
         data.origin,
         ledger.size()
     )?;
-    writeln!(crate::console::stdout())?;
-    writeln!(
-        crate::console::stdout(),
+    crate::console::outln!()?;
+    crate::console::outln!(
         "Who kept their word (follow-through: confirmed deliveries ÷ words, averaged over pledges):"
     )?;
     print_scorecard(&projection::scorecard(&statuses, &data.members, &[]), Format::Table)?;
-    writeln!(crate::console::stdout())?;
-    writeln!(
-        crate::console::stdout(),
-        "Coverage of the regions (covered: a confirmed delivery; promised: live pledges only):"
-    )?;
+    crate::console::outln!()?;
+    crate::console::outln!("Coverage of the regions (covered: a confirmed delivery; promised: live pledges only):")?;
     let regions: Vec<projection::AreaCoverage> = projection::coverage(&statuses, &data.areas, None)
         .into_iter()
         .filter(|a| a.level <= pledger_core::event::Level::Region)
@@ -523,15 +518,14 @@ pub fn demo_summary(ledger: &Ledger, kept: Option<&std::path::Path>) -> Result<(
         .filter(|a| a.status == projection::Coverage::Gap)
         .map(|a| format!("{} {}", a.code, a.name))
         .collect();
-    writeln!(crate::console::stdout(), "Gaps: {}.", if gaps.is_empty() { "none".to_owned() } else { gaps.join(", ") })?;
+    crate::console::outln!("Gaps: {}.", if gaps.is_empty() { "none".to_owned() } else { gaps.join(", ") })?;
     match kept {
-        Some(p) => writeln!(
-            crate::console::stdout(),
+        Some(p) => crate::console::outln!(
             "The ledger is kept in {}: try `pledger --ledger {} status` or `... verify`.",
             p.display(),
             p.display()
         )?,
-        None => writeln!(crate::console::stdout(), "Keep the ledger to explore it: pledger --ledger demo-ledger demo")?,
+        None => crate::console::outln!("Keep the ledger to explore it: pledger --ledger demo-ledger demo")?,
     }
     Ok(())
 }

@@ -170,7 +170,7 @@ pub fn show(g: &Global, id: &str, format: Option<Format>) -> Result<()> {
     let line = ledger.line(seq)?.ok_or_else(|| refused(format!("no entry {seq}")))?;
     let s = shown(&ledger, seq, &line)?;
     match format {
-        Format::Json => writeln!(crate::console::stdout(), "{}", shown_json(&s))?,
+        Format::Json => crate::console::outln!("{}", shown_json(&s))?,
         _ => {
             let mut grid = Grid::new(vec!["field", "value"]);
             let j = shown_json(&s);
@@ -208,7 +208,7 @@ fn show_pledge(ledger: &Ledger, id: PledgeId, format: Format) -> Result<()> {
             "pledge": pledge_json(&p, &fs),
             "history": history.iter().map(shown_json).collect::<Vec<_>>(),
         });
-        writeln!(crate::console::stdout(), "{out}")?;
+        crate::console::outln!("{out}")?;
         return Ok(());
     }
     let u = &p.unit;
@@ -254,7 +254,7 @@ fn show_pledge(ledger: &Ledger, id: PledgeId, format: Format) -> Result<()> {
             describe(&s.event),
         ]);
     }
-    writeln!(crate::console::stdout(), "History:")?;
+    crate::console::outln!("History:")?;
     h.print_table()
 }
 

@@ -71,7 +71,7 @@ pub fn checkpoint(g: &Global, vkey: bool, add: Option<&Path>) -> Result<()> {
     let head = ledger.head().state.clone();
     let log_key = log_verifying_key(&head.log_key, head.size)?;
     if vkey {
-        writeln!(crate::console::stdout(), "{}", Checkpoint::verifier(&head.origin, log_key)?.vkey())?;
+        crate::console::outln!("{}", Checkpoint::verifier(&head.origin, log_key)?.vkey())?;
         return Ok(());
     }
     if let Some(file) = add {
@@ -88,12 +88,12 @@ pub fn checkpoint(g: &Global, vkey: bool, add: Option<&Path>) -> Result<()> {
         let mut note = Note::parse(kept.1.as_bytes())?;
         note.merge(&cosigned).map_err(|_| refused("the cosigned checkpoint is not the one kept here"))?;
         ledger.put_checkpoint(cp.size, &note.to_text())?;
-        write!(crate::console::stdout(), "{}", note.to_text())?;
+        crate::console::out!("{}", note.to_text())?;
         return Ok(());
     }
     if let Some((size, text)) = ledger.latest_checkpoint()? {
         if size == head.size {
-            write!(crate::console::stdout(), "{text}")?;
+            crate::console::out!("{text}")?;
             return Ok(());
         }
     }
@@ -109,7 +109,7 @@ pub fn checkpoint(g: &Global, vkey: bool, add: Option<&Path>) -> Result<()> {
     let cp = Checkpoint { origin: head.origin.clone(), size: head.size, root: ledger.root() };
     let note = cp.sign(&key)?;
     ledger.put_checkpoint(cp.size, &note.to_text())?;
-    write!(crate::console::stdout(), "{}", note.to_text())?;
+    crate::console::out!("{}", note.to_text())?;
     Ok(())
 }
 
@@ -229,7 +229,7 @@ pub fn verify(g: &Global, a: &VerifyArgs) -> Result<()> {
         }
     }
     for line in report {
-        writeln!(crate::console::stdout(), "{line}")?;
+        crate::console::outln!("{line}")?;
     }
     Ok(())
 }
@@ -407,8 +407,7 @@ fn verify_proof(g: &Global, path: &Path, mine: &[(PathBuf, Note)], trusted: Opti
                 return Err(usage("an inclusion proof is verified against one --checkpoint"));
             };
             p.verify(cp).map_err(failed)?;
-            writeln!(
-                crate::console::stdout(),
+            crate::console::outln!(
                 "entry {} is in the tree of size {} of {}: proof verified",
                 p.seq,
                 p.size,
@@ -422,8 +421,7 @@ fn verify_proof(g: &Global, path: &Path, mine: &[(PathBuf, Note)], trusted: Opti
                 return Err(usage("a consistency proof is verified against two --checkpoint files, of its two sizes"));
             };
             p.verify(old, new).map_err(failed)?;
-            writeln!(
-                crate::console::stdout(),
+            crate::console::outln!(
                 "the tree of size {} is a prefix of the tree of size {}: proof verified",
                 p.old_size,
                 p.new_size
@@ -471,7 +469,7 @@ pub fn prove(g: &Global, what: &ProveWhat) -> Result<()> {
             Proof::Consistency(ConsistencyProof { origin, old_size: *old, new_size: new, path: encode_path(&path) })
         }
     };
-    writeln!(crate::console::stdout(), "{}", proof.to_json())?;
+    crate::console::outln!("{}", proof.to_json())?;
     Ok(())
 }
 
@@ -519,7 +517,7 @@ pub fn export(g: &Global, file: &Path) -> Result<()> {
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, file).map_err(|e| refused(format!("{}: {e}", file.display())))?;
     pb.finish_and_clear();
-    writeln!(crate::console::stdout(), "{size}")?;
+    crate::console::outln!("{size}")?;
     Ok(())
 }
 
@@ -546,7 +544,7 @@ pub fn witness(g: &Global, action: &WitnessAction) -> Result<()> {
     match action {
         WitnessAction::Vkey { name } => {
             let v = Verifier::new(&witness_name(&key, name), TYPE_COSIGNATURE, key.verifying_key())?;
-            writeln!(crate::console::stdout(), "{}", v.vkey())?;
+            crate::console::outln!("{}", v.vkey())?;
             Ok(())
         }
         WitnessAction::Cosign { checkpoint, state, name, log_key, bundle } => {
@@ -636,7 +634,7 @@ fn cosign(
         std::fs::rename(&tmp, &state_file)
     })()
     .map_err(|e| refused(format!("{}: {e}", state_file.display())))?;
-    write!(crate::console::stdout(), "{}", note.to_text())?;
+    crate::console::out!("{}", note.to_text())?;
     Ok(())
 }
 

@@ -1,7 +1,6 @@
 //! The commands that sign events: build the body from flags, sign it, and either print the
 //! envelope (`--sign-only`) or append it and print what it is known by.
 
-use std::io::Write as _;
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
@@ -126,12 +125,12 @@ fn write_event(
     let envelope = signer.sign(Utc::now(), effective, body);
     match ledger {
         Some(_) | None if sign_only => {
-            writeln!(crate::console::stdout(), "{}", envelope.to_json())?;
+            crate::console::outln!("{}", envelope.to_json())?;
             Ok(())
         }
         Some(mut ledger) => {
             let id = append_one(&mut ledger, envelope)?;
-            writeln!(crate::console::stdout(), "{id}")?;
+            crate::console::outln!("{id}")?;
             Ok(())
         }
         None => Err(usage("no ledger given: pass --ledger DIR or set PLEDGER_LEDGER")),
@@ -157,7 +156,7 @@ pub fn unwrap_refusal(e: StoreError) -> Failure {
 pub fn keygen(file: &Path) -> Result<()> {
     let key = keys::generate();
     keys::write_keypair(file, &key)?;
-    writeln!(crate::console::stdout(), "{}", keys::key_id(&key.verifying_key()))?;
+    crate::console::outln!("{}", keys::key_id(&key.verifying_key()))?;
     Ok(())
 }
 
@@ -211,7 +210,7 @@ pub fn init(g: &Global, a: &InitArgs) -> Result<()> {
         .collect();
     if a.write.sign_only {
         for e in &envelopes {
-            writeln!(crate::console::stdout(), "{}", e.to_json())?;
+            crate::console::outln!("{}", e.to_json())?;
         }
         return Ok(());
     }
@@ -226,7 +225,7 @@ pub fn init(g: &Global, a: &InitArgs) -> Result<()> {
     })();
     match result {
         Ok(_) => {
-            writeln!(crate::console::stdout(), "{}", signer.origin)?;
+            crate::console::outln!("{}", signer.origin)?;
             Ok(())
         }
         Err(e) => {
@@ -446,7 +445,7 @@ pub fn sign(g: &Global, file: &Path) -> Result<()> {
     }
     let event = Event::parse(&serde_json::to_vec(&value).unwrap_or_default())
         .map_err(|e| refused(format!("{}: {e}", file.display())))?;
-    writeln!(crate::console::stdout(), "{}", sign_event(&event, &key).to_json())?;
+    crate::console::outln!("{}", sign_event(&event, &key).to_json())?;
     Ok(())
 }
 
