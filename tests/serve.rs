@@ -277,3 +277,28 @@ fn killing_the_server_mid_write_loses_nothing_acknowledged() {
         assert!(env.ok(&["verify"]).starts_with("verified"));
     }
 }
+
+#[test]
+fn long_work_shows_its_progress_on_the_clients_terminal() {
+    let env = busy_ledger();
+    let _server = Server::start(&env);
+    // Piped: no progress, through the server as without it.
+    let piped = env.run(&["verify"]);
+    assert!(piped.status.success());
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("verifying"));
+    // On a terminal (a pseudo-terminal from util-linux's `script`), the bar is drawn there.
+    let on_terminal = |extra: &str| {
+        let line = format!("{} --ledger {} verify {extra}", bin().display(), env.ledger.display());
+        Command::new("script").args(["-qec", &line, "/dev/null"]).stdin(Stdio::null()).output()
+    };
+    match on_terminal("") {
+        Ok(out) if out.status.success() => {
+            let shown = String::from_utf8_lossy(&out.stdout);
+            assert!(shown.contains("verifying"), "no progress on the client's terminal: {shown:?}");
+            assert!(shown.contains("verified"), "{shown:?}");
+            let quiet = on_terminal("--quiet").unwrap();
+            assert!(!String::from_utf8_lossy(&quiet.stdout).contains("verifying"));
+        }
+        _ => common::unavailable("util-linux `script`, to give the client a terminal"),
+    }
+}

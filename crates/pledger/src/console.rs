@@ -6,10 +6,12 @@ use std::io::{BufRead, IsTerminal, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 
-/// The process a served command answers: its socket, and whether its stdout is a terminal.
+/// The process a served command answers: its socket, whether its stdout is a terminal, and the
+/// width of its stderr if that is one.
 struct Session {
     socket: UnixStream,
     stdout_tty: bool,
+    stderr_width: Option<u16>,
 }
 
 /// The command being answered for another process, if any. The server answers one command at
@@ -21,8 +23,8 @@ fn session() -> std::sync::MutexGuard<'static, Option<Session>> {
 }
 
 /// Sends this process's output to the client on `socket` until [`end_session`].
-pub fn begin_session(socket: UnixStream, stdout_tty: bool) {
-    *session() = Some(Session { socket, stdout_tty });
+pub fn begin_session(socket: UnixStream, stdout_tty: bool, stderr_width: Option<u16>) {
+    *session() = Some(Session { socket, stdout_tty, stderr_width });
 }
 
 pub fn end_session() {
@@ -32,6 +34,11 @@ pub fn end_session() {
 /// Whether a command is being answered for another process.
 pub fn serving() -> bool {
     session().is_some()
+}
+
+/// The width of the client's terminal, when a served command's stderr is one.
+pub fn client_stderr_width() -> Option<u16> {
+    session().as_ref().and_then(|s| s.stderr_width)
 }
 
 pub fn stdout_is_terminal() -> bool {

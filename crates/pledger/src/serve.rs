@@ -53,6 +53,8 @@ impl Served {
 struct Request<C> {
     cwd: PathBuf,
     stdout_tty: bool,
+    /// Its stderr's width, if a terminal: the server draws progress there.
+    stderr_width: Option<u16>,
     /// The command reads stdin: the client sends it as frames after the request.
     stdin: bool,
     cli: C,
@@ -118,6 +120,9 @@ fn ask(mut stream: UnixStream, cli: &Cli, dir: &Path) -> Result<Option<u8>> {
     let request = Request {
         cwd: std::env::current_dir().map_err(|e| refused(format!("the working directory: {e}")))?,
         stdout_tty: std::io::stdout().is_terminal(),
+        stderr_width: std::io::stderr()
+            .is_terminal()
+            .then(|| ::console::Term::stderr().size_checked().map_or(80, |(_, cols)| cols)),
         stdin: reads_stdin(cli),
         cli,
     };
@@ -319,7 +324,7 @@ fn answer(mut conn: UnixStream, served: &Arc<Mutex<Ledger>>, run: &impl Fn(Cli) 
         return fail(&mut conn, format!("{}: {e}", request.cwd.display()));
     }
     let Ok(socket) = conn.try_clone() else { return true };
-    console::begin_session(socket, request.stdout_tty);
+    console::begin_session(socket, request.stdout_tty, request.stderr_width);
     request.cli.global.served = Served(Some(Arc::clone(served)));
     let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(request.cli))).unwrap_or_else(|_| {
         let _ = writeln!(console::stderr(), "pledger: internal error (see the server's output)");
