@@ -1,8 +1,9 @@
 //! Crash testing with real processes: `pledger submit` over a large batch, killed with SIGKILL
-//! at random moments, again and again. After every kill the ledger must open, `verify` must pass
-//! (it compares the stored tree and state with what the entries say), and every id that submit
-//! printed — it prints an id only once its event is on disk — must be in the log. Every few
-//! kills, `rebuild` must leave the projections exactly as they were.
+//! at random moments, again and again — or, served, the `pledger serve` process that writes for
+//! it. After every kill the ledger must open, `verify` must pass (it compares the stored tree and
+//! state with what the entries say), and every id that submit printed — it prints an id only once
+//! its event is on disk — must be in the log. Every few kills, `rebuild` must leave the
+//! projections exactly as they were.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -31,17 +32,26 @@ fn pledger(bin: &Path, ledger: &Path, args: &[&str]) -> std::io::Result<std::pro
     Command::new(bin).arg("--ledger").arg(ledger).arg("--quiet").args(args).output()
 }
 
-/// Kills `pledger submit` `kills` times at random moments within `max_ms` of its start, over a
-/// ledger of `events` generated events, rebuilding every `rebuild_every` kills.
-pub fn run(
-    bin: &Path,
-    work: &Path,
-    kills: u64,
-    events: u64,
-    max_ms: u64,
-    rebuild_every: u64,
-    seed: u64,
-) -> Result<Summary, String> {
+/// What a crash run does.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Kills in all.
+    pub kills: u64,
+    /// Events generated for each ledger.
+    pub events: u64,
+    /// Each kill lands within this many milliseconds of the start.
+    pub max_ms: u64,
+    /// `rebuild` after every this many kills (0: never).
+    pub rebuild_every: u64,
+    pub seed: u64,
+    /// Submit through `pledger serve`, and kill the server instead of submit.
+    pub served: bool,
+}
+
+/// Kills `pledger submit` (or the server it submits through) `plan.kills` times at random
+/// moments, over ledgers of `plan.events` generated events, checking after each kill.
+pub fn run(bin: &Path, work: &Path, plan: &Plan) -> Result<Summary, String> {
+    let Plan { kills, events, max_ms, rebuild_every, seed, served } = *plan;
     std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
     let envelopes = work.join("envelopes.jsonl");
     {
@@ -50,11 +60,29 @@ pub fn run(
         crate::generate(seed, events, &mut out, |_| {}).map_err(|e| e.to_string())?;
         std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
     }
+    // A served ledger must exist before its server: it is founded from the genesis alone.
+    let genesis = work.join("genesis.jsonl");
+    if served {
+        let all = std::fs::read_to_string(&envelopes).map_err(|e| e.to_string())?;
+        let first = all.lines().next().ok_or("no envelopes")?;
+        std::fs::write(&genesis, format!("{first}\n")).map_err(|e| e.to_string())?;
+    }
     let mut rng = Rng::new(seed ^ 0x5eed);
     let mut s = Summary { ledgers: 1, ..Summary::default() };
     let mut ledger: PathBuf = work.join("ledger-1");
     let mut acknowledged: BTreeSet<String> = BTreeSet::new();
     while s.kills < kills {
+        let mut server = None;
+        if served {
+            if !ledger.join("conf").exists() {
+                let genesis = genesis.to_str().ok_or("bad path")?;
+                let founded = pledger(bin, &ledger, &["submit", "--create", genesis]).map_err(|e| e.to_string())?;
+                if !founded.status.success() {
+                    return Err("could not found the ledger to serve".into());
+                }
+            }
+            server = Some(serve(bin, &ledger)?);
+        }
         let mut child = Command::new(bin)
             .arg("--ledger")
             .arg(&ledger)
@@ -77,9 +105,17 @@ pub fn run(
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+        // std's kill sends SIGKILL on Unix: no destructor, no flush, no chance to clean up.
+        match server.as_mut() {
+            // The server is killed whether or not it was writing: it never outlives a round.
+            Some(server) => {
+                server.kill().map_err(|e| e.to_string())?;
+                let _ = server.wait();
+            }
+            None if !finished => child.kill().map_err(|e| e.to_string())?,
+            None => {}
+        }
         if !finished {
-            // std's kill sends SIGKILL on Unix: no destructor, no flush, no chance to clean up.
-            child.kill().map_err(|e| e.to_string())?;
             s.kills_mid_write += 1;
         }
         let _ = child.wait();
@@ -132,4 +168,25 @@ pub fn run(
     }
     s.acknowledged += acknowledged.len() as u64;
     Ok(s)
+}
+
+/// `pledger serve` on `ledger`, once it listens.
+fn serve(bin: &Path, ledger: &Path) -> Result<std::process::Child, String> {
+    let mut server = Command::new(bin)
+        .arg("--ledger")
+        .arg(ledger)
+        .args(["--quiet", "serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(ledger.join("pledger.sock")).is_err() {
+        if server.try_wait().map_err(|e| e.to_string())?.is_some() || start.elapsed() > Duration::from_secs(60) {
+            let _ = server.kill();
+            return Err("pledger serve did not listen".into());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(server)
 }

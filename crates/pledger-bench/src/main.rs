@@ -36,6 +36,9 @@ enum Cmd {
     /// Kill `pledger submit` with SIGKILL at random moments, --kills times, checking after each
     /// kill that nothing acknowledged was lost and that the ledger verifies.
     Crash {
+        /// Submit through `pledger serve`, and kill the server instead.
+        #[arg(long)]
+        served: bool,
         #[arg(long, default_value_t = 200)]
         kills: u64,
         #[arg(long, default_value_t = 20_000)]
@@ -76,12 +79,13 @@ fn main() {
     let result = match cli.cmd {
         Cmd::Generate { n, out, seed } => generate(n, &out, seed).map(|_| ()),
         Cmd::Run { events, work, pledger, samples, reuse } => run(events, work, pledger, samples, reuse).map(|_| ()),
-        Cmd::Crash { kills, events, max_ms, rebuild_every, work, pledger, seed } => {
+        Cmd::Crash { served, kills, events, max_ms, rebuild_every, work, pledger, seed } => {
             let bin = pledger.unwrap_or_else(|| std::env::current_exe().unwrap_or_default().with_file_name("pledger"));
             let work =
                 work.unwrap_or_else(|| std::env::temp_dir().join(format!("pledger-crash-{}", std::process::id())));
             let start = Instant::now();
-            pledger_bench::crash::run(&bin, &work, kills, events, max_ms, rebuild_every, seed).map(|s| {
+            let plan = pledger_bench::crash::Plan { kills, events, max_ms, rebuild_every, seed, served };
+            pledger_bench::crash::run(&bin, &work, &plan).map(|s| {
                 println!("| kills | of which mid-write | acknowledged events | lost | failed verifications | rebuilds | rebuild mismatches | ledgers | time |");
                 println!("|---|---|---|---|---|---|---|---|---|");
                 println!(
