@@ -302,3 +302,56 @@ fn long_work_shows_its_progress_on_the_clients_terminal() {
         _ => common::unavailable("util-linux `script`, to give the client a terminal"),
     }
 }
+
+/// Every kind of command, through the server: writes of each kind, files read and written in
+/// the client's working directory, proofs, a witness, a report, a rebuild — each answered, the
+/// ledger whole at the end.
+#[test]
+fn every_kind_of_command_runs_through_the_server() {
+    let env = busy_ledger();
+    let server = Server::start(&env);
+    let ok = |args: &[&str]| env.ok(args);
+    assert_eq!(
+        ok(&["--key", "psi.key", "amend", "P-000001", "--increase", "5000", "--date", "2014-07-01"]),
+        "M-000001"
+    );
+    assert_eq!(
+        ok(&[
+            "--key", "psi.key", "withdraw", "P-000001", "--amount", "1000", "--reason", "cut", "--date", "2014-08-01"
+        ]),
+        "W-000001"
+    );
+    let f = ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "2000", "--date", "2014-09-01"]);
+    assert_eq!(ok(&["--key", "dns.key", "attest", &f, "--dispute", "--date", "2014-09-05"]), "A-000002");
+    env.keygen("psi2.key");
+    ok(&["--key", "psi.key", "key", "add", "psi", "--pubkey", "psi2.key.pub"]);
+    ok(&["--key", "dns.key", "area", "add", "ML-2", "--name", "Koulikoro", "--level", "region", "--parent", "ML"]);
+    // The client's relative paths, in the client's directory.
+    std::fs::create_dir(env.path("out")).unwrap();
+    let checkpoint = ok(&["--key", "dns.key", "checkpoint"]);
+    env.write("out/cp.txt", &format!("{checkpoint}\n"));
+    ok(&["export", "out/bundle.jsonl"]);
+    ok(&["report", "--html", "out/report.html"]);
+    assert!(std::fs::read_to_string(env.path("out/report.html")).unwrap().contains("<svg"));
+    let proof = ok(&["prove", "consistency", "3"]);
+    assert!(proof.contains("\"old_size\": 3"), "{proof}");
+    ok(&["verify", "--checkpoint", "out/cp.txt"]);
+    let vkey = ok(&["checkpoint", "--vkey"]);
+    let cosigned =
+        ok(&["--key", "bvg.key", "witness", "cosign", "out/cp.txt", "--state", "out/witness", "--log-key", &vkey]);
+    assert!(cosigned.contains("— witness-"));
+    let size: u64 = ok(&["rebuild"]).parse().unwrap();
+    assert!(size > 15);
+    // The server's last answers, and then the ledger as a process of its own finds it.
+    let (status, err) = server.stop();
+    assert!(status.success(), "{err}");
+    let alone = Command::new(bin())
+        .args(["verify", "--bundle", "out/bundle.jsonl"])
+        .current_dir(env.dir.path())
+        .env_remove("PLEDGER_LEDGER")
+        .output()
+        .unwrap();
+    assert!(alone.status.success(), "{}", String::from_utf8_lossy(&alone.stderr));
+    assert!(env.ok(&["verify", "--checkpoint", "out/cp.txt"]).starts_with("verified"));
+    assert_eq!(env.ok(&["log", "--format", "json"]).lines().count() as u64, size);
+}

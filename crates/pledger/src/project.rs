@@ -468,7 +468,7 @@ fn print_timeline(rows: &[projection::MonthRow], f: Format) -> Result<()> {
 
 pub fn rebuild(g: &Global) -> Result<()> {
     let mut ledger = match g.served.ledger() {
-        Some(served) => crate::write::Opened::Served(served),
+        Some(served) => crate::write::Opened::Served(served?),
         None => {
             let path = crate::write::ledger_path(g)?;
             let served = &mut || crate::serve::listening(path);

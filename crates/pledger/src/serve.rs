@@ -40,9 +40,16 @@ impl std::fmt::Debug for Served {
 }
 
 impl Served {
-    /// The served ledger, if this command runs inside the server.
-    pub fn ledger(&self) -> Option<MutexGuard<'_, Ledger>> {
-        self.0.as_ref().map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    /// The served ledger, if this command runs inside the server. A command holds it once: a
+    /// second open within the same command is refused rather than waiting on itself.
+    pub fn ledger(&self) -> Option<Result<MutexGuard<'_, Ledger>>> {
+        self.0.as_ref().map(|m| match m.try_lock() {
+            Ok(guard) => Ok(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                Err(refused("the served ledger is already open in this command"))
+            }
+        })
     }
 }
 

@@ -37,7 +37,7 @@ pub fn ledger_path(g: &Global) -> Result<&Path> {
 /// turns out to be a server (then the command fails as in use, and is sent to it).
 pub fn open_ledger(g: &Global) -> Result<Opened<'_>> {
     match g.served.ledger() {
-        Some(served) => Ok(Opened::Served(served)),
+        Some(served) => Ok(Opened::Served(served?)),
         None => {
             let path = ledger_path(g)?;
             let served = &mut || crate::serve::listening(path);
