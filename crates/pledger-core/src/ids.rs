@@ -21,15 +21,17 @@ fn is_slug(s: &str) -> bool {
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $what:literal, $check:expr, $rule:literal) => {
         $(#[$doc])*
+        ///
+        /// Shared, not copied, when cloned: projections hand the same ids out many times over.
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             /// Parses and validates the id.
             pub fn parse(s: &str) -> Result<Self, FieldError> {
                 let check: fn(&str) -> bool = $check;
                 if check(s) {
-                    Ok(Self(s.to_owned()))
+                    Ok(Self(std::sync::Arc::from(s)))
                 } else {
                     Err(FieldError::new($what, s, $rule))
                 }
@@ -102,7 +104,7 @@ impl KeyId {
         for b in &hash.as_bytes()[..16] {
             s.push_str(&format!("{b:02x}"));
         }
-        KeyId(s)
+        KeyId(std::sync::Arc::from(s))
     }
 }
 
