@@ -170,21 +170,25 @@ pub fn run(bin: &Path, work: &Path, plan: &Plan) -> Result<Summary, String> {
     Ok(s)
 }
 
-/// `pledger serve` on `ledger`, once it listens.
-fn serve(bin: &Path, ledger: &Path) -> Result<std::process::Child, String> {
+/// `pledger serve` on `ledger`, once it listens (within two minutes: the open of a large
+/// ledger).
+pub(crate) fn serve(bin: &Path, ledger: &Path) -> Result<std::process::Child, String> {
     let mut server = Command::new(bin)
         .arg("--ledger")
         .arg(ledger)
         .args(["--quiet", "serve"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| e.to_string())?;
     let start = Instant::now();
     while std::os::unix::net::UnixStream::connect(ledger.join("pledger.sock")).is_err() {
-        if server.try_wait().map_err(|e| e.to_string())?.is_some() || start.elapsed() > Duration::from_secs(60) {
+        if let Some(status) = server.try_wait().map_err(|e| e.to_string())? {
+            return Err(format!("pledger serve ended: {status}"));
+        }
+        if start.elapsed() > Duration::from_secs(120) {
             let _ = server.kill();
-            return Err("pledger serve did not listen".into());
+            return Err("pledger serve did not listen within 2 minutes".into());
         }
         std::thread::sleep(Duration::from_millis(2));
     }

@@ -427,25 +427,7 @@ struct Server {
 impl Server {
     fn start(bin: &Path, ledger: &Path) -> Res<Server> {
         let start = Instant::now();
-        let mut child = Command::new(bin)
-            .arg("--ledger")
-            .arg(ledger)
-            .args(["serve", "--quiet"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(err)?;
-        let socket = ledger.join("pledger.sock");
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            if let Some(status) = child.try_wait().map_err(err)? {
-                return Err(format!("pledger serve ended: {status}"));
-            }
-            if start.elapsed() > Duration::from_secs(120) {
-                let _ = child.kill();
-                return Err("pledger serve did not listen within 2 minutes".into());
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        let child = crate::crash::serve(bin, ledger)?;
         Ok(Server { child, ready_ms: start.elapsed().as_secs_f64() * 1000.0 })
     }
 
