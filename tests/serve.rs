@@ -355,3 +355,70 @@ fn every_kind_of_command_runs_through_the_server() {
     assert!(env.ok(&["verify", "--checkpoint", "out/cp.txt"]).starts_with("verified"));
     assert_eq!(env.ok(&["log", "--format", "json"]).lines().count() as u64, size);
 }
+
+/// A ledger of `n` generated events (about 600 bytes each in the log).
+fn generated_ledger(n: u64) -> Env {
+    let env = Env::new();
+    let work = env.path("gen");
+    pledger_bench::measure::generate(n, &work, 3).unwrap();
+    let envelopes = work.join("envelopes.jsonl");
+    let out = Command::new(bin())
+        .arg("--ledger")
+        .arg(&env.ledger)
+        .args(["-q", "submit", "--create"])
+        .arg(&envelopes)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    env
+}
+
+#[test]
+fn a_served_client_whose_reader_goes_away_ends_quietly_and_the_server_goes_on() {
+    let env = generated_ledger(600);
+    let _server = Server::start(&env);
+    let mut child = Command::new(bin())
+        .args(["--ledger", env.ledger.to_str().unwrap(), "log", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close the pipe, as `pledger log | head -1` does.
+    let mut first = String::new();
+    {
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    }
+    assert!(first.starts_with("{\"seq\":0"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    // Ended by SIGPIPE, or exited with the status a shell gives that (141): the same to a script.
+    use std::os::unix::process::ExitStatusExt;
+    assert!(out.status.code() == Some(141) || out.status.signal() == Some(13), "{:?}", out.status);
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The server answers the next command.
+    assert_eq!(env.ok(&["log", "--format", "json"]).lines().count(), 600);
+}
+
+#[test]
+fn a_served_submit_refused_mid_input_answers_with_its_refusal() {
+    let env = generated_ledger(200);
+    let _server = Server::start(&env);
+    // A bad line first, then far more input than a socket buffers: the server refuses at the
+    // first line and stops reading; the client still ends with the refusal, not a broken pipe.
+    let mut input = String::from("{\"not\": \"an envelope\"}\n");
+    input.push_str(&"{\"payloadType\":\"x\"}\n".repeat(20_000));
+    let before = env.state();
+    let mut child = env.submit_stream();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // The reader may stop reading before the end: a failed write here is expected.
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("pledger: -:1:"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(env.state(), before);
+}

@@ -53,9 +53,8 @@ impl Served {
     }
 }
 
-/// What a client sends: the command as it parsed it, and its surroundings.
-/// The command travels as parsed (the server parses nothing again, so neither its environment
-/// nor its defaults leak into the command).
+/// What a client sends: the command as it parsed it — the server parses nothing again, so
+/// neither its environment nor its defaults leak into the command — and its surroundings.
 #[derive(Serialize, Deserialize)]
 struct Request<C> {
     cwd: PathBuf,
@@ -123,6 +122,9 @@ fn connect(socket: &Path) -> std::io::Result<UnixStream> {
 /// The command's exit code, or `None` if the server closed before beginning it.
 fn ask(mut stream: UnixStream, cli: &Cli, dir: &Path) -> Result<Option<u8>> {
     use std::io::IsTerminal;
+    // From here a socket closed by the server, or a stdout closed by its reader, is an error
+    // this process handles — not, as `pledger log | head` alone would have it, its death.
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGPIPE, Arc::new(AtomicBool::new(false)));
     let lost = |e: std::io::Error| refused(format!("the server of {} stopped answering: {e}", dir.display()));
     let request = Request {
         cwd: std::env::current_dir().map_err(|e| refused(format!("the working directory: {e}")))?,
@@ -153,9 +155,8 @@ fn ask(mut stream: UnixStream, cli: &Cli, dir: &Path) -> Result<Option<u8>> {
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(None),
         Err(e) => return Err(lost(e)),
     }
-    if frame::write(&mut stream, frame::GO, &[]).is_err() {
-        return Ok(None);
-    }
+    // A server that refused the command at once has already closed: its answer is read below.
+    let _ = frame::write(&mut stream, frame::GO, &[]);
     // Only now: a command never begun must find stdin untouched, to run here.
     if request.stdin {
         let mut to_server = stream.try_clone().map_err(lost)?;
@@ -179,8 +180,13 @@ fn ask(mut stream: UnixStream, cli: &Cli, dir: &Path) -> Result<Option<u8>> {
         match frame::read(&mut stream) {
             Ok(Some((frame::STDOUT, bytes))) => {
                 let mut out = std::io::stdout().lock();
-                out.write_all(&bytes)?;
-                out.flush()?;
+                match out.write_all(&bytes).and_then(|()| out.flush()) {
+                    Ok(()) => {}
+                    // Its reader is gone (`pledger log | head`): end quietly, with the status a
+                    // shell reports for a process ended by SIGPIPE.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(Some(CLOSED_PIPE)),
+                    Err(e) => return Err(e.into()),
+                }
             }
             Ok(Some((frame::STDERR, bytes))) => std::io::stderr().lock().write_all(&bytes)?,
             Ok(Some((frame::EXIT, code))) => return Ok(Some(code.first().copied().unwrap_or(REFUSED))),
@@ -193,6 +199,10 @@ fn ask(mut stream: UnixStream, cli: &Cli, dir: &Path) -> Result<Option<u8>> {
         }
     }
 }
+
+/// The exit status of a client whose stdout's reader went away: 128 + SIGPIPE, as a shell
+/// reports a process SIGPIPE ended.
+const CLOSED_PIPE: u8 = 141;
 
 /// How long `--wait` allows, bounded.
 pub fn wait(g: &Global) -> Duration {
@@ -302,18 +312,22 @@ fn answer(mut conn: UnixStream, served: &Arc<Mutex<Ledger>>, run: &impl Fn(Cli) 
         // A wake-up, or a client gone before it asked.
         _ => return true,
     };
-    let fail = |conn: &mut UnixStream, message: String| {
-        let _ = frame::write(conn, frame::STARTED, &[]);
+    // A refusal: one line on the client's stderr and exit 1; nothing ran.
+    let refuse = |conn: &mut UnixStream, message: String| {
         let _ = frame::write(conn, frame::STDERR, format!("pledger: {message}\n").as_bytes());
         let _ = frame::write(conn, frame::EXIT, &[REFUSED]);
         true
     };
+    let refuse_at_once = |conn: &mut UnixStream, message: String| {
+        let _ = frame::write(conn, frame::STARTED, &[]);
+        refuse(conn, message)
+    };
     let mut request = match request {
         Ok(r) => r,
-        Err(e) => return fail(&mut conn, format!("the ledger's server could not read the command: {e}")),
+        Err(e) => return refuse_at_once(&mut conn, format!("the ledger's server could not read the command: {e}")),
     };
     if matches!(request.cli.command, Command::Serve) {
-        return fail(&mut conn, "the ledger is already served".to_owned());
+        return refuse_at_once(&mut conn, "the ledger is already served".to_owned());
     }
     if frame::write(&mut conn, frame::STARTED, &[]).is_err() {
         return true;
@@ -328,7 +342,7 @@ fn answer(mut conn: UnixStream, served: &Arc<Mutex<Ledger>>, run: &impl Fn(Cli) 
         return true;
     }
     if let Err(e) = std::env::set_current_dir(&request.cwd) {
-        return fail(&mut conn, format!("{}: {e}", request.cwd.display()));
+        return refuse(&mut conn, format!("the working directory {}: {e}", request.cwd.display()));
     }
     let Ok(socket) = conn.try_clone() else { return true };
     console::begin_session(socket, request.stdout_tty, request.stderr_width);
