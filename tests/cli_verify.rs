@@ -452,9 +452,26 @@ fn the_scorecard_and_coverage_from_tallies_equal_those_from_every_pledge() {
     for ((q, a), b) in queries.iter().zip(&tallied).zip(&from_pledges) {
         assert_eq!(a, b, "{q:?}");
     }
+    // Sound, and said so: the auditor learns how the queries are answered.
+    assert!(env.ok(&["verify"]).contains("this store keeps no tallies"));
     env.ok(&["rebuild"]);
-    env.ok(&["verify"]);
+    assert!(!env.ok(&["verify"]).contains("keeps no tallies"));
     assert_eq!(answers(&env), tallied);
+}
+
+#[test]
+fn tallies_left_without_their_mark_are_named_by_verify() {
+    let env = common::demo();
+    let before = env.ok(&["scorecard", "--format", "json"]);
+    behind_the_back(&env, |db| {
+        db.remove(b"T").unwrap();
+    });
+    // Queries ignore tallies without the mark, so they still answer right…
+    assert_eq!(env.ok(&["scorecard", "--format", "json"]), before);
+    // …but the store is not as pledger leaves it.
+    fails(&env, &["verify"], "the store holds tallies without the mark that they are kept");
+    env.ok(&["rebuild"]);
+    assert!(env.ok(&["verify"]).starts_with("verified"));
 }
 
 #[test]

@@ -119,6 +119,8 @@ struct Audited {
     /// The checkpoints the ledger or bundle carries, opened: size and note.
     checkpoints: Vec<(Checkpoint, Note)>,
     origin: String,
+    /// A ledger whose store keeps no tallies (made before them, or rebuilt by nothing since).
+    untallied: bool,
 }
 
 /// `pledger verify`.
@@ -169,6 +171,13 @@ pub fn verify(g: &Global, a: &VerifyArgs) -> Result<()> {
     }
     for (cp, _) in &audited.checkpoints {
         report.push(format!("checkpoint of size {} signed by the log key: matches the entries", cp.size));
+    }
+    if audited.untallied {
+        report.push(
+            "this store keeps no tallies: scorecard, coverage and timeline are computed from every pledge; \
+             `pledger rebuild` adds them"
+                .into(),
+        );
     }
     if audited.checkpoints.is_empty() {
         report.push("no checkpoint has been issued yet: run `pledger checkpoint` with the log key".into());
@@ -255,7 +264,7 @@ fn audit_bundle(g: &Global, path: &Path, sizes: &[u64]) -> Result<Audited> {
     pb.finish_and_clear();
     let _ = total;
     let origin = verified.header.origin.clone();
-    Ok(Audited { origin, checkpoints: verified.checkpoints, auditor: verified.auditor })
+    Ok(Audited { origin, checkpoints: verified.checkpoints, auditor: verified.auditor, untallied: false })
 }
 
 /// Audits the ledger's stored entries, and checks its stored tree, state and checkpoints
@@ -339,6 +348,15 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
                 "the stored {what} differs from the entries (the store was altered); run `pledger rebuild`"
             )));
         }
+    } else {
+        // Without the mark, queries ignore the tallies; tallies there anyway were put there by
+        // something other than pledger, which writes the mark with them.
+        let (stored, cells) = ledger.stored_tallies()?;
+        if stored != pledger_core::tally::Tallies::default() || !cells.is_empty() {
+            return Err(failed(
+                "the store holds tallies without the mark that they are kept (the store was altered); run `pledger rebuild`",
+            ));
+        }
     }
     let mut checkpoints = Vec::new();
     for (s, text) in stored {
@@ -352,7 +370,7 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
         }
         checkpoints.push((cp, note));
     }
-    Ok(Audited { origin: head.state.origin.clone(), checkpoints, auditor })
+    Ok(Audited { origin: head.state.origin.clone(), checkpoints, auditor, untallied: !ledger.is_tallied() })
 }
 
 /// The first key whose value differs between two maps.
