@@ -18,10 +18,16 @@ struct Server {
 
 impl Server {
     fn start(env: &Env) -> Server {
+        Self::start_in_zone(env, "UTC0")
+    }
+
+    /// A server whose local time is the POSIX time zone `tz`.
+    fn start_in_zone(env: &Env, tz: &str) -> Server {
         let socket = env.ledger.join("pledger.sock");
         let child = Command::new(bin())
             .current_dir(env.dir.path())
             .env("PLEDGER_LEDGER", &env.ledger)
+            .env("TZ", tz)
             .arg("serve")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -421,4 +427,27 @@ fn a_served_submit_refused_mid_input_answers_with_its_refusal() {
     assert!(err.starts_with("pledger: -:1:"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert_eq!(env.state(), before);
+}
+
+#[test]
+fn today_is_the_clients_date_not_the_servers() {
+    let env = busy_ledger();
+    // Fourteen hours ahead of UTC for the server, twelve behind for the client: their dates
+    // always differ.
+    let _server = Server::start_in_zone(&env, "SRV-14");
+    let client_today = || (chrono::Utc::now() - chrono::Duration::hours(12)).date_naive().to_string();
+    let before = client_today();
+    let out = env
+        .cmd()
+        .env("TZ", "CLI+12")
+        .args(["--key", "usaid.key", "pledge", "--to", "dns", "--category", "funding", "--area", "ML"])
+        .args(["--amount", "5", "--currency", "XOF", "--due", "2030-01-01", "--title", "Dated by its signer"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let after = client_today();
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let shown: serde_json::Value = serde_json::from_str(&env.ok(&["show", &id, "--format", "json"])).unwrap();
+    let made = shown["status"]["made"].as_str().unwrap().to_owned();
+    assert!(made == before || made == after, "made {made}, the client's date {before} (or {after})");
 }

@@ -12,6 +12,8 @@ struct Session {
     socket: UnixStream,
     stdout_tty: bool,
     stderr_width: Option<u16>,
+    /// The client's local date: "today" is the client's, whatever the server's time zone.
+    today: chrono::NaiveDate,
 }
 
 /// The command being answered for another process, if any. The server answers one command at
@@ -23,8 +25,8 @@ fn session() -> std::sync::MutexGuard<'static, Option<Session>> {
 }
 
 /// Sends this process's output to the client on `socket` until [`end_session`].
-pub fn begin_session(socket: UnixStream, stdout_tty: bool, stderr_width: Option<u16>) {
-    *session() = Some(Session { socket, stdout_tty, stderr_width });
+pub fn begin_session(socket: UnixStream, stdout_tty: bool, stderr_width: Option<u16>, today: chrono::NaiveDate) {
+    *session() = Some(Session { socket, stdout_tty, stderr_width, today });
 }
 
 pub fn end_session() {
@@ -34,6 +36,14 @@ pub fn end_session() {
 /// Whether a command is being answered for another process.
 pub fn serving() -> bool {
     session().is_some()
+}
+
+/// The local date of the process the command runs for: this one's, or the client's.
+pub fn today() -> chrono::NaiveDate {
+    match &*session() {
+        Some(s) => s.today,
+        None => chrono::Local::now().date_naive(),
+    }
 }
 
 /// The width of the client's terminal, when a served command's stderr is one.

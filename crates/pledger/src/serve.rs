@@ -63,6 +63,8 @@ struct Request<C> {
     stderr_width: Option<u16>,
     /// The command reads stdin: the client sends it as frames after the request.
     stdin: bool,
+    /// The client's local date, the default of `--date` and of the evaluation date.
+    today: chrono::NaiveDate,
     cli: C,
 }
 
@@ -133,6 +135,7 @@ fn ask(mut stream: UnixStream, cli: &Cli, dir: &Path) -> Result<Option<u8>> {
             .is_terminal()
             .then(|| ::console::Term::stderr().size_checked().map_or(80, |(_, cols)| cols)),
         stdin: reads_stdin(cli),
+        today: chrono::Local::now().date_naive(),
         cli,
     };
     let body = serde_json::to_vec(&request)
@@ -345,7 +348,7 @@ fn answer(mut conn: UnixStream, served: &Arc<Mutex<Ledger>>, run: &impl Fn(Cli) 
         return refuse(&mut conn, format!("the working directory {}: {e}", request.cwd.display()));
     }
     let Ok(socket) = conn.try_clone() else { return true };
-    console::begin_session(socket, request.stdout_tty, request.stderr_width);
+    console::begin_session(socket, request.stdout_tty, request.stderr_width, request.today);
     request.cli.global.served = Served(Some(Arc::clone(served)));
     let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(request.cli))).unwrap_or_else(|_| {
         let _ = writeln!(console::stderr(), "pledger: internal error (see the server's output)");

@@ -4,7 +4,7 @@
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
-use chrono::{Local, Utc};
+use chrono::Utc;
 use ed25519_dalek::SigningKey;
 use pledger_core::event::Blake3Hex;
 use pledger_core::event::{
@@ -76,8 +76,9 @@ pub fn load_key(g: &Global) -> Result<SigningKey> {
     Ok(keys::read_private(path)?)
 }
 
+/// Today in the local time of whoever runs the command (through a server: the client's).
 pub fn today() -> Date {
-    Date(Local::now().date_naive())
+    Date(crate::console::today())
 }
 
 fn effective(date: &Option<String>) -> Result<Date> {
