@@ -451,3 +451,31 @@ fn today_is_the_clients_date_not_the_servers() {
     let made = shown["status"]["made"].as_str().unwrap().to_owned();
     assert!(made == before || made == after, "made {made}, the client's date {before} (or {after})");
 }
+
+#[test]
+fn a_second_interrupt_stops_the_server_without_waiting() {
+    let env = busy_ledger();
+    let before = env.ok(&["log", "--format", "json"]);
+    let server = Server::start(&env);
+    // Busy: a submit waiting on its input.
+    let mut holder = env.submit_stream();
+    let start = Instant::now();
+    while env.run(&["--wait", "0.1", "members"]).status.code() != Some(75) {
+        assert!(start.elapsed() < Duration::from_secs(20), "the server never got busy");
+    }
+    // The first interrupt waits for the command in hand; the second does not.
+    server.signal("-INT");
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal("-INT");
+    let mut server = server;
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert!(!env.ledger.join("pledger.sock").exists());
+    drop(holder.stdin.take());
+    let held = holder.wait_with_output().unwrap();
+    assert_eq!(held.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&held.stderr).contains("stopped before the command ended"));
+    // Nothing was written; the ledger opens and verifies.
+    assert_eq!(env.ok(&["log", "--format", "json"]), before);
+    env.ok(&["verify"]);
+}

@@ -276,8 +276,9 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// Stops the server on SIGINT, SIGTERM and SIGHUP once the command in hand is answered; a
-/// client gone mid-answer (`pledger log | head`) is a failed write, not the server's death.
+/// Stops the server on SIGINT, SIGTERM and SIGHUP once the command in hand is answered — at
+/// once on a second one, as a crash would (every acknowledged write is on disk); a client gone
+/// mid-answer (`pledger log | head`) is a failed write, not the server's death.
 fn watch_signals(socket: &Path) -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGPIPE, SIGTERM};
     signal_hook::flag::register(SIGPIPE, Arc::new(AtomicBool::new(false)))
@@ -286,10 +287,16 @@ fn watch_signals(socket: &Path) -> Result<()> {
         .map_err(|e| refused(format!("cannot watch for signals: {e}")))?;
     let socket = socket.to_owned();
     std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
+        let mut signals = signals.forever();
+        if signals.next().is_some() {
             STOP.store(true, Ordering::SeqCst);
             // Wake the loop waiting for a connection.
             let _ = connect(&socket);
+        }
+        if signals.next().is_some() {
+            eprintln!("pledger: stopped without waiting for the command in hand");
+            let _ = std::fs::remove_file(&socket);
+            std::process::exit(i32::from(REFUSED));
         }
     });
     Ok(())
