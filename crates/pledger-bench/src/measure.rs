@@ -322,9 +322,8 @@ fn queries(work: &Path, bin: &Path, events: u64, samples: usize, r: &mut Report)
         };
         // As `pledger status --org`: the member's pledges through the member index.
         timed("status of one member", &|| {
-            let pledges = ledger.pledges_of(&who).map_err(err)?.ok_or("the ledger has no member index")?;
-            let fs = ledger.fulfillments_of(&pledges).map_err(err)?;
-            Ok(pledges.iter().filter_map(|p| projection::status(p, &fs, &h)).count())
+            let r = ledger.records_of(&who).map_err(err)?.ok_or("the ledger has no member index")?;
+            Ok(r.pledges.iter().filter_map(|p| projection::status(p, &r.fulfillments, &h)).count())
         })?;
         // As `pledger scorecard` and `coverage`: the head's tallies.
         timed("scorecard", &|| {

@@ -42,6 +42,13 @@ pub struct Appended {
     pub event_id: EventId,
 }
 
+/// A member's pledges (made or received), in pledge order, and their fulfillments.
+#[derive(Debug, Default)]
+pub struct MemberRecords {
+    pub pledges: Vec<PledgeRecord>,
+    pub fulfillments: BTreeMap<FulfillmentId, FulfillmentRecord>,
+}
+
 /// A ledger on disk, opened by this process alone (sled holds an exclusive lock).
 pub struct Ledger {
     db: sled::Db,
@@ -459,9 +466,9 @@ impl Ledger {
         Ok((seq, changed))
     }
 
-    /// The pledges a member made or received, by the member index; `None` for a ledger made
-    /// before the index existed (until `rebuild` adds it).
-    pub fn pledges_of(&self, member: &MemberId) -> Result<Option<Vec<PledgeRecord>>> {
+    /// The pledges a member made or received, by the member index, with their fulfillments;
+    /// `None` for a ledger made before the index existed (until `rebuild` adds it).
+    pub fn records_of(&self, member: &MemberId) -> Result<Option<MemberRecords>> {
         let sled_err = |e| StoreError::sled(&self.path, e);
         if self.db.get(Key::Indexed.bytes()).map_err(sled_err)?.is_none() {
             return Ok(None);
@@ -475,30 +482,34 @@ impl Ledger {
                 keys::be_u64(&k[prefix.len()..]).ok_or_else(|| StoreError::Corrupt("bad member index key".into()))?;
             numbers.push(n);
         }
-        // Thousands of records for a busy member of a large ledger: read on every core.
+        // Thousands of records for a busy member of a large ledger: each pledge read with its
+        // fulfillments, on every core, in one pass.
         use rayon::prelude::*;
-        let pledges = numbers
+        let read = numbers
             .par_iter()
             .map(|n| {
-                self.read(Key::Pledge(PledgeId(*n)), "pledge")?
-                    .ok_or_else(|| StoreError::Corrupt(format!("the member index names P-{n:06}, which is missing")))
+                let p: PledgeRecord = self
+                    .read(Key::Pledge(PledgeId(*n)), "pledge")?
+                    .ok_or_else(|| StoreError::Corrupt(format!("the member index names P-{n:06}, which is missing")))?;
+                let fs = p
+                    .fulfillments
+                    .iter()
+                    .map(|id| {
+                        let f = self
+                            .read(Key::Fulfillment(*id), "fulfillment")?
+                            .ok_or_else(|| StoreError::Corrupt(format!("fulfillment {id} is missing")))?;
+                        Ok((*id, f))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((p, fs))
             })
-            .collect::<Result<Vec<PledgeRecord>>>()?;
-        Ok(Some(pledges))
-    }
-
-    /// The fulfillments of these pledges, read on every core.
-    pub fn fulfillments_of(&self, pledges: &[PledgeRecord]) -> Result<BTreeMap<FulfillmentId, FulfillmentRecord>> {
-        use rayon::prelude::*;
-        let ids: Vec<FulfillmentId> = pledges.iter().flat_map(|p| p.fulfillments.iter().copied()).collect();
-        ids.par_iter()
-            .map(|id| {
-                let f = self
-                    .read(Key::Fulfillment(*id), "fulfillment")?
-                    .ok_or_else(|| StoreError::Corrupt(format!("fulfillment {id} is missing")))?;
-                Ok((*id, f))
-            })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        let mut records = MemberRecords { pledges: Vec::with_capacity(read.len()), fulfillments: BTreeMap::new() };
+        for (p, fs) in read {
+            records.pledges.push(p);
+            records.fulfillments.extend(fs);
+        }
+        Ok(Some(records))
     }
 
     /// Every member, in id order.

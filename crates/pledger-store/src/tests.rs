@@ -430,11 +430,16 @@ fn the_member_index_finds_exactly_the_pledges_a_member_made_or_received() {
         let mut expected: Vec<PledgeId> =
             all.iter().filter(|p| p.pledger == m.id || p.beneficiary == m.id).map(|p| p.id).collect();
         expected.sort();
-        let found = ledger.pledges_of(&m.id).unwrap().expect("a new ledger is indexed");
-        assert_eq!(found.iter().map(|p| p.id).collect::<Vec<_>>(), expected, "{}", m.id);
-        let fs = ledger.fulfillments_of(&found).unwrap();
-        let want: usize = found.iter().map(|p| p.fulfillments.len()).sum();
-        assert_eq!(fs.len(), want);
+        let found = ledger.records_of(&m.id).unwrap().expect("a new ledger is indexed");
+        assert_eq!(found.pledges.iter().map(|p| p.id).collect::<Vec<_>>(), expected, "{}", m.id);
+        let want: Vec<_> = found.pledges.iter().flat_map(|p| p.fulfillments.iter().copied()).collect();
+        assert_eq!(
+            found.fulfillments.keys().copied().collect::<std::collections::BTreeSet<_>>(),
+            want.iter().copied().collect()
+        );
+        for (id, f) in &found.fulfillments {
+            assert_eq!(Some(f), ledger.fulfillments().unwrap().get(id), "{id}");
+        }
     }
     // A ledger made before the index existed says so, and a rebuild indexes it.
     drop(ledger);
@@ -445,9 +450,9 @@ fn the_member_index_finds_exactly_the_pledges_a_member_made_or_received() {
     }
     let mut ledger = reopen(&path);
     let someone = ledger.members().unwrap()[0].id.clone();
-    assert!(ledger.pledges_of(&someone).unwrap().is_none());
+    assert!(ledger.records_of(&someone).unwrap().is_none());
     ledger.rebuild(|_| {}).unwrap();
-    assert!(ledger.pledges_of(&someone).unwrap().is_some());
+    assert!(ledger.records_of(&someone).unwrap().is_some());
 }
 
 #[test]

@@ -56,11 +56,10 @@ impl Data {
     /// The head's records that concern one member: its pledges, made or received, read through
     /// the member index, with their fulfillments (every record when the ledger has no index).
     pub fn head_of(ledger: &Ledger, member: &MemberId) -> Result<Data> {
-        let Some(pledges) = ledger.pledges_of(member)? else {
+        let Some(records) = ledger.records_of(member)? else {
             return Data::head(ledger);
         };
-        let fulfillments = ledger.fulfillments_of(&pledges)?;
-        Data::head_with(ledger, pledges, fulfillments)
+        Data::head_with(ledger, records.pledges, records.fulfillments)
     }
 
     /// The records of an in-memory state (the first N entries, replayed).
