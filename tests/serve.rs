@@ -479,3 +479,43 @@ fn a_second_interrupt_stops_the_server_without_waiting() {
     assert_eq!(env.ok(&["log", "--format", "json"]), before);
     env.ok(&["verify"]);
 }
+
+/// What a hostile or broken client sends the socket: the server answers it or hangs up on it,
+/// and goes on answering others.
+#[test]
+fn garbage_on_the_socket_is_refused_and_the_server_goes_on() {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+    let env = busy_ledger();
+    let before = env.state();
+    let server = Server::start(&env);
+    let frame = |tag: u8, payload: &[u8]| {
+        let mut f = vec![tag];
+        f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    };
+    let exchange = |bytes: &[u8]| -> Vec<u8> {
+        let mut s = UnixStream::connect(&server.socket).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(bytes).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        answer
+    };
+    // A request that is not the command of a pledger: refused in one line, exit 1.
+    let answer = exchange(&frame(b'R', b"{\"cwd\": 7}"));
+    assert_eq!(answer.first(), Some(&b'S'));
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.contains("pledger: the ledger's server could not read the command"), "{text:?}");
+    assert_eq!(answer.last(), Some(&1u8), "the last frame is the exit code 1");
+    // Noise, a frame claiming 4 GB, a frame of an unknown kind, a half frame: hung up on.
+    for junk in [&b"GET / HTTP/1.1\r\n\r\n"[..], &[b'R', 0xff, 0xff, 0xff, 0xff], &frame(b'Z', b"x"), &[b'R', 0, 0]] {
+        assert!(exchange(junk).is_empty(), "{junk:?}");
+    }
+    // The server still answers, and nothing was written.
+    assert_eq!(env.state(), before);
+    let (status, _) = server.stop();
+    assert!(status.success());
+}
