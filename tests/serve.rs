@@ -44,6 +44,7 @@ impl Server {
         server
     }
 
+    /// Sends `sig` with procps' `kill` (which `.ci/run` installs where it is missing).
     fn signal(&self, sig: &str) {
         let ok = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap();
         assert!(ok.success());
@@ -60,8 +61,9 @@ impl Server {
         (status, err)
     }
 
+    /// SIGKILL (std's `kill` on Unix): no chance to clean up.
     fn kill(mut self) {
-        self.signal("-KILL");
+        self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
 }
@@ -241,7 +243,6 @@ fn killing_the_server_mid_write_loses_nothing_acknowledged() {
     let env = busy_ledger();
     for round in 0..3u64 {
         let server = Server::start(&env);
-        let pid = server.child.id();
         let killed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Writes through the server until it is killed; each printed id is acknowledged (the
         // last ones may be written by the command itself once the server is gone).
@@ -270,9 +271,7 @@ fn killing_the_server_mid_write_loses_nothing_acknowledged() {
             })
         };
         std::thread::sleep(Duration::from_millis(150 + 120 * round));
-        let kill = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
-        assert!(kill.success());
-        drop(server);
+        server.kill();
         killed.store(true, std::sync::atomic::Ordering::SeqCst);
         let acknowledged = writer.join().unwrap();
         assert!(!acknowledged.is_empty(), "round {round}: nothing was written before the kill");
