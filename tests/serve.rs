@@ -131,6 +131,11 @@ fn served_commands_answer_exactly_as_a_process_of_their_own() {
     let (status, err) = server.stop();
     assert!(status.success(), "{err}");
     assert!(err.contains("serving"), "{err}");
+    // Its journal: a line per command, with its exit code.
+    for line in [" scorecard exit 0 in ", " show exit 1 in ", " pledge exit 0 in ", " verify exit 0 in "] {
+        assert!(err.contains(line), "no {line:?} in the server's journal:\n{err}");
+    }
+    assert_eq!(err.lines().filter(|l| l.contains(" exit ")).count(), QUERIES.len() + 2, "{err}");
     assert_eq!(env.ok(&["log", "--format", "json"]), served_log);
     assert!(served_log.contains("\"P-000002\""));
     env.ok(&["verify"]);

@@ -241,8 +241,15 @@ pub fn serve(g: &Global, run: impl Fn(Cli) -> u8) -> Result<()> {
             break;
         }
         let Ok(conn) = conn else { continue };
-        let ok = answer(conn, &served, &run);
+        let start = std::time::Instant::now();
+        let ran = answer(conn, &served, &run);
         std::env::set_current_dir("/").ok();
+        if let (Some((name, code)), false) = (&ran, g.quiet) {
+            // One line per command, for the journal of a server run as a service.
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            eprintln!("pledger: {} {name} exit {code} in {ms:.0} ms", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+        }
+        let ok = ran.is_none_or(|(_, code)| code == 0);
         // A command that failed or panicked may have left the handle's memory behind the disk
         // (a commit sled took part of, an interrupted rebuild): then open the ledger again, as
         // the next process would. A refused event leaves the handle as it was.
@@ -311,22 +318,23 @@ fn reopen(served: Arc<Mutex<Ledger>>, dir: &Path, g: &Global) -> Result<Arc<Mute
 /// How long a client may take to send its request, or its go-ahead once the server is free.
 const CLIENT_SILENCE: Duration = Duration::from_secs(10);
 
-/// Answers one connection; whether the command succeeded.
-fn answer(mut conn: UnixStream, served: &Arc<Mutex<Ledger>>, run: &impl Fn(Cli) -> u8) -> bool {
+/// Answers one connection: the name and exit code of the command it ran, or `None` if it ran
+/// none (a wake-up, a client gone or refused before it began).
+fn answer(mut conn: UnixStream, served: &Arc<Mutex<Ledger>>, run: &impl Fn(Cli) -> u8) -> Option<(String, u8)> {
     // A client that connects and says nothing must not hold the ledger.
     if conn.set_read_timeout(Some(CLIENT_SILENCE)).is_err() {
-        return true;
+        return None;
     }
     let request = match frame::read(&mut conn) {
         Ok(Some((frame::REQUEST, body))) => serde_json::from_slice::<Request<Cli>>(&body),
         // A wake-up, or a client gone before it asked.
-        _ => return true,
+        _ => return None,
     };
     // A refusal: one line on the client's stderr and exit 1; nothing ran.
     let refuse = |conn: &mut UnixStream, message: String| {
         let _ = frame::write(conn, frame::STDERR, format!("pledger: {message}\n").as_bytes());
         let _ = frame::write(conn, frame::EXIT, &[REFUSED]);
-        true
+        None
     };
     let refuse_at_once = |conn: &mut UnixStream, message: String| {
         let _ = frame::write(conn, frame::STARTED, &[]);
@@ -340,22 +348,23 @@ fn answer(mut conn: UnixStream, served: &Arc<Mutex<Ledger>>, run: &impl Fn(Cli) 
         return refuse_at_once(&mut conn, "the ledger is already served".to_owned());
     }
     if frame::write(&mut conn, frame::STARTED, &[]).is_err() {
-        return true;
+        return None;
     }
     match frame::read(&mut conn) {
         Ok(Some((frame::GO, _))) => {}
         // The client stopped waiting: it said the ledger was in use, so nothing runs.
-        _ => return true,
+        _ => return None,
     }
     // Its stdin may come slowly.
     if conn.set_read_timeout(None).is_err() {
-        return true;
+        return None;
     }
     if let Err(e) = std::env::set_current_dir(&request.cwd) {
         return refuse(&mut conn, format!("the working directory {}: {e}", request.cwd.display()));
     }
-    let Ok(socket) = conn.try_clone() else { return true };
+    let Ok(socket) = conn.try_clone() else { return None };
     console::begin_session(socket, request.stdout_tty, request.stderr_width, request.today);
+    let name = command_name(&request.cli.command);
     request.cli.global.served = Served(Some(Arc::clone(served)));
     let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(request.cli))).unwrap_or_else(|_| {
         let _ = writeln!(console::stderr(), "pledger: internal error (see the server's output)");
@@ -363,5 +372,14 @@ fn answer(mut conn: UnixStream, served: &Arc<Mutex<Ledger>>, run: &impl Fn(Cli) 
     });
     console::end_session();
     let _ = frame::write(&mut conn, frame::EXIT, &[code]);
-    code == 0
+    Some((name, code))
+}
+
+/// A command's name as typed (`status`, `member`), for the server's journal.
+fn command_name(command: &Command) -> String {
+    match serde_json::to_value(command) {
+        Ok(serde_json::Value::String(s)) => s.to_lowercase(),
+        Ok(serde_json::Value::Object(m)) => m.keys().next().map(|k| k.to_lowercase()).unwrap_or_default(),
+        _ => String::new(),
+    }
 }
