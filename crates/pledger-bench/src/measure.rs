@@ -130,6 +130,19 @@ impl Report {
         self.rows.push([what.to_owned(), figure, limit, ratio]);
     }
 
+    /// Latencies in milliseconds as p50 / p99 (with `decimals`), beside a target of `target_ms`
+    /// at the quantile `at` (0.5 or 0.99).
+    fn latency(&mut self, what: &str, ms: &mut [f64], decimals: usize, at: f64, target_ms: f64) {
+        let (p50, p99) = (percentile(ms, 0.5), percentile(ms, 0.99));
+        let at_name = if at >= 0.99 { "p99" } else { "p50" };
+        self.row(
+            what,
+            format!("p50 {p50:.decimals$} ms, p99 {p99:.decimals$} ms"),
+            format!("{target_ms:.0} ms {at_name} (target)"),
+            format!("{:.2}", percentile(ms, at) / target_ms),
+        );
+    }
+
     /// A run over `events` events as a rate, beside a limit (per second) named `limit_name`.
     fn rate(&mut self, what: &str, events: u64, ran: &Ran, limit: f64, limit_name: &str) {
         let rate = per_sec(events, ran.secs);
@@ -312,12 +325,7 @@ fn queries(work: &Path, bin: &Path, events: u64, samples: usize, r: &mut Report)
                 std::hint::black_box(f()?);
                 s.push(t.elapsed().as_secs_f64() * 1000.0);
             }
-            r.row(
-                &format!("{what}, in-process"),
-                format!("p50 {:.1} ms, p99 {:.1} ms", percentile(&mut s, 0.5), percentile(&mut s, 0.99)),
-                "5 ms p99 (target)".into(),
-                format!("{:.2}", percentile(&mut s, 0.99) / 5.0),
-            );
+            r.latency(&format!("{what}, in-process"), &mut s, 1, 0.99, 5.0);
             Ok(())
         };
         // As `pledger status --org`: the member's pledges through the member index.
@@ -387,12 +395,7 @@ fn as_processes(bin: &Path, l: &str, key: &str, samples: usize, how: &str, r: &m
         for _ in 0..samples {
             s.push(run_cmd(bin, &a, true)?.secs * 1000.0);
         }
-        r.row(
-            &format!("{what}, as a CLI process{how}"),
-            format!("p50 {:.0} ms, p99 {:.0} ms", percentile(&mut s, 0.5), percentile(&mut s, 0.99)),
-            "50 ms p99 (target)".into(),
-            format!("{:.2}", percentile(&mut s, 0.99) / 50.0),
-        );
+        r.latency(&format!("{what}, as a CLI process{how}"), &mut s, 0, 0.99, 50.0);
     }
     let mut s = Vec::new();
     for i in 0..samples {
@@ -408,12 +411,7 @@ fn as_processes(bin: &Path, l: &str, key: &str, samples: usize, how: &str, r: &m
         std::hint::black_box(ran.stdout);
         s.push(ran.secs * 1000.0);
     }
-    r.row(
-        &format!("a single durable write through the CLI{how}"),
-        format!("p50 {:.0} ms, p99 {:.0} ms", percentile(&mut s, 0.5), percentile(&mut s, 0.99)),
-        "30 ms p50 (target)".into(),
-        format!("{:.2}", percentile(&mut s, 0.5) / 30.0),
-    );
+    r.latency(&format!("a single durable write through the CLI{how}"), &mut s, 0, 0.5, 30.0);
     Ok(())
 }
 
