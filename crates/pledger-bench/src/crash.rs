@@ -63,8 +63,8 @@ pub fn run(bin: &Path, work: &Path, plan: &Plan) -> Result<Summary, String> {
     // A served ledger must exist before its server: it is founded from the genesis alone.
     let genesis = work.join("genesis.jsonl");
     if served {
-        let all = std::fs::read_to_string(&envelopes).map_err(|e| e.to_string())?;
-        let first = all.lines().next().ok_or("no envelopes")?;
+        let f = std::fs::File::open(&envelopes).map_err(|e| e.to_string())?;
+        let first = BufReader::new(f).lines().next().ok_or("no envelopes")?.map_err(|e| e.to_string())?;
         std::fs::write(&genesis, format!("{first}\n")).map_err(|e| e.to_string())?;
     }
     let mut rng = Rng::new(seed ^ 0x5eed);

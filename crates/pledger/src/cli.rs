@@ -165,6 +165,7 @@ pub enum Command {
     /// Keep the ledger open and answer the commands run on it from other processes, until
     /// stopped (Ctrl-C or SIGTERM): a query then takes milliseconds instead of the open's
     /// fraction of a second. See docs/guide.md, "Serving a ledger".
+    // Never sent to a server: a request naming it does not even parse there.
     #[serde(skip)]
     Serve,
     /// Build the founding story of SPEC §8 (Mali, 2013–2015) as signed events and print it.

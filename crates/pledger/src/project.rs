@@ -466,14 +466,8 @@ fn print_timeline(rows: &[projection::MonthRow], f: Format) -> Result<()> {
 }
 
 pub fn rebuild(g: &Global) -> Result<()> {
-    let mut ledger = match g.served.ledger() {
-        Some(served) => crate::write::Opened::Served(served?),
-        None => {
-            let path = crate::write::ledger_path(g)?;
-            let served = &mut || crate::serve::listening(path);
-            crate::write::Opened::Own(Box::new(Ledger::open_for_rebuild(path, crate::serve::wait(g), served)?))
-        }
-    };
+    // Even a ledger whose last rebuild was interrupted.
+    let mut ledger = crate::write::open_with(g, Ledger::open_for_rebuild)?;
     let pb = crate::progress::bar(ledger.size().max(1), "rebuilding", g.quiet);
     let (n, changed) = ledger.rebuild(|done| pb.set_position(done))?;
     pb.finish_and_clear();

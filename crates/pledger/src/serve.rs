@@ -344,9 +344,6 @@ fn answer(mut conn: UnixStream, served: &Arc<Mutex<Ledger>>, run: &impl Fn(Cli) 
         Ok(r) => r,
         Err(e) => return refuse_at_once(&mut conn, format!("the ledger's server could not read the command: {e}")),
     };
-    if matches!(request.cli.command, Command::Serve) {
-        return refuse_at_once(&mut conn, "the ledger is already served".to_owned());
-    }
     if frame::write(&mut conn, frame::STARTED, &[]).is_err() {
         return None;
     }

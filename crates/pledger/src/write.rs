@@ -36,12 +36,20 @@ pub fn ledger_path(g: &Global) -> Result<&Path> {
 /// it, else opened here — waiting for another process up to `--wait`, unless that process
 /// turns out to be a server (then the command fails as in use, and is sent to it).
 pub fn open_ledger(g: &Global) -> Result<Opened<'_>> {
+    open_with(g, Ledger::open_unless)
+}
+
+/// How a ledger is opened here: path, `--wait`, and when to give up waiting.
+pub type Opener = fn(&Path, std::time::Duration, &mut dyn FnMut() -> bool) -> pledger_store::Result<Ledger>;
+
+/// [`open_ledger`], opening with `open` when the command does not run inside a server.
+pub fn open_with(g: &Global, open: Opener) -> Result<Opened<'_>> {
     match g.served.ledger() {
         Some(served) => Ok(Opened::Served(served?)),
         None => {
             let path = ledger_path(g)?;
             let served = &mut || crate::serve::listening(path);
-            Ok(Opened::Own(Box::new(Ledger::open_unless(path, crate::serve::wait(g), served)?)))
+            Ok(Opened::Own(Box::new(open(path, crate::serve::wait(g), served)?)))
         }
     }
 }
