@@ -2,11 +2,17 @@
 //! measured, by the real `pledger` binary on a generated ledger, and reported. No timing is
 //! asserted: speed is judged in docs/benchmarks.md, on the release build, never here.
 
+use pledger_bench::measure::Only;
+
+fn bin_again() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("pledger")
+}
+
 #[test]
 fn the_benchmark_measures_every_figure_at_a_small_size() {
     let work = tempfile::tempdir().unwrap();
     let bin = assert_cmd::cargo::cargo_bin("pledger");
-    let report = pledger_bench::measure::run(1500, Some(work.path().join("bench")), Some(bin), 2, false).unwrap();
+    let report = pledger_bench::measure::run(1500, Some(work.path().join("bench")), Some(bin), 2, Only::All).unwrap();
     let names: Vec<&str> = report.rows.iter().map(|row| row[0].as_str()).collect();
     for want in [
         "Ed25519 batch verification",
@@ -42,9 +48,21 @@ fn the_benchmark_measures_every_figure_at_a_small_size() {
         Some(work.path().join("bench")),
         Some(assert_cmd::cargo::cargo_bin("pledger")),
         2,
-        true,
+        Only::Queries,
     )
     .unwrap();
     assert!(again.rows.iter().any(|r| r[0].starts_with("scorecard, in-process")));
     assert!(!again.rows.iter().any(|r| r[0].starts_with("bulk submit")), "--reuse built the ledger again");
+    assert!(again.rows.iter().any(|r| r[0].starts_with("pledger serve")), "--reuse measured no CLI figure");
+    // --in-process: only the head queries in this process.
+    let quick =
+        pledger_bench::measure::run(1500, Some(work.path().join("bench")), Some(bin_again()), 2, Only::InProcess(None))
+            .unwrap();
+    let names: Vec<&str> = quick.rows.iter().map(|row| row[0].as_str()).collect();
+    assert!(names.iter().all(|n| n.ends_with(", in-process")), "{names:?}");
+    assert_eq!(names.len(), 5, "{names:?}");
+    let one = Only::InProcess(Some("coverage".into()));
+    let one = pledger_bench::measure::run(1500, Some(work.path().join("bench")), Some(bin_again()), 2, one).unwrap();
+    let names: Vec<&str> = one.rows.iter().map(|row| row[0].as_str()).collect();
+    assert_eq!(names, ["coverage, in-process"]);
 }

@@ -460,6 +460,32 @@ fn the_scorecard_and_coverage_from_tallies_equal_those_from_every_pledge() {
 }
 
 #[test]
+fn tallies_of_an_earlier_layout_are_set_aside_and_rewritten_by_rebuild() {
+    let env = common::demo();
+    let queries: [&[&str]; 3] =
+        [&["coverage", "--format", "json"], &["coverage", "--org", "unicef", "--format", "csv"], &["scorecard"]];
+    let answers = |env: &common::Env| -> Vec<String> { queries.iter().map(|q| env.ok(q)).collect() };
+    let before = answers(&env);
+    // As the first layout left them: mark `1`, each coverage cell two lists of member ids.
+    behind_the_back(&env, |db| {
+        db.insert(b"T", b"1".as_slice()).unwrap();
+        let cells: Vec<_> = db.scan_prefix(b"W").keys().map(|k| k.unwrap()).collect();
+        for k in cells {
+            db.insert(k, postcard::to_allocvec(&(vec!["unicef"], Vec::<&str>::new())).unwrap()).unwrap();
+        }
+    });
+    // Read from every pledge instead, the answers are the same…
+    assert_eq!(answers(&env), before);
+    // …and the auditor is told why, and how to mend it.
+    let report = env.ok(&["verify"]);
+    assert!(report.contains("tallies are of an earlier layout"), "{report}");
+    env.ok(&["rebuild"]);
+    let report = env.ok(&["verify"]);
+    assert!(!report.contains("earlier layout") && report.starts_with("verified"), "{report}");
+    assert_eq!(answers(&env), before);
+}
+
+#[test]
 fn tallies_left_without_their_mark_are_named_by_verify() {
     let env = common::demo();
     let before = env.ok(&["scorecard", "--format", "json"]);

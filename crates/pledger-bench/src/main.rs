@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use pledger_bench::measure::{generate, run};
+use pledger_bench::measure::{generate, run, Only};
 
 /// The allocator pledger itself uses, so that in-process figures compare with the CLI's.
 #[global_allocator]
@@ -71,6 +71,12 @@ enum Cmd {
         /// Reuse the ledger already built in --work: measure only the queries and writes.
         #[arg(long, requires = "work")]
         reuse: bool,
+        /// With --reuse: only the head queries in-process (for profiles and quick comparisons).
+        #[arg(long, requires = "reuse")]
+        in_process: bool,
+        /// With --in-process: only the queries whose name contains this text.
+        #[arg(long, requires = "in_process", value_name = "TEXT")]
+        figure: Option<String>,
     },
 }
 
@@ -78,7 +84,16 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Generate { n, out, seed } => generate(n, &out, seed).map(|_| ()),
-        Cmd::Run { events, work, pledger, samples, reuse } => run(events, work, pledger, samples, reuse).map(|_| ()),
+        Cmd::Run { events, work, pledger, samples, reuse, in_process, figure } => {
+            let only = if in_process {
+                Only::InProcess(figure)
+            } else if reuse {
+                Only::Queries
+            } else {
+                Only::All
+            };
+            run(events, work, pledger, samples, only).map(|_| ())
+        }
         Cmd::Crash { served, kills, events, max_ms, rebuild_every, work, pledger, seed } => {
             let bin = pledger.unwrap_or_else(|| std::env::current_exe().unwrap_or_default().with_file_name("pledger"));
             let work =

@@ -11,7 +11,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use pledger_core::projection::{self, Horizon};
 use pledger_core::{Date, MemberId};
 use pledger_log::dsse::Envelope;
-use pledger_store::Ledger;
+use pledger_store::{Fulfillments, Ledger};
 use rayon::prelude::*;
 
 pub type Res<T> = Result<T, String>;
@@ -170,7 +170,20 @@ fn fmt_rate(r: f64) -> String {
 /// Measures everything on a ledger of `events` events (built in `work`, or reused from it), with
 /// the `pledger` binary given or the one beside this program; prints the Markdown report and
 /// returns its rows.
-pub fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: usize, reuse: bool) -> Res<Report> {
+/// What a run measures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Only {
+    /// Generate, build, audit, then the queries.
+    All,
+    /// The queries and writes on the ledger a run built before (`--reuse`).
+    Queries,
+    /// Only the head queries in-process, on the ledger a run built before; only those whose
+    /// name contains the text, if one is given.
+    InProcess(Option<String>),
+}
+
+pub fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: usize, only: Only) -> Res<Report> {
+    let reuse = only != Only::All;
     // A directory given with --work is kept, to run the queries again with --reuse.
     let temporary = work.is_none();
     let work = work.unwrap_or_else(|| std::env::temp_dir().join(format!("pledger-bench-{}", std::process::id())));
@@ -193,7 +206,14 @@ pub fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples
     if !reuse {
         build_and_audit(&work, &bin, events, raw_bytes, &mut r)?;
     }
-    queries(&work, &bin, events, samples, &mut r)?;
+    let filter = match &only {
+        Only::InProcess(f) => f.as_deref(),
+        _ => None,
+    };
+    in_process(&work, samples, filter, &mut r)?;
+    if !matches!(only, Only::InProcess(_)) {
+        queries(&work, &bin, events, samples, &mut r)?;
+    }
     println!("| figure | measured | limit or target | ratio |");
     println!("|---|---|---|---|");
     for row in &r.rows {
@@ -304,19 +324,18 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
     Ok(())
 }
 
-/// Head queries in-process and as processes, single durable writes, `--at`, `--as-of`.
-fn queries(work: &Path, bin: &Path, events: u64, samples: usize, r: &mut Report) -> Res<()> {
-    let ledger = work.join("ledger");
-    let l = ledger.to_str().ok_or("bad path")?;
-    let bin = bin.to_path_buf();
-
-    // Head queries, in-process.
+/// Head queries in-process: status of one member, scorecard, coverage, timeline, and the
+/// scorecard from every pledge.
+fn in_process(work: &Path, samples: usize, filter: Option<&str>, r: &mut Report) -> Res<()> {
     {
-        let ledger = Ledger::open(&ledger, Duration::from_secs(10)).map_err(err)?;
+        let ledger = Ledger::open(&work.join("ledger"), Duration::from_secs(10)).map_err(err)?;
         let who = MemberId::parse("m100").map_err(err)?;
         let today = Date::parse("2026-11-28").map_err(err)?;
         let h = Horizon::head(today);
         let mut timed = |what: &str, f: &dyn Fn() -> Res<usize>| -> Res<()> {
+            if filter.is_some_and(|only| !what.contains(only)) {
+                return Ok(());
+            }
             // One run first, untimed: the figures are of a ledger in use, its pages cached.
             std::hint::black_box(f()?);
             let mut s = Vec::new();
@@ -330,7 +349,10 @@ fn queries(work: &Path, bin: &Path, events: u64, samples: usize, r: &mut Report)
         };
         // As `pledger status --org`: the member's pledges through the member index.
         timed("status of one member", &|| {
-            let r = ledger.records_of(&who).map_err(err)?.ok_or("the ledger has no member index")?;
+            let r = ledger
+                .records_of(&who, Fulfillments::ForHeadStatus)
+                .map_err(err)?
+                .ok_or("the ledger has no member index")?;
             Ok(r.pledges.iter().filter_map(|p| projection::status(p, &r.fulfillments, &h)).count())
         })?;
         // As `pledger scorecard` and `coverage`: the head's tallies.
@@ -351,6 +373,14 @@ fn queries(work: &Path, bin: &Path, events: u64, samples: usize, r: &mut Report)
             Ok(projection::scorecard(&st, &ledger.members().map_err(err)?, &[]).len())
         })?;
     }
+    Ok(())
+}
+
+/// Head queries and single writes as processes, `--at`, `--as-of`.
+fn queries(work: &Path, bin: &Path, events: u64, samples: usize, r: &mut Report) -> Res<()> {
+    let ledger = work.join("ledger");
+    let l = ledger.to_str().ok_or("bad path")?;
+    let bin = bin.to_path_buf();
     // Head queries and single writes, as processes: each opening the ledger, then answered by
     // `pledger serve` holding it open.
     let cli_samples = samples.min(20);

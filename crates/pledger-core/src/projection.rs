@@ -146,19 +146,23 @@ pub fn status(
     let (areas, due, title) = terms_as_of(p, h);
     let words = p.original + p.amendments.iter().filter(|a| h.sees(a.date)).filter_map(|a| a.increase).sum::<u64>();
     let withdrawn: u64 = p.withdrawals.iter().filter(|w| h.sees(w.date)).map(|w| w.value).sum();
-    let (mut claimed, mut confirmed, mut disputed) = (0u64, 0u64, 0u64);
-    let mut last_confirmed: Option<Date> = None;
-    for f in p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered)) {
-        claimed += f.value;
-        match f.status_as_of(h.as_of) {
-            DeliveryStatus::Confirmed => {
-                confirmed += f.value;
-                last_confirmed = last_confirmed.max(Some(f.delivered));
+    // At the head, the pledge's running totals are its deliveries' sums (the rules keep them);
+    // at an earlier horizon, the deliveries it saw are summed.
+    let (claimed, confirmed, disputed) = match h.as_of {
+        None => (p.claimed, p.confirmed, p.disputed),
+        Some(_) => {
+            let (mut claimed, mut confirmed, mut disputed) = (0u64, 0u64, 0u64);
+            for f in seen_fulfillments(p, fulfillments, h) {
+                claimed += f.value;
+                match f.status_as_of(h.as_of) {
+                    DeliveryStatus::Confirmed => confirmed += f.value,
+                    DeliveryStatus::Disputed => disputed += f.value,
+                    DeliveryStatus::Claimed => {}
+                }
             }
-            DeliveryStatus::Disputed => disputed += f.value,
-            DeliveryStatus::Claimed => {}
+            (claimed, confirmed, disputed)
         }
-    }
+    };
     let remaining = words.saturating_sub(withdrawn);
     let state = if remaining == 0 {
         PledgeState::Withdrawn
@@ -175,7 +179,16 @@ pub fn status(
     } else {
         PledgeState::Open
     };
-    let met = (state == PledgeState::Fulfilled).then_some(last_confirmed).flatten();
+    // The date it was met: its last confirmed delivery, the only figure read from the
+    // fulfillments at the head (see [`reads_fulfillments_at_head`]).
+    let met = (state == PledgeState::Fulfilled)
+        .then(|| {
+            seen_fulfillments(p, fulfillments, h)
+                .filter(|f| f.status_as_of(h.as_of) == DeliveryStatus::Confirmed)
+                .map(|f| f.delivered)
+                .max()
+        })
+        .flatten();
     let days_late = match (state, met) {
         (PledgeState::Fulfilled, Some(m)) if m > due => Some((m.0 - due.0).num_days()),
         (PledgeState::Overdue, _) => Some((h.eval.0 - due.0).num_days()),
@@ -205,6 +218,23 @@ pub fn status(
         past_due: h.eval > due,
         measure: p.unit.clone(),
     })
+}
+
+/// The fulfillments of `p` delivered by the horizon, of those in `fulfillments`.
+fn seen_fulfillments<'f>(
+    p: &'f PledgeRecord,
+    fulfillments: &'f BTreeMap<FulfillmentId, FulfillmentRecord>,
+    h: &'f Horizon,
+) -> impl Iterator<Item = &'f FulfillmentRecord> + 'f {
+    p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered))
+}
+
+/// Whether [`status`] at the head reads any of `p`'s fulfillments: only a fulfilled pledge's,
+/// for the date it was met. Everything else comes from the pledge's running totals, so a query
+/// of many pledges at the head reads only these pledges' fulfillments.
+pub fn reads_fulfillments_at_head(p: &PledgeRecord) -> bool {
+    let remaining = p.words().saturating_sub(p.withdrawn);
+    remaining > 0 && p.confirmed >= remaining
 }
 
 /// `min(1, part / whole)` in parts per million, rounded down; 0 when `whole` is 0.
@@ -379,9 +409,9 @@ impl Coverage {
 pub struct CategoryCell {
     pub category: CategoryCode,
     /// Members with live pledges (not entirely withdrawn).
-    pub pledging: Vec<MemberId>,
+    pub pledging: Members,
     /// Members with confirmed deliveries.
-    pub delivered: Vec<MemberId>,
+    pub delivered: Members,
     pub status: Coverage,
 }
 
@@ -394,8 +424,8 @@ pub struct AreaCoverage {
     pub parent: Option<AreaCode>,
     pub depth: usize,
     pub status: Coverage,
-    pub pledging: Vec<MemberId>,
-    pub delivered: Vec<MemberId>,
+    pub pledging: Members,
+    pub delivered: Members,
     pub categories: Vec<CategoryCell>,
 }
 
@@ -455,6 +485,11 @@ pub fn coverage_of(cells: &CellsMembers, areas: &[AreaRecord], root: Option<&Are
 pub struct MemberSet(Vec<u64>);
 
 impl MemberSet {
+    /// An empty set with room for places below `n`.
+    pub fn with_room(n: usize) -> MemberSet {
+        MemberSet(vec![0; n.div_ceil(64)])
+    }
+
     pub fn insert(&mut self, i: usize) {
         if self.0.len() <= i / 64 {
             self.0.resize(i / 64 + 1, 0);
@@ -475,17 +510,66 @@ impl MemberSet {
         self.0.iter().all(|w| *w == 0)
     }
 
-    /// The ids of the members in the set, in id order.
-    fn ids(&self, all: &[MemberId]) -> Vec<MemberId> {
-        let mut out = Vec::new();
-        for (w, bits) in self.0.iter().enumerate() {
-            let mut bits = *bits;
-            while bits != 0 {
-                out.extend(all.get(w * 64 + bits.trailing_zeros() as usize).cloned());
-                bits &= bits - 1;
-            }
+    /// The places in the set, in order.
+    fn places(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, bits)| {
+            std::iter::successors((*bits != 0).then_some(*bits), |b| Some(b & (b - 1)).filter(|b| *b != 0))
+                .map(move |b| w * 64 + b.trailing_zeros() as usize)
+        })
+    }
+}
+
+/// Members in id order, as a coverage cell names them: a set of places in a list of ids shared
+/// by the whole answer, which is written out as the list of those ids. (A matrix names up to
+/// every member in every cell; copying each id into each cell was most of its time.)
+#[derive(Clone, Debug, Default)]
+pub struct Members {
+    set: MemberSet,
+    all: std::sync::Arc<[MemberId]>,
+}
+
+impl Members {
+    /// The members of `set`, places in `all` (ids in id order).
+    pub fn of(set: MemberSet, all: &std::sync::Arc<[MemberId]>) -> Members {
+        Members { set, all: all.clone() }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &MemberId> + '_ {
+        self.set.places().filter_map(|i| self.all.get(i))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+}
+
+/// Members listed: sorted, without repeats.
+impl FromIterator<MemberId> for Members {
+    fn from_iter<I: IntoIterator<Item = MemberId>>(ids: I) -> Members {
+        let all: BTreeSet<MemberId> = ids.into_iter().collect();
+        let mut set = MemberSet::default();
+        for i in 0..all.len() {
+            set.insert(i);
         }
-        out
+        Members { set, all: all.into_iter().collect() }
+    }
+}
+
+impl PartialEq for Members {
+    fn eq(&self, other: &Members) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Members {}
+
+impl Serialize for Members {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
     }
 }
 
@@ -549,6 +633,7 @@ pub fn coverage_of_sets(sets: &CellSets, areas: &[AreaRecord], root: Option<&Are
             Coverage::Gap
         }
     };
+    let all: std::sync::Arc<[MemberId]> = sets.members.iter().cloned().collect();
     let mut out = Vec::new();
     for (a, depth) in area_tree(areas) {
         if shown.as_ref().is_some_and(|s| !s.contains(&a.code)) {
@@ -573,8 +658,8 @@ pub fn coverage_of_sets(sets: &CellSets, areas: &[AreaRecord], root: Option<&Are
                 CategoryCell {
                     category: cat.clone(),
                     status: status_of(&p, &d),
-                    pledging: p.ids(&sets.members),
-                    delivered: d.ids(&sets.members),
+                    pledging: Members::of(p, &all),
+                    delivered: Members::of(d, &all),
                 }
             })
             .collect();
@@ -585,8 +670,8 @@ pub fn coverage_of_sets(sets: &CellSets, areas: &[AreaRecord], root: Option<&Are
             parent: a.parent.clone(),
             depth: shown.as_ref().map_or(depth, |_| depth.saturating_sub(root.map_or(0, |r| depth_of(areas, r)))),
             status: status_of(&pledging, &delivered),
-            pledging: pledging.ids(&sets.members),
-            delivered: delivered.ids(&sets.members),
+            pledging: Members::of(pledging, &all),
+            delivered: Members::of(delivered, &all),
             categories,
         });
     }

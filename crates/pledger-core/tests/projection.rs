@@ -181,7 +181,7 @@ fn coverage_rolls_up_the_area_tree() {
     let areas: Vec<_> = l.state.areas.values().cloned().collect();
     let cov = coverage(&statuses(&l, &Horizon::head(d("2015-01-31"))), &areas, None);
     let get = |c: &str| cov.iter().find(|a| a.code.as_str() == c).unwrap();
-    let names = |v: &Vec<MemberId>| v.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(",");
+    let names = |v: &pledger_core::projection::Members| v.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(",");
     // Tree order: ML, then its regions by code, Koutiala under Sikasso.
     let order: Vec<&str> = cov.iter().map(|a| a.code.as_str()).collect();
     assert_eq!(order, ["ML", "ML-1", "ML-3", "ML-3-KTL", "ML-8", "ML-BKO"]);

@@ -191,11 +191,6 @@ pub fn tally_entries(t: &Tallies) -> impl Iterator<Item = (Key, Vec<u8>)> + '_ {
     members.chain(due).chain(cells).chain(months).chain(first)
 }
 
-/// The keys and encoded values of the cells' members.
-pub fn cell_members_entries(cells: &CellsMembers) -> impl Iterator<Item = (Key, Vec<u8>)> + '_ {
-    cells.iter().map(|((a, c), v)| (Key::CellMembers(a.clone(), c.clone()), super::encode(v)))
-}
-
 /// The prefix of a member's keys in the member index.
 pub fn by_member_prefix(m: &MemberId) -> Vec<u8> {
     let mut k = with(BY_MEMBER, m.as_str().as_bytes());

@@ -26,6 +26,30 @@ pub use keys::STORED_LEVEL;
 /// What the store's version key holds; a ledger of another version is refused.
 const FORMAT: &[u8] = b"pledger-ledger-1";
 
+/// What the tallies' mark (`T`) holds when the tallies cover every pledge in the present
+/// layout. `1` was the layout whose coverage cells listed member ids; a ledger marked so is read
+/// as one without tallies until `rebuild` rewrites them.
+const TALLIES_LAYOUT: &[u8] = b"2";
+
+/// What a store says of its tallies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TalliesMark {
+    /// No mark: made before the tallies, or its mark removed.
+    None,
+    /// Tallies of an earlier layout, not read or kept until `rebuild`.
+    Older,
+    /// Tallies kept by every commit.
+    Current,
+}
+
+fn tallies_mark(db: &sled::Db, path: &Path) -> Result<TalliesMark> {
+    Ok(match db.get(Key::Tallied.bytes()).map_err(|e| StoreError::sled(path, e))? {
+        None => TalliesMark::None,
+        Some(v) if v.as_ref() == TALLIES_LAYOUT => TalliesMark::Current,
+        Some(_) => TalliesMark::Older,
+    })
+}
+
 /// The head as stored: the rules' counters and the Merkle tree's right edge.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredHead {
@@ -40,6 +64,16 @@ pub struct Appended {
     pub kind: Kind,
     pub assigned: Assigned,
     pub event_id: EventId,
+}
+
+/// Which fulfillments [`Ledger::records_of`] reads with a member's pledges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fulfillments {
+    /// Every one: a timeline or a report needs their dates and verdicts.
+    All,
+    /// Only those the pledges' statuses at the head read (`projection::reads_fulfillments_at_head`):
+    /// a fulfilled pledge's, for the date it was met.
+    ForHeadStatus,
 }
 
 /// A member's pledges (made or received), in pledge order, and their fulfillments.
@@ -125,7 +159,7 @@ impl Ledger {
         let db = open_db(path, Duration::ZERO, &mut || true)?;
         db.insert(Key::Version.bytes(), FORMAT).map_err(|e| StoreError::sled(path, e))?;
         db.insert(Key::Indexed.bytes(), b"1".as_slice()).map_err(|e| StoreError::sled(path, e))?;
-        db.insert(Key::Tallied.bytes(), b"1".as_slice()).map_err(|e| StoreError::sled(path, e))?;
+        db.insert(Key::Tallied.bytes(), TALLIES_LAYOUT).map_err(|e| StoreError::sled(path, e))?;
         db.flush().map_err(|e| StoreError::sled(path, e))?;
         Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default(), keys: Default::default(), tallied: true })
     }
@@ -174,7 +208,7 @@ impl Ledger {
             None => StoredHead::default(),
         };
         // Read once: the mark changes only by `rebuild`, which sets the field too.
-        let tallied = db.get(Key::Tallied.bytes()).map_err(|e| StoreError::sled(path, e))?.is_some();
+        let tallied = tallies_mark(&db, path)? == TalliesMark::Current;
         Ok(Ledger { db, path: path.to_owned(), head, keys: Default::default(), tallied })
     }
 
@@ -211,7 +245,8 @@ impl Ledger {
             Some(stored) => stored.as_ref() == encode(&self.head).as_slice(),
             None => self.head.state.size == 0,
         };
-        Ok(same_head && get(Key::Rebuilding)?.is_none() && get(Key::Tallied)?.is_some() == self.tallied)
+        let tallied = tallies_mark(&self.db, &self.path)? == TalliesMark::Current;
+        Ok(same_head && get(Key::Rebuilding)?.is_none() && tallied == self.tallied)
     }
 
     /// A handle that finds the committed public key of a key id, usable from another thread
@@ -427,10 +462,14 @@ impl Ledger {
         repair.want(Wanted::Key(Key::Indexed.bytes(), Some(b"1".to_vec())))?;
         let tallies = pledger_core::tally::Tallies::of_state(&state);
         let cells = tallies.cell_members();
-        for (key, value) in keys::tally_entries(&tallies).chain(keys::cell_members_entries(&cells)) {
+        let roster = tally::Roster::of(state.members.values());
+        for (key, value) in keys::tally_entries(&tallies) {
             repair.want(Wanted::Key(key.bytes(), Some(value)))?;
         }
-        repair.want(Wanted::Key(Key::Tallied.bytes(), Some(b"1".to_vec())))?;
+        for ((a, c), cell) in &cells {
+            repair.want(Wanted::Key(Key::CellMembers(a.clone(), c.clone()).bytes(), Some(roster.encode(cell)?)))?;
+        }
+        repair.want(Wanted::Key(Key::Tallied.bytes(), Some(TALLIES_LAYOUT.to_vec())))?;
         // What should not.
         let derived = [
             b'n',
@@ -468,7 +507,7 @@ impl Ledger {
 
     /// The pledges a member made or received, by the member index, with their fulfillments;
     /// `None` for a ledger made before the index existed (until `rebuild` adds it).
-    pub fn records_of(&self, member: &MemberId) -> Result<Option<MemberRecords>> {
+    pub fn records_of(&self, member: &MemberId, which: Fulfillments) -> Result<Option<MemberRecords>> {
         let sled_err = |e| StoreError::sled(&self.path, e);
         if self.db.get(Key::Indexed.bytes()).map_err(sled_err)?.is_none() {
             return Ok(None);
@@ -491,9 +530,14 @@ impl Ledger {
                 let p: PledgeRecord = self
                     .read(Key::Pledge(PledgeId(*n)), "pledge")?
                     .ok_or_else(|| StoreError::Corrupt(format!("the member index names P-{n:06}, which is missing")))?;
+                let wanted = match which {
+                    Fulfillments::All => true,
+                    Fulfillments::ForHeadStatus => pledger_core::projection::reads_fulfillments_at_head(&p),
+                };
                 let fs = p
                     .fulfillments
                     .iter()
+                    .filter(|_| wanted)
                     .map(|id| {
                         let f = self
                             .read(Key::Fulfillment(*id), "fulfillment")?
@@ -757,6 +801,23 @@ impl StoreView<'_> {
     }
 }
 
+impl StoreView<'_> {
+    /// Every member, committed or admitted in the group being built.
+    pub(crate) fn members(&self) -> Result<Vec<MemberRecord>> {
+        let mut records: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for kv in self.db.scan_prefix([keys::MEMBER]) {
+            let (k, v) = kv.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            records.insert(k.to_vec(), v.to_vec());
+        }
+        if let Some(pending) = self.pending {
+            for (k, v) in pending.range(vec![keys::MEMBER]..vec![keys::MEMBER + 1]) {
+                records.insert(k.clone(), v.clone());
+            }
+        }
+        records.values().map(|v| decode(v, "member")).collect()
+    }
+}
+
 impl StateView for StoreView<'_> {
     fn head(&self) -> &Head {
         self.head
@@ -908,7 +969,7 @@ impl Writer<'_> {
                     moved.push((before.clone(), after));
                 }
             }
-            for (k, v) in tally::changes(&self.ledger.db, &path, &moved)? {
+            for (k, v) in tally::changes(&self.ledger.db, &path, &moved, || view.members())? {
                 match v {
                     Some(v) => batch.insert(k, v),
                     None => batch.remove(k),

@@ -1,7 +1,7 @@
 //! The tallies in the store (see `pledger_core::tally`): kept with every commit, read by the
 //! head's scorecard, coverage and timeline, compared by `verify`, rewritten by `rebuild`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use pledger_core::projection::{self, AreaCoverage, CellSets, MemberScore, MemberSet};
 use pledger_core::state::{AreaRecord, MemberRecord};
@@ -37,11 +37,82 @@ fn keys_of(f: &Facts) -> impl Iterator<Item = Key> + '_ {
     member.into_iter().chain(cells).chain(months)
 }
 
+/// The members in the order they were admitted — by the sequence number of their admission,
+/// then by id — which is what the bits of a stored coverage cell count over. Members are never
+/// removed and an admission is always after those before it, so a member's place never changes.
+pub(crate) struct Roster {
+    ids: Vec<MemberId>,
+    places: HashMap<MemberId, usize>,
+}
+
+impl Roster {
+    pub(crate) fn of<'m>(members: impl IntoIterator<Item = &'m MemberRecord>) -> Roster {
+        let mut admitted: Vec<(u64, &MemberId)> = members.into_iter().map(|m| (m.admitted_seq, &m.id)).collect();
+        admitted.sort();
+        let ids: Vec<MemberId> = admitted.into_iter().map(|(_, id)| id.clone()).collect();
+        let places = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+        Roster { ids, places }
+    }
+
+    /// The stored form of a cell's members: (live, delivered), each a byte string whose bit
+    /// `i % 8` of byte `i / 8` says whether the `i`-th member admitted is in the set, without
+    /// trailing zero bytes.
+    pub(crate) fn encode(&self, cell: &CellMembers) -> Result<Vec<u8>> {
+        let bits = |set: &BTreeSet<MemberId>| -> Result<Vec<u8>> {
+            let mut out = Vec::new();
+            for m in set {
+                let i = *self
+                    .places
+                    .get(m)
+                    .ok_or_else(|| StoreError::Corrupt(format!("a coverage cell names {m}, who was never admitted")))?;
+                if out.len() <= i / 8 {
+                    out.resize(i / 8 + 1, 0);
+                }
+                out[i / 8] |= 1 << (i % 8);
+            }
+            Ok(out)
+        };
+        Ok(crate::encode(&(bits(&cell.live)?, bits(&cell.delivered)?)))
+    }
+
+    /// A stored cell's members.
+    pub(crate) fn decode(&self, value: &[u8]) -> Result<CellMembers> {
+        let (live, delivered): (&[u8], &[u8]) = decode_borrowed(value, "coverage cell")?;
+        let ids = |bits: &[u8]| -> Result<BTreeSet<MemberId>> {
+            Ok(places(bits, self.ids.len())?.map(|i| self.ids[i].clone()).collect())
+        };
+        Ok(CellMembers { live: ids(live)?, delivered: ids(delivered)? })
+    }
+}
+
+/// The places set in a stored cell's bits, in order, once checked to be places of `members`
+/// members; a trailing zero byte is refused, so that each set has one spelling.
+fn places(bits: &[u8], members: usize) -> Result<impl Iterator<Item = usize> + '_> {
+    let bad = |why: &str| StoreError::Corrupt(format!("stored coverage cell unreadable: {why}"));
+    if let Some(last) = bits.last() {
+        if *last == 0 {
+            return Err(bad("a trailing zero byte"));
+        }
+        // One past the highest place set.
+        let end = bits.len() * 8 - last.leading_zeros() as usize;
+        if end > members {
+            return Err(bad("a bit beyond the members admitted"));
+        }
+    }
+    Ok(bits.iter().enumerate().flat_map(|(at, byte)| {
+        std::iter::successors((*byte != 0).then_some(*byte), |b| Some(b & (b - 1)).filter(|b| *b != 0))
+            .map(move |b| at * 8 + b.trailing_zeros() as usize)
+    }))
+}
+
+/// A member's place in one (area, category) cell.
+type CellKey = (AreaCode, CategoryCode, MemberId);
+
 /// A key to write with its value, or to remove (`None`).
 pub(crate) type Write = (Vec<u8>, Option<Vec<u8>>);
 
 /// Whether a member pledges (live) and delivered in a cell, by its counts.
-fn membership(t: &Tallies, key: &(AreaCode, CategoryCode, MemberId)) -> (bool, bool) {
+fn membership(t: &Tallies, key: &CellKey) -> (bool, bool) {
     t.cells.get(key).map_or((false, false), |c| (c.live > 0, c.delivered > 0))
 }
 
@@ -52,6 +123,7 @@ pub(crate) fn changes(
     db: &sled::Db,
     path: &std::path::Path,
     moved: &[(Option<Facts>, Option<Facts>)],
+    members: impl FnOnce() -> Result<Vec<MemberRecord>>,
 ) -> Result<Vec<Write>> {
     let get = |key: &[u8]| db.get(key).map(|v| v.map(|v| v.to_vec())).map_err(|e| StoreError::sled(path, e));
     let mut touched: Vec<Vec<u8>> =
@@ -68,7 +140,7 @@ pub(crate) fn changes(
         }
         stored.insert(key, v);
     }
-    let cells: Vec<(AreaCode, CategoryCode, MemberId)> = stored
+    let cells: Vec<CellKey> = stored
         .keys()
         .filter_map(|k| match keys::tally_key(k) {
             Some(Key::Cell(a, c, m)) => Some((a, c, m)),
@@ -89,20 +161,27 @@ pub(crate) fn changes(
         now.insert(k.bytes(), Some(v));
     }
     let mut out: Vec<Write> = now.into_iter().filter(|(k, v)| stored.get(k) != Some(v)).collect();
-    // The cells someone joined or left.
-    let mut members: CellsMembers = BTreeMap::new();
-    for (key, was) in cells.iter().zip(before) {
-        let (live, delivered) = membership(&part, key);
-        if (live, delivered) == was {
-            continue;
-        }
-        let (a, c, m) = key.clone();
-        let cell = match members.entry((a, c)) {
+    // The cells someone joined or left, rewritten over the members in admission order (read
+    // only then: members join a cell once, and rarely leave it).
+    let joined_or_left: Vec<(&CellKey, (bool, bool))> = cells
+        .iter()
+        .zip(before)
+        .map(|(key, was)| (key, was, membership(&part, key)))
+        .filter(|(_, was, now)| was != now)
+        .map(|(key, _, now)| (key, now))
+        .collect();
+    if joined_or_left.is_empty() {
+        return Ok(out);
+    }
+    let roster = Roster::of(&members()?);
+    let mut changed: CellsMembers = BTreeMap::new();
+    for ((a, c, m), (live, delivered)) in joined_or_left {
+        let cell = match changed.entry((a.clone(), c.clone())) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
-                let k = Key::CellMembers(e.key().0.clone(), e.key().1.clone()).bytes();
+                let k = Key::CellMembers(a.clone(), c.clone()).bytes();
                 e.insert(match get(&k)? {
-                    Some(v) => decode(&v, "coverage cell")?,
+                    Some(v) => roster.decode(&v)?,
                     None => CellMembers::default(),
                 })
             }
@@ -111,14 +190,14 @@ pub(crate) fn changes(
             if on {
                 set.insert(m.clone());
             } else {
-                set.remove(&m);
+                set.remove(m);
             }
         }
     }
-    for ((a, c), cell) in members {
+    for ((a, c), cell) in changed {
         let key = Key::CellMembers(a, c).bytes();
         let empty = cell.live.is_empty() && cell.delivered.is_empty();
-        out.push((key, (!empty).then(|| crate::encode(&cell))));
+        out.push((key, if empty { None } else { Some(roster.encode(&cell)?) }));
     }
     Ok(out)
 }
@@ -161,16 +240,22 @@ impl Ledger {
         self.tallied
     }
 
+    /// What the store's mark says of its tallies now.
+    pub fn tallies_mark(&self) -> Result<crate::TalliesMark> {
+        crate::tallies_mark(&self.db, &self.path)
+    }
+
     /// Every tally stored, and every cell's members, as `verify` compares them with the entries'.
     pub fn stored_tallies(&self) -> Result<(Tallies, CellsMembers)> {
         let mut t = Tallies::default();
         let mut cells = BTreeMap::new();
+        let roster = Roster::of(&self.members()?);
         for prefix in keys::TALLIES {
             for kv in self.db.scan_prefix([prefix]) {
                 let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
                 match keys::tally_key(&k) {
                     Some(Key::CellMembers(a, c)) => {
-                        cells.insert((a, c), decode(&v, "coverage cell")?);
+                        cells.insert((a, c), roster.decode(&v)?);
                     }
                     _ => load(&mut t, &k, &v)?,
                 }
@@ -240,37 +325,31 @@ impl Ledger {
         if !self.is_tallied() {
             return Ok(None);
         }
-        // Read without an allocation per member: a stored cell, a map of member id to counts,
-        // is read as the list of (id, counts) pairs it is encoded as, its ids borrowed.
-        let mut ids: Vec<MemberId> = self.members()?.into_iter().map(|m| m.id).collect();
+        // A stored cell's bits count over the members in admission order; the sets count over
+        // them in id order, as the answer lists them.
+        let records = self.members()?;
+        let roster = Roster::of(&records);
+        let mut ids: Vec<MemberId> = records.into_iter().map(|m| m.id).collect();
         ids.sort();
+        let id_order: Vec<usize> = roster.ids.iter().map(|m| ids.binary_search(m).unwrap_or_default()).collect();
+        let only = member.map(|m| ids.binary_search(m).ok());
         let mut sets = CellSets { members: ids, cells: BTreeMap::new() };
         for kv in self.db.scan_prefix([keys::CELL_MEMBERS]) {
             let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
             let Some(Key::CellMembers(area, category)) = keys::tally_key(&k) else {
                 return Err(StoreError::Corrupt(format!("bad tally key {}", String::from_utf8_lossy(&k))));
             };
-            let (live, delivered): (Vec<&str>, Vec<&str>) = decode_borrowed(&v, "coverage cell")?;
-            let set = |ids: &[&str]| -> Result<MemberSet> {
-                let mut out = MemberSet::default();
-                // A cell's ids come in id order, like the member list: the two are merged, each
-                // id found by walking on from the one before.
-                let mut at = 0;
-                for id in ids.iter().filter(|id| member.is_none_or(|m| m.as_str() == **id)) {
-                    while sets.members.get(at).is_some_and(|m| m.as_str() < *id) {
-                        at += 1;
+            let (live, delivered): (&[u8], &[u8]) = decode_borrowed(&v, "coverage cell")?;
+            let set = |bits: &[u8]| -> Result<MemberSet> {
+                let mut out = MemberSet::with_room(id_order.len());
+                for i in places(bits, id_order.len())?.map(|i| id_order[i]) {
+                    if only.is_none_or(|o| o == Some(i)) {
+                        out.insert(i);
                     }
-                    if sets.members.get(at).is_none_or(|m| m.as_str() != *id) {
-                        return Err(StoreError::Corrupt(format!(
-                            "the coverage cell {area} / {category} names an unknown member"
-                        )));
-                    }
-                    out.insert(at);
-                    at += 1;
                 }
                 Ok(out)
             };
-            let (live, delivered) = (set(&live)?, set(&delivered)?);
+            let (live, delivered) = (set(live)?, set(delivered)?);
             sets.insert((area, category), live, delivered);
         }
         Ok(Some(projection::coverage_of_sets(&sets, areas, root)))

@@ -2,6 +2,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use pledger_core::projection;
 use pledger_core::testkit::{self, cast, Actor};
 use pledger_core::{Event, MemState};
 use pledger_log::merkle::{self, Blake3, MemTree, TreeHash};
@@ -423,15 +424,21 @@ fn pledges_and_fulfillments_keep_no_short_id_key_of_their_own() {
 
 #[test]
 fn the_member_index_finds_exactly_the_pledges_a_member_made_or_received() {
-    let (_dir, path, ledger) = built(23, 600);
+    // Hurried: pledges met, on time and late, beside open and overdue ones.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l");
+    let (_, envelopes) = signed(23, 2000, testkit::hurried);
+    let mut ledger = Ledger::create(&path).unwrap();
+    append_all(&mut ledger, &envelopes);
     let all = ledger.pledges().unwrap();
     let every_fulfillment = ledger.fulfillments().unwrap();
     assert!(all.len() > 50, "{} pledges", all.len());
+    let mut fulfilled = 0;
     for m in ledger.members().unwrap() {
         let mut expected: Vec<PledgeId> =
             all.iter().filter(|p| p.pledger == m.id || p.beneficiary == m.id).map(|p| p.id).collect();
         expected.sort();
-        let found = ledger.records_of(&m.id).unwrap().expect("a new ledger is indexed");
+        let found = ledger.records_of(&m.id, Fulfillments::All).unwrap().expect("a new ledger is indexed");
         assert_eq!(found.pledges.iter().map(|p| p.id).collect::<Vec<_>>(), expected, "{}", m.id);
         let want: Vec<_> = found.pledges.iter().flat_map(|p| p.fulfillments.iter().copied()).collect();
         assert_eq!(
@@ -441,7 +448,27 @@ fn the_member_index_finds_exactly_the_pledges_a_member_made_or_received() {
         for (id, f) in &found.fulfillments {
             assert_eq!(Some(f), every_fulfillment.get(id), "{id}");
         }
+        // For the statuses at the head: only the fulfilled pledges' fulfillments, and the same
+        // statuses as from every fulfillment.
+        let lean = ledger.records_of(&m.id, Fulfillments::ForHeadStatus).unwrap().expect("indexed");
+        assert_eq!(lean.pledges, found.pledges);
+        let want: std::collections::BTreeSet<_> = found
+            .pledges
+            .iter()
+            .filter(|p| projection::reads_fulfillments_at_head(p))
+            .flat_map(|p| p.fulfillments.iter().copied())
+            .collect();
+        assert_eq!(lean.fulfillments.keys().copied().collect::<std::collections::BTreeSet<_>>(), want);
+        for eval in ["2020-01-01", "2031-06-30"] {
+            let h = projection::Horizon::head(pledger_core::Date::parse(eval).unwrap());
+            for p in &found.pledges {
+                let full = projection::status(p, &found.fulfillments, &h);
+                assert_eq!(projection::status(p, &lean.fulfillments, &h), full, "{} judged on {eval}", p.id);
+            }
+        }
+        fulfilled += found.pledges.iter().filter(|p| projection::reads_fulfillments_at_head(p)).count();
     }
+    assert!(fulfilled >= 20, "only {fulfilled} fulfilled pledges: the lean read was hardly tested");
     // A ledger made before the index existed says so, and a rebuild indexes it.
     drop(ledger);
     {
@@ -451,9 +478,9 @@ fn the_member_index_finds_exactly_the_pledges_a_member_made_or_received() {
     }
     let mut ledger = reopen(&path);
     let someone = ledger.members().unwrap()[0].id.clone();
-    assert!(ledger.records_of(&someone).unwrap().is_none());
+    assert!(ledger.records_of(&someone, Fulfillments::All).unwrap().is_none());
     ledger.rebuild(|_| {}).unwrap();
-    assert!(ledger.records_of(&someone).unwrap().is_some());
+    assert!(ledger.records_of(&someone, Fulfillments::All).unwrap().is_some());
 }
 
 #[test]
@@ -567,6 +594,78 @@ fn a_ledger_without_tallies_says_so_until_rebuilt() {
 }
 
 #[test]
+fn tallies_of_the_earlier_layout_are_set_aside_until_rebuilt() {
+    let (_dir, path, ledger) = built(31, 300);
+    let want = ledger.stored_tallies().unwrap();
+    let areas = ledger.areas().unwrap();
+    let coverage = ledger.coverage(&areas, None, None).unwrap().expect("tallied");
+    assert_eq!(ledger.tallies_mark().unwrap(), TalliesMark::Current);
+    drop(ledger);
+    // As the first layout left them: mark `1`, each cell's members as two lists of ids.
+    {
+        let db = open_sled(&path);
+        db.insert(keys::Key::Tallied.bytes(), b"1".as_slice()).unwrap();
+        for ((a, c), cell) in &want.1 {
+            let ids =
+                |s: &std::collections::BTreeSet<MemberId>| s.iter().map(|m| m.as_str().to_owned()).collect::<Vec<_>>();
+            let old = postcard::to_allocvec(&(ids(&cell.live), ids(&cell.delivered))).unwrap();
+            db.insert(keys::Key::CellMembers(a.clone(), c.clone()).bytes(), old).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let mut ledger = reopen(&path);
+    assert_eq!(ledger.tallies_mark().unwrap(), TalliesMark::Older);
+    assert!(!ledger.is_tallied());
+    assert!(ledger.coverage(&areas, None, None).unwrap().is_none(), "cells of the earlier layout were read");
+    ledger.rebuild(|_| {}).unwrap();
+    assert_eq!(ledger.tallies_mark().unwrap(), TalliesMark::Current);
+    assert_eq!(ledger.stored_tallies().unwrap(), want);
+    assert_eq!(ledger.coverage(&areas, None, None).unwrap().expect("tallied"), coverage);
+}
+
+#[test]
+fn a_coverage_cell_is_stored_as_bits_over_the_members_in_admission_order() {
+    let (_dir, _path, ledger) = built(37, 300);
+    let members = ledger.members().unwrap();
+    let roster = tally::Roster::of(&members);
+    let mut admitted = members.clone();
+    admitted.sort_by_key(|m| m.admitted_seq);
+    let (_, cells) = ledger.stored_tallies().unwrap();
+    assert!(!cells.is_empty());
+    for ((a, c), cell) in &cells {
+        let stored = ledger.db.get(keys::Key::CellMembers(a.clone(), c.clone()).bytes()).unwrap().unwrap();
+        // The bits, by hand: member i of the admission order is bit i % 8 of byte i / 8.
+        let (live, delivered): (Vec<u8>, Vec<u8>) = postcard::from_bytes(&stored).unwrap();
+        for (bits, set) in [(&live, &cell.live), (&delivered, &cell.delivered)] {
+            let named: std::collections::BTreeSet<MemberId> = admitted
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
+                .map(|(_, m)| m.id.clone())
+                .collect();
+            assert_eq!(&named, set, "{a} / {c}");
+            assert_ne!(bits.last(), Some(&0), "a trailing zero byte in {a} / {c}");
+        }
+        assert_eq!(roster.encode(cell).unwrap(), stored.to_vec());
+    }
+    // What is not a cell pledger wrote is refused, in one line.
+    let n = members.len();
+    let cell = |live: Vec<u8>| postcard::to_allocvec(&(live, Vec::<u8>::new())).unwrap();
+    let beyond = vec![0xff; n.div_ceil(8) + 1];
+    for (bad, why) in
+        [(cell(vec![1, 0]), "trailing zero"), (cell(beyond), "beyond the members"), (vec![7], "unreadable")]
+    {
+        let e = roster.decode(&bad).unwrap_err().to_string();
+        assert!(e.contains(why) && !e.contains('\n'), "{e}");
+    }
+    let stranger = pledger_core::tally::CellMembers {
+        live: [MemberId::parse("nobody-at-all").unwrap()].into(),
+        delivered: Default::default(),
+    };
+    assert!(roster.encode(&stranger).unwrap_err().to_string().contains("never admitted"));
+}
+
+#[test]
 fn new_ledgers_get_large_segments_and_older_ones_open_with_theirs() {
     let dir = tempfile::tempdir().unwrap();
     let (_, envelopes) = signed_ledger(3, 40);
@@ -583,7 +682,7 @@ fn new_ledgers_get_large_segments_and_older_ones_open_with_theirs() {
         let db = sled::Config::new().path(&old).segment_size(512 * 1024).open().unwrap();
         db.insert(keys::Key::Version.bytes(), FORMAT).unwrap();
         db.insert(keys::Key::Indexed.bytes(), b"1".as_slice()).unwrap();
-        db.insert(keys::Key::Tallied.bytes(), b"1".as_slice()).unwrap();
+        db.insert(keys::Key::Tallied.bytes(), TALLIES_LAYOUT).unwrap();
         db.flush().unwrap();
     }
     let mut ledger = reopen(&old);

@@ -9,7 +9,7 @@ use pledger_core::measure::format_decimal;
 use pledger_core::projection::{self, format_halves, percent, Horizon, PledgeStatus};
 use pledger_core::state::{AreaRecord, FulfillmentRecord, MemberRecord, PledgeRecord};
 use pledger_core::{AreaCode, Date, FulfillmentId, MemState, MemberId, Unit};
-use pledger_store::Ledger;
+use pledger_store::{Fulfillments, Ledger};
 use serde::Serialize;
 
 use crate::cli::{Format, Global, QueryArgs};
@@ -54,9 +54,10 @@ impl Data {
     }
 
     /// The head's records that concern one member: its pledges, made or received, read through
-    /// the member index, with their fulfillments (every record when the ledger has no index).
-    pub fn head_of(ledger: &Ledger, member: &MemberId) -> Result<Data> {
-        let Some(records) = ledger.records_of(member)? else {
+    /// the member index, with `which` of their fulfillments (every record when the ledger has
+    /// no index).
+    pub fn head_of(ledger: &Ledger, member: &MemberId, which: Fulfillments) -> Result<Data> {
+        let Some(records) = ledger.records_of(member, which)? else {
             return Data::head(ledger);
         };
         Data::head_with(ledger, records.pledges, records.fulfillments)
@@ -76,6 +77,18 @@ impl Data {
     }
 }
 
+/// What a query reads at the head, beside the members and areas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reads {
+    /// No pledge: the figures come from the tallies.
+    Tallies,
+    /// The pledges, with the fulfillments their statuses read (a member's: only its fulfilled
+    /// pledges').
+    Statuses,
+    /// The pledges and every fulfillment of theirs (a timeline, a report).
+    Records,
+}
+
 /// A query's records, horizon and filters, resolved.
 pub struct Query {
     pub data: Data,
@@ -87,18 +100,13 @@ pub struct Query {
 }
 
 impl Query {
-    pub fn load(g: &Global, q: &QueryArgs) -> Result<Query> {
-        Query::of(&*open_ledger(g)?, q)
-    }
-
-    /// The query on a ledger already open.
+    /// The query on a ledger already open, with every record it concerns (a report).
     pub fn of(ledger: &Ledger, q: &QueryArgs) -> Result<Query> {
-        Query::reading(ledger, q, true)
+        Query::reading(ledger, q, Reads::Records)
     }
 
-    /// The query on a ledger already open; without `pledges`, the head's pledges and
-    /// fulfillments are not read (the figures come from the tallies).
-    fn reading(ledger: &Ledger, q: &QueryArgs, pledges: bool) -> Result<Query> {
+    /// The query on a ledger already open, reading what `reads` says.
+    fn reading(ledger: &Ledger, q: &QueryArgs, reads: Reads) -> Result<Query> {
         let horizon = match &q.when.as_of {
             Some(d) => Horizon::as_of(Date::parse(d)?),
             None => Horizon::head(today()),
@@ -110,10 +118,11 @@ impl Query {
                 return Err(refused(format!("--at {n}: the ledger has only {} entries", ledger.size())))
             }
             Some(n) => Data::of_state(ledger.replay(n)?),
-            None if !pledges => Data::head_with(ledger, Vec::new(), BTreeMap::new())?,
-            None => match &org {
-                Some(o) => Data::head_of(ledger, o)?,
-                None => Data::head(ledger)?,
+            None => match (reads, &org) {
+                (Reads::Tallies, _) => Data::head_with(ledger, Vec::new(), BTreeMap::new())?,
+                (Reads::Statuses, Some(o)) => Data::head_of(ledger, o, Fulfillments::ForHeadStatus)?,
+                (Reads::Records, Some(o)) => Data::head_of(ledger, o, Fulfillments::All)?,
+                (_, None) => Data::head(ledger)?,
             },
         };
         if let Some(o) = &org {
@@ -188,12 +197,12 @@ fn value(u: &Unit, v: u64, format: Format) -> String {
     }
 }
 
-fn list(v: &[MemberId]) -> String {
+fn list(v: &projection::Members) -> String {
     v.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 pub fn status(g: &Global, q: &QueryArgs) -> Result<()> {
-    let query = Query::load(g, q)?;
+    let query = Query::reading(&*open_ledger(g)?, q, Reads::Statuses)?;
     let rows = query.statuses(true);
     query.emit(&rows, |f| print_status(&rows, f))
 }
@@ -287,7 +296,7 @@ pub fn scorecard(g: &Global, q: &QueryArgs) -> Result<()> {
     let ledger = open_ledger(g)?;
     // An area filter keeps a member's pledges there only: that needs the pledges.
     let fast = q.area.is_none() && tallied(&ledger, q);
-    let query = Query::reading(&ledger, q, !fast)?;
+    let query = Query::reading(&ledger, q, if fast { Reads::Tallies } else { Reads::Statuses })?;
     let always: Vec<MemberId> = query.org.iter().cloned().collect();
     let members: Vec<MemberRecord> =
         query.data.members.iter().filter(|m| query.org.as_ref().is_none_or(|o| &m.id == o)).cloned().collect();
@@ -377,7 +386,7 @@ fn scorecard_csv(card: &[projection::MemberScore]) -> Result<()> {
 pub fn coverage(g: &Global, q: &QueryArgs) -> Result<()> {
     let ledger = open_ledger(g)?;
     let fast = tallied(&ledger, q);
-    let query = Query::reading(&ledger, q, !fast)?;
+    let query = Query::reading(&ledger, q, if fast { Reads::Tallies } else { Reads::Statuses })?;
     let cov = if fast {
         let (areas, root) = (&query.data.areas, query.area_root.as_ref());
         ledger.coverage(areas, root, query.org.as_ref())?.ok_or_else(no_tallies)?
@@ -432,7 +441,7 @@ pub fn timeline(g: &Global, q: &QueryArgs) -> Result<()> {
     let ledger = open_ledger(g)?;
     // The tallies hold everyone's months: a filter needs the pledges.
     let fast = q.org.is_none() && q.area.is_none() && tallied(&ledger, q);
-    let query = Query::reading(&ledger, q, !fast)?;
+    let query = Query::reading(&ledger, q, if fast { Reads::Tallies } else { Reads::Records })?;
     let rows = if fast {
         ledger.timeline()?.ok_or_else(no_tallies)?
     } else {

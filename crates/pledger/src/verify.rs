@@ -14,7 +14,7 @@ use pledger_log::keys;
 use pledger_log::merkle::{self, Blake3, NodeReader};
 use pledger_log::note::{Note, Verifier, TYPE_COSIGNATURE, TYPE_ED25519};
 use pledger_log::proof::{encode_path, ConsistencyProof, InclusionProof, Proof};
-use pledger_store::Ledger;
+use pledger_store::{Ledger, TalliesMark};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -119,8 +119,8 @@ struct Audited {
     /// The checkpoints the ledger or bundle carries, opened: size and note.
     checkpoints: Vec<(Checkpoint, Note)>,
     origin: String,
-    /// A ledger whose store keeps no tallies (made before them, or rebuilt by nothing since).
-    untallied: bool,
+    /// What the store's mark says of its tallies (a bundle: current, nothing to say).
+    tallies: TalliesMark,
 }
 
 /// `pledger verify`.
@@ -172,12 +172,18 @@ pub fn verify(g: &Global, a: &VerifyArgs) -> Result<()> {
     for (cp, _) in &audited.checkpoints {
         report.push(format!("checkpoint of size {} signed by the log key: matches the entries", cp.size));
     }
-    if audited.untallied {
-        report.push(
+    match audited.tallies {
+        TalliesMark::Current => {}
+        TalliesMark::None => report.push(
             "this store keeps no tallies: scorecard, coverage and timeline are computed from every pledge; \
              `pledger rebuild` adds them"
                 .into(),
-        );
+        ),
+        TalliesMark::Older => report.push(
+            "this store's tallies are of an earlier layout and no longer kept: scorecard, coverage and timeline \
+             are computed from every pledge; `pledger rebuild` rewrites them"
+                .into(),
+        ),
     }
     if audited.checkpoints.is_empty() {
         report.push("no checkpoint has been issued yet: run `pledger checkpoint` with the log key".into());
@@ -264,7 +270,7 @@ fn audit_bundle(g: &Global, path: &Path, sizes: &[u64]) -> Result<Audited> {
     pb.finish_and_clear();
     let _ = total;
     let origin = verified.header.origin.clone();
-    Ok(Audited { origin, checkpoints: verified.checkpoints, auditor: verified.auditor, untallied: false })
+    Ok(Audited { origin, checkpoints: verified.checkpoints, auditor: verified.auditor, tallies: TalliesMark::Current })
 }
 
 /// Audits the ledger's stored entries, and checks its stored tree, state and checkpoints
@@ -339,7 +345,8 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
         view.fulfillment(*id)?;
         return Err(mismatch("fulfillment", id));
     }
-    if ledger.is_tallied() {
+    let tallies = ledger.tallies_mark()?;
+    if tallies == TalliesMark::Current {
         let computed = pledger_core::tally::Tallies::of_state(state);
         let (stored, cells) = ledger.stored_tallies()?;
         let cell = first(&cells, &computed.cell_members()).map(|(a, c)| format!("coverage cell {a} / {c}"));
@@ -348,9 +355,10 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
                 "the stored {what} differs from the entries (the store was altered); run `pledger rebuild`"
             )));
         }
-    } else {
+    } else if tallies == TalliesMark::None {
         // Without the mark, queries ignore the tallies; tallies there anyway were put there by
-        // something other than pledger, which writes the mark with them.
+        // something other than pledger, which writes the mark with them. (Tallies of an earlier
+        // layout are ignored too, and were left behind by pledger itself: not compared.)
         let (stored, cells) = ledger.stored_tallies()?;
         if stored != pledger_core::tally::Tallies::default() || !cells.is_empty() {
             return Err(failed(
@@ -370,7 +378,7 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
         }
         checkpoints.push((cp, note));
     }
-    Ok(Audited { origin: head.state.origin.clone(), checkpoints, auditor, untallied: !ledger.is_tallied() })
+    Ok(Audited { origin: head.state.origin.clone(), checkpoints, auditor, tallies })
 }
 
 /// The first key whose value differs between two maps.

@@ -292,7 +292,8 @@ pub fn coverage(cov: &[AreaCoverage]) -> String {
         drawn.iter().filter_map(|a| a.parent.as_ref()).map(|p| p.as_str()).collect();
     let mut s = String::new();
     let tip = |a: &AreaCoverage| {
-        let members = |v: &[pledger_core::MemberId]| v.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+        let members =
+            |v: &pledger_core::projection::Members| v.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
         esc(&format!(
             "{} {}: {}; pledging: {}; delivered: {}",
             a.code,
