@@ -23,12 +23,18 @@ impl Server {
 
     /// A server whose local time is the POSIX time zone `tz`.
     fn start_in_zone(env: &Env, tz: &str) -> Server {
+        Self::start_with(env, tz, "022")
+    }
+
+    /// A server started under the umask `umask`, its local time the POSIX time zone `tz`.
+    fn start_with(env: &Env, tz: &str, umask: &str) -> Server {
         let socket = env.ledger.join("pledger.sock");
-        let child = Command::new(bin())
+        let child = Command::new("sh")
+            .args(["-c", &format!("umask {umask} && exec \"$0\" serve")])
+            .arg(bin())
             .current_dir(env.dir.path())
             .env("PLEDGER_LEDGER", &env.ledger)
             .env("TZ", tz)
-            .arg("serve")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -37,7 +43,7 @@ impl Server {
         let server = Server { child, socket };
         let start = Instant::now();
         // Listening, not merely there: a killed server leaves its socket behind.
-        while std::os::unix::net::UnixStream::connect(&server.socket).is_err() {
+        while connect(&server.socket).is_err() {
             assert!(start.elapsed() < Duration::from_secs(20), "the server never listened");
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -77,6 +83,19 @@ impl Drop for Server {
     }
 }
 
+/// Connects to a socket, through its directory's descriptor when its path is longer than a
+/// socket's address holds (as pledger does).
+fn connect(socket: &std::path::Path) -> std::io::Result<std::os::unix::net::UnixStream> {
+    use std::os::unix::net::UnixStream;
+    UnixStream::connect(socket).or_else(|_| {
+        let dir = std::fs::File::open(socket.parent().unwrap())?;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&dir);
+        UnixStream::connect(
+            std::path::Path::new("/proc/self/fd").join(fd.to_string()).join(socket.file_name().unwrap()),
+        )
+    })
+}
+
 fn triple(o: &Output) -> (Option<i32>, String, String) {
     (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
@@ -110,6 +129,42 @@ const QUERIES: &[&[&str]] = &[
     &["status", "--org", "nobody"],
     &["status", "--at", "9999"],
 ];
+
+#[test]
+fn the_socket_is_its_users_alone_whatever_the_umask() {
+    let env = busy_ledger();
+    let server = Server::start_with(&env, "UTC0", "000");
+    let mode = std::fs::metadata(&server.socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the socket under a umask of 000");
+    // Made in a private directory and moved into place: nothing of that is left behind.
+    let names: Vec<String> = std::fs::read_dir(&env.ledger)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with(".pledger-serve")), "{names:?}");
+    assert_eq!(env.ok(&["status", "--org", "psi", "--format", "csv"]).lines().count(), 2);
+    let (status, _) = server.stop();
+    assert!(status.success());
+}
+
+#[test]
+fn a_ledger_deeper_than_a_sockets_address_allows_is_served() {
+    let env = busy_ledger();
+    let want = env.ok(&["status", "--org", "psi", "--format", "csv"]);
+    // A socket's address holds 107 bytes; this path is longer.
+    let deep = env.dir.path().join("d".repeat(60)).join("e".repeat(60)).join("ledger");
+    std::fs::create_dir_all(deep.parent().unwrap()).unwrap();
+    std::fs::rename(&env.ledger, &deep).unwrap();
+    let env = Env { dir: env.dir, ledger: deep };
+    assert!(env.ledger.join("pledger.sock").as_os_str().len() > 108);
+    let server = Server::start(&env);
+    let mode = std::fs::metadata(&server.socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(env.ok(&["status", "--org", "psi", "--format", "csv"]), want);
+    let (status, err) = server.stop();
+    assert!(status.success(), "{err}");
+    assert!(!env.ledger.join("pledger.sock").exists(), "the socket outlived its server");
+}
 
 #[test]
 fn served_commands_answer_exactly_as_a_process_of_their_own() {

@@ -260,19 +260,39 @@ pub fn serve(g: &Global, run: impl Fn(Cli) -> u8) -> Result<()> {
     Ok(())
 }
 
+/// Listens on `socket`, reachable by this user alone from its first moment, whatever the
+/// umask: the socket is made in a new directory of mode 0700 beside it, set to 0600 there, and
+/// only then moved to its place. (Bound in place and set to 0600 after, it would be open to
+/// everyone in between under a umask of 000.)
 fn bind(socket: &Path) -> Result<UnixListener> {
+    use std::os::unix::fs::DirBuilderExt;
     let failed = |e: std::io::Error| refused(format!("{}: {e}", socket.display()));
-    let listener = UnixListener::bind(socket).or_else(|e| {
+    let (Some(dir), Some(name)) = (socket.parent(), socket.file_name()) else {
+        return Err(refused(format!("{}: not a path for a socket", socket.display())));
+    };
+    let private = dir.join(format!(".pledger-serve-{}", std::process::id()));
+    // Left by a server of the same process id that was killed while starting.
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new().mode(0o700).create(&private).map_err(failed)?;
+    let _private_removed = RemoveDirOnDrop(private.clone());
+    let inner = private.join(name);
+    let listener = UnixListener::bind(&inner).or_else(|e| {
         // A path too long for a socket's address: bind through the directory's descriptor.
-        let (Some(dir), Some(name)) = (socket.parent(), socket.file_name()) else { return Err(e) };
-        let dir = std::fs::File::open(dir)?;
-        UnixListener::bind(
-            Path::new("/proc/self/fd").join(std::os::fd::AsRawFd::as_raw_fd(&dir).to_string()).join(name),
-        )
+        let fd = std::fs::File::open(&private).map_err(|_| e)?;
+        UnixListener::bind(Path::new("/proc/self/fd").join(std::os::fd::AsRawFd::as_raw_fd(&fd).to_string()).join(name))
     });
     let listener = listener.map_err(failed)?;
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+    std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+    std::fs::rename(&inner, socket).map_err(failed)?;
     Ok(listener)
+}
+
+struct RemoveDirOnDrop(PathBuf);
+
+impl Drop for RemoveDirOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 struct RemoveOnDrop(PathBuf);
