@@ -148,6 +148,49 @@ fn the_socket_is_its_users_alone_whatever_the_umask() {
 }
 
 #[test]
+fn another_users_server_is_named_instead_of_waited_for() {
+    let env = busy_ledger();
+    let server = Server::start(&env);
+    // What another user meets: directories open to all, a copy of the binary they may run, and
+    // the server's socket, which is not theirs.
+    for d in [env.dir.path(), env.ledger.as_path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let copy = env.path("pledger-copy");
+    std::fs::copy(bin(), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    let mut nobody = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        c
+    } else if Command::new("sudo").args(["-n", "true"]).status().is_ok_and(|s| s.success()) {
+        let mut c = Command::new("sudo");
+        c.args(["-n", "-u", "#65534"]);
+        c
+    } else {
+        common::unavailable("root or passwordless sudo, to run a command as another user");
+        return;
+    };
+    let owner = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let before = env.state();
+    let out = nobody
+        .current_dir("/")
+        .arg(&copy)
+        .args(["--ledger", env.ledger.to_str().unwrap(), "--wait", "5", "status"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("is served by {}'s `pledger serve`", owner.trim())), "{err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(env.state(), before);
+    let (status, _) = server.stop();
+    assert!(status.success());
+}
+
+#[test]
 fn a_ledger_deeper_than_a_sockets_address_allows_is_served() {
     let env = busy_ledger();
     let want = env.ok(&["status", "--org", "psi", "--format", "csv"]);

@@ -91,8 +91,22 @@ pub fn forward(cli: &Cli) -> Option<ExitCode> {
     if !socket.exists() {
         return None;
     }
-    // A socket nobody listens on is what a server killed without warning leaves behind.
-    let stream = connect(&socket).ok()?;
+    let stream = match connect(&socket) {
+        Ok(stream) => stream,
+        // Another user's server: its socket is its own. Waiting for the ledger's lock, which
+        // that server holds, would end in a bare "in use".
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "pledger: ledger {} is served by {}'s `pledger serve`, whose socket is theirs alone: run the command as that user",
+                dir.display(),
+                owner(&socket)
+            );
+            return Some(ExitCode::from(IN_USE));
+        }
+        // A socket nobody listens on is what a server killed without warning leaves behind.
+        Err(_) => return None,
+    };
     match ask(stream, cli, dir) {
         Ok(Some(code)) => Some(ExitCode::from(code)),
         // The server closed before it began the command (it was stopping): run it here.
@@ -102,6 +116,18 @@ pub fn forward(cli: &Cli) -> Option<ExitCode> {
             Some(ExitCode::from(f.code))
         }
     }
+}
+
+/// The name of the user owning `path` (from /etc/passwd), or `uid N`.
+fn owner(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata(path).map(|m| m.uid()) else { return "another user".into() };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2] == uid.to_string())
+        .map_or_else(|| format!("uid {uid}"), |f| f[0].to_owned())
 }
 
 /// Whether a server answers on the ledger `dir`'s socket.
