@@ -486,6 +486,41 @@ fn tallies_of_an_earlier_layout_are_set_aside_and_rewritten_by_rebuild() {
 }
 
 #[test]
+fn a_coverage_cell_altered_behind_pledgers_back_is_refused_in_one_line_and_rebuilt() {
+    let env = common::demo();
+    let before = env.ok(&["coverage", "--format", "json"]);
+    let cells: Vec<sled::IVec> = {
+        let db = pledger_store::config(&env.ledger).open().unwrap();
+        db.scan_prefix(b"W").keys().map(|k| k.unwrap()).collect()
+    };
+    assert!(cells.len() > 3, "{} cells", cells.len());
+    // Bits naming a member beyond those admitted; a trailing zero byte; not a cell at all; and
+    // a member moved from one cell to another (well formed, but not what the entries say).
+    let beyond = postcard::to_allocvec(&(vec![0u8, 0, 0, 0, 0, 0, 0, 0, 1], Vec::<u8>::new())).unwrap();
+    let trailing = postcard::to_allocvec(&(vec![1u8, 0], Vec::<u8>::new())).unwrap();
+    let moved = postcard::to_allocvec(&(vec![0b10u8], Vec::<u8>::new())).unwrap();
+    for (value, coverage_says, verify_says) in [
+        (beyond, Some("a bit beyond the members admitted"), "a bit beyond the members admitted"),
+        (trailing, Some("a trailing zero byte"), "a trailing zero byte"),
+        (b"\xff\xff".to_vec(), Some("coverage cell unreadable"), "coverage cell unreadable"),
+        (moved, None, "coverage cell"),
+    ] {
+        let k = cells[1].clone();
+        behind_the_back(&env, |db| {
+            db.insert(k, value).unwrap();
+        });
+        match coverage_says {
+            Some(needle) => fails(&env, &["coverage", "--format", "json"], needle),
+            None => assert_ne!(env.ok(&["coverage", "--format", "json"]), before, "the altered cell was not read"),
+        }
+        fails(&env, &["verify"], verify_says);
+        env.ok(&["rebuild"]);
+        assert_eq!(env.ok(&["coverage", "--format", "json"]), before);
+        assert!(env.ok(&["verify"]).starts_with("verified"));
+    }
+}
+
+#[test]
 fn tallies_left_without_their_mark_are_named_by_verify() {
     let env = common::demo();
     let before = env.ok(&["scorecard", "--format", "json"]);
