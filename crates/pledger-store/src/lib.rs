@@ -24,7 +24,12 @@ use keys::Key;
 pub use keys::STORED_LEVEL;
 
 /// What the store's version key holds; a ledger of another version is refused.
-const FORMAT: &[u8] = b"pledger-ledger-1";
+const FORMAT: &[u8] = b"pledger-ledger-2";
+
+/// The version before the coverage cells were stored as bits: read as before (its tallies, if
+/// marked `1`, set aside until `rebuild`); its first write or a rebuild marks it [`FORMAT`], so
+/// that an older pledger refuses it as an unknown format instead of misreading what it holds.
+const EARLIER_FORMAT: &[u8] = b"pledger-ledger-1";
 
 /// What the tallies' mark (`T`) holds when the tallies cover every pledge in the present
 /// layout. `1` was the layout whose coverage cells listed member ids; a ledger marked so is read
@@ -91,6 +96,8 @@ pub struct Ledger {
     keys: pledger_log::keys::KeyCache,
     /// Whether commits keep the tallies (see [`Ledger::is_tallied`]).
     tallied: bool,
+    /// The version key says [`EARLIER_FORMAT`]: the next commit or rebuild writes [`FORMAT`].
+    earlier_format: bool,
 }
 
 fn is_lock_error(e: &sled::Error) -> bool {
@@ -161,7 +168,14 @@ impl Ledger {
         db.insert(Key::Indexed.bytes(), b"1".as_slice()).map_err(|e| StoreError::sled(path, e))?;
         db.insert(Key::Tallied.bytes(), TALLIES_LAYOUT).map_err(|e| StoreError::sled(path, e))?;
         db.flush().map_err(|e| StoreError::sled(path, e))?;
-        Ok(Ledger { db, path: path.to_owned(), head: StoredHead::default(), keys: Default::default(), tallied: true })
+        Ok(Ledger {
+            db,
+            path: path.to_owned(),
+            head: StoredHead::default(),
+            keys: Default::default(),
+            tallied: true,
+            earlier_format: false,
+        })
     }
 
     /// Opens the ledger at `path` for a rebuild, even if a previous rebuild was interrupted.
@@ -170,7 +184,15 @@ impl Ledger {
             Err(StoreError::RebuildInterrupted { .. }) => {
                 let db = open_db(path, wait, give_up)?;
                 let head = StoredHead::default();
-                Ok(Ledger { db, path: path.to_owned(), head, keys: Default::default(), tallied: false })
+                // The rebuild writes the version with everything else.
+                Ok(Ledger {
+                    db,
+                    path: path.to_owned(),
+                    head,
+                    keys: Default::default(),
+                    tallied: false,
+                    earlier_format: false,
+                })
             }
             other => other,
         }
@@ -190,7 +212,7 @@ impl Ledger {
         }
         let db = open_db(path, wait, give_up)?;
         match db.get(Key::Version.bytes()).map_err(|e| StoreError::sled(path, e))? {
-            Some(v) if v.as_ref() == FORMAT => {}
+            Some(v) if v.as_ref() == FORMAT || v.as_ref() == EARLIER_FORMAT => {}
             Some(v) => {
                 return Err(StoreError::Corrupt(format!(
                     "{}: unknown ledger format {:?}",
@@ -209,7 +231,9 @@ impl Ledger {
         };
         // Read once: the mark changes only by `rebuild`, which sets the field too.
         let tallied = tallies_mark(&db, path)? == TalliesMark::Current;
-        Ok(Ledger { db, path: path.to_owned(), head, keys: Default::default(), tallied })
+        let earlier_format =
+            db.get(Key::Version.bytes()).map_err(|e| StoreError::sled(path, e))?.is_some_and(|v| v == EARLIER_FORMAT);
+        Ok(Ledger { db, path: path.to_owned(), head, keys: Default::default(), tallied, earlier_format })
     }
 
     pub fn path(&self) -> &Path {
@@ -470,6 +494,7 @@ impl Ledger {
             repair.want(Wanted::Key(Key::CellMembers(a.clone(), c.clone()).bytes(), Some(roster.encode(cell)?)))?;
         }
         repair.want(Wanted::Key(Key::Tallied.bytes(), Some(TALLIES_LAYOUT.to_vec())))?;
+        repair.want(Wanted::Key(Key::Version.bytes(), Some(FORMAT.to_vec())))?;
         // What should not.
         let derived = [
             b'n',
@@ -501,6 +526,7 @@ impl Ledger {
         self.db.flush().map_err(|e| StoreError::sled(&self.path, e))?;
         self.head = head;
         self.tallied = true;
+        self.earlier_format = false;
         progress(seq);
         Ok((seq, changed))
     }
@@ -980,9 +1006,13 @@ impl Writer<'_> {
             batch.insert(k, v);
         }
         batch.insert(Key::Head.bytes(), encode(&self.head));
+        if self.ledger.earlier_format {
+            batch.insert(Key::Version.bytes(), FORMAT);
+        }
         self.ledger.db.apply_batch(batch).map_err(|e| StoreError::sled(&path, e))?;
         self.ledger.db.flush().map_err(|e| StoreError::sled(&path, e))?;
         self.ledger.head = self.head;
+        self.ledger.earlier_format = false;
         Ok(self.appended)
     }
 }

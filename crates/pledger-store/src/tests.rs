@@ -595,17 +595,28 @@ fn a_ledger_without_tallies_says_so_until_rebuilt() {
 
 #[test]
 fn tallies_of_the_earlier_layout_are_set_aside_until_rebuilt() {
-    let (_dir, path, ledger) = built(31, 300);
-    let want = ledger.stored_tallies().unwrap();
-    let areas = ledger.areas().unwrap();
-    let coverage = ledger.coverage(&areas, None, None).unwrap().expect("tallied");
+    let (_, envelopes) = signed_ledger(31, 300);
+    let (first, rest) = envelopes.split_at(250);
+    // What the whole ledger's tallies and coverage are, made by this version.
+    let (_whole_dir, _, whole) = built(31, 300);
+    let want = whole.stored_tallies().unwrap();
+    let areas = whole.areas().unwrap();
+    let coverage = whole.coverage(&areas, None, None).unwrap().expect("tallied");
+    drop(whole);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l");
+    let mut ledger = Ledger::create(&path).unwrap();
+    append_all(&mut ledger, first);
+    let (_, cells) = ledger.stored_tallies().unwrap();
     assert_eq!(ledger.tallies_mark().unwrap(), TalliesMark::Current);
     drop(ledger);
-    // As the first layout left them: mark `1`, each cell's members as two lists of ids.
+    // As the version before left it: `pledger-ledger-1`, tallies marked `1`, each cell's
+    // members as two lists of ids.
     {
         let db = open_sled(&path);
+        db.insert(keys::Key::Version.bytes(), EARLIER_FORMAT).unwrap();
         db.insert(keys::Key::Tallied.bytes(), b"1".as_slice()).unwrap();
-        for ((a, c), cell) in &want.1 {
+        for ((a, c), cell) in &cells {
             let ids =
                 |s: &std::collections::BTreeSet<MemberId>| s.iter().map(|m| m.as_str().to_owned()).collect::<Vec<_>>();
             let old = postcard::to_allocvec(&(ids(&cell.live), ids(&cell.delivered))).unwrap();
@@ -613,10 +624,20 @@ fn tallies_of_the_earlier_layout_are_set_aside_until_rebuilt() {
         }
         db.flush().unwrap();
     }
+    let version = |l: &Ledger| l.db.get(keys::Key::Version.bytes()).unwrap().unwrap().to_vec();
     let mut ledger = reopen(&path);
     assert_eq!(ledger.tallies_mark().unwrap(), TalliesMark::Older);
     assert!(!ledger.is_tallied());
     assert!(ledger.coverage(&areas, None, None).unwrap().is_none(), "cells of the earlier layout were read");
+    // Written to, it is marked with this version (an older pledger would now refuse it rather
+    // than read tallies no one kept up); its tallies stay set aside.
+    assert_eq!(version(&ledger), EARLIER_FORMAT);
+    assert!(append_all(&mut ledger, rest) > 10);
+    assert_eq!(version(&ledger), FORMAT);
+    assert_eq!(ledger.tallies_mark().unwrap(), TalliesMark::Older);
+    drop(ledger);
+    let mut ledger = reopen(&path);
+    assert!(ledger.coverage(&areas, None, None).unwrap().is_none());
     ledger.rebuild(|_| {}).unwrap();
     assert_eq!(ledger.tallies_mark().unwrap(), TalliesMark::Current);
     assert_eq!(ledger.stored_tallies().unwrap(), want);
