@@ -507,15 +507,20 @@ fn a_coverage_cell_altered_behind_pledgers_back_is_refused_in_one_line_and_rebui
     for (value, coverage_says, verify_says) in [
         (beyond, Some("a bit beyond the members admitted"), "a bit beyond the members admitted"),
         (trailing, Some("a trailing zero byte"), "a trailing zero byte"),
-        (b"\xff\xff".to_vec(), Some("coverage cell unreadable"), "coverage cell unreadable"),
+        (b"\xff\xff".to_vec(), Some("is unreadable"), "is unreadable"),
         (moved, None, "coverage cell"),
     ] {
         let k = cells[1].clone();
+        // The cell is named: `W` ‖ area ‖ 0 ‖ category.
+        let name = String::from_utf8_lossy(&k[1..]).replace('\0', " / ");
         behind_the_back(&env, |db| {
             db.insert(k, value).unwrap();
         });
         match coverage_says {
-            Some(needle) => fails(&env, &["coverage", "--format", "json"], needle),
+            Some(needle) => {
+                fails(&env, &["coverage", "--format", "json"], needle);
+                fails(&env, &["coverage", "--format", "json"], &format!("the stored coverage cell {name} "));
+            }
             None => assert_ne!(env.ok(&["coverage", "--format", "json"]), before, "the altered cell was not read"),
         }
         fails(&env, &["verify"], verify_says);

@@ -75,20 +75,34 @@ impl Roster {
         Ok(crate::encode(&(bits(&cell.live)?, bits(&cell.delivered)?)))
     }
 
-    /// A stored cell's members.
-    pub(crate) fn decode(&self, value: &[u8]) -> Result<CellMembers> {
-        let (live, delivered): (&[u8], &[u8]) = decode_borrowed(value, "coverage cell")?;
+    /// The members of the stored cell (`area`, `category`).
+    pub(crate) fn decode(&self, value: &[u8], area: &AreaCode, category: &CategoryCode) -> Result<CellMembers> {
+        let (live, delivered) = cell_bits(value, area, category)?;
         let ids = |bits: &[u8]| -> Result<BTreeSet<MemberId>> {
-            Ok(places(bits, self.ids.len())?.map(|i| self.ids[i].clone()).collect())
+            Ok(places(bits, self.ids.len(), area, category)?.map(|i| self.ids[i].clone()).collect())
         };
         Ok(CellMembers { live: ids(live)?, delivered: ids(delivered)? })
     }
 }
 
+fn bad_cell(area: &AreaCode, category: &CategoryCode, why: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("the stored coverage cell {area} / {category} is unreadable: {why}"))
+}
+
+/// A stored cell's two strings of bits, borrowed.
+fn cell_bits<'v>(value: &'v [u8], area: &AreaCode, category: &CategoryCode) -> Result<(&'v [u8], &'v [u8])> {
+    postcard::from_bytes(value).map_err(|e| bad_cell(area, category, &e))
+}
+
 /// The places set in a stored cell's bits, in order, once checked to be places of `members`
 /// members; a trailing zero byte is refused, so that each set has one spelling.
-fn places(bits: &[u8], members: usize) -> Result<impl Iterator<Item = usize> + '_> {
-    let bad = |why: &str| StoreError::Corrupt(format!("stored coverage cell unreadable: {why}"));
+fn places<'b>(
+    bits: &'b [u8],
+    members: usize,
+    area: &AreaCode,
+    category: &CategoryCode,
+) -> Result<impl Iterator<Item = usize> + 'b> {
+    let bad = |why: &str| bad_cell(area, category, &why);
     if let Some(last) = bits.last() {
         if *last == 0 {
             return Err(bad("a trailing zero byte"));
@@ -181,7 +195,7 @@ pub(crate) fn changes(
             std::collections::btree_map::Entry::Vacant(e) => {
                 let k = Key::CellMembers(a.clone(), c.clone()).bytes();
                 e.insert(match get(&k)? {
-                    Some(v) => roster.decode(&v)?,
+                    Some(v) => roster.decode(&v, a, c)?,
                     None => CellMembers::default(),
                 })
             }
@@ -228,11 +242,6 @@ fn load(t: &mut Tallies, key: &[u8], value: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// A stored value decoded with its strings borrowed from `bytes`.
-fn decode_borrowed<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T> {
-    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("stored {what} unreadable: {e}")))
-}
-
 impl Ledger {
     /// Whether this ledger keeps tallies (ledgers made before them get them from `rebuild`), as
     /// its mark said when it was opened or rebuilt.
@@ -255,7 +264,7 @@ impl Ledger {
                 let (k, v) = kv.map_err(|e| StoreError::sled(&self.path, e))?;
                 match keys::tally_key(&k) {
                     Some(Key::CellMembers(a, c)) => {
-                        cells.insert((a, c), roster.decode(&v)?);
+                        cells.insert((a.clone(), c.clone()), roster.decode(&v, &a, &c)?);
                     }
                     _ => load(&mut t, &k, &v)?,
                 }
@@ -339,10 +348,10 @@ impl Ledger {
             let Some(Key::CellMembers(area, category)) = keys::tally_key(&k) else {
                 return Err(StoreError::Corrupt(format!("bad tally key {}", String::from_utf8_lossy(&k))));
             };
-            let (live, delivered): (&[u8], &[u8]) = decode_borrowed(&v, "coverage cell")?;
+            let (live, delivered) = cell_bits(&v, &area, &category)?;
             let set = |bits: &[u8]| -> Result<MemberSet> {
                 let mut out = MemberSet::with_room(id_order.len());
-                for i in places(bits, id_order.len())?.map(|i| id_order[i]) {
+                for i in places(bits, id_order.len(), &area, &category)?.map(|i| id_order[i]) {
                     if only.is_none_or(|o| o == Some(i)) {
                         out.insert(i);
                     }

@@ -676,8 +676,9 @@ fn a_coverage_cell_is_stored_as_bits_over_the_members_in_admission_order() {
     for (bad, why) in
         [(cell(vec![1, 0]), "trailing zero"), (cell(beyond), "beyond the members"), (vec![7], "unreadable")]
     {
-        let e = roster.decode(&bad).unwrap_err().to_string();
-        assert!(e.contains(why) && !e.contains('\n'), "{e}");
+        let (a, c) = cells.keys().next().unwrap();
+        let e = roster.decode(&bad, a, c).unwrap_err().to_string();
+        assert!(e.contains(why) && e.contains(&format!("cell {a} / {c}")) && !e.contains('\n'), "{e}");
     }
     let stranger = pledger_core::tally::CellMembers {
         live: [MemberId::parse("nobody-at-all").unwrap()].into(),
