@@ -451,7 +451,7 @@ impl Ledger {
     /// the checkpoints are kept as they are. Writes go in bounded batches; a rebuild interrupted
     /// by a crash leaves a mark that makes every later open ask for another. Returns the number
     /// of entries and the number of keys it had to change.
-    pub fn rebuild(&mut self, mut progress: impl FnMut(u64)) -> Result<(u64, u64)> {
+    pub fn rebuild(&mut self, mut progress: impl FnMut(u64) + Send) -> Result<(u64, u64)> {
         let path = self.path.clone();
         let sled_err = |e| StoreError::sled(&path, e);
         self.db.insert(Key::Rebuilding.bytes(), b"1".as_slice()).map_err(sled_err)?;
@@ -609,41 +609,70 @@ impl Ledger {
 }
 
 /// Replays entry lines, in order from the first, into `state`, handing each leaf hash to `leaf`.
-/// Lines are parsed and hashed in parallel, a chunk at a time; the rules run in log order.
-/// Returns the number of entries replayed.
+/// A pipeline, as the audit's: this thread reads a chunk of lines and parses and hashes it on
+/// every core while another thread applies the rules to the chunk before, in log order.
+/// Returns the number of entries replayed; the first failure in log order is the one reported.
 fn replay_lines(
     state: &mut MemState,
     lines: impl Iterator<Item = Result<(u64, Vec<u8>)>>,
-    mut leaf: impl FnMut(Hash),
+    mut leaf: impl FnMut(Hash) + Send,
 ) -> Result<u64> {
     use rayon::prelude::*;
+    use std::sync::mpsc::sync_channel;
     const CHUNK: usize = 8192;
-    let mut lines = lines.peekable();
-    let mut seq = 0u64;
-    let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
-    while lines.peek().is_some() {
-        chunk.clear();
-        for item in lines.by_ref().take(CHUNK) {
-            let (at, line) = item?;
-            if at != seq + chunk.len() as u64 {
-                return Err(StoreError::Corrupt(format!("entry {} is missing", seq + chunk.len() as u64)));
+    type Parsed = Vec<(std::result::Result<pledger_core::Recorded, pledger_log::LogError>, Hash)>;
+    // One chunk being applied, one waiting: memory holds at most three.
+    let (tx, rx) = sync_channel::<Parsed>(1);
+    std::thread::scope(|scope| {
+        let applier = scope.spawn(move || -> Result<u64> {
+            let mut seq = 0u64;
+            for parsed in rx {
+                for (recorded, hash) in parsed {
+                    let corrupt = |e: pledger_log::LogError| StoreError::Corrupt(format!("entry {seq}: {e}"));
+                    let recorded = recorded.map_err(corrupt)?;
+                    if recorded.seq != seq {
+                        return Err(StoreError::Corrupt(format!("entry {seq} says it is entry {}", recorded.seq)));
+                    }
+                    pledger_log::apply_replayed(state, recorded).map_err(corrupt)?;
+                    leaf(hash);
+                    seq += 1;
+                }
             }
-            chunk.push(line);
-        }
-        let parsed: Vec<_> =
-            chunk.par_iter().map(|line| (pledger_log::parse_replayed(line), merkle::leaf_hash(line))).collect();
-        for (recorded, hash) in parsed {
-            let corrupt = |e: pledger_log::LogError| StoreError::Corrupt(format!("entry {seq}: {e}"));
-            let recorded = recorded.map_err(corrupt)?;
-            if recorded.seq != seq {
-                return Err(StoreError::Corrupt(format!("entry {seq} says it is entry {}", recorded.seq)));
+            Ok(seq)
+        });
+        let mut lines = lines.peekable();
+        let mut read = 0u64;
+        let mut failed = None;
+        while lines.peek().is_some() {
+            let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
+            for item in lines.by_ref().take(CHUNK) {
+                match item {
+                    Ok((at, _)) if at != read + chunk.len() as u64 => {
+                        failed = Some(StoreError::Corrupt(format!("entry {} is missing", read + chunk.len() as u64)));
+                        break;
+                    }
+                    Ok((_, line)) => chunk.push(line),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
             }
-            pledger_log::apply_replayed(state, recorded).map_err(corrupt)?;
-            leaf(hash);
-            seq += 1;
+            read += chunk.len() as u64;
+            let parsed: Parsed =
+                chunk.par_iter().map(|line| (pledger_log::parse_replayed(line), merkle::leaf_hash(line))).collect();
+            // A closed channel: the rules refused an entry, which the applier reports.
+            if tx.send(parsed).is_err() || failed.is_some() {
+                break;
+            }
         }
-    }
-    Ok(seq)
+        drop(tx);
+        let applied = applier.join().unwrap_or_else(|_| Err(StoreError::Corrupt("the replay stopped".into())))?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(applied),
+        }
+    })
 }
 
 /// What a derived key should hold (`None`: it should not exist), or the record that says so.

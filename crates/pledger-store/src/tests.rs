@@ -645,6 +645,46 @@ fn tallies_of_the_earlier_layout_are_set_aside_until_rebuilt() {
 }
 
 #[test]
+fn a_replay_reports_the_first_damaged_entry_in_log_order() {
+    let (_dir, path, ledger) = built(43, 1500);
+    let size = ledger.size();
+    assert!(size > 300, "{size} entries");
+    let first_200 = ledger.replay(200).unwrap();
+    drop(ledger);
+    let damage = |change: &dyn Fn(&sled::Db)| {
+        let db = open_sled(&path);
+        change(&db);
+        db.flush().unwrap();
+    };
+    let entry = |n: u64| keys::Key::Entry(n).bytes();
+    let line = |n: u64| open_sled(&path).get(entry(n)).unwrap().unwrap();
+    let (line_40, line_150) = (line(40), line(150));
+    // A line missing: found by the thread that reads.
+    damage(&|db| {
+        db.remove(entry(150)).unwrap();
+    });
+    let e = reopen(&path).replay(size).unwrap_err().to_string();
+    assert!(e.contains("entry 150 is missing"), "{e}");
+    // And an earlier line that is not an entry, found by the thread that applies: the earlier
+    // one is named, whichever thread met its damage first.
+    damage(&|db| {
+        db.insert(entry(40), b"not an entry".as_slice()).unwrap();
+    });
+    let e = reopen(&path).replay(size).unwrap_err().to_string();
+    assert!(e.contains("entry 40:") && !e.contains("150"), "{e}");
+    // An entry standing where another should.
+    damage(&|db| {
+        db.insert(entry(40), line_40.clone()).unwrap();
+        db.insert(entry(150), line_150.clone()).unwrap();
+        db.insert(entry(300), db.get(entry(299)).unwrap().unwrap()).unwrap();
+    });
+    let e = reopen(&path).replay(size).unwrap_err().to_string();
+    assert!(e.contains("entry 300"), "{e}");
+    // What comes before the damage replays as it did.
+    assert_eq!(reopen(&path).replay(200).unwrap(), first_200);
+}
+
+#[test]
 fn a_coverage_cell_is_stored_as_bits_over_the_members_in_admission_order() {
     let (_dir, _path, ledger) = built(37, 300);
     let members = ledger.members().unwrap();
