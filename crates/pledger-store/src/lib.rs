@@ -510,13 +510,24 @@ impl Ledger {
         ]
         .into_iter()
         .chain(keys::TALLIES);
-        for prefix in derived {
-            for k in self.db.scan_prefix([prefix]).keys() {
-                let k = k.map_err(|e| StoreError::sled(&self.path, e))?;
-                if !keys::derived_from(&k, &state, &tallies, &cells, seq) {
-                    repair.want(Wanted::Key(k.to_vec(), None))?;
+        // Millions of keys, each prefix scanned on a core of its own.
+        use rayon::prelude::*;
+        let derived: Vec<u8> = derived.collect();
+        let unwanted: Vec<Vec<Vec<u8>>> = derived
+            .par_iter()
+            .map(|prefix| {
+                let mut out = Vec::new();
+                for k in self.db.scan_prefix([*prefix]).keys() {
+                    let k = k.map_err(|e| StoreError::sled(&self.path, e))?;
+                    if !keys::derived_from(&k, &state, &tallies, &cells, seq) {
+                        out.push(k.to_vec());
+                    }
                 }
-            }
+                Ok(out)
+            })
+            .collect::<Result<_>>()?;
+        for k in unwanted.into_iter().flatten() {
+            repair.want(Wanted::Key(k, None))?;
         }
         let head = StoredHead { state: state.head.clone(), frontier };
         repair.want(Wanted::Key(Key::Head.bytes(), Some(encode(&head))))?;
