@@ -296,9 +296,14 @@ fn bind(socket: &Path) -> Result<UnixListener> {
     let (Some(dir), Some(name)) = (socket.parent(), socket.file_name()) else {
         return Err(refused(format!("{}: not a path for a socket", socket.display())));
     };
-    let private = dir.join(format!(".pledger-serve-{}", std::process::id()));
-    // Left by a server of the same process id that was killed while starting.
-    let _ = std::fs::remove_dir_all(&private);
+    // Any such directory was left by a server killed while starting: this one holds the
+    // ledger's lock, so no other is starting beside it.
+    for stale in std::fs::read_dir(dir).map_err(failed)?.flatten() {
+        if stale.file_name().to_string_lossy().starts_with(PRIVATE_PREFIX) {
+            let _ = std::fs::remove_dir_all(stale.path());
+        }
+    }
+    let private = dir.join(format!("{PRIVATE_PREFIX}{}", std::process::id()));
     std::fs::DirBuilder::new().mode(0o700).create(&private).map_err(failed)?;
     let _private_removed = RemoveDirOnDrop(private.clone());
     let inner = private.join(name);
@@ -312,6 +317,9 @@ fn bind(socket: &Path) -> Result<UnixListener> {
     std::fs::rename(&inner, socket).map_err(failed)?;
     Ok(listener)
 }
+
+/// The name of the directory a starting server binds its socket in, before its process id.
+const PRIVATE_PREFIX: &str = ".pledger-serve-";
 
 struct RemoveDirOnDrop(PathBuf);
 
