@@ -61,8 +61,8 @@ pub enum Key {
     CellMembers(AreaCode, CategoryCode),
     Month(String),
     First(MemberId),
-    /// Present once the tallies cover every pledge (ledgers made before them have none until a
-    /// rebuild).
+    /// The tallies' layout once they cover every pledge (`2`; `1` was the layout whose coverage
+    /// cells listed ids); absent from ledgers made before them until a rebuild.
     Tallied,
 }
 

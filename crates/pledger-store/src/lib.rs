@@ -154,6 +154,10 @@ fn looks_like_ledger(path: &Path) -> bool {
 }
 
 impl Ledger {
+    fn of(db: sled::Db, path: &Path, head: StoredHead, tallied: bool, earlier_format: bool) -> Ledger {
+        Ledger { db, path: path.to_owned(), head, keys: Default::default(), tallied, earlier_format }
+    }
+
     /// Creates a new, empty ledger at `path`, which must not exist or be an empty directory.
     pub fn create(path: &Path) -> Result<Ledger> {
         let display = path.display().to_string();
@@ -168,14 +172,7 @@ impl Ledger {
         db.insert(Key::Indexed.bytes(), b"1".as_slice()).map_err(|e| StoreError::sled(path, e))?;
         db.insert(Key::Tallied.bytes(), TALLIES_LAYOUT).map_err(|e| StoreError::sled(path, e))?;
         db.flush().map_err(|e| StoreError::sled(path, e))?;
-        Ok(Ledger {
-            db,
-            path: path.to_owned(),
-            head: StoredHead::default(),
-            keys: Default::default(),
-            tallied: true,
-            earlier_format: false,
-        })
+        Ok(Ledger::of(db, path, StoredHead::default(), true, false))
     }
 
     /// Opens the ledger at `path` for a rebuild, even if a previous rebuild was interrupted.
@@ -185,14 +182,7 @@ impl Ledger {
                 let db = open_db(path, wait, give_up)?;
                 let head = StoredHead::default();
                 // The rebuild writes the version with everything else.
-                Ok(Ledger {
-                    db,
-                    path: path.to_owned(),
-                    head,
-                    keys: Default::default(),
-                    tallied: false,
-                    earlier_format: false,
-                })
+                Ok(Ledger::of(db, path, head, false, false))
             }
             other => other,
         }
@@ -211,8 +201,9 @@ impl Ledger {
             return Err(StoreError::NotALedger { path: path.display().to_string() });
         }
         let db = open_db(path, wait, give_up)?;
-        match db.get(Key::Version.bytes()).map_err(|e| StoreError::sled(path, e))? {
-            Some(v) if v.as_ref() == FORMAT || v.as_ref() == EARLIER_FORMAT => {}
+        let earlier_format = match db.get(Key::Version.bytes()).map_err(|e| StoreError::sled(path, e))? {
+            Some(v) if v.as_ref() == FORMAT => false,
+            Some(v) if v.as_ref() == EARLIER_FORMAT => true,
             Some(v) => {
                 return Err(StoreError::Corrupt(format!(
                     "{}: unknown ledger format {:?}",
@@ -221,7 +212,7 @@ impl Ledger {
                 )))
             }
             None => return Err(StoreError::NotALedger { path: path.display().to_string() }),
-        }
+        };
         if db.get(Key::Rebuilding.bytes()).map_err(|e| StoreError::sled(path, e))?.is_some() {
             return Err(StoreError::RebuildInterrupted { path: path.display().to_string() });
         }
@@ -231,9 +222,7 @@ impl Ledger {
         };
         // Read once: the mark changes only by `rebuild`, which sets the field too.
         let tallied = tallies_mark(&db, path)? == TalliesMark::Current;
-        let earlier_format =
-            db.get(Key::Version.bytes()).map_err(|e| StoreError::sled(path, e))?.is_some_and(|v| v == EARLIER_FORMAT);
-        Ok(Ledger { db, path: path.to_owned(), head, keys: Default::default(), tallied, earlier_format })
+        Ok(Ledger::of(db, path, head, tallied, earlier_format))
     }
 
     pub fn path(&self) -> &Path {
@@ -865,9 +854,7 @@ impl StoreView<'_> {
             None => Ok(None),
         }
     }
-}
 
-impl StoreView<'_> {
     /// Every member, committed or admitted in the group being built.
     pub(crate) fn members(&self) -> Result<Vec<MemberRecord>> {
         let mut records: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();

@@ -305,7 +305,7 @@ fn bind(socket: &Path) -> Result<UnixListener> {
     }
     let private = dir.join(format!("{PRIVATE_PREFIX}{}", std::process::id()));
     std::fs::DirBuilder::new().mode(0o700).create(&private).map_err(failed)?;
-    let _private_removed = RemoveDirOnDrop(private.clone());
+    let _private_removed = RemoveOnDrop(private.clone());
     let inner = private.join(name);
     let listener = UnixListener::bind(&inner).or_else(|e| {
         // A path too long for a socket's address: bind through the directory's descriptor.
@@ -321,19 +321,12 @@ fn bind(socket: &Path) -> Result<UnixListener> {
 /// The name of the directory a starting server binds its socket in, before its process id.
 const PRIVATE_PREFIX: &str = ".pledger-serve-";
 
-struct RemoveDirOnDrop(PathBuf);
-
-impl Drop for RemoveDirOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
+/// Removes a file or a directory with what it holds when dropped.
 struct RemoveOnDrop(PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let _ = if self.0.is_dir() { std::fs::remove_dir_all(&self.0) } else { std::fs::remove_file(&self.0) };
     }
 }
 
