@@ -4,7 +4,7 @@
 //! lines (one being parsed, one applied, one whose signatures are being checked), never the
 //! whole log. [`Auditor::finish`] applies the last chunk and waits for the last verdict.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::mpsc::{sync_channel, Receiver};
 
@@ -20,6 +20,9 @@ use crate::merkle::{leaf_hash, Blake3, Frontier, Hash, Node};
 
 /// Signatures verified together in one batch.
 const SIG_BATCH: usize = 128;
+
+/// Chunks whose signatures may be checked at once while the rules run over the next.
+const SIGS_IN_FLIGHT: usize = 3;
 
 /// The first entry that failed, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,8 +68,9 @@ pub struct Auditor {
     fed: u64,
     /// The lines fed last, being parsed.
     parsing: Option<Receiver<Vec<(Parsed, Hash)>>>,
-    /// The verdict on the signatures of the chunk applied last, still being checked.
-    pending: Option<Receiver<Result<(), AuditFailure>>>,
+    /// The verdicts on the signatures of the chunks applied last, in log order, still being
+    /// checked (at most [`SIGS_IN_FLIGHT`]).
+    pending: VecDeque<Receiver<Result<(), AuditFailure>>>,
 }
 
 impl Default for Auditor {
@@ -86,7 +90,7 @@ impl Auditor {
             nodes: None,
             fed: 0,
             parsing: None,
-            pending: None,
+            pending: VecDeque::new(),
         }
     }
 
@@ -113,22 +117,22 @@ impl Auditor {
     }
 
     pub fn root(&self) -> Hash {
-        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
+        debug_assert!(self.pending.is_empty() && self.parsing.is_none(), "read before Auditor::finish");
         self.frontier.root::<Blake3>()
     }
 
     pub fn frontier(&self) -> &Frontier {
-        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
+        debug_assert!(self.pending.is_empty() && self.parsing.is_none(), "read before Auditor::finish");
         &self.frontier
     }
 
     pub fn state(&self) -> &MemState {
-        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
+        debug_assert!(self.pending.is_empty() && self.parsing.is_none(), "read before Auditor::finish");
         &self.state
     }
 
     pub fn mark_at(&self, size: u64) -> Option<&Mark> {
-        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
+        debug_assert!(self.pending.is_empty() && self.parsing.is_none(), "read before Auditor::finish");
         self.marks.get(&size)
     }
 
@@ -162,14 +166,21 @@ impl Auditor {
         self.settle()
     }
 
-    /// Waits for the verdict on the signatures sent to the pool last.
+    /// Waits for the verdicts on every chunk's signatures still being checked, in log order.
     fn settle(&mut self) -> Result<(), AuditFailure> {
-        match self.pending.take() {
-            None => Ok(()),
-            Some(verdict) => verdict.recv().unwrap_or_else(|_| {
+        self.settle_to(0)
+    }
+
+    /// Waits, in log order, for the verdicts on the oldest chunks' signatures until at most
+    /// `left` are still being checked.
+    fn settle_to(&mut self, left: usize) -> Result<(), AuditFailure> {
+        while self.pending.len() > left {
+            let Some(verdict) = self.pending.pop_front() else { break };
+            verdict.recv().unwrap_or_else(|_| {
                 Err(AuditFailure { seq: self.frontier.size, reason: "the signature check stopped".into() })
-            }),
+            })?;
         }
+        Ok(())
     }
 
     /// The rules, in order, over a chunk parsed on the pool; then its signatures to the pool.
@@ -211,14 +222,15 @@ impl Auditor {
                     .insert(seq + 1, Mark { root: self.frontier.root::<Blake3>(), log_key: self.state.head.log_key });
             }
         }
-        // The previous chunk's verdict first (a bad signature there comes before anything
-        // here), then this chunk's signatures go to the pool.
-        self.settle()?;
+        // This chunk's signatures go to the pool behind those still being checked, so that the
+        // pool always has work while the rules run here; the verdicts are read in log order (a
+        // bad signature before comes before anything after).
+        self.settle_to(SIGS_IN_FLIGHT - 1)?;
         let (tx, rx) = sync_channel(1);
         rayon::spawn(move || {
             let _ = tx.send(check_signatures(&jobs));
         });
-        self.pending = Some(rx);
+        self.pending.push_back(rx);
         Ok(())
     }
 }
@@ -344,6 +356,46 @@ mod tests {
         let mut cut = l.clone();
         cut[12].truncate(50);
         assert_eq!(audit(&cut, 64).err().unwrap().seq, 12);
+    }
+
+    #[test]
+    fn with_several_chunks_signatures_in_flight_the_first_bad_entry_is_still_named() {
+        let l = lines(5, 300);
+        let last = l.len() - 5;
+        assert!(last > 100, "{} lines", l.len());
+        let forge = |lines: &mut Vec<Vec<u8>>, at: usize| {
+            let mut e = Entry::parse(&lines[at]).unwrap();
+            e.envelope.signatures[0].sig[9] ^= 1;
+            lines[at] = e.to_line();
+        };
+        // Chunks of 7: the forged signature at 40 is in chunk 5, the broken rule at 90 in chunk
+        // 12 and the second forgery near the end — many chunks apart, with the signatures
+        // of several still being checked when the rules meet the break.
+        let mut forged = l.clone();
+        forge(&mut forged, 40);
+        forge(&mut forged, last);
+        let mut broken = forged.clone();
+        let mut again = Entry::parse(&l[20]).unwrap();
+        again.seq = 90;
+        broken[90] = again.to_line();
+        for chunk in [1, 7, 16, 64, 1000] {
+            assert_eq!(audit(&forged, chunk).err().unwrap().seq, 40, "chunks of {chunk}");
+            assert_eq!(audit(&broken, chunk).err().unwrap().seq, 40, "chunks of {chunk}");
+        }
+        // Without the first forgery, the broken rule comes before the second.
+        let mut later = broken.clone();
+        later[40] = l[40].clone();
+        for chunk in [1, 7, 16, 64, 1000] {
+            assert_eq!(audit(&later, chunk).err().unwrap().seq, 90, "chunks of {chunk}");
+        }
+        // Two forgeries and a broken rule close together: in chunks of 7 they are in chunks
+        // 10, 11 and 12, whose signatures are all being checked when the rule breaks.
+        let mut close = later.clone();
+        forge(&mut close, 76);
+        forge(&mut close, 83);
+        for chunk in [1, 3, 7, 16, 64, 1000] {
+            assert_eq!(audit(&close, chunk).err().unwrap().seq, 76, "chunks of {chunk}");
+        }
     }
 
     #[test]
