@@ -4,7 +4,7 @@
 //! lines (one being parsed, one applied, one whose signatures are being checked), never the
 //! whole log. [`Auditor::finish`] applies the last chunk and waits for the last verdict.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::mpsc::{sync_channel, Receiver};
 
@@ -20,9 +20,6 @@ use crate::merkle::{leaf_hash, Blake3, Frontier, Hash, Node};
 
 /// Signatures verified together in one batch.
 const SIG_BATCH: usize = 128;
-
-/// Chunks whose signatures may be checked at once while the rules run over the next.
-const SIGS_IN_FLIGHT: usize = 3;
 
 /// The first entry that failed, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,9 +65,8 @@ pub struct Auditor {
     fed: u64,
     /// The lines fed last, being parsed.
     parsing: Option<Receiver<Vec<(Parsed, Hash)>>>,
-    /// The verdicts on the signatures of the chunks applied last, in log order, still being
-    /// checked (at most [`SIGS_IN_FLIGHT`]).
-    pending: VecDeque<Receiver<Result<(), AuditFailure>>>,
+    /// The verdict on the signatures of the chunk applied last, still being checked.
+    pending: Option<Receiver<Result<(), AuditFailure>>>,
 }
 
 impl Default for Auditor {
@@ -90,7 +86,7 @@ impl Auditor {
             nodes: None,
             fed: 0,
             parsing: None,
-            pending: VecDeque::new(),
+            pending: None,
         }
     }
 
@@ -117,22 +113,22 @@ impl Auditor {
     }
 
     pub fn root(&self) -> Hash {
-        debug_assert!(self.pending.is_empty() && self.parsing.is_none(), "read before Auditor::finish");
+        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
         self.frontier.root::<Blake3>()
     }
 
     pub fn frontier(&self) -> &Frontier {
-        debug_assert!(self.pending.is_empty() && self.parsing.is_none(), "read before Auditor::finish");
+        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
         &self.frontier
     }
 
     pub fn state(&self) -> &MemState {
-        debug_assert!(self.pending.is_empty() && self.parsing.is_none(), "read before Auditor::finish");
+        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
         &self.state
     }
 
     pub fn mark_at(&self, size: u64) -> Option<&Mark> {
-        debug_assert!(self.pending.is_empty() && self.parsing.is_none(), "read before Auditor::finish");
+        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
         self.marks.get(&size)
     }
 
@@ -166,21 +162,14 @@ impl Auditor {
         self.settle()
     }
 
-    /// Waits for the verdicts on every chunk's signatures still being checked, in log order.
+    /// Waits for the verdict on the signatures sent to the pool last.
     fn settle(&mut self) -> Result<(), AuditFailure> {
-        self.settle_to(0)
-    }
-
-    /// Waits, in log order, for the verdicts on the oldest chunks' signatures until at most
-    /// `left` are still being checked.
-    fn settle_to(&mut self, left: usize) -> Result<(), AuditFailure> {
-        while self.pending.len() > left {
-            let Some(verdict) = self.pending.pop_front() else { break };
-            verdict.recv().unwrap_or_else(|_| {
+        match self.pending.take() {
+            None => Ok(()),
+            Some(verdict) => verdict.recv().unwrap_or_else(|_| {
                 Err(AuditFailure { seq: self.frontier.size, reason: "the signature check stopped".into() })
-            })?;
+            }),
         }
-        Ok(())
     }
 
     /// The rules, in order, over a chunk parsed on the pool; then its signatures to the pool.
@@ -222,15 +211,14 @@ impl Auditor {
                     .insert(seq + 1, Mark { root: self.frontier.root::<Blake3>(), log_key: self.state.head.log_key });
             }
         }
-        // This chunk's signatures go to the pool behind those still being checked, so that the
-        // pool always has work while the rules run here; the verdicts are read in log order (a
-        // bad signature before comes before anything after).
-        self.settle_to(SIGS_IN_FLIGHT - 1)?;
+        // The previous chunk's verdict first (a bad signature there comes before anything
+        // here), then this chunk's signatures go to the pool.
+        self.settle()?;
         let (tx, rx) = sync_channel(1);
         rayon::spawn(move || {
             let _ = tx.send(check_signatures(&jobs));
         });
-        self.pending.push_back(rx);
+        self.pending = Some(rx);
         Ok(())
     }
 }
@@ -359,7 +347,7 @@ mod tests {
     }
 
     #[test]
-    fn with_several_chunks_signatures_in_flight_the_first_bad_entry_is_still_named() {
+    fn forgeries_and_a_broken_rule_close_together_the_first_is_named() {
         let l = lines(5, 300);
         let last = l.len() - 5;
         assert!(last > 100, "{} lines", l.len());
@@ -369,8 +357,7 @@ mod tests {
             lines[at] = e.to_line();
         };
         // Chunks of 7: the forged signature at 40 is in chunk 5, the broken rule at 90 in chunk
-        // 12 and the second forgery near the end — many chunks apart, with the signatures
-        // of several still being checked when the rules meet the break.
+        // 12 and the second forgery near the end.
         let mut forged = l.clone();
         forge(&mut forged, 40);
         forge(&mut forged, last);
@@ -388,8 +375,7 @@ mod tests {
         for chunk in [1, 7, 16, 64, 1000] {
             assert_eq!(audit(&later, chunk).err().unwrap().seq, 90, "chunks of {chunk}");
         }
-        // Two forgeries and a broken rule close together: in chunks of 7 they are in chunks
-        // 10, 11 and 12, whose signatures are all being checked when the rule breaks.
+        // Two forgeries just before a broken rule: in chunks of 7, in the chunks before it.
         let mut close = later.clone();
         forge(&mut close, 76);
         forge(&mut close, 83);
