@@ -217,13 +217,42 @@ fn bump(v: &mut u64, by: u64, add: bool) {
 impl Tallies {
     /// The tallies of every pledge of a state, at the head.
     pub fn of_state(s: &MemState) -> Tallies {
+        Tallies::of_pledges(s.pledges.values(), &s.fulfillments)
+    }
+
+    /// The tallies of these pledges at the head; `fulfillments` must hold theirs.
+    pub fn of_pledges<'p>(
+        pledges: impl IntoIterator<Item = &'p PledgeRecord>,
+        fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>,
+    ) -> Tallies {
         let mut t = Tallies::default();
-        for p in s.pledges.values() {
-            if let Some(f) = Facts::at_head(p, &s.fulfillments) {
+        for p in pledges {
+            if let Some(f) = Facts::at_head(p, fulfillments) {
                 t.add(&f);
             }
         }
         t
+    }
+
+    /// The tallies of two sets of pledges **made by different members**: every count but the
+    /// months' is kept per member, so those are joined as they are and the months' added up.
+    /// (Tallies of one member's pledges in both would lose counts: that is a caller's error.)
+    pub fn join(mut self, mut other: Tallies) -> Tallies {
+        debug_assert!(other.members.keys().all(|m| !self.members.contains_key(m)), "joined tallies share a member");
+        self.members.append(&mut other.members);
+        self.due.append(&mut other.due);
+        self.cells.append(&mut other.cells);
+        self.first.append(&mut other.first);
+        for (month, by_unit) in other.months {
+            let mine = self.months.entry(month).or_default();
+            for (unit, sums) in by_unit {
+                let t = mine.entry(unit).or_default();
+                bump(&mut t.words, sums.words, true);
+                bump(&mut t.confirmed, sums.confirmed, true);
+                bump(&mut t.withdrawn, sums.withdrawn, true);
+            }
+        }
+        self
     }
 
     /// The tallies of these statuses.

@@ -301,6 +301,15 @@ proptest! {
             }
         }
         prop_assert_eq!(&tallies, &Tallies::of_state(&state));
+        // The pledges split by pledger, counted apart and joined (as verify and rebuild count
+        // them on two cores): the same tallies, wherever the split falls.
+        let ids: Vec<&MemberId> = state.members.keys().collect();
+        for cut in [0, ids.len() / 3, ids.len() / 2, ids.len()] {
+            let (a, b): (Vec<&PledgeRecord>, Vec<&PledgeRecord>) =
+                state.pledges.values().partition(|p| ids[..cut].contains(&&p.pledger));
+            let joined = Tallies::of_pledges(a, &state.fulfillments).join(Tallies::of_pledges(b, &state.fulfillments));
+            prop_assert_eq!(&joined, &tallies, "split at member {}", cut);
+        }
         let members: Vec<_> = state.members.values().cloned().collect();
         let areas: Vec<_> = state.areas.values().cloned().collect();
         let dues: BTreeSet<Date> = state.pledges.values().map(|p| p.due).collect();

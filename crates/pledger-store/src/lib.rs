@@ -5,6 +5,8 @@ mod error;
 mod keys;
 mod tally;
 
+pub use tally::of_state as tallies_of_state;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -473,7 +475,7 @@ impl Ledger {
             }
         }
         repair.want(Wanted::Key(Key::Indexed.bytes(), Some(b"1".to_vec())))?;
-        let tallies = pledger_core::tally::Tallies::of_state(&state);
+        let tallies = tally::of_state(&state);
         let cells = tallies.cell_members();
         let roster = tally::Roster::of(state.members.values());
         for (key, value) in keys::tally_entries(&tallies) {

@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use pledger_core::projection::{self, AreaCoverage, CellSets, MemberScore, MemberSet};
-use pledger_core::state::{AreaRecord, MemberRecord};
+use pledger_core::state::{AreaRecord, MemberRecord, PledgeRecord};
 use pledger_core::tally::{sum_due, ByMember, CellMembers, CellsMembers, DueCount, Facts, MemberTally, Tallies};
+use pledger_core::MemState;
 use pledger_core::{AreaCode, CategoryCode, Date, MemberId, PledgeId, StateView};
 
 use crate::keys::{self, Key};
@@ -22,6 +23,20 @@ pub(crate) fn facts_in(view: &impl StateView, id: PledgeId) -> Result<Option<Fac
         fulfillments.insert(*f, record);
     }
     Ok(Facts::at_head(&p, &fulfillments))
+}
+
+/// The tallies of every pledge of `state` (as [`Tallies::of_state`]), the pledges of each half
+/// of the members, by id, counted on a core of their own: every count but the months' is kept
+/// per member, so the halves join without adding up more than the months.
+pub fn of_state(state: &MemState) -> Tallies {
+    let middle = state.members.keys().nth(state.members.len() / 2);
+    let (first, second): (Vec<&PledgeRecord>, Vec<&PledgeRecord>) =
+        state.pledges.values().partition(|p| middle.is_none_or(|m| &p.pledger < m));
+    let (a, b) = rayon::join(
+        || Tallies::of_pledges(first, &state.fulfillments),
+        || Tallies::of_pledges(second, &state.fulfillments),
+    );
+    a.join(b)
 }
 
 /// The keys a pledge with these facts counts under.

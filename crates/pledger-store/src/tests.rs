@@ -528,6 +528,7 @@ fn the_stored_tallies_equal_those_of_a_replay_after_every_group() {
         groups += 1;
         let state = ledger.replay(ledger.size()).unwrap();
         let want = Tallies::of_state(&state);
+        assert_eq!(crate::tally::of_state(&state), want, "counted on two cores, after group {groups}");
         let (stored, cells) = ledger.stored_tallies().unwrap();
         assert_eq!(stored, want, "after group {groups}");
         assert_eq!(cells, want.cell_members(), "after group {groups}");

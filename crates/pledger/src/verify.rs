@@ -347,7 +347,7 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
     }
     let tallies = ledger.tallies_mark()?;
     if tallies == TalliesMark::Current {
-        let computed = pledger_core::tally::Tallies::of_state(state);
+        let computed = pledger_store::tallies_of_state(state);
         let (stored, cells) = ledger.stored_tallies()?;
         let cell = first(&cells, &computed.cell_members()).map(|(a, c)| format!("coverage cell {a} / {c}"));
         if let Some(what) = tally_difference(&stored, &computed).or(cell) {
