@@ -161,8 +161,10 @@ impl Verdict {
 macro_rules! text {
     ($(#[$doc:meta])* $name:ident, $what:literal, $min:expr, $max:expr, $multiline:expr, $rule:literal) => {
         $(#[$doc])*
+        // Shared text: records holding it are cloned by the rules at every event that touches
+        // them, and a clone is then a count, not a copy.
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             pub fn parse(s: &str) -> Result<Self, FieldError> {
@@ -172,7 +174,7 @@ macro_rules! text {
                     && s.trim() == s
                     && !s.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')));
                 if ok {
-                    Ok($name(s.to_owned()))
+                    Ok($name(s.into()))
                 } else {
                     Err(FieldError::new($what, s, $rule))
                 }
