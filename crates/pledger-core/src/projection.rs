@@ -119,7 +119,7 @@ pub fn unit_fields(u: &Unit) -> (Option<String>, Option<String>) {
 
 /// A pledge's areas, due date and title as of the horizon (amendments after it do not count).
 pub fn terms_as_of<'p>(p: &'p PledgeRecord, h: &Horizon) -> (&'p [AreaCode], Date, &'p Title) {
-    let (mut areas, mut due, mut title) = (p.first_areas.as_slice(), p.first_due, &p.first_title);
+    let (mut areas, mut due, mut title) = (&p.first_areas[..], p.first_due, &p.first_title);
     for a in p.amendments.iter().filter(|a| h.sees(a.date)) {
         if let Some(x) = &a.areas {
             areas = x;

@@ -328,13 +328,14 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
         self.check_areas(&b.areas)?;
         let mut out = self.outcome(Assigned::Ledger(String::new()));
         let n = out.number(Numbered::Pledge, self.seq());
+        let areas: std::sync::Arc<[AreaCode]> = b.areas.as_slice().into();
         out.records.push(Record::Pledge(PledgeRecord {
             id: PledgeId(n),
             seq: self.seq(),
             pledger: self.signer.id.clone(),
             beneficiary: b.to.clone(),
             category: b.category.clone(),
-            areas: b.areas.clone(),
+            areas: areas.clone(),
             unit: b.amount.unit.clone(),
             original: b.amount.value,
             increased: 0,
@@ -348,7 +349,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
             fulfillments: Vec::new(),
             first_due: b.due,
             first_title: b.title.clone(),
-            first_areas: b.areas.clone(),
+            first_areas: areas,
             amendments: Vec::new(),
             withdrawals: Vec::new(),
             events: vec![self.seq()],
@@ -397,7 +398,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
         }
         if let Some(areas) = &b.areas {
             self.check_areas(areas)?;
-            p.areas = areas.clone();
+            p.areas = areas.as_slice().into();
         }
         if let Some(inc) = &b.increase {
             self.same_unit(&p, inc, "the increase")?;

@@ -107,7 +107,8 @@ pub struct PledgeRecord {
     pub pledger: MemberId,
     pub beneficiary: MemberId,
     pub category: CategoryCode,
-    pub areas: Vec<AreaCode>,
+    /// Shared (as the areas as first pledged): the rules clone the record at every event.
+    pub areas: std::sync::Arc<[AreaCode]>,
     pub unit: Unit,
     /// The amount first pledged.
     pub original: u64,
@@ -128,7 +129,7 @@ pub struct PledgeRecord {
     /// Due date, title and areas as first pledged (the fields above are the current ones).
     pub first_due: Date,
     pub first_title: Title,
-    pub first_areas: Vec<AreaCode>,
+    pub first_areas: std::sync::Arc<[AreaCode]>,
     /// Amendments, in log order.
     pub amendments: Vec<AmendmentRecord>,
     /// Withdrawals, in log order.
