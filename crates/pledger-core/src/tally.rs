@@ -64,6 +64,15 @@ pub struct MonthSums {
     pub withdrawn: u64,
 }
 
+impl MonthSums {
+    /// Adds `by` to these sums, or takes it away (see [`bump`]).
+    fn change(&mut self, by: &MonthSums, add: bool) {
+        bump(&mut self.words, by.words, add);
+        bump(&mut self.confirmed, by.confirmed, add);
+        bump(&mut self.withdrawn, by.withdrawn, add);
+    }
+}
+
 /// `YYYY-MM`: the date as written, less its day.
 pub fn month(d: Date) -> String {
     let mut s = d.to_string();
@@ -246,10 +255,7 @@ impl Tallies {
         for (month, by_unit) in other.months {
             let mine = self.months.entry(month).or_default();
             for (unit, sums) in by_unit {
-                let t = mine.entry(unit).or_default();
-                bump(&mut t.words, sums.words, true);
-                bump(&mut t.confirmed, sums.confirmed, true);
-                bump(&mut t.withdrawn, sums.withdrawn, true);
+                mine.entry(unit).or_default().change(&sums, true);
             }
         }
         self
@@ -273,9 +279,7 @@ impl Tallies {
         for (m, sums) in &tl.months {
             let by_unit = self.months.entry(m.clone()).or_default();
             let t = by_unit.entry(unit.clone()).or_default();
-            bump(&mut t.words, sums.words, add);
-            bump(&mut t.confirmed, sums.confirmed, add);
-            bump(&mut t.withdrawn, sums.withdrawn, add);
+            t.change(sums, add);
             if *t == MonthSums::default() {
                 by_unit.remove(unit);
             }
