@@ -23,6 +23,8 @@ fn the_benchmark_measures_every_figure_at_a_small_size() {
         "export the bundle",
         "verify the bundle",
         "rebuild",
+        "compact",
+        "bytes on disk per event after compact",
         "status of one member, in-process",
         "scorecard, in-process",
         "coverage, in-process",

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, Env};
+use common::{bin, generated_ledger, Env};
 
 /// A running `pledger serve` on the env's ledger, stopped with SIGTERM when dropped.
 struct Server {
@@ -467,23 +467,6 @@ fn every_kind_of_command_runs_through_the_server() {
     assert_eq!(env.ok(&["log", "--format", "json"]).lines().count() as u64, size);
 }
 
-/// A ledger of `n` generated events (about 600 bytes each in the log).
-fn generated_ledger(n: u64) -> Env {
-    let env = Env::new();
-    let work = env.path("gen");
-    pledger_bench::measure::generate(n, &work, 3).unwrap();
-    let envelopes = work.join("envelopes.jsonl");
-    let out = Command::new(bin())
-        .arg("--ledger")
-        .arg(&env.ledger)
-        .args(["-q", "submit", "--create"])
-        .arg(&envelopes)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    env
-}
-
 #[test]
 fn a_served_client_whose_reader_goes_away_ends_quietly_and_the_server_goes_on() {
     let env = generated_ledger(600);
@@ -623,4 +606,22 @@ fn garbage_on_the_socket_is_refused_and_the_server_goes_on() {
     assert_eq!(env.state(), before);
     let (status, _) = server.stop();
     assert!(status.success());
+}
+
+#[test]
+fn compaction_is_refused_while_the_ledger_is_served_and_runs_once_it_is_not() {
+    let env = generated_ledger(200);
+    let before = env.state();
+    let server = Server::start(&env);
+    let out = env.run(&["compact"]);
+    let (code, stdout, stderr) = triple(&out);
+    assert_eq!(code, Some(75), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.starts_with("pledger: ") && stderr.trim_end().lines().count() == 1, "{stderr}");
+    assert!(stderr.contains("served by `pledger serve`") && stderr.contains("stop the server"), "{stderr}");
+    assert_eq!(env.state(), before);
+    let (status, _) = server.stop();
+    assert!(status.success());
+    assert!(env.ok(&["compact"]).starts_with("compacted"));
+    assert_eq!(env.state(), before);
 }

@@ -173,6 +173,16 @@ impl Env {
     }
 }
 
+/// A ledger of `n` generated events (about 600 bytes each in the log), written by bulk submit.
+pub fn generated_ledger(n: u64) -> Env {
+    let env = Env::new();
+    let work = env.path("gen");
+    pledger_bench::measure::generate(n, &work, 3).unwrap();
+    let out = env.cmd().args(["-q", "submit", "--create"]).arg(work.join("envelopes.jsonl")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    env
+}
+
 /// The demo's ledger (SPEC §8), built by `pledger demo` in a temp dir.
 pub fn demo() -> Env {
     let env = Env::new();

@@ -22,6 +22,8 @@ pub enum StoreError {
     RebuildInterrupted { path: String },
     #[error("ledger is damaged: {0}; run `pledger verify` and restore from an export")]
     Corrupt(String),
+    #[error("ledger {path} was not compacted and is as it was: {reason}")]
+    NotCompacted { path: String, reason: String },
     #[error("entry {seq} refused: {error}")]
     Refused { seq: u64, error: LogError },
 }

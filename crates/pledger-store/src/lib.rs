@@ -1,10 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod compact;
 mod error;
 mod keys;
 mod tally;
 
+pub use compact::{CompactPhase, Compacted};
 pub use tally::of_state as tallies_of_state;
 
 use std::collections::BTreeMap;
@@ -107,14 +109,26 @@ fn is_lock_error(e: &sled::Error) -> bool {
         || io.to_string().contains("could not acquire lock"))
 }
 
-/// How pledger opens sled: no background flusher, since every commit flushes before it is
-/// acknowledged; without that thread, nothing holds the directory's lock once the handle is gone.
-/// A new ledger gets segments of [`SEGMENT_BYTES`]; an existing one is opened with the size it
-/// was created with (sled refuses any other).
+/// How pledger opens sled: with its background thread every [`CLEAN_EVERY_MS`] (every commit
+/// still flushes before it is acknowledged: the thread is there for sled's segment cleaner). A
+/// new ledger gets segments of [`SEGMENT_BYTES`]; an existing one is opened with the size it was
+/// created with (sled refuses any other).
 pub fn config(path: &Path) -> sled::Config {
     let segment = stored_segment_size(path).unwrap_or(SEGMENT_BYTES);
-    sled::Config::new().path(path).flush_every_ms(None).cache_capacity(CACHE_BYTES).segment_size(segment)
+    sled::Config::new()
+        .path(path)
+        .flush_every_ms(Some(CLEAN_EVERY_MS))
+        .cache_capacity(CACHE_BYTES)
+        .segment_size(segment)
 }
+
+/// How often sled's background thread runs. sled 0.34 cleans its log's segments — moves the live
+/// pages out of a segment at most half live, so the segment can be reused — only in that thread
+/// (`attempt_gc`, called from `flusher.rs` alone), for up to half of each period. Without it a
+/// ledger kept every superseded page: bulk submit of 1M events took 3.0 GB (4.7 × the raw
+/// envelopes); with it every 100 ms, 1.46 GB (2.3 ×), in the same time. Every 500 ms cleaned
+/// less (at 100k events 213 MB against 165 MB), every 5–20 ms no more.
+pub const CLEAN_EVERY_MS: u64 = 100;
 
 /// The size of the segments of sled's log in a new ledger: 8 MiB rather than sled's 512 KiB.
 /// Measured: disk −9 % at 100k events, −2 % at 1M; the other figures within the machine's noise

@@ -118,6 +118,13 @@ pub enum Command {
     Timeline(QueryArgs),
     /// Recompute the tree, the state and the projections from the entries.
     Rebuild,
+    /// Rewrite the ledger into a fresh database of the same keys: about half the disk after a large import
+    ///
+    /// Every key is copied into a new database beside the ledger, read back and compared with the
+    /// original, and the copy is swapped in by one atomic exchange of the two directories: a
+    /// compaction stopped at any moment leaves the ledger whole. Needs the ledger to itself (not
+    /// while `pledger serve` holds it) and free space for the copy. See docs/guide.md.
+    Compact,
     /// Sign a checkpoint of the ledger's head with the log key (--key), keep it and print it.
     Checkpoint {
         /// Print the log's C2SP verifier key instead (what auditors and witnesses pin).

@@ -107,6 +107,7 @@ fn run(cli: &Cli) -> Result<(), fail::Failure> {
         Command::Coverage(q) => project::coverage(g, q),
         Command::Timeline(q) => project::timeline(g, q),
         Command::Rebuild => project::rebuild(g),
+        Command::Compact => project::compact(g),
         Command::Checkpoint { vkey, add } => verify::checkpoint(g, *vkey, add.as_deref()),
         Command::Verify(a) => verify::verify(g, a),
         Command::Prove { what } => verify::prove(g, what),

@@ -7,7 +7,28 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 /// A progress bar over `total` items, hidden when stderr is not a terminal or with `quiet`.
 pub fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {
-    let target = if quiet {
+    let pb = ProgressBar::with_draw_target(Some(total), target(quiet));
+    pb.set_style(
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb.set_message(what.to_owned());
+    pb
+}
+
+/// A count of items done, for work whose total is not known beforehand; hidden as [`bar`] is.
+pub fn counter(what: &str, quiet: bool) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(None, target(quiet));
+    pb.set_style(
+        ProgressStyle::with_template("{msg} {pos} ({per_sec}, {elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_message(what.to_owned());
+    pb
+}
+
+fn target(quiet: bool) -> ProgressDrawTarget {
+    if quiet {
         ProgressDrawTarget::hidden()
     } else if crate::console::serving() {
         match crate::console::client_stderr_width() {
@@ -18,14 +39,7 @@ pub fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {
         ProgressDrawTarget::stderr()
     } else {
         ProgressDrawTarget::hidden()
-    };
-    let pb = ProgressBar::with_draw_target(Some(total), target);
-    pb.set_style(
-        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, {eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb.set_message(what.to_owned());
-    pb
+    }
 }
 
 /// The client's terminal, reached through its stderr frames: ANSI cursor movements, as

@@ -1,4 +1,4 @@
-//! The query commands: `status`, `scorecard`, `coverage`, `timeline`, and `rebuild`. The
+//! The query commands: `status`, `scorecard`, `coverage`, `timeline`, `rebuild` and `compact`. The
 //! figures come from `pledger_core::projection`; this module chooses the records (the head, or
 //! the first N entries replayed), filters them and prints.
 
@@ -9,7 +9,7 @@ use pledger_core::measure::format_decimal;
 use pledger_core::projection::{self, format_halves, percent, Horizon, PledgeStatus};
 use pledger_core::state::{AreaRecord, FulfillmentRecord, MemberRecord, PledgeRecord};
 use pledger_core::{AreaCode, Date, FulfillmentId, MemState, MemberId, Unit};
-use pledger_store::{Fulfillments, Ledger};
+use pledger_store::{CompactPhase, Fulfillments, Ledger};
 use serde::Serialize;
 
 use crate::cli::{Format, Global, QueryArgs};
@@ -488,6 +488,56 @@ pub fn rebuild(g: &Global) -> Result<()> {
     }
     crate::console::outln!("{n}")?;
     Ok(())
+}
+
+/// `pledger compact`: the store's compaction, with progress, then what it did in one line.
+pub fn compact(g: &Global) -> Result<()> {
+    if g.served.ledger().is_some() {
+        return Err(crate::fail::Failure {
+            code: crate::fail::IN_USE,
+            message:
+                "the ledger is served by `pledger serve`, and compaction swaps its files: stop the server, then compact"
+                    .into(),
+        });
+    }
+    let path = crate::write::ledger_path(g)?;
+    let copying = crate::progress::counter("copying keys", g.quiet);
+    let mut comparing: Option<indicatif::ProgressBar> = None;
+    let served = &mut || crate::serve::listening(path);
+    let done =
+        Ledger::compact(path, crate::serve::wait(g), served, &[crate::serve::SOCKET], &mut |phase, n| match phase {
+            CompactPhase::Copying => copying.set_position(n),
+            CompactPhase::Comparing => {
+                copying.finish_and_clear();
+                comparing.get_or_insert_with(|| crate::progress::counter("comparing keys", g.quiet)).set_position(n)
+            }
+        });
+    copying.finish_and_clear();
+    if let Some(pb) = comparing {
+        pb.finish_and_clear();
+    }
+    let done = done?;
+    crate::console::outln!(
+        "compacted {}: {} entries, {} keys copied and compared; {} → {} on disk",
+        path.display(),
+        done.entries,
+        done.keys,
+        megabytes(done.bytes_before),
+        megabytes(done.bytes_after)
+    )?;
+    if let Some((old, why)) = done.left_behind {
+        writeln!(
+            crate::console::stderr(),
+            "pledger: the former database stays at {} ({why}); remove it",
+            old.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// Bytes as decimal megabytes with one decimal, as `du --si` would say them.
+fn megabytes(bytes: u64) -> String {
+    format!("{}.{} MB", bytes / 1_000_000, bytes % 1_000_000 / 100_000)
 }
 
 /// What `pledger demo` prints: who kept their word, and the coverage of the regions.
