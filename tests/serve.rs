@@ -622,6 +622,8 @@ fn compaction_is_refused_while_the_ledger_is_served_and_runs_once_it_is_not() {
     assert_eq!(env.state(), before);
     let (status, _) = server.stop();
     assert!(status.success());
-    assert!(env.ok(&["compact"]).starts_with("compacted"));
+    // Run now, to its end: compacted, or found compact already (a small ledger).
+    let out = env.ok(&["compact"]);
+    assert!(out.starts_with("compacted") || out.ends_with("left as it was"), "{out}");
     assert_eq!(env.state(), before);
 }

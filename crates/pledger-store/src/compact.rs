@@ -14,12 +14,15 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::{config, open_db, Ledger, Result, StoreError};
+use crate::{config, open_db, stored_segment_size, Ledger, Result, StoreError, SEGMENT_BYTES};
 
-/// Keys written per sled batch, each batch flushed. At 1M events the fresh database took
-/// 1.47–1.80 GB with batches of 1,000 to 200,000 keys (from 3.1 GB), its smallest near 20,000;
-/// larger batches also hold more in memory.
-const BATCH_KEYS: usize = 20_000;
+/// Keys written per sled batch, each batch flushed: a fiftieth of the entries (about 4 keys an
+/// entry), between 500 and 20,000. Measured (docs/benchmarks.md): at 1M events the copy took
+/// 1.40 GB with batches of 20,000 keys and 1.55 GB with 2,000; at 20,000 events 50 MB with
+/// 2,000 or 500 and 67 MB with 20,000.
+fn batch_keys(entries: u64) -> usize {
+    usize::try_from(entries / 50).unwrap_or(usize::MAX).clamp(500, 20_000)
+}
 
 /// What a compaction did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +34,11 @@ pub struct Compacted {
     /// Bytes of the ledger directory's files before and after.
     pub bytes_before: u64,
     pub bytes_after: u64,
+    /// Bytes of the copy. A copy not smaller than the ledger by a twentieth is removed instead of
+    /// swapped in (a ledger the cleaner keeps tidy gains little): then `swapped` is false and
+    /// the ledger is as it was.
+    pub bytes_copy: u64,
+    pub swapped: bool,
     /// Where the former database stays, and why, if it could not be removed after the swap
     /// (the ledger is compacted all the same).
     pub left_behind: Option<(PathBuf, String)>,
@@ -69,20 +77,31 @@ impl Ledger {
         remove_leftover(&fresh, others).map_err(fail)?;
         let bytes_before = dir_bytes(&dir).map_err(|e| fail(format!("cannot measure its files: {e}")))?;
 
-        let copied = copy(&ledger.db, &fresh, progress)
+        let entries = ledger.size();
+        // The copy keeps the ledger's segment size: a copy exactly of the ledger, but tidy.
+        let segment = stored_segment_size(&dir).unwrap_or(SEGMENT_BYTES);
+        let copied = copy(&ledger.db, &fresh, segment, batch_keys(entries), progress)
             .and_then(|keys| compare(&ledger.db, &fresh, progress).map(|()| keys))
             .and_then(|keys| {
-                fit(&dir, &fresh).map_err(|e| format!("cannot give the copy the ledger's owner and modes: {e}"))?;
-                sync_all(&fresh).map_err(|e| format!("cannot sync the copy to disk: {e}"))?;
-                Ok(keys)
+                let bytes = dir_bytes(&fresh).map_err(|e| format!("cannot measure the copy: {e}"))?;
+                if worth_it(bytes, bytes_before) {
+                    fit(&dir, &fresh).map_err(|e| format!("cannot give the copy the ledger's owner and modes: {e}"))?;
+                    sync_all(&fresh).map_err(|e| format!("cannot sync the copy to disk: {e}"))?;
+                }
+                Ok((keys, bytes))
             });
-        let keys = match copied {
-            Ok(keys) => keys,
+        let (keys, bytes_copy) = match copied {
+            Ok(done) => done,
             Err(reason) => {
                 let _ = fs::remove_dir_all(&fresh);
                 return Err(fail(reason));
             }
         };
+        if !worth_it(bytes_copy, bytes_before) {
+            let left_behind = fs::remove_dir_all(&fresh).err().map(|e| (fresh.clone(), e.to_string()));
+            let bytes_after = bytes_before;
+            return Ok(Compacted { entries, keys, bytes_before, bytes_after, bytes_copy, swapped: false, left_behind });
+        }
         if let Err(e) =
             rustix::fs::renameat_with(rustix::fs::CWD, &fresh, rustix::fs::CWD, &dir, rustix::fs::RenameFlags::EXCHANGE)
         {
@@ -94,12 +113,18 @@ impl Ledger {
         // Either directory is a whole ledger, so a parent not yet synced can only bring back the
         // one before: the swap itself is done.
         let _ = sync_dir(parent);
-        let entries = ledger.size();
         drop(ledger);
-        let bytes_after = dir_bytes(&dir).unwrap_or(0);
+        let bytes_after = dir_bytes(&dir).unwrap_or(bytes_copy);
         let left_behind = fs::remove_dir_all(&fresh).err().map(|e| (fresh.clone(), e.to_string()));
-        Ok(Compacted { entries, keys, bytes_before, bytes_after, left_behind })
+        Ok(Compacted { entries, keys, bytes_before, bytes_after, bytes_copy, swapped: true, left_behind })
     }
+}
+
+/// Whether a copy of `copy` bytes is worth swapping in for a ledger of `ledger` bytes: smaller
+/// by a twentieth at least (sled's files grow by whole segments; a copy a few bytes smaller is
+/// not a compaction).
+fn worth_it(copy: u64, ledger: u64) -> bool {
+    copy.saturating_add(ledger / 20) <= ledger
 }
 
 fn sled_reason(e: sled::Error) -> String {
@@ -107,9 +132,17 @@ fn sled_reason(e: sled::Error) -> String {
 }
 
 /// Copies every tree of `db`, key by key in key order, into a new database at `to`.
-fn copy(db: &sled::Db, to: &Path, progress: &mut dyn FnMut(CompactPhase, u64)) -> Result<u64, String> {
-    let fresh =
-        config(to).open().map_err(|e| format!("cannot create the copy at {}: {}", to.display(), sled_reason(e)))?;
+fn copy(
+    db: &sled::Db,
+    to: &Path,
+    segment: usize,
+    batch_keys: usize,
+    progress: &mut dyn FnMut(CompactPhase, u64),
+) -> Result<u64, String> {
+    let fresh = config(to)
+        .segment_size(segment)
+        .open()
+        .map_err(|e| format!("cannot create the copy at {}: {}", to.display(), sled_reason(e)))?;
     let mut done = 0;
     for name in db.tree_names() {
         let from = db.open_tree(&name).map_err(sled_reason)?;
@@ -121,7 +154,7 @@ fn copy(db: &sled::Db, to: &Path, progress: &mut dyn FnMut(CompactPhase, u64)) -
             batch.insert(k, v);
             in_batch += 1;
             done += 1;
-            if in_batch == BATCH_KEYS {
+            if in_batch == batch_keys {
                 into.apply_batch(std::mem::take(&mut batch)).map_err(sled_reason)?;
                 fresh.flush().map_err(sled_reason)?;
                 in_batch = 0;
@@ -162,7 +195,7 @@ fn compare(db: &sled::Db, copy: &Path, progress: &mut dyn FnMut(CompactPhase, u6
                 }
             }
             done += 1;
-            if done % BATCH_KEYS as u64 == 0 {
+            if done % 10_000 == 0 {
                 progress(CompactPhase::Comparing, done);
             }
         }

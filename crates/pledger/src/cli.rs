@@ -118,7 +118,7 @@ pub enum Command {
     Timeline(QueryArgs),
     /// Recompute the tree, the state and the projections from the entries.
     Rebuild,
-    /// Rewrite the ledger into a fresh database of the same keys: about half the disk after a large import
+    /// Rewrite the ledger into a fresh database of the same keys: half the disk of a ledger written before 2026-12-06
     ///
     /// Every key is copied into a new database beside the ledger, read back and compared with the
     /// original, and the copy is swapped in by one atomic exchange of the two directories: a

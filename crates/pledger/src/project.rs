@@ -517,14 +517,25 @@ pub fn compact(g: &Global) -> Result<()> {
         pb.finish_and_clear();
     }
     let done = done?;
-    crate::console::outln!(
-        "compacted {}: {} entries, {} keys copied and compared; {} → {} on disk",
-        path.display(),
-        done.entries,
-        done.keys,
-        megabytes(done.bytes_before),
-        megabytes(done.bytes_after)
-    )?;
+    if done.swapped {
+        crate::console::outln!(
+            "compacted {}: {} entries, {} keys copied and compared; {} → {} on disk",
+            path.display(),
+            done.entries,
+            done.keys,
+            megabytes(done.bytes_before),
+            megabytes(done.bytes_after)
+        )?;
+    } else {
+        crate::console::outln!(
+            "{} is compact already: a fresh copy of its {} entries ({} keys, compared) took {} against its {}; left as it was",
+            path.display(),
+            done.entries,
+            done.keys,
+            megabytes(done.bytes_copy),
+            megabytes(done.bytes_before)
+        )?;
+    }
     if let Some((old, why)) = done.left_behind {
         writeln!(
             crate::console::stderr(),
