@@ -126,8 +126,8 @@ pub fn config(path: &Path) -> sled::Config {
 /// pages out of a segment at most half live, so the segment can be reused — only in that thread
 /// (`attempt_gc`, called from `flusher.rs` alone), for up to half of each period. Without it a
 /// ledger kept every superseded page: bulk submit of 1M events took 3.0 GB (4.7 × the raw
-/// envelopes); with it every 100 ms, 1.46 GB (2.3 ×), in the same time. Every 500 ms cleaned
-/// less (at 100k events 213 MB against 165 MB), every 5–20 ms no more.
+/// envelopes); with it every 100 ms, 1.46 GB (2.3 ×), in the same time. Every 250 or 500 ms
+/// cleaned less (at 100k events 193 and 205–213 MB against 160–168 MB), every 5–20 ms no more.
 pub const CLEAN_EVERY_MS: u64 = 100;
 
 /// The size of the segments of sled's log in a new ledger: 8 MiB rather than sled's 512 KiB.
