@@ -20,21 +20,6 @@ fn contents(env: &Env) -> String {
     all
 }
 
-fn bytes_under(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let m = e.metadata().unwrap();
-            if m.is_dir() {
-                bytes_under(&e.path())
-            } else {
-                m.len()
-            }
-        })
-        .sum()
-}
-
 /// Where an interrupted compaction leaves its copy: beside the ledger, hidden.
 fn beside(env: &Env) -> PathBuf {
     env.path(".ledger.compacting")
@@ -80,7 +65,7 @@ fn compaction_keeps_every_key_shrinks_the_files_and_the_ledger_goes_on() {
     let env = generated_ledger(3000);
     make_old(&env);
     let before = contents(&env);
-    let bytes = bytes_under(&env.ledger);
+    let bytes = pledger_store::ledger_bytes(&env.ledger).unwrap();
     eprintln!("an old ledger of {bytes} bytes");
 
     let out = env.ok(&["compact"]);
@@ -88,7 +73,7 @@ fn compaction_keeps_every_key_shrinks_the_files_and_the_ledger_goes_on() {
     assert!(out.starts_with(&format!("compacted {}: 3000 entries, ", env.ledger.display())), "{out}");
     assert!(out.contains("keys copied and compared"), "{out}");
     assert!(!beside(&env).exists(), "the former database was left behind");
-    let after = bytes_under(&env.ledger);
+    let after = pledger_store::ledger_bytes(&env.ledger).unwrap();
     assert!(after < bytes / 2, "{after} bytes after, {bytes} before");
     assert_eq!(contents(&env), before);
     verified(&env);

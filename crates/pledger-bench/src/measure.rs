@@ -104,21 +104,6 @@ fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples[i.min(samples.len() - 1)]
 }
 
-fn dir_bytes(p: &Path) -> u64 {
-    let mut total = 0;
-    if let Ok(rd) = std::fs::read_dir(p) {
-        for e in rd.flatten() {
-            let m = e.metadata();
-            match m {
-                Ok(m) if m.is_dir() => total += dir_bytes(&e.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    total
-}
-
 /// The measured figures: (what, measured, limit or target, ratio).
 pub struct Report {
     pub rows: Vec<[String; 4]>,
@@ -294,7 +279,13 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
     let ran = run_cmd(&bin, &["--ledger", l, "--quiet", "submit", "--create", env_s], true)?;
     let what = "bulk submit, every signature and rule checked, durable per 1,000";
     r.rate(what, events, &ran, batch_limit.min(sled_limit), "(min of batch verify, sled)");
-    disk_row(r, "bytes on disk per event (tree and state included)", dir_bytes(&ledger), events, raw_bytes);
+    disk_row(
+        r,
+        "bytes on disk per event (tree and state included)",
+        pledger_store::ledger_bytes(&ledger).map_err(err)?,
+        events,
+        raw_bytes,
+    );
 
     // Checkpoint, verify, export, verify the bundle, rebuild.
     let key0 = work.join("m000.key");
@@ -324,7 +315,13 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
         "—".into(),
         "—".into(),
     );
-    disk_row(r, "bytes on disk per event after compact", dir_bytes(&ledger), events, raw_bytes);
+    disk_row(
+        r,
+        "bytes on disk per event after compact",
+        pledger_store::ledger_bytes(&ledger).map_err(err)?,
+        events,
+        raw_bytes,
+    );
     Ok(())
 }
 

@@ -75,7 +75,7 @@ impl Ledger {
         }
         let fresh = parent.join(format!(".{}.compacting", name.to_string_lossy()));
         remove_leftover(&fresh, others).map_err(fail)?;
-        let bytes_before = dir_bytes(&dir).map_err(|e| fail(format!("cannot measure its files: {e}")))?;
+        let bytes_before = ledger_bytes(&dir).map_err(|e| fail(format!("cannot measure its files: {e}")))?;
 
         let entries = ledger.size();
         // The copy keeps the ledger's segment size: a copy exactly of the ledger, but tidy.
@@ -83,7 +83,7 @@ impl Ledger {
         let copied = copy(&ledger.db, &fresh, segment, batch_keys(entries), progress)
             .and_then(|keys| compare(&ledger.db, &fresh, progress).map(|()| keys))
             .and_then(|keys| {
-                let bytes = dir_bytes(&fresh).map_err(|e| format!("cannot measure the copy: {e}"))?;
+                let bytes = ledger_bytes(&fresh).map_err(|e| format!("cannot measure the copy: {e}"))?;
                 if worth_it(bytes, bytes_before) {
                     fit(&dir, &fresh).map_err(|e| format!("cannot give the copy the ledger's owner and modes: {e}"))?;
                     sync_all(&fresh).map_err(|e| format!("cannot sync the copy to disk: {e}"))?;
@@ -114,7 +114,7 @@ impl Ledger {
         // one before: the swap itself is done.
         let _ = sync_dir(parent);
         drop(ledger);
-        let bytes_after = dir_bytes(&dir).unwrap_or(bytes_copy);
+        let bytes_after = ledger_bytes(&dir).unwrap_or(bytes_copy);
         let left_behind = fs::remove_dir_all(&fresh).err().map(|e| (fresh.clone(), e.to_string()));
         Ok(Compacted { entries, keys, bytes_before, bytes_after, bytes_copy, swapped: true, left_behind })
     }
@@ -263,7 +263,8 @@ fn walk(dir: &Path) -> io::Result<Vec<(PathBuf, fs::Metadata)>> {
     Ok(found)
 }
 
-fn dir_bytes(dir: &Path) -> io::Result<u64> {
+/// The bytes of every file under a ledger's directory: what it takes on disk.
+pub fn ledger_bytes(dir: &Path) -> io::Result<u64> {
     Ok(walk(dir)?.iter().filter(|(_, m)| m.is_file()).map(|(_, m)| m.len()).sum())
 }
 

@@ -6,7 +6,7 @@ mod error;
 mod keys;
 mod tally;
 
-pub use compact::{CompactPhase, Compacted};
+pub use compact::{ledger_bytes, CompactPhase, Compacted};
 pub use tally::of_state as tallies_of_state;
 
 use std::collections::BTreeMap;

@@ -25,6 +25,11 @@ pub fn refused(message: impl Into<String>) -> Failure {
     Failure { code: REFUSED, message: message.into() }
 }
 
+/// The ledger is held by another process, or its server is busy: exit 75.
+pub fn in_use(message: impl Into<String>) -> Failure {
+    Failure { code: IN_USE, message: message.into() }
+}
+
 impl From<FieldError> for Failure {
     fn from(e: FieldError) -> Self {
         usage(e.to_string())

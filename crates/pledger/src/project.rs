@@ -493,12 +493,9 @@ pub fn rebuild(g: &Global) -> Result<()> {
 /// `pledger compact`: the store's compaction, with progress, then what it did in one line.
 pub fn compact(g: &Global) -> Result<()> {
     if g.served.ledger().is_some() {
-        return Err(crate::fail::Failure {
-            code: crate::fail::IN_USE,
-            message:
-                "the ledger is served by `pledger serve`, and compaction swaps its files: stop the server, then compact"
-                    .into(),
-        });
+        return Err(crate::fail::in_use(
+            "the ledger is served by `pledger serve`, and compaction swaps its files: stop the server, then compact",
+        ));
     }
     let path = crate::write::ledger_path(g)?;
     let copying = crate::progress::counter("copying keys", g.quiet);

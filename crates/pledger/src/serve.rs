@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::{Cli, Command, Global, SubmitArgs};
 use crate::console::{self, frame};
-use crate::fail::{refused, Failure, Result, IN_USE, REFUSED};
+use crate::fail::{in_use, refused, Result, IN_USE, REFUSED};
 
 /// The socket's name inside the ledger's directory.
 pub const SOCKET: &str = "pledger.sock";
@@ -176,10 +176,7 @@ fn ask(mut stream: UnixStream, cli: &Cli, dir: &Path) -> Result<Option<u8>> {
         Ok(None) => return Ok(None),
         Ok(Some(_)) => return Err(refused(format!("the server of {} answered out of turn", dir.display()))),
         Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-            return Err(Failure {
-                code: IN_USE,
-                message: format!("ledger {} is in use: its server is busy with another command", dir.display()),
-            })
+            return Err(in_use(format!("ledger {} is in use: its server is busy with another command", dir.display())))
         }
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(None),
         Err(e) => return Err(lost(e)),
