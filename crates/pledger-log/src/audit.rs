@@ -18,8 +18,10 @@ use crate::entry::Entry;
 use crate::error::LogError;
 use crate::merkle::{leaf_hash, Blake3, Frontier, Hash, Node};
 
-/// Signatures verified together in one batch.
-const SIG_BATCH: usize = 128;
+/// Signatures verified together in one batch. A larger batch shares more of the multiscalar
+/// multiplication: on 2 cores, 165k signatures/s in batches of 128, 193–203k/s in batches of
+/// 1,024, little more beyond. A chunk of lines (8,192) still makes eight batches for the pool.
+pub const SIG_BATCH: usize = 1024;
 
 /// The first entry that failed, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
