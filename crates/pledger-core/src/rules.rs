@@ -1,6 +1,8 @@
 //! The rules of SPEC §3, as one pure function: [`decide`] reads the state an event needs and
 //! says what the event changes, or which rule it breaks. Append, replay and audit all call it.
 
+use std::borrow::Cow;
+
 use chrono::Duration;
 
 use crate::error::{Result, RuleError};
@@ -143,10 +145,10 @@ fn genesis<V: StateView + ?Sized>(view: &V, rec: &Recorded, g: &Genesis) -> Resu
 struct Cx<'a, V: StateView + ?Sized> {
     view: &'a V,
     rec: &'a Recorded,
-    signer: MemberRecord,
+    signer: Cow<'a, MemberRecord>,
 }
 
-impl<V: StateView + ?Sized> Cx<'_, V> {
+impl<'a, V: StateView + ?Sized> Cx<'a, V> {
     fn seq(&self) -> u64 {
         self.rec.seq
     }
@@ -163,7 +165,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
         }
     }
 
-    fn member(&self, id: &MemberId) -> Result<MemberRecord> {
+    fn member(&self, id: &MemberId) -> Result<Cow<'a, MemberRecord>> {
         self.view.member(id)?.ok_or_else(|| RuleError::UnknownMember(id.clone()))
     }
 
@@ -208,7 +210,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
         if target.id != self.signer.id && !self.signer.convener {
             return Err(RuleError::NotKeyManager { signer: self.signer.id.clone(), member: member.clone() });
         }
-        Ok(target)
+        Ok(target.into_owned())
     }
 
     fn key_added(&self, b: &KeyAdded) -> Result<Outcome> {
@@ -364,7 +366,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
             return Err(RuleError::NotPledger {
                 member: self.signer.id.clone(),
                 pledge: id,
-                pledger: p.pledger,
+                pledger: p.pledger.clone(),
                 action,
             });
         }
@@ -375,7 +377,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
         if date < p.made {
             return Err(RuleError::DateOrder { what, date: date.0, of: format!("pledge {id}"), of_date: p.made.0 });
         }
-        Ok(p)
+        Ok(p.into_owned())
     }
 
     fn same_unit(&self, p: &PledgeRecord, m: &Measure, what: &'static str) -> Result<()> {
@@ -461,8 +463,8 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
     }
 
     fn attestation(&self, b: &AttestationBody) -> Result<Outcome> {
-        let mut f = self.view.fulfillment(b.fulfillment)?.ok_or(RuleError::UnknownFulfillment(b.fulfillment))?;
-        let mut p = self
+        let f = self.view.fulfillment(b.fulfillment)?.ok_or(RuleError::UnknownFulfillment(b.fulfillment))?;
+        let p = self
             .view
             .pledge(f.pledge)?
             .ok_or_else(|| RuleError::State(format!("fulfillment {} names missing pledge {}", f.id, f.pledge)))?;
@@ -471,7 +473,11 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
             return Err(RuleError::SelfAttestation { member: me.clone(), pledge: p.id, fulfillment: f.id });
         }
         if &p.beneficiary != me && self.signer.kind != MemberKind::Auditor {
-            return Err(RuleError::NotAttester { member: me.clone(), fulfillment: f.id, beneficiary: p.beneficiary });
+            return Err(RuleError::NotAttester {
+                member: me.clone(),
+                fulfillment: f.id,
+                beneficiary: p.beneficiary.clone(),
+            });
         }
         let date = self.rec.event.effective;
         if date < f.delivered {
@@ -482,6 +488,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
                 of_date: f.delivered.0,
             });
         }
+        let (mut f, mut p) = (f.into_owned(), p.into_owned());
         let before = f.status();
         f.verdicts.push(VerdictRecord { attester: me.clone(), verdict: b.verdict, seq: self.seq(), date });
         p.events.push(self.seq());

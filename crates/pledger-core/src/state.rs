@@ -2,6 +2,7 @@
 //! fulfillment, and a [`Head`] of counters. [`StateView`] is how the rules read it — from memory
 //! here ([`MemState`]), from sled in the store — and an [`Outcome`] is what one event changes.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
@@ -284,14 +285,16 @@ pub struct Outcome {
 }
 
 /// Read access to the state the rules need. Reads may fail only if the storage behind them does.
+/// Records come borrowed from memory ([`MemState`]) and owned from a store that decodes them:
+/// the rules copy only the records an event changes.
 pub trait StateView {
     fn head(&self) -> &Head;
-    fn member(&self, id: &MemberId) -> Result<Option<MemberRecord>>;
+    fn member(&self, id: &MemberId) -> Result<Option<Cow<'_, MemberRecord>>>;
     fn key_holder(&self, key: &KeyId) -> Result<Option<MemberId>>;
-    fn area(&self, code: &AreaCode) -> Result<Option<AreaRecord>>;
-    fn category(&self, code: &CategoryCode) -> Result<Option<CategoryRecord>>;
-    fn pledge(&self, id: PledgeId) -> Result<Option<PledgeRecord>>;
-    fn fulfillment(&self, id: FulfillmentId) -> Result<Option<FulfillmentRecord>>;
+    fn area(&self, code: &AreaCode) -> Result<Option<Cow<'_, AreaRecord>>>;
+    fn category(&self, code: &CategoryCode) -> Result<Option<Cow<'_, CategoryRecord>>>;
+    fn pledge(&self, id: PledgeId) -> Result<Option<Cow<'_, PledgeRecord>>>;
+    fn fulfillment(&self, id: FulfillmentId) -> Result<Option<Cow<'_, FulfillmentRecord>>>;
     fn event_seq(&self, id: &EventId) -> Result<Option<u64>>;
 }
 
@@ -377,23 +380,23 @@ impl StateView for MemState {
     fn head(&self) -> &Head {
         &self.head
     }
-    fn member(&self, id: &MemberId) -> Result<Option<MemberRecord>> {
-        Ok(self.members.get(id).cloned())
+    fn member(&self, id: &MemberId) -> Result<Option<Cow<'_, MemberRecord>>> {
+        Ok(self.members.get(id).map(Cow::Borrowed))
     }
     fn key_holder(&self, key: &KeyId) -> Result<Option<MemberId>> {
         Ok(self.key_holders.get(key).cloned())
     }
-    fn area(&self, code: &AreaCode) -> Result<Option<AreaRecord>> {
-        Ok(self.areas.get(code).cloned())
+    fn area(&self, code: &AreaCode) -> Result<Option<Cow<'_, AreaRecord>>> {
+        Ok(self.areas.get(code).map(Cow::Borrowed))
     }
-    fn category(&self, code: &CategoryCode) -> Result<Option<CategoryRecord>> {
-        Ok(self.categories.get(code).cloned())
+    fn category(&self, code: &CategoryCode) -> Result<Option<Cow<'_, CategoryRecord>>> {
+        Ok(self.categories.get(code).map(Cow::Borrowed))
     }
-    fn pledge(&self, id: PledgeId) -> Result<Option<PledgeRecord>> {
-        Ok(self.pledges.get(&id).cloned())
+    fn pledge(&self, id: PledgeId) -> Result<Option<Cow<'_, PledgeRecord>>> {
+        Ok(self.pledges.get(&id).map(Cow::Borrowed))
     }
-    fn fulfillment(&self, id: FulfillmentId) -> Result<Option<FulfillmentRecord>> {
-        Ok(self.fulfillments.get(&id).cloned())
+    fn fulfillment(&self, id: FulfillmentId) -> Result<Option<Cow<'_, FulfillmentRecord>>> {
+        Ok(self.fulfillments.get(&id).map(Cow::Borrowed))
     }
     fn event_seq(&self, id: &EventId) -> Result<Option<u64>> {
         Ok(self.event_ids.get(id).copied())

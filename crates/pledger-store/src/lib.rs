@@ -9,6 +9,7 @@ mod tally;
 pub use compact::{ledger_bytes, CompactPhase, Compacted};
 pub use tally::of_state as tallies_of_state;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -845,7 +846,7 @@ impl KeyLookup {
         let view = StoreView { db: &self.db, pending: None, head: &head };
         let holder = view.key_holder(id).ok().flatten()?;
         let member = view.member(&holder).ok().flatten()?;
-        member.keys.into_iter().find(|k| &k.id == id).map(|k| k.public_key)
+        member.keys.iter().find(|k| &k.id == id).map(|k| k.public_key)
     }
 }
 
@@ -891,23 +892,23 @@ impl StateView for StoreView<'_> {
     fn head(&self) -> &Head {
         self.head
     }
-    fn member(&self, id: &MemberId) -> pledger_core::Result<Option<MemberRecord>> {
-        self.get(Key::Member(id.clone()), "member")
+    fn member(&self, id: &MemberId) -> pledger_core::Result<Option<Cow<'_, MemberRecord>>> {
+        Ok(self.get(Key::Member(id.clone()), "member")?.map(Cow::Owned))
     }
     fn key_holder(&self, key: &KeyId) -> pledger_core::Result<Option<MemberId>> {
         self.get(Key::Holder(key.clone()), "key holder")
     }
-    fn area(&self, code: &AreaCode) -> pledger_core::Result<Option<AreaRecord>> {
-        self.get(Key::Area(code.clone()), "area")
+    fn area(&self, code: &AreaCode) -> pledger_core::Result<Option<Cow<'_, AreaRecord>>> {
+        Ok(self.get(Key::Area(code.clone()), "area")?.map(Cow::Owned))
     }
-    fn category(&self, code: &CategoryCode) -> pledger_core::Result<Option<CategoryRecord>> {
-        self.get(Key::Category(code.clone()), "category")
+    fn category(&self, code: &CategoryCode) -> pledger_core::Result<Option<Cow<'_, CategoryRecord>>> {
+        Ok(self.get(Key::Category(code.clone()), "category")?.map(Cow::Owned))
     }
-    fn pledge(&self, id: PledgeId) -> pledger_core::Result<Option<PledgeRecord>> {
-        self.get(Key::Pledge(id), "pledge")
+    fn pledge(&self, id: PledgeId) -> pledger_core::Result<Option<Cow<'_, PledgeRecord>>> {
+        Ok(self.get(Key::Pledge(id), "pledge")?.map(Cow::Owned))
     }
-    fn fulfillment(&self, id: FulfillmentId) -> pledger_core::Result<Option<FulfillmentRecord>> {
-        self.get(Key::Fulfillment(id), "fulfillment")
+    fn fulfillment(&self, id: FulfillmentId) -> pledger_core::Result<Option<Cow<'_, FulfillmentRecord>>> {
+        Ok(self.get(Key::Fulfillment(id), "fulfillment")?.map(Cow::Owned))
     }
     fn event_seq(&self, id: &EventId) -> pledger_core::Result<Option<u64>> {
         self.get(Key::EventId(*id), "event id")

@@ -20,7 +20,7 @@ pub(crate) fn facts_in(view: &impl StateView, id: PledgeId) -> Result<Option<Fac
     for f in &p.fulfillments {
         let record =
             view.fulfillment(*f).map_err(corrupt)?.ok_or_else(|| StoreError::Corrupt(format!("{f} is missing")))?;
-        fulfillments.insert(*f, record);
+        fulfillments.insert(*f, record.into_owned());
     }
     Ok(Facts::at_head(&p, &fulfillments))
 }

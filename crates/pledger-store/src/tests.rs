@@ -85,10 +85,10 @@ fn append_reopen_and_the_tree_matches_the_lines() {
     }
     assert_eq!(&state.head, &ledger.head().state);
     for (id, p) in &state.pledges {
-        assert_eq!(ledger.view().pledge(*id).unwrap().as_ref(), Some(p));
+        assert_eq!(ledger.view().pledge(*id).unwrap().as_deref(), Some(p));
     }
     for (id, m) in &state.members {
-        assert_eq!(ledger.view().member(id).unwrap().as_ref(), Some(m));
+        assert_eq!(ledger.view().member(id).unwrap().as_deref(), Some(m));
     }
 }
 

@@ -192,8 +192,12 @@ pub fn show(g: &Global, id: &str, format: Option<Format>) -> Result<()> {
 fn show_pledge(ledger: &Ledger, id: PledgeId, format: Format) -> Result<()> {
     let view = ledger.view();
     let p = view.pledge(id)?.ok_or_else(|| refused(format!("unknown pledge {id}")))?;
-    let fulfillments: BTreeMap<FulfillmentId, FulfillmentRecord> =
-        p.fulfillments.iter().filter_map(|f| view.fulfillment(*f).ok().flatten()).map(|f| (f.id, f)).collect();
+    let fulfillments: BTreeMap<FulfillmentId, FulfillmentRecord> = p
+        .fulfillments
+        .iter()
+        .filter_map(|f| view.fulfillment(*f).ok().flatten())
+        .map(|f| (f.id, f.into_owned()))
+        .collect();
     let status = projection::status(&p, &fulfillments, &Horizon::head(today()))
         .ok_or_else(|| refused(format!("pledge {id} has no status")))?;
     let mut history = Vec::new();

@@ -329,7 +329,7 @@ fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
         ))
     };
     for (id, m) in &state.members {
-        if view.member(id)?.as_ref() != Some(m) {
+        if view.member(id)?.as_deref() != Some(m) {
             return Err(mismatch("member", id));
         }
     }
@@ -407,8 +407,11 @@ fn tally_difference(stored: &pledger_core::tally::Tallies, computed: &pledger_co
 }
 
 /// Whether a stored record reads back as the one the audit computed.
-fn stored_as<T: PartialEq>(stored: pledger_core::Result<Option<T>>, computed: &T) -> bool {
-    matches!(stored, Ok(Some(s)) if &s == computed)
+fn stored_as<T: PartialEq + Clone>(
+    stored: pledger_core::Result<Option<std::borrow::Cow<'_, T>>>,
+    computed: &T,
+) -> bool {
+    matches!(stored, Ok(Some(s)) if *s == *computed)
 }
 
 /// `verify --proof FILE --checkpoint FILE [--checkpoint FILE]`.

@@ -337,7 +337,7 @@ fn pledge_unit(ledger: Option<&Ledger>, id: PledgeId, given: &UnitOverride) -> R
         (Some(c), _, _) => Ok(Unit::currency(c)?),
         (None, Some(u), _) => Ok(Unit::count(u)?),
         (None, None, Some(l)) => {
-            Ok(l.view().pledge(id)?.ok_or_else(|| refused(format!("refused: unknown pledge {id}")))?.unit)
+            Ok(l.view().pledge(id)?.ok_or_else(|| refused(format!("refused: unknown pledge {id}")))?.into_owned().unit)
         }
         (None, None, None) => Err(usage("without a ledger, give the pledge's --currency or --unit")),
     }
