@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::process::Command;
+
 use common::{Env, ORIGIN};
 use serde_json::Value;
 
@@ -572,4 +574,100 @@ fn absurd_stored_tallies_are_answered_without_a_panic_and_named_by_verify() {
     fails(&env, &["verify"], "the stored scorecard tally of ");
     env.ok(&["rebuild"]);
     env.ok(&["verify"]);
+}
+
+/// A signature by `key` over `msg` whose `R` carries the curve's point of order 2: made by the
+/// key's own holder, refused by strict verification, accepted by a batch about half the time.
+fn torsioned_signature(key: &ed25519_dalek::SigningKey, msg: &[u8], nonce: u64) -> Vec<u8> {
+    use curve25519_dalek::{constants::ED25519_BASEPOINT_POINT as B, edwards::CompressedEdwardsY, scalar::Scalar};
+    use sha2::{Digest, Sha512};
+    let h = Sha512::digest(key.as_bytes());
+    let mut a = [0u8; 32];
+    a.copy_from_slice(&h[..32]);
+    a[0] &= 248;
+    a[31] &= 127;
+    a[31] |= 64;
+    let a = Scalar::from_bytes_mod_order(a);
+    let public = key.verifying_key();
+    assert_eq!((a * B).compress().to_bytes(), public.to_bytes());
+    let r = Scalar::from_bytes_mod_order_wide(&Sha512::digest(nonce.to_le_bytes()).into());
+    // (0, -1): y = p - 1.
+    let mut order_two = [0xff; 32];
+    order_two[0] = 0xec;
+    order_two[31] = 0x7f;
+    let big_r = (r * B + CompressedEdwardsY(order_two).decompress().unwrap()).compress();
+    let k = Sha512::new().chain_update(big_r.as_bytes()).chain_update(public.as_bytes()).chain_update(msg).finalize();
+    let s = r + Scalar::from_bytes_mod_order_wide(&k.into()) * a;
+    let sig = [big_r.to_bytes(), s.to_bytes()].concat();
+    let parsed = ed25519_dalek::Signature::from_slice(&sig).unwrap();
+    assert!(public.verify_strict(msg, &parsed).is_err(), "strict verification refuses it");
+    sig
+}
+
+#[test]
+fn strict_verification_refuses_what_a_batch_lets_through() {
+    let env = ledger_with_checkpoints();
+    env.ok(&["export", "b.jsonl"]);
+    let out = env.ok(&["verify", "--strict"]);
+    assert!(out.starts_with("verified 15 entries of "), "{out}");
+    assert!(out.contains("every signature alone, strictly, every rule, every leaf"), "{out}");
+    let mut c = env.cmd();
+    c.env_remove("PLEDGER_LEDGER").args(["verify", "--bundle", "b.jsonl", "--strict"]);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // psi's pledge, entry 10, signed again by psi with an R of mixed order; the log key (dns's)
+    // signs both checkpoints again over the new roots, as a log operator could.
+    let lines = bundle_lines(&env);
+    let psi = pledger_log::keys::read_private(&env.path("psi.key")).unwrap();
+    let resigned = |nonce: u64| -> Vec<String> {
+        let mut lines = lines.clone();
+        let mut entry = pledger_log::Entry::parse(lines[1 + 10].as_bytes()).unwrap();
+        entry.envelope.signatures[0].sig = torsioned_signature(&psi, &entry.envelope.signed_bytes(), nonce);
+        lines[1 + 10] = String::from_utf8(entry.to_line()).unwrap();
+        let mut tree = pledger_log::merkle::Frontier::default();
+        let mut roots = std::collections::BTreeMap::new();
+        for (i, l) in lines[1..16].iter().enumerate() {
+            tree.push::<pledger_log::merkle::Blake3>(pledger_log::merkle::leaf_hash(l.as_bytes()));
+            roots.insert(i + 1, base64_encode(&tree.root::<pledger_log::merkle::Blake3>()));
+        }
+        let mut header: Value = serde_json::from_str(&lines[0]).unwrap();
+        for cp in header["checkpoints"].as_array_mut().unwrap() {
+            let text = cp.as_str().unwrap().to_owned();
+            let mut body: Vec<&str> = text.lines().take(3).collect();
+            let root = &roots[&body[1].parse::<usize>().unwrap()];
+            body[2] = root;
+            *cp = Value::String(sign_with(&env, "dns.key", &format!("{}\n\n", body.join("\n"))));
+        }
+        lines[0] = header.to_string();
+        lines
+    };
+    let verify = |lines: &[String], strict: bool| {
+        env.write("t.jsonl", &(lines.join("\n") + "\n"));
+        let mut c = env.cmd();
+        c.env_remove("PLEDGER_LEDGER").args(["verify", "--bundle", "t.jsonl"]);
+        if strict {
+            c.arg("--strict");
+        }
+        c.output().unwrap()
+    };
+    // Whether a batch lets it through depends on the batch's random coefficients, which the
+    // signer can try again and again; one in two tries passes.
+    let through = (0..64).map(resigned).find(|l| verify(l, false).status.success());
+    let through = through.expect("a batch lets a mixed-order R through in one of two tries");
+    let out = verify(&through, true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("entry 10: bad signature: does not verify under key"), "{stderr}");
+    // The independent verifier (OpenSSL's Ed25519 through Python's cryptography) refuses it too.
+    let python =
+        Command::new("python3").args(["-c", "import blake3, cryptography"]).output().is_ok_and(|o| o.status.success());
+    if !python {
+        return common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/verify_bundle.py");
+    let out = Command::new("python3").arg(script).arg(env.path("t.jsonl")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("entry 10: bad signature"));
 }

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use pledger_core::MemState;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditFailure, Auditor};
+use crate::audit::{AuditFailure, Auditor, Signatures};
 use crate::checkpoint::Checkpoint;
 use crate::keys::from_event_key;
 use crate::note::Note;
@@ -129,8 +129,13 @@ impl Verified {
 /// Verifies a bundle with no ledger: every entry (signatures, rules, tree), the recorded keys,
 /// and every checkpoint (signed by the log key of its size, matching the recomputed root).
 /// `also` are sizes whose roots the caller wants (its own checkpoints). `progress` is told how
-/// many entries of how many are done.
-pub fn verify<R: BufRead>(mut r: R, also: &[u64], mut progress: impl FnMut(u64, u64)) -> Result<Verified, BundleError> {
+/// many entries of how many are done; `signatures` says how signatures are checked.
+pub fn verify<R: BufRead>(
+    mut r: R,
+    also: &[u64],
+    signatures: Signatures,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Verified, BundleError> {
     let mut buf = Vec::new();
     if !read_line(&mut r, &mut buf).map_err(bad)? {
         return Err(bad("the bundle is empty"));
@@ -153,7 +158,7 @@ pub fn verify<R: BufRead>(mut r: R, also: &[u64], mut progress: impl FnMut(u64, 
         Some((cp, _)) if cp.size == header.size => {}
         _ => return Err(bad(format!("the bundle has no checkpoint of its size {}", header.size))),
     }
-    let mut auditor = Auditor::new();
+    let mut auditor = Auditor::checking(signatures);
     for (cp, _) in &notes {
         auditor.mark(cp.size);
     }

@@ -115,7 +115,7 @@ pub fn values() -> Vec<(&'static str, String)> {
         String::from_utf8(l1.clone()).unwrap(),
         serde_json::to_string(&pledger_log::bundle::keys_of(&state)).unwrap()
     );
-    let verified = pledger_log::bundle::verify(bundle.as_bytes(), &[], |_, _| {}).unwrap();
+    let verified = pledger_log::bundle::verify(bundle.as_bytes(), &[], Default::default(), |_, _| {}).unwrap();
     assert_eq!(verified.latest().0, cp);
     vec![
         ("private-key", private_pem.trim_end().to_owned()),

@@ -7,7 +7,7 @@ use chrono::Utc;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use pledger_core::event::PublicKey;
 use pledger_core::StateView;
-use pledger_log::audit::{Auditor, Mark};
+use pledger_log::audit::{Auditor, Mark, Signatures};
 use pledger_log::bundle::{self, Header};
 use pledger_log::checkpoint::Checkpoint;
 use pledger_log::keys;
@@ -148,13 +148,18 @@ pub fn verify(g: &Global, a: &VerifyArgs) -> Result<()> {
             Checkpoint::parse_text(&n.text).map(|c| c.size).map_err(|e| refused(format!("{}: {e}", p.display())))
         })
         .collect::<Result<_>>()?;
+    let signatures = if a.strict { Signatures::Strict } else { Signatures::Batched };
     let audited = match &a.bundle {
-        Some(b) => audit_bundle(g, b, &sizes)?,
-        None => audit_ledger(g, &sizes)?,
+        Some(b) => audit_bundle(g, b, &sizes, signatures)?,
+        None => audit_ledger(g, &sizes, signatures)?,
     };
     let size = audited.auditor.size();
+    let how = match signatures {
+        Signatures::Batched => "every signature",
+        Signatures::Strict => "every signature alone, strictly",
+    };
     let mut report = vec![format!(
-        "verified {size} entries of {}: every signature, every rule, every leaf; root {}",
+        "verified {size} entries of {}: {how}, every rule, every leaf; root {}",
         audited.origin,
         b64(&audited.auditor.root())
     )];
@@ -255,13 +260,13 @@ fn b64(h: &[u8]) -> String {
 }
 
 /// Audits a bundle with no ledger.
-fn audit_bundle(g: &Global, path: &Path, sizes: &[u64]) -> Result<Audited> {
+fn audit_bundle(g: &Global, path: &Path, sizes: &[u64], signatures: Signatures) -> Result<Audited> {
     let f = std::fs::File::open(path).map_err(|e| refused(format!("{}: {e}", path.display())))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let pb = progress::bar(len.max(1), "verifying bundle", g.quiet);
     let reader = std::io::BufReader::with_capacity(1 << 20, f);
     let mut total = 0;
-    let verified = bundle::verify(reader, sizes, |done, of| {
+    let verified = bundle::verify(reader, sizes, signatures, |done, of| {
         total = of;
         pb.set_length(of.max(1));
         pb.set_position(done);
@@ -275,11 +280,11 @@ fn audit_bundle(g: &Global, path: &Path, sizes: &[u64]) -> Result<Audited> {
 
 /// Audits the ledger's stored entries, and checks its stored tree, state and checkpoints
 /// against what the entries say.
-fn audit_ledger(g: &Global, sizes: &[u64]) -> Result<Audited> {
+fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Audited> {
     let ledger = open_ledger(g)?;
     let size = ledger.size();
     let stored = ledger.checkpoints()?;
-    let mut auditor = Auditor::new();
+    let mut auditor = Auditor::checking(signatures);
     auditor.keep_nodes();
     for s in sizes.iter().chain(stored.iter().map(|(s, _)| s)) {
         auditor.mark(*s);
@@ -683,7 +688,7 @@ impl<'a> Source<'a> {
         match bundle_path {
             Some(p) => {
                 let f = std::fs::File::open(p).map_err(|e| refused(format!("{}: {e}", p.display())))?;
-                let v = bundle::verify(std::io::BufReader::new(f), sizes, |_, _| {})
+                let v = bundle::verify(std::io::BufReader::new(f), sizes, Signatures::Batched, |_, _| {})
                     .map_err(|e| refused(format!("{}: {e}", p.display())))?;
                 Ok(Source::Bundle(Box::new(v.auditor)))
             }
