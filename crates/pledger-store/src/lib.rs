@@ -265,6 +265,23 @@ impl Ledger {
         StoreView { db: &self.db, pending: None, head: &self.head.state }
     }
 
+    /// Whether the store holds exactly `p` under its key: the bytes pledger writes for it, the
+    /// comparison `rebuild` makes (a record that reads back equal but is stored otherwise was
+    /// not written by pledger).
+    pub fn holds_pledge(&self, p: &PledgeRecord) -> Result<bool> {
+        self.holds(Key::Pledge(p.id), p)
+    }
+
+    /// [`Ledger::holds_pledge`] for a fulfillment.
+    pub fn holds_fulfillment(&self, f: &FulfillmentRecord) -> Result<bool> {
+        self.holds(Key::Fulfillment(f.id), f)
+    }
+
+    fn holds<T: Serialize>(&self, key: Key, record: &T) -> Result<bool> {
+        let stored = self.db.get(key.bytes()).map_err(|e| StoreError::sled(&self.path, e))?;
+        Ok(stored.as_deref() == Some(encode(record).as_slice()))
+    }
+
     /// Whether this handle still agrees with what is stored: the same head, the same tallies
     /// mark, no rebuild under way. A refused append leaves it so; a commit that failed after
     /// sled took part of it, or an interrupted rebuild, does not — reopen the ledger then.
