@@ -274,8 +274,6 @@ fn parse_chunk(base: u64, lines: &[Vec<u8>]) -> Vec<(Parsed, Hash)> {
 
 /// Verifies signatures on every core, in batches or one by one; names the first bad one.
 fn check_signatures(jobs: &[SigJob], signatures: Signatures) -> Result<(), AuditFailure> {
-    let one_by_one =
-        |chunk: &[SigJob]| chunk.iter().find(|j| j.key.verify_strict(&j.msg, &j.sig).is_err()).map(|j| j.seq);
     let first_bad = jobs
         .par_chunks(SIG_BATCH)
         .filter_map(|chunk| {
@@ -287,7 +285,7 @@ fn check_signatures(jobs: &[SigJob], signatures: Signatures) -> Result<(), Audit
                     return None;
                 }
             }
-            one_by_one(chunk)
+            chunk.iter().find(|j| j.key.verify_strict(&j.msg, &j.sig).is_err()).map(|j| j.seq)
         })
         .min();
     match first_bad {
