@@ -29,10 +29,11 @@ pub const SIG_BATCH: usize = 1024;
 /// combination of the verification equations: it accepts every signature that strict
 /// verification accepts and refuses every forgery, but it is not exactly strict verification.
 /// A signature whose `R` its own key's holder built with a small-order component (rejected by
-/// `verify_strict`, which append uses) passes a batch about half the time — it still proves
-/// that the holder signed, yet it is not what docs/format.md §5 allows. `Strict` checks each
-/// signature alone with `verify_strict`, exactly as append does: an audit takes about twice as long
-/// (a bundle of 1M events: 21 s against 9.4 s on two cores).
+/// `verify_strict`, which append uses) passes a batch one time in two to one in eight, by the
+/// component's order: it still proves that the holder signed, yet it is not what
+/// docs/format.md §5 allows. `Strict` checks each signature alone with `verify_strict`, exactly
+/// as append does; an audit takes about twice as long (a bundle of 1M events: 21 s against
+/// 9.4 s on two cores).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Signatures {
     #[default]
