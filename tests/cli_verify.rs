@@ -365,13 +365,29 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
     let env = common::demo();
     env.ok(&["verify"]);
     let key = |prefix: u8, n: u64| [&[prefix][..], &n.to_be_bytes()].concat();
-    let cases: [(&str, Alteration<'_>); 5] = [
+    let cases: [(&str, Alteration<'_>); 6] = [
         (
             "the stored pledge P-000003 differs from the entries",
             Box::new(|db: &sled::Db| {
                 let mut p: PledgeRecord = postcard::from_bytes(&db.get(key(b'p', 3)).unwrap().unwrap()).unwrap();
                 p.confirmed += 1;
                 db.insert(key(b'p', 3), postcard::to_allocvec(&p).unwrap()).unwrap();
+            }),
+        ),
+        (
+            // Reads back as the same record, but is not what pledger writes: verify compares
+            // bytes, as rebuild does, so the two agree on what differs.
+            "the stored pledge P-000004 differs from the entries",
+            Box::new(|db: &sled::Db| {
+                let stored = db.get(key(b'p', 4)).unwrap().unwrap().to_vec();
+                let p: PledgeRecord = postcard::from_bytes(&stored).unwrap();
+                let padded = [stored, vec![0]].concat();
+                assert_eq!(
+                    postcard::from_bytes::<PledgeRecord>(&padded).unwrap(),
+                    p,
+                    "postcard ignores the extra byte"
+                );
+                db.insert(key(b'p', 4), padded).unwrap();
             }),
         ),
         (
