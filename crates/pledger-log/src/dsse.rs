@@ -45,13 +45,15 @@ pub struct Envelope {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SigWire<'a> {
+    #[serde(borrow)]
     keyid: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
     sig: std::borrow::Cow<'a, str>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EnvelopeWire<'a> {
+pub(crate) struct EnvelopeWire<'a> {
     #[serde(rename = "payloadType", borrow)]
     payload_type: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
@@ -85,7 +87,7 @@ impl Envelope {
         Self::from_wire(wire)
     }
 
-    fn from_wire(wire: EnvelopeWire) -> Result<Envelope> {
+    pub(crate) fn from_wire(wire: EnvelopeWire) -> Result<Envelope> {
         let payload = decode_b64(&wire.payload).ok_or_else(|| LogError::Envelope("payload is not base64".into()))?;
         let signatures = wire
             .signatures
