@@ -155,7 +155,7 @@ pub fn verify(g: &Global, a: &VerifyArgs) -> Result<()> {
     };
     let size = audited.auditor.size();
     let how = match signatures {
-        Signatures::Batched => "every signature",
+        Signatures::Batched => "every signature in batches",
         Signatures::Strict => "every signature alone, strictly",
     };
     let mut report = vec![format!(
