@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{bin, generated_ledger, Env};
+use common::{bin, copy_dir, generated_ledger, Env};
 
 /// Everything a user can read of the ledger: log, members and the four projections, as JSON.
 fn contents(env: &Env) -> String {
@@ -212,16 +212,4 @@ fn compaction_refuses_what_it_cannot_do_safely() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("pledger: no ledger at") && err.trim_end().lines().count() == 1, "{err}");
     assert_eq!(std::fs::read_dir(empty.dir.path()).unwrap().count(), 1, "compact wrote beside a non-ledger");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.metadata().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
