@@ -11,7 +11,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use pledger_core::projection::{self, Horizon};
 use pledger_core::{Date, MemberId};
 use pledger_log::dsse::Envelope;
-use pledger_store::{Fulfillments, Ledger};
+use pledger_store::{Ledger, WithFulfillments};
 use rayon::prelude::*;
 
 pub type Res<T> = Result<T, String>;
@@ -374,7 +374,7 @@ fn in_process(work: &Path, samples: usize, filter: Option<&str>, r: &mut Report)
         // As `pledger status --org`: the member's pledges through the member index.
         timed("status of one member", Some(5.0), &|| {
             let r = ledger
-                .records_of(&who, Fulfillments::ForHeadStatus)
+                .records_of(&who, WithFulfillments::ForHeadStatus)
                 .map_err(err)?
                 .ok_or("the ledger has no member index")?;
             Ok(r.pledges.iter().filter_map(|p| projection::status(p, &r.fulfillments, &h)).count())

@@ -9,6 +9,7 @@ pub mod measure;
 pub mod projection;
 pub mod rules;
 pub mod state;
+pub mod table;
 pub mod tally;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
@@ -18,4 +19,5 @@ pub use event::{Body, Date, Event, Kind};
 pub use ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
 pub use measure::{Measure, Unit};
 pub use rules::{decide, signing_key};
-pub use state::{Head, MemState, Outcome, Recorded, StateView};
+pub use state::{Fulfillments, Head, MemState, Outcome, Pledges, Recorded, StateView};
+pub use table::Table;

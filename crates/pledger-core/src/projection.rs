@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::event::{Date, Level, MemberKind, Name, Title};
-use crate::ids::{AreaCode, CategoryCode, FulfillmentId, MemberId, PledgeId};
+use crate::ids::{AreaCode, CategoryCode, MemberId, PledgeId};
 use crate::measure::Unit;
-use crate::state::{AreaRecord, DeliveryStatus, FulfillmentRecord, MemberRecord, PledgeRecord};
+use crate::state::{AreaRecord, DeliveryStatus, FulfillmentRecord, Fulfillments, MemberRecord, PledgeRecord};
 use crate::tally::{ByMember, CellsMembers, DueCount, Facts, MemberTally, MonthSums, Tallies};
 
 /// Parts per million: ratios are kept as exact integers.
@@ -135,11 +135,7 @@ pub fn terms_as_of<'p>(p: &'p PledgeRecord, h: &Horizon) -> (&'p [AreaCode], Dat
 }
 
 /// The status of pledge `p` at the horizon; `None` if it was not yet made then.
-pub fn status(
-    p: &PledgeRecord,
-    fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>,
-    h: &Horizon,
-) -> Option<PledgeStatus> {
+pub fn status(p: &PledgeRecord, fulfillments: &Fulfillments, h: &Horizon) -> Option<PledgeStatus> {
     if !h.sees(p.made) {
         return None;
     }
@@ -223,7 +219,7 @@ pub fn status(
 /// The fulfillments of `p` delivered by the horizon, of those in `fulfillments`.
 fn seen_fulfillments<'f>(
     p: &'f PledgeRecord,
-    fulfillments: &'f BTreeMap<FulfillmentId, FulfillmentRecord>,
+    fulfillments: &'f Fulfillments,
     h: &'f Horizon,
 ) -> impl Iterator<Item = &'f FulfillmentRecord> + 'f {
     p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered))
@@ -707,11 +703,7 @@ pub struct MonthRow {
 
 /// The timeline, month by month (by effective dates), per unit: rows for the months in which
 /// something happened in that unit, with running totals.
-pub fn timeline(
-    pledges: &[&PledgeRecord],
-    fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>,
-    h: &Horizon,
-) -> Vec<MonthRow> {
+pub fn timeline(pledges: &[&PledgeRecord], fulfillments: &Fulfillments, h: &Horizon) -> Vec<MonthRow> {
     let mut t = Tallies::default();
     for p in pledges {
         if let Some(tl) = crate::tally::MonthFacts::of(p, fulfillments, h) {

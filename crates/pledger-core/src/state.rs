@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::event::{Date, Event, Evidence, Level, MemberKind, Name, Note, PublicKey, Title, Verdict};
 use crate::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
 use crate::measure::Unit;
+use crate::table::Table;
 
 /// An event with the place and time the log gave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -298,6 +299,11 @@ pub trait StateView {
     fn event_seq(&self, id: &EventId) -> Result<Option<u64>>;
 }
 
+/// Pledges by number: a whole state's, or some of them.
+pub type Pledges = Table<PledgeId, PledgeRecord>;
+/// Fulfillments by number: a whole state's, or the few a query reads.
+pub type Fulfillments = Table<FulfillmentId, FulfillmentRecord>;
+
 /// The whole state in memory: what replay, audit and tests use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemState {
@@ -306,8 +312,8 @@ pub struct MemState {
     pub key_holders: HashMap<KeyId, MemberId>,
     pub areas: BTreeMap<AreaCode, AreaRecord>,
     pub categories: BTreeMap<CategoryCode, CategoryRecord>,
-    pub pledges: BTreeMap<PledgeId, PledgeRecord>,
-    pub fulfillments: BTreeMap<FulfillmentId, FulfillmentRecord>,
+    pub pledges: Pledges,
+    pub fulfillments: Fulfillments,
     /// The entry that created each attestation, amendment and withdrawal (`A-n`, `M-n`, `W-n`).
     pub numbered: HashMap<ShortId, u64>,
     pub event_ids: HashMap<EventId, u64>,

@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::event::Date;
-use crate::ids::{AreaCode, CategoryCode, FulfillmentId, MemberId};
+use crate::ids::{AreaCode, CategoryCode, MemberId};
 use crate::measure::Unit;
 use crate::projection::{self, Horizon, PledgeState, PledgeStatus};
-use crate::state::{FulfillmentRecord, MemState, PledgeRecord};
+use crate::state::{Fulfillments, MemState, PledgeRecord};
 
 /// What one pledge contributes to the tallies.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,11 +82,7 @@ pub fn month(d: Date) -> String {
 
 impl MonthFacts {
     /// What pledge `p` adds to the months, at the horizon; `None` if not yet made then.
-    pub fn of(
-        p: &PledgeRecord,
-        fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>,
-        h: &Horizon,
-    ) -> Option<Self> {
+    pub fn of(p: &PledgeRecord, fulfillments: &Fulfillments, h: &Horizon) -> Option<Self> {
         if !h.sees(p.made) {
             return None;
         }
@@ -132,7 +128,7 @@ impl Facts {
     }
 
     /// The facts of pledge `p` at the head; `fulfillments` must hold its fulfillments.
-    pub fn at_head(p: &PledgeRecord, fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>) -> Option<Facts> {
+    pub fn at_head(p: &PledgeRecord, fulfillments: &Fulfillments) -> Option<Facts> {
         // Judged on the earliest date, no pledge is past due: the facts leave that to the query.
         let never_due = Horizon::head(Date(chrono::NaiveDate::MIN));
         let mut facts = projection::status(p, fulfillments, &never_due).map(|s| Facts::of_status(&s))?;
@@ -230,10 +226,7 @@ impl Tallies {
     }
 
     /// The tallies of these pledges at the head; `fulfillments` must hold theirs.
-    pub fn of_pledges<'p>(
-        pledges: impl IntoIterator<Item = &'p PledgeRecord>,
-        fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>,
-    ) -> Tallies {
+    pub fn of_pledges<'p>(pledges: impl IntoIterator<Item = &'p PledgeRecord>, fulfillments: &Fulfillments) -> Tallies {
         let mut t = Tallies::default();
         for p in pledges {
             if let Some(f) = Facts::at_head(p, fulfillments) {

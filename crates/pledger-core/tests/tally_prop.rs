@@ -8,12 +8,10 @@ use pledger_core::projection::{
     self, ratio_ppm, unit_fields, AreaCoverage, CategoryCell, Coverage, Horizon, MemberScore, MonthRow, PledgeState,
     PledgeStatus, UnitSums,
 };
-use pledger_core::state::{
-    AreaRecord, DeliveryStatus, FulfillmentRecord, MemState, MemberRecord, PledgeRecord, Record,
-};
+use pledger_core::state::{AreaRecord, DeliveryStatus, Fulfillments, MemState, MemberRecord, PledgeRecord, Record};
 use pledger_core::tally::{Facts, Tallies};
 use pledger_core::testkit::{cast, fake_key, hurried, ledger, recorded};
-use pledger_core::{AreaCode, CategoryCode, Date, FulfillmentId, MemberId, PledgeId, Unit};
+use pledger_core::{AreaCode, CategoryCode, Date, MemberId, PledgeId, Unit};
 use proptest::prelude::*;
 
 /// The facts of one pledge at the head of `s`.
@@ -178,11 +176,7 @@ fn projection_depth_of(areas: &[AreaRecord], code: &AreaCode) -> usize {
 
 /// The timeline, month by month (by effective dates), per unit: rows for the months in which
 /// something happened in that unit, with running totals.
-fn naive_timeline(
-    pledges: &[&PledgeRecord],
-    fulfillments: &BTreeMap<FulfillmentId, FulfillmentRecord>,
-    h: &Horizon,
-) -> Vec<MonthRow> {
+fn naive_timeline(pledges: &[&PledgeRecord], fulfillments: &Fulfillments, h: &Horizon) -> Vec<MonthRow> {
     // (unit, month) → (words, confirmed, withdrawn)
     let mut cells: BTreeMap<(&Unit, String), (u64, u64, u64)> = BTreeMap::new();
     let mut first_pledge: BTreeMap<&MemberId, String> = BTreeMap::new();
@@ -251,7 +245,7 @@ proptest! {
         for (i, event) in events.into_iter().enumerate() {
             let _ = state.apply(&recorded(state.head.size, i as u64, event));
         }
-        let lean: BTreeMap<FulfillmentId, FulfillmentRecord> = state
+        let lean: Fulfillments = state
             .pledges
             .values()
             .filter(|p| projection::reads_fulfillments_at_head(p))

@@ -19,7 +19,7 @@ use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, M
 use pledger_core::state::{
     AreaRecord, Assigned, CategoryRecord, FulfillmentRecord, Head, MemberRecord, PledgeRecord, Record,
 };
-use pledger_core::{Kind, MemState, RuleError, StateView};
+use pledger_core::{Fulfillments, Kind, MemState, RuleError, StateView};
 use pledger_log::merkle::{self, Blake3, Frontier, Hash, NodeReader};
 use pledger_log::{Entry, Envelope};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -78,7 +78,7 @@ pub struct Appended {
 
 /// Which fulfillments [`Ledger::records_of`] reads with a member's pledges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fulfillments {
+pub enum WithFulfillments {
     /// Every one: a timeline or a report needs their dates and verdicts.
     All,
     /// Only those the pledges' statuses at the head read (`projection::reads_fulfillments_at_head`):
@@ -90,7 +90,7 @@ pub enum Fulfillments {
 #[derive(Debug, Default)]
 pub struct MemberRecords {
     pub pledges: Vec<PledgeRecord>,
-    pub fulfillments: BTreeMap<FulfillmentId, FulfillmentRecord>,
+    pub fulfillments: Fulfillments,
 }
 
 /// A ledger on disk, opened by this process alone (sled holds an exclusive lock).
@@ -414,7 +414,7 @@ impl Ledger {
     }
 
     /// Every fulfillment record.
-    pub fn fulfillments(&self) -> Result<BTreeMap<FulfillmentId, FulfillmentRecord>> {
+    pub fn fulfillments(&self) -> Result<Fulfillments> {
         let count = self.head.state.count(Numbered::Fulfillment);
         Ok(self
             .scan_numbered::<FulfillmentRecord>(keys::FULFILLMENT, count, "fulfillment")?
@@ -567,7 +567,7 @@ impl Ledger {
 
     /// The pledges a member made or received, by the member index, with their fulfillments;
     /// `None` for a ledger made before the index existed (until `rebuild` adds it).
-    pub fn records_of(&self, member: &MemberId, which: Fulfillments) -> Result<Option<MemberRecords>> {
+    pub fn records_of(&self, member: &MemberId, which: WithFulfillments) -> Result<Option<MemberRecords>> {
         let sled_err = |e| StoreError::sled(&self.path, e);
         if self.db.get(Key::Indexed.bytes()).map_err(sled_err)?.is_none() {
             return Ok(None);
@@ -591,8 +591,8 @@ impl Ledger {
                     .read(Key::Pledge(PledgeId(*n)), "pledge")?
                     .ok_or_else(|| StoreError::Corrupt(format!("the member index names P-{n:06}, which is missing")))?;
                 let wanted = match which {
-                    Fulfillments::All => true,
-                    Fulfillments::ForHeadStatus => pledger_core::projection::reads_fulfillments_at_head(&p),
+                    WithFulfillments::All => true,
+                    WithFulfillments::ForHeadStatus => pledger_core::projection::reads_fulfillments_at_head(&p),
                 };
                 let fs = p
                     .fulfillments
@@ -608,7 +608,7 @@ impl Ledger {
                 Ok((p, fs))
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut records = MemberRecords { pledges: Vec::with_capacity(read.len()), fulfillments: BTreeMap::new() };
+        let mut records = MemberRecords { pledges: Vec::with_capacity(read.len()), fulfillments: Fulfillments::new() };
         for (p, fs) in read {
             records.pledges.push(p);
             records.fulfillments.extend(fs);

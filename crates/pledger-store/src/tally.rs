@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use pledger_core::projection::{self, AreaCoverage, CellSets, MemberScore, MemberSet};
 use pledger_core::state::{AreaRecord, MemberRecord, PledgeRecord};
 use pledger_core::tally::{sum_due, ByMember, CellMembers, CellsMembers, DueCount, Facts, MemberTally, Tallies};
-use pledger_core::MemState;
 use pledger_core::{AreaCode, CategoryCode, Date, MemberId, PledgeId, StateView};
+use pledger_core::{Fulfillments, MemState};
 
 use crate::keys::{self, Key};
 use crate::{decode, Ledger, Result, StoreError};
@@ -16,7 +16,7 @@ use crate::{decode, Ledger, Result, StoreError};
 pub(crate) fn facts_in(view: &impl StateView, id: PledgeId) -> Result<Option<Facts>> {
     let corrupt = |e: pledger_core::RuleError| StoreError::Corrupt(e.to_string());
     let Some(p) = view.pledge(id).map_err(corrupt)? else { return Ok(None) };
-    let mut fulfillments = BTreeMap::new();
+    let mut fulfillments = Fulfillments::new();
     for f in &p.fulfillments {
         let record =
             view.fulfillment(*f).map_err(corrupt)?.ok_or_else(|| StoreError::Corrupt(format!("{f} is missing")))?;

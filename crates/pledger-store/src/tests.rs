@@ -284,7 +284,7 @@ fn projections(
     members: &[pledger_core::state::MemberRecord],
     areas: &[pledger_core::state::AreaRecord],
     pledges: &[pledger_core::state::PledgeRecord],
-    fulfillments: &std::collections::BTreeMap<FulfillmentId, pledger_core::state::FulfillmentRecord>,
+    fulfillments: &pledger_core::Fulfillments,
 ) -> String {
     use pledger_core::projection::*;
     let mut out = String::new();
@@ -438,7 +438,7 @@ fn the_member_index_finds_exactly_the_pledges_a_member_made_or_received() {
         let mut expected: Vec<PledgeId> =
             all.iter().filter(|p| p.pledger == m.id || p.beneficiary == m.id).map(|p| p.id).collect();
         expected.sort();
-        let found = ledger.records_of(&m.id, Fulfillments::All).unwrap().expect("a new ledger is indexed");
+        let found = ledger.records_of(&m.id, WithFulfillments::All).unwrap().expect("a new ledger is indexed");
         assert_eq!(found.pledges.iter().map(|p| p.id).collect::<Vec<_>>(), expected, "{}", m.id);
         let want: Vec<_> = found.pledges.iter().flat_map(|p| p.fulfillments.iter().copied()).collect();
         assert_eq!(
@@ -450,7 +450,7 @@ fn the_member_index_finds_exactly_the_pledges_a_member_made_or_received() {
         }
         // For the statuses at the head: only the fulfilled pledges' fulfillments, and the same
         // statuses as from every fulfillment.
-        let lean = ledger.records_of(&m.id, Fulfillments::ForHeadStatus).unwrap().expect("indexed");
+        let lean = ledger.records_of(&m.id, WithFulfillments::ForHeadStatus).unwrap().expect("indexed");
         assert_eq!(lean.pledges, found.pledges);
         let want: std::collections::BTreeSet<_> = found
             .pledges
@@ -478,9 +478,9 @@ fn the_member_index_finds_exactly_the_pledges_a_member_made_or_received() {
     }
     let mut ledger = reopen(&path);
     let someone = ledger.members().unwrap()[0].id.clone();
-    assert!(ledger.records_of(&someone, Fulfillments::All).unwrap().is_none());
+    assert!(ledger.records_of(&someone, WithFulfillments::All).unwrap().is_none());
     ledger.rebuild(|_| {}).unwrap();
-    assert!(ledger.records_of(&someone, Fulfillments::All).unwrap().is_some());
+    assert!(ledger.records_of(&someone, WithFulfillments::All).unwrap().is_some());
 }
 
 #[test]

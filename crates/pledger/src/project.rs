@@ -7,9 +7,9 @@ use std::io::Write;
 
 use pledger_core::measure::format_decimal;
 use pledger_core::projection::{self, format_halves, percent, Horizon, PledgeStatus};
-use pledger_core::state::{AreaRecord, FulfillmentRecord, MemberRecord, PledgeRecord};
-use pledger_core::{AreaCode, Date, FulfillmentId, MemState, MemberId, Unit};
-use pledger_store::{CompactPhase, Fulfillments, Ledger};
+use pledger_core::state::{AreaRecord, MemberRecord, PledgeRecord};
+use pledger_core::{AreaCode, Date, Fulfillments, MemState, MemberId, Unit};
+use pledger_store::{CompactPhase, Ledger, WithFulfillments};
 use serde::Serialize;
 
 use crate::cli::{Format, Global, QueryArgs};
@@ -27,7 +27,7 @@ pub struct Data {
     pub members: Vec<MemberRecord>,
     pub areas: Vec<AreaRecord>,
     pub pledges: Vec<PledgeRecord>,
-    pub fulfillments: BTreeMap<FulfillmentId, FulfillmentRecord>,
+    pub fulfillments: Fulfillments,
 }
 
 impl Data {
@@ -37,11 +37,7 @@ impl Data {
     }
 
     /// The head's members and areas, with these of its pledges and fulfillments.
-    fn head_with(
-        ledger: &Ledger,
-        pledges: Vec<PledgeRecord>,
-        fulfillments: BTreeMap<FulfillmentId, FulfillmentRecord>,
-    ) -> Result<Data> {
+    fn head_with(ledger: &Ledger, pledges: Vec<PledgeRecord>, fulfillments: Fulfillments) -> Result<Data> {
         Ok(Data {
             origin: ledger.head().state.origin.clone(),
             size: ledger.size(),
@@ -56,7 +52,7 @@ impl Data {
     /// The head's records that concern one member: its pledges, made or received, read through
     /// the member index, with `which` of their fulfillments (every record when the ledger has
     /// no index).
-    pub fn head_of(ledger: &Ledger, member: &MemberId, which: Fulfillments) -> Result<Data> {
+    pub fn head_of(ledger: &Ledger, member: &MemberId, which: WithFulfillments) -> Result<Data> {
         let Some(records) = ledger.records_of(member, which)? else {
             return Data::head(ledger);
         };
@@ -119,9 +115,9 @@ impl Query {
             }
             Some(n) => Data::of_state(ledger.replay(n)?),
             None => match (reads, &org) {
-                (Reads::Tallies, _) => Data::head_with(ledger, Vec::new(), BTreeMap::new())?,
-                (Reads::Statuses, Some(o)) => Data::head_of(ledger, o, Fulfillments::ForHeadStatus)?,
-                (Reads::Records, Some(o)) => Data::head_of(ledger, o, Fulfillments::All)?,
+                (Reads::Tallies, _) => Data::head_with(ledger, Vec::new(), Fulfillments::new())?,
+                (Reads::Statuses, Some(o)) => Data::head_of(ledger, o, WithFulfillments::ForHeadStatus)?,
+                (Reads::Records, Some(o)) => Data::head_of(ledger, o, WithFulfillments::All)?,
                 (_, None) => Data::head(ledger)?,
             },
         };

@@ -4,11 +4,9 @@ use std::io::Write;
 
 use pledger_core::event::{format_time, Event};
 use pledger_core::ids::{EventId, ShortId};
-use std::collections::BTreeMap;
-
 use pledger_core::projection::{self, Horizon};
 use pledger_core::state::{FulfillmentRecord, PledgeRecord};
-use pledger_core::{FulfillmentId, PledgeId, StateView};
+use pledger_core::{FulfillmentId, Fulfillments, PledgeId, StateView};
 use pledger_log::entry::format_recorded;
 use pledger_log::Entry;
 use pledger_store::Ledger;
@@ -192,7 +190,7 @@ pub fn show(g: &Global, id: &str, format: Option<Format>) -> Result<()> {
 fn show_pledge(ledger: &Ledger, id: PledgeId, format: Format) -> Result<()> {
     let view = ledger.view();
     let p = view.pledge(id)?.ok_or_else(|| refused(format!("unknown pledge {id}")))?;
-    let fulfillments: BTreeMap<FulfillmentId, FulfillmentRecord> = p
+    let fulfillments: Fulfillments = p
         .fulfillments
         .iter()
         .filter_map(|f| view.fulfillment(*f).ok().flatten())

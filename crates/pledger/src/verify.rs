@@ -340,13 +340,13 @@ fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Aud
     }
     // Hundreds of thousands of records: compared as stored bytes on every core; the first that
     // differs, in id order, is named.
-    let pledge = state.pledges.par_iter().find_first(|(_, p)| !matches!(ledger.holds_pledge(p), Ok(true)));
+    let pledge = state.pledges.rows().par_iter().find_first(|(_, p)| !matches!(ledger.holds_pledge(p), Ok(true)));
     if let Some((id, p)) = pledge {
         ledger.holds_pledge(p)?;
         return Err(mismatch("pledge", id));
     }
     let fulfillment =
-        state.fulfillments.par_iter().find_first(|(_, f)| !matches!(ledger.holds_fulfillment(f), Ok(true)));
+        state.fulfillments.rows().par_iter().find_first(|(_, f)| !matches!(ledger.holds_fulfillment(f), Ok(true)));
     if let Some((id, f)) = fulfillment {
         ledger.holds_fulfillment(f)?;
         return Err(mismatch("fulfillment", id));
