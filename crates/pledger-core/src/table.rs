@@ -144,7 +144,7 @@ impl<K: Number, V> Extend<(K, V)> for Table<K, V> {
         if !self.rows.windows(2).all(|w| w[0].0 < w[1].0) {
             // Reversed, then sorted stably: of equal keys, the one added last comes first and stays.
             self.rows.reverse();
-            self.rows.sort_by(|a, b| a.0.cmp(&b.0));
+            self.rows.sort_by_key(|a| a.0);
             self.rows.dedup_by(|later, kept| later.0 == kept.0);
         }
     }
