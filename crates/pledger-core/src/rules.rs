@@ -304,39 +304,42 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
         Ok(out)
     }
 
-    fn check_areas(&self, areas: &[AreaCode]) -> Result<()> {
+    /// The areas, checked, with their codes as the area records hold them (shared, not copied).
+    fn check_areas(&self, areas: &[AreaCode]) -> Result<Vec<AreaCode>> {
         if areas.is_empty() || areas.len() > MAX_AREAS {
             return Err(RuleError::Malformed(format!("a pledge covers 1 to {MAX_AREAS} areas, not {}", areas.len())));
         }
+        let mut known = Vec::with_capacity(areas.len());
         for (i, a) in areas.iter().enumerate() {
             if areas[..i].contains(a) {
                 return Err(RuleError::Malformed(format!("area {a} is listed twice")));
             }
-            if self.view.area(a)?.is_none() {
-                return Err(RuleError::UnknownArea(a.clone()));
-            }
+            let area = self.view.area(a)?.ok_or_else(|| RuleError::UnknownArea(a.clone()))?;
+            known.push(area.code.clone());
         }
-        Ok(())
+        Ok(known)
     }
 
     fn pledge(&self, b: &PledgeBody) -> Result<Outcome> {
         if b.to == self.signer.id {
             return Err(RuleError::PledgeToSelf(b.to.clone()));
         }
-        self.member(&b.to)?;
-        if self.view.category(&b.category)?.is_none() {
-            return Err(RuleError::UnknownCategory(b.category.clone()));
-        }
-        self.check_areas(&b.areas)?;
+        // Ids and codes as the state's records hold them: a pledge kept by the hundred thousand
+        // then shares them instead of holding copies parsed from its event.
+        let beneficiary = self.member(&b.to)?.id.clone();
+        let category = match self.view.category(&b.category)? {
+            Some(c) => c.code.clone(),
+            None => return Err(RuleError::UnknownCategory(b.category.clone())),
+        };
+        let areas: std::sync::Arc<[AreaCode]> = self.check_areas(&b.areas)?.into();
         let mut out = self.outcome(Assigned::Ledger(String::new()));
         let n = out.number(Numbered::Pledge, self.seq());
-        let areas: std::sync::Arc<[AreaCode]> = b.areas.as_slice().into();
         out.records.push(Record::Pledge(PledgeRecord {
             id: PledgeId(n),
             seq: self.seq(),
             pledger: self.signer.id.clone(),
-            beneficiary: b.to.clone(),
-            category: b.category.clone(),
+            beneficiary,
+            category,
             areas: areas.clone(),
             unit: b.amount.unit.clone(),
             original: b.amount.value,
@@ -398,8 +401,8 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
         if b.due.is_none() && b.title.is_none() && b.areas.is_none() && b.increase.is_none() {
             return Err(RuleError::EmptyAmendment);
         }
-        if let Some(areas) = &b.areas {
-            self.check_areas(areas)?;
+        let areas = b.areas.as_deref().map(|a| self.check_areas(a)).transpose()?;
+        if let Some(areas) = &areas {
             p.areas = areas.as_slice().into();
         }
         if let Some(inc) = &b.increase {
@@ -416,15 +419,18 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
         if let Some(title) = &b.title {
             p.title = title.clone();
         }
-        p.amendments.push(AmendmentRecord {
-            seq: self.seq(),
-            date: self.rec.event.effective,
-            due: b.due,
-            title: b.title.clone(),
-            areas: b.areas.clone(),
-            increase: b.increase.as_ref().map(|m| m.value),
-        });
-        p.events.push(self.seq());
+        grow(
+            &mut p.amendments,
+            AmendmentRecord {
+                seq: self.seq(),
+                date: self.rec.event.effective,
+                due: b.due,
+                title: b.title.clone(),
+                areas,
+                increase: b.increase.as_ref().map(|m| m.value),
+            },
+        );
+        grow(&mut p.events, self.seq());
         let mut out = self.outcome(Assigned::Ledger(String::new()));
         out.number(Numbered::Amendment, self.seq());
         out.records.push(Record::Pledge(p));
@@ -446,8 +452,8 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
         let n = out.number(Numbered::Fulfillment, self.seq());
         let id = crate::ids::FulfillmentId(n);
         p.claimed += b.amount.value;
-        p.fulfillments.push(id);
-        p.events.push(self.seq());
+        grow(&mut p.fulfillments, id);
+        grow(&mut p.events, self.seq());
         out.records.push(Record::Fulfillment(FulfillmentRecord {
             id,
             seq: self.seq(),
@@ -490,8 +496,8 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
         }
         let (mut f, mut p) = (f.into_owned(), p.into_owned());
         let before = f.status();
-        f.verdicts.push(VerdictRecord { attester: me.clone(), verdict: b.verdict, seq: self.seq(), date });
-        p.events.push(self.seq());
+        grow(&mut f.verdicts, VerdictRecord { attester: me.clone(), verdict: b.verdict, seq: self.seq(), date });
+        grow(&mut p.events, self.seq());
         let after = f.status();
         tally(&mut p, before, f.value, false);
         tally(&mut p, after, f.value, true);
@@ -521,13 +527,21 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
             None => available,
         };
         p.withdrawn += value;
-        p.withdrawals.push(Dated { seq: self.seq(), date: self.rec.event.effective, value });
-        p.events.push(self.seq());
+        grow(&mut p.withdrawals, Dated { seq: self.seq(), date: self.rec.event.effective, value });
+        grow(&mut p.events, self.seq());
         let mut out = self.outcome(Assigned::Ledger(String::new()));
         out.number(Numbered::Withdrawal, self.seq());
         out.records.push(Record::Pledge(p));
         Ok(out)
     }
+}
+
+/// Appends `item` to a record's list, growing it by one: the rules copy a record (its lists at
+/// their exact length) at every event that changes it, and a state keeps hundreds of thousands
+/// of them — a doubled list would leave up to three quarters of it unused.
+fn grow<T>(list: &mut Vec<T>, item: T) {
+    list.reserve_exact(1);
+    list.push(item);
 }
 
 /// Adds (or removes) a fulfillment's value to the pledge total its status counts toward.
