@@ -172,8 +172,8 @@ fn copy(
 /// tree and key by key.
 fn compare(db: &sled::Db, copy: &Path, progress: &mut dyn FnMut(CompactPhase, u64)) -> Result<(), String> {
     // sled's threads may still hold the copy's lock for a moment after it was closed.
-    let fresh =
-        open_db(copy, Duration::from_secs(10), &mut || false).map_err(|e| format!("cannot reopen the copy: {e}"))?;
+    let fresh = open_db(copy, crate::CACHE_BYTES, Duration::from_secs(10), &mut || false)
+        .map_err(|e| format!("cannot reopen the copy: {e}"))?;
     let mut names = db.tree_names();
     let mut copied = fresh.tree_names();
     names.sort();

@@ -115,12 +115,13 @@ fn is_lock_error(e: &sled::Error) -> bool {
 /// new ledger gets segments of [`SEGMENT_BYTES`]; an existing one is opened with the size it was
 /// created with (sled refuses any other).
 pub fn config(path: &Path) -> sled::Config {
+    config_cached(path, CACHE_BYTES)
+}
+
+/// [`config`] with a page cache of `cache` bytes.
+fn config_cached(path: &Path, cache: u64) -> sled::Config {
     let segment = stored_segment_size(path).unwrap_or(SEGMENT_BYTES);
-    sled::Config::new()
-        .path(path)
-        .flush_every_ms(Some(CLEAN_EVERY_MS))
-        .cache_capacity(CACHE_BYTES)
-        .segment_size(segment)
+    sled::Config::new().path(path).flush_every_ms(Some(CLEAN_EVERY_MS)).cache_capacity(cache).segment_size(segment)
 }
 
 /// How often sled's background thread runs. sled 0.34 cleans its log's segments — moves the live
@@ -149,10 +150,17 @@ fn stored_segment_size(path: &Path) -> Option<usize> {
 /// verify or rebuild stays in bounded memory.
 pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
-fn open_db(path: &Path, wait: Duration, give_up: &mut dyn FnMut() -> bool) -> Result<sled::Db> {
+/// sled's page cache for a command that reads the whole log once ([`Ledger::open_to_scan`]):
+/// each page is read once, so a larger cache would only hold memory. Measured on a 1M-event
+/// ledger: `verify` 540–570 MB against 620 MB with [`CACHE_BYTES`], in the same time; `rebuild`,
+/// which reads the indexes again as it compares, was a quarter slower with it and keeps the
+/// larger cache.
+pub const SCAN_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+
+fn open_db(path: &Path, cache: u64, wait: Duration, give_up: &mut dyn FnMut() -> bool) -> Result<sled::Db> {
     let start = Instant::now();
     loop {
-        match config(path).open() {
+        match config_cached(path, cache).open() {
             Ok(db) => return Ok(db),
             Err(e) if is_lock_error(&e) => {
                 if start.elapsed() >= wait || give_up() {
@@ -184,7 +192,7 @@ impl Ledger {
                 return Err(StoreError::AlreadyExists { path: display });
             }
         }
-        let db = open_db(path, Duration::ZERO, &mut || true)?;
+        let db = open_db(path, CACHE_BYTES, Duration::ZERO, &mut || true)?;
         db.insert(Key::Version.bytes(), FORMAT).map_err(|e| StoreError::sled(path, e))?;
         db.insert(Key::Indexed.bytes(), b"1".as_slice()).map_err(|e| StoreError::sled(path, e))?;
         db.insert(Key::Tallied.bytes(), TALLIES_LAYOUT).map_err(|e| StoreError::sled(path, e))?;
@@ -196,7 +204,7 @@ impl Ledger {
     pub fn open_for_rebuild(path: &Path, wait: Duration, give_up: &mut dyn FnMut() -> bool) -> Result<Ledger> {
         match Self::open_unless(path, wait, give_up) {
             Err(StoreError::RebuildInterrupted { .. }) => {
-                let db = open_db(path, wait, give_up)?;
+                let db = open_db(path, CACHE_BYTES, wait, give_up)?;
                 let head = StoredHead::default();
                 // The rebuild writes the version with everything else.
                 Ok(Ledger::of(db, path, head, false, false))
@@ -214,10 +222,20 @@ impl Ledger {
     /// asked between tries, says so — as when the process holding the ledger turns out to be
     /// one that answers for others.
     pub fn open_unless(path: &Path, wait: Duration, give_up: &mut dyn FnMut() -> bool) -> Result<Ledger> {
+        Self::open_cached(path, CACHE_BYTES, wait, give_up)
+    }
+
+    /// [`Ledger::open_unless`] for a command that reads the whole log once (`verify`, `export`):
+    /// with a page cache of [`SCAN_CACHE_BYTES`].
+    pub fn open_to_scan(path: &Path, wait: Duration, give_up: &mut dyn FnMut() -> bool) -> Result<Ledger> {
+        Self::open_cached(path, SCAN_CACHE_BYTES, wait, give_up)
+    }
+
+    fn open_cached(path: &Path, cache: u64, wait: Duration, give_up: &mut dyn FnMut() -> bool) -> Result<Ledger> {
         if !looks_like_ledger(path) {
             return Err(StoreError::NotALedger { path: path.display().to_string() });
         }
-        let db = open_db(path, wait, give_up)?;
+        let db = open_db(path, cache, wait, give_up)?;
         let earlier_format = match db.get(Key::Version.bytes()).map_err(|e| StoreError::sled(path, e))? {
             Some(v) if v.as_ref() == FORMAT => false,
             Some(v) if v.as_ref() == EARLIER_FORMAT => true,

@@ -22,7 +22,7 @@ use crate::cli::{Global, ProveWhat, VerifyArgs, WitnessAction};
 use crate::fail::{refused, usage, Failure, Result};
 use crate::progress;
 use crate::read::find_seq;
-use crate::write::open_ledger;
+use crate::write::{open_ledger, open_with};
 
 /// Entries read and audited together.
 const CHUNK: usize = 8192;
@@ -281,7 +281,7 @@ fn audit_bundle(g: &Global, path: &Path, sizes: &[u64], signatures: Signatures) 
 /// Audits the ledger's stored entries, and checks its stored tree, state and checkpoints
 /// against what the entries say.
 fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Audited> {
-    let ledger = open_ledger(g)?;
+    let ledger = open_with(g, Ledger::open_to_scan)?;
     let size = ledger.size();
     let stored = ledger.checkpoints()?;
     let mut auditor = Auditor::checking(signatures);
@@ -502,7 +502,7 @@ pub fn prove(g: &Global, what: &ProveWhat) -> Result<()> {
 
 /// `pledger export FILE`.
 pub fn export(g: &Global, file: &Path) -> Result<()> {
-    let ledger = open_ledger(g)?;
+    let ledger = open_with(g, Ledger::open_to_scan)?;
     let size = ledger.size();
     let checkpoints = ledger.checkpoints()?;
     match checkpoints.last() {
