@@ -140,8 +140,10 @@ impl<K: Number, V> Extend<(K, V)> for Table<K, V> {
     /// Adds the rows; for a key given twice (or already in the table) the last value stays, as
     /// with [`Table::insert`]. Rows out of order are sorted once at the end, not moved one by one.
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        // The rows already here are in order: only the new ones, and the seam, are checked.
+        let seam = self.rows.len().saturating_sub(1);
         self.rows.extend(iter);
-        if !self.rows.windows(2).all(|w| w[0].0 < w[1].0) {
+        if !self.rows[seam..].windows(2).all(|w| w[0].0 < w[1].0) {
             // Reversed, then sorted stably: of equal keys, the one added last comes first and stays.
             self.rows.reverse();
             self.rows.sort_by_key(|a| a.0);

@@ -626,12 +626,14 @@ impl Ledger {
                 Ok((p, fs))
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut records = MemberRecords { pledges: Vec::with_capacity(read.len()), fulfillments: Fulfillments::new() };
+        let mut pledges = Vec::with_capacity(read.len());
+        let mut fulfillments = Vec::new();
         for (p, fs) in read {
-            records.pledges.push(p);
-            records.fulfillments.extend(fs);
+            pledges.push(p);
+            fulfillments.extend(fs);
         }
-        Ok(Some(records))
+        // Put in order once (a member's pledges' fulfillments interleave by number).
+        Ok(Some(MemberRecords { pledges, fulfillments: fulfillments.into_iter().collect() }))
     }
 
     /// Every member, in id order.
