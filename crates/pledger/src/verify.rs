@@ -290,6 +290,8 @@ fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Aud
         auditor.mark(*s);
     }
     let pb = progress::bar(size, "verifying", g.quiet);
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut lines = ledger.lines(0);
     // The tree nodes the audit computed, against the stored ones (from the level kept up).
     let compare_nodes = |auditor: &mut Auditor| -> Result<()> {
         for (level, index, hash) in auditor.take_nodes().into_iter().filter(|n| n.0 >= pledger_store::STORED_LEVEL) {
@@ -302,37 +304,18 @@ fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Aud
         }
         Ok(())
     };
-    // The lines are read from sled on a thread of their own (a chunk ahead), off the thread
-    // that applies the rules.
-    let reading: &Ledger = &ledger;
-    std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Vec<u8>>>>(1);
-        scope.spawn(move || {
-            let mut lines = reading.lines(0);
-            loop {
-                let chunk: Result<Vec<Vec<u8>>> = lines
-                    .by_ref()
-                    .take(CHUNK)
-                    .map(|item| item.map(|(_, line)| line).map_err(|e| failed(e.to_string())))
-                    .collect();
-                let done = chunk.as_ref().map_or(true, |c| c.is_empty());
-                // A closed channel: the audit stopped at a bad entry.
-                if tx.send(chunk).is_err() || done {
-                    return;
-                }
-            }
-        });
-        for chunk in rx {
-            let chunk = chunk?;
-            if chunk.is_empty() {
-                break;
-            }
-            auditor.feed(chunk).map_err(failed)?;
-            compare_nodes(&mut auditor)?;
-            pb.set_position(auditor.size());
+    loop {
+        for item in lines.by_ref().take(CHUNK) {
+            let (_, line) = item.map_err(|e| failed(e.to_string()))?;
+            chunk.push(line);
         }
-        Ok(())
-    })?;
+        if chunk.is_empty() {
+            break;
+        }
+        auditor.feed(std::mem::take(&mut chunk)).map_err(failed)?;
+        compare_nodes(&mut auditor)?;
+        pb.set_position(auditor.size());
+    }
     auditor.finish().map_err(failed)?;
     compare_nodes(&mut auditor)?;
     pb.finish_and_clear();
