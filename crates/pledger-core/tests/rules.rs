@@ -347,3 +347,41 @@ fn the_log_key_is_named_by_genesis_and_rotated_by_a_convener() {
     // Once replaced, the old one may go.
     l.ok(0, "2015-01-02", revoke_first);
 }
+
+/// The record a pledge event makes, as `decide` returns it (before anything clones it).
+fn decided_pledge(l: &mut HandLedger, signer: usize, date: &str, body: Body) -> pledger_core::state::PledgeRecord {
+    let event = l.event(signer, date, body);
+    let rec = Recorded { seq: l.state.head.size, recorded_at: time(l.clock), event };
+    let mut outcome = pledger_core::decide(&l.state, &rec).expect("accepted");
+    l.state.commit(&outcome);
+    l.clock += 1;
+    // Moved out, not cloned: a clone would have lists exactly as long as they are.
+    let at = outcome.records.iter().position(|r| matches!(r, pledger_core::state::Record::Pledge(_)));
+    match outcome.records.swap_remove(at.expect("the event writes its pledge")) {
+        pledger_core::state::Record::Pledge(p) => p,
+        _ => unreachable!(),
+    }
+}
+
+/// A state holds hundreds of thousands of pledges: each shares its ids and codes with the
+/// state's records, and its lists hold no room they do not use (docs/architecture.md).
+#[test]
+fn a_pledge_shares_its_ids_with_the_state_and_its_lists_grow_by_one() {
+    let mut l = HandLedger::new(5, 7);
+    // The event's own ids, parsed anew: equal to the state's, not the same text.
+    let to = MemberId::parse(l.actors[0].id.as_str()).unwrap();
+    let p = decided_pledge(&mut l, 2, "2014-03-01", pledge_body(to.clone(), xof(100)));
+    let same = |a: &str, b: &str| std::ptr::eq(a.as_ptr(), b.as_ptr());
+    assert!(same(p.beneficiary.as_str(), l.state.members[&to].id.as_str()), "beneficiary shared");
+    let category = CategoryCode::parse("equipment").unwrap();
+    assert!(same(p.category.as_str(), l.state.categories[&category].code.as_str()), "category shared");
+    let area = AreaCode::parse("ML-3").unwrap();
+    assert!(same(p.areas[0].as_str(), l.state.areas[&area].code.as_str()), "area shared");
+    // Each event that changes the pledge adds one element to its lists, no more room.
+    l.ok(2, "2014-04-01", fulfill(1, xof(40)));
+    l.ok(0, "2014-04-02", attest(1, Verdict::Confirmed));
+    let p = decided_pledge(&mut l, 2, "2014-05-01", withdraw(1, Some(xof(10))));
+    assert_eq!(p.events.len(), 4);
+    assert_eq!(p.events.capacity(), p.events.len(), "history");
+    assert_eq!(p.withdrawals.capacity(), 1, "withdrawals");
+}
