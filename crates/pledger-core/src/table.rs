@@ -87,6 +87,11 @@ impl<K: Number, V> Table<K, V> {
         }
     }
 
+    /// Room for `rows` rows in all, if it can be had (nothing is done otherwise).
+    pub fn try_reserve(&mut self, rows: usize) {
+        let _ = self.rows.try_reserve_exact(rows.saturating_sub(self.rows.len()));
+    }
+
     pub fn len(&self) -> usize {
         self.rows.len()
     }

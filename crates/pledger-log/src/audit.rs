@@ -20,7 +20,8 @@ use crate::merkle::{leaf_hash, Blake3, Frontier, Hash, Node};
 
 /// Signatures verified together in one batch. A larger batch shares more of the multiscalar
 /// multiplication: on 2 cores, 165k signatures/s in batches of 128, 193–203k/s in batches of
-/// 1,024, little more beyond. A chunk of lines (8,192) still makes eight batches for the pool.
+/// 1,024, little more beyond. A chunk of lines (4,096 or 8,192) still makes four or eight
+/// batches for the pool.
 pub const SIG_BATCH: usize = 1024;
 
 /// How an audit checks signatures.
@@ -115,6 +116,12 @@ impl Auditor {
             parsing: None,
             pending: None,
         }
+    }
+
+    /// Makes room ahead for a log of about `entries` entries ([`MemState::reserve_for`]): a
+    /// hint, which may be wrong; the audit checks the log it is fed, whatever its length.
+    pub fn expect(&mut self, entries: u64) {
+        self.state.reserve_for(entries);
     }
 
     /// Asks for the root and log key at `size` (a checkpoint to check against).

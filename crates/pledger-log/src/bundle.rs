@@ -24,8 +24,11 @@ use crate::note::Note;
 pub const FORMAT: &str = "pledger-bundle/v1";
 /// Longest line read from a bundle, in bytes.
 pub const MAX_LINE: usize = 512 * 1024;
-/// Entries audited together.
-pub const CHUNK: usize = 8192;
+/// Entries audited together. Measured on a bundle of 1M events, interleaved: peak 306–324 MB
+/// with 4,096 against 331–346 MB with 8,192 (the chunks in flight), in the same time; 2,048
+/// took more memory again (329–346 MB). A ledger's audit reads its lines in chunks of 8,192,
+/// which were faster there (`pledger verify`).
+pub const CHUNK: usize = 4096;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

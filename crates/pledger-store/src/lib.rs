@@ -483,6 +483,7 @@ impl Ledger {
     /// verified when they were appended and are not checked again).
     pub fn replay(&self, n: u64) -> Result<MemState> {
         let mut state = MemState::new();
+        state.reserve_for(n.min(self.size()));
         replay_lines(&mut state, self.lines(0).take(n as usize), |_| {})?;
         Ok(state)
     }
@@ -498,6 +499,7 @@ impl Ledger {
         self.db.insert(Key::Rebuilding.bytes(), b"1".as_slice()).map_err(sled_err)?;
         self.db.flush().map_err(sled_err)?;
         let mut state = MemState::new();
+        state.reserve_for(self.size());
         let mut frontier = Frontier::default();
         let mut nodes: Vec<merkle::Node> = Vec::new();
         let entries = self.db.scan_prefix([keys::ENTRY]).map(|kv| {

@@ -24,7 +24,8 @@ use crate::progress;
 use crate::read::find_seq;
 use crate::write::{open_ledger, open_with};
 
-/// Entries read and audited together.
+/// Entries read and audited together: at 1M events 11.6–12.0 s against 12.6–12.8 s with the
+/// bundle's 4,096 ([`pledger_log::bundle::CHUNK`]), in the same memory.
 const CHUNK: usize = 8192;
 
 fn failed(what: impl std::fmt::Display) -> Failure {
@@ -285,6 +286,7 @@ fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Aud
     let size = ledger.size();
     let stored = ledger.checkpoints()?;
     let mut auditor = Auditor::checking(signatures);
+    auditor.expect(size);
     auditor.keep_nodes();
     for s in sizes.iter().chain(stored.iter().map(|(s, _)| s)) {
         auditor.mark(*s);
