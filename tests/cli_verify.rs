@@ -209,6 +209,15 @@ fn bundles_verify_offline_and_tampering_names_the_entry() {
         &lines[..1 + 13],
         "cut short: it promises 15 entries and holds 13; entry 13 is the first missing",
     );
+    // A header promising far more than it holds, its checkpoint's size edited to match: the
+    // audit reserves room for a bounded number of entries only, and names what is missing.
+    let mut h = header.clone();
+    h["size"] = Value::from(1_000_000_000_000_000u64);
+    let cp = h["checkpoints"][1].as_str().unwrap().replacen("\n15\n", "\n1000000000000000\n", 1);
+    h["checkpoints"][1] = Value::String(cp);
+    let mut promising = lines.clone();
+    promising[0] = h.to_string();
+    verify_bundle(&env, &promising, "the bundle is cut short: it promises 1000000000000000 entries");
     let mut extra = lines.clone();
     extra.insert(16, lines[15].clone());
     verify_bundle(&env, &extra, "holds more entries than it says");

@@ -451,3 +451,20 @@ pub const DEFAULT_CATEGORIES: [(&str, &str); 9] = [
     ("meetings", "Meetings"),
     ("other", "Other"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_is_reserved_up_to_a_bound_whatever_the_hint() {
+        let mut s = MemState::new();
+        s.reserve_for(1000);
+        assert!(s.event_ids.capacity() >= 1000);
+        let mut promised_much = MemState::new();
+        promised_much.reserve_for(u64::MAX);
+        let cap = promised_much.event_ids.capacity();
+        assert!((1 << 22..1 << 24).contains(&cap), "{cap}");
+        assert_eq!(promised_much, MemState::new(), "room holds nothing");
+    }
+}
