@@ -315,8 +315,65 @@ pub struct MemState {
     pub pledges: Pledges,
     pub fulfillments: Fulfillments,
     /// The entry that created each attestation, amendment and withdrawal (`A-n`, `M-n`, `W-n`).
-    pub numbered: HashMap<ShortId, u64>,
+    pub numbered: NumberedSeqs,
     pub event_ids: HashMap<EventId, u64>,
+}
+
+/// The entry that created each numbered record, by kind and number. The rules number each kind
+/// 1, 2, 3… as they record it, so a kind is one vector with the entry of number n at index n − 1:
+/// 8 bytes a record, where a map took about 30 (at a million events, 440,000 attestations,
+/// amendments and withdrawals: 13 → 3.5 MB).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NumberedSeqs {
+    by_kind: [Vec<u64>; 5],
+}
+
+/// A number not recorded, in a gap of [`NumberedSeqs`] (the rules leave none).
+const NOT_RECORDED: u64 = u64::MAX;
+
+impl NumberedSeqs {
+    fn slot(id: &ShortId) -> Option<usize> {
+        id.n.checked_sub(1).and_then(|i| usize::try_from(i).ok())
+    }
+
+    pub fn get(&self, id: &ShortId) -> Option<u64> {
+        let seq = *self.by_kind[id.kind as usize].get(Self::slot(id)?)?;
+        (seq != NOT_RECORDED).then_some(seq)
+    }
+
+    pub fn contains_key(&self, id: &ShortId) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Records that entry `seq` created `id`. Numbers come from the rules, each the one after
+    /// the last of its kind; a number further on leaves a gap of unrecorded numbers.
+    pub fn insert(&mut self, id: ShortId, seq: u64) {
+        let Some(i) = Self::slot(&id) else { return };
+        let seqs = &mut self.by_kind[id.kind as usize];
+        if i >= seqs.len() {
+            seqs.resize(i + 1, NOT_RECORDED);
+        }
+        seqs[i] = seq;
+    }
+
+    /// Every recorded number with its entry, kind by kind, in number order.
+    pub fn iter(&self) -> impl Iterator<Item = (ShortId, u64)> + '_ {
+        Numbered::ALL.into_iter().flat_map(move |kind| {
+            self.by_kind[kind as usize]
+                .iter()
+                .enumerate()
+                .filter(|(_, seq)| **seq != NOT_RECORDED)
+                .map(move |(i, seq)| (ShortId::new(kind, i as u64 + 1), *seq))
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
 }
 
 /// The most entries [`MemState::reserve_for`] makes room for: a hint it cannot check (a bundle's
@@ -455,6 +512,26 @@ pub const DEFAULT_CATEGORIES: [(&str, &str); 9] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbered_seqs_answer_as_a_map() {
+        let mut seqs = NumberedSeqs::default();
+        let mut map = HashMap::new();
+        let ids = [(Numbered::Attestation, 1, 10), (Numbered::Attestation, 2, 12), (Numbered::Withdrawal, 3, 15)];
+        for (kind, n, seq) in ids {
+            seqs.insert(ShortId::new(kind, n), seq);
+            map.insert(ShortId::new(kind, n), seq);
+        }
+        seqs.insert(ShortId::new(Numbered::Amendment, 0), 99); // no number 0: ignored
+        for kind in Numbered::ALL {
+            for n in 0..5 {
+                let id = ShortId::new(kind, n);
+                assert_eq!(seqs.get(&id), map.get(&id).copied(), "{kind:?} {n}");
+            }
+        }
+        assert_eq!(seqs.iter().collect::<HashMap<_, _>>(), map);
+        assert_eq!(seqs.len(), 3);
+    }
 
     #[test]
     fn room_is_reserved_up_to_a_bound_whatever_the_hint() {

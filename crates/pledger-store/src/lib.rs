@@ -818,7 +818,7 @@ fn state_records(s: &MemState) -> impl Iterator<Item = Record> + '_ {
     let categories = s.categories.values().cloned().map(Record::Category);
     let pledges = s.pledges.values().cloned().map(Record::Pledge);
     let fulfillments = s.fulfillments.values().cloned().map(Record::Fulfillment);
-    let numbered = s.numbered.iter().map(|(id, seq)| Record::Numbered(*id, *seq));
+    let numbered = s.numbered.iter().map(|(id, seq)| Record::Numbered(id, seq));
     let event_ids = s.event_ids.iter().map(|(id, seq)| Record::EventId(*id, *seq));
     members
         .chain(holders)
