@@ -356,6 +356,19 @@ mod tests {
     }
 
     #[test]
+    fn an_expected_length_reserves_the_event_ids_ahead() {
+        let lines = lines(3, 300);
+        let mut a = Auditor::new();
+        a.expect(5000);
+        let room = a.state().event_ids.capacity();
+        assert!(room >= 5000, "{room}");
+        a.feed(lines.clone()).unwrap();
+        a.finish().unwrap();
+        assert_eq!(a.state().event_ids.capacity(), room, "the map did not move");
+        assert_eq!(a.state(), audit(&lines, 64).unwrap().state(), "the same state as without");
+    }
+
+    #[test]
     fn strict_checking_passes_what_batches_pass_and_names_the_same_forgery() {
         let l = lines(6, 300);
         let strict = audit_checking(&l, 64, Signatures::Strict).unwrap();

@@ -25,9 +25,9 @@ pub const FORMAT: &str = "pledger-bundle/v1";
 /// Longest line read from a bundle, in bytes.
 pub const MAX_LINE: usize = 512 * 1024;
 /// Entries audited together. Measured on a bundle of 1M events, interleaved: peak 306–324 MB
-/// with 4,096 against 331–346 MB with 8,192 (the chunks in flight), in the same time; 2,048
-/// took more memory again (329–346 MB). A ledger's audit reads its lines in chunks of 8,192,
-/// which were faster there (`pledger verify`).
+/// with 4,096 against 331–346 MB with 8,192 (the chunks in flight), in the same time. A
+/// ledger's audit reads its lines in chunks of 8,192, which were faster there (`pledger
+/// verify`).
 pub const CHUNK: usize = 4096;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +162,7 @@ pub fn verify<R: BufRead>(
         _ => return Err(bad(format!("the bundle has no checkpoint of its size {}", header.size))),
     }
     let mut auditor = Auditor::checking(signatures);
+    auditor.expect(header.size);
     for (cp, _) in &notes {
         auditor.mark(cp.size);
     }
