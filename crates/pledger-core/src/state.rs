@@ -390,7 +390,7 @@ impl MemState {
     /// near the audit's peak: the event-id map for one id an entry, the tables of pledges and of
     /// fulfillments for half as many each (a ledger's are about a quarter each; past half, a
     /// table grows as it would have). The tables reserve address space, touched as records
-    /// arrive. A hint beyond [`MAX_RESERVED`] entries reserves for that many; room that cannot be
+    /// arrive. A hint beyond 4M entries (`MAX_RESERVED`) reserves for that many; room that cannot be
     /// had is not reserved.
     pub fn reserve_for(&mut self, entries: u64) {
         let n = usize::try_from(entries.min(MAX_RESERVED)).unwrap_or(0);
