@@ -366,14 +366,6 @@ impl NumberedSeqs {
                 .map(move |(i, seq)| (ShortId::new(kind, i as u64 + 1), *seq))
         })
     }
-
-    pub fn len(&self) -> usize {
-        self.iter().count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.iter().next().is_none()
-    }
 }
 
 /// The most entries [`MemState::reserve_for`] makes room for: a hint it cannot check (a bundle's
@@ -531,7 +523,7 @@ mod tests {
             }
         }
         assert_eq!(seqs.iter().collect::<HashMap<_, _>>(), map);
-        assert_eq!(seqs.len(), 3);
+        assert_eq!(seqs.iter().count(), 3);
     }
 
     #[test]
