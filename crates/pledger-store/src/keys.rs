@@ -3,8 +3,8 @@
 
 use chrono::Datelike;
 use pledger_core::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
-use pledger_core::state::Record;
-use pledger_core::tally::{CellsMembers, MemberTally, Tallies};
+use pledger_core::state::{FulfillmentRecord, PledgeRecord, Record};
+use pledger_core::tally::{MemberTally, Tallies};
 use pledger_core::Date;
 
 pub const MEMBER: u8 = b'm';
@@ -232,68 +232,20 @@ pub fn record(r: &Record) -> Option<(Key, Vec<u8>)> {
         Record::KeyHolder(k, m) => (Key::Holder(k.clone()), encode(m)),
         Record::Area(a) => (Key::Area(a.code.clone()), encode(a)),
         Record::Category(c) => (Key::Category(c.code.clone()), encode(c)),
-        Record::Pledge(p) => (Key::Pledge(p.id), encode(p)),
-        Record::Fulfillment(f) => (Key::Fulfillment(f.id), encode(f)),
+        Record::Pledge(p) => pledge(p),
+        Record::Fulfillment(f) => fulfillment(f),
         Record::Numbered(id, _) if !numbered_key(id.kind) => return None,
         Record::Numbered(id, seq) => (Key::Numbered(*id), encode(seq)),
         Record::EventId(id, seq) => (Key::EventId(*id), encode(seq)),
     })
 }
 
-/// Whether a derived key belongs in a store whose entries give `state` and `tallies`, with
-/// `size` entries: a record the state has, a tally, or a complete tree node.
-pub fn derived_from(
-    key: &[u8],
-    state: &pledger_core::MemState,
-    tallies: &Tallies,
-    cells: &CellsMembers,
-    size: u64,
-) -> bool {
-    let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_owned);
-    match key {
-        [b'n', level, rest @ ..] => be_u64(rest).is_some_and(|i| {
-            (STORED_LEVEL..64).contains(level)
-                && i.checked_add(1).and_then(|n| n.checked_shl(u32::from(*level))).is_some_and(|end| end <= size)
-        }),
-        [MEMBER, rest @ ..] => {
-            text(rest).and_then(|s| MemberId::parse(&s).ok()).is_some_and(|id| state.members.contains_key(&id))
-        }
-        [b'k', rest @ ..] => {
-            text(rest).and_then(|s| KeyId::parse(&s).ok()).is_some_and(|id| state.key_holders.contains_key(&id))
-        }
-        [AREA, rest @ ..] => {
-            text(rest).and_then(|s| AreaCode::parse(&s).ok()).is_some_and(|c| state.areas.contains_key(&c))
-        }
-        [CATEGORY, rest @ ..] => {
-            text(rest).and_then(|s| CategoryCode::parse(&s).ok()).is_some_and(|c| state.categories.contains_key(&c))
-        }
-        [PLEDGE, rest @ ..] => be_u64(rest).is_some_and(|n| state.pledges.contains_key(&PledgeId(n))),
-        [FULFILLMENT, rest @ ..] => be_u64(rest).is_some_and(|n| state.fulfillments.contains_key(&FulfillmentId(n))),
-        [b's', letter, rest @ ..] => be_u64(rest).is_some_and(|n| {
-            pledger_core::Numbered::ALL
-                .into_iter()
-                .find(|k| k.prefix() as u8 == *letter)
-                .is_some_and(|k| numbered_key(k) && state.numbered.contains_key(&ShortId::new(k, n)))
-        }),
-        [b'i', rest @ ..] => <[u8; 16]>::try_from(rest).is_ok_and(|id| state.event_ids.contains_key(&EventId(id))),
-        [BY_MEMBER, rest @ ..] if rest.len() > 9 && rest[rest.len() - 9] == 0 => {
-            let (member, pledge) = rest.split_at(rest.len() - 9);
-            let member = text(member).and_then(|s| MemberId::parse(&s).ok());
-            match (member, be_u64(&pledge[1..]).and_then(|n| state.pledges.get(&PledgeId(n)))) {
-                (Some(m), Some(p)) => p.pledger == m || p.beneficiary == m,
-                _ => false,
-            }
-        }
-        [TALLY | DELAYS | DUE | CELL | CELL_MEMBERS | MONTH | FIRST, ..] => match tally_key(key) {
-            Some(Key::Tally(m)) => tallies.members.contains_key(&m),
-            Some(Key::Delays(m)) => tallies.members.get(&m).is_some_and(|t| !t.delays.is_empty()),
-            Some(Key::Due(d, m)) => tallies.due.contains_key(&(d, m)),
-            Some(Key::Cell(a, c, m)) => tallies.cells.contains_key(&(a, c, m)),
-            Some(Key::CellMembers(a, c)) => cells.contains_key(&(a, c)),
-            Some(Key::Month(m)) => tallies.months.contains_key(&m),
-            Some(Key::First(m)) => tallies.first.contains_key(&m),
-            _ => false,
-        },
-        _ => false,
-    }
+/// The key and encoded value of a pledge's record.
+pub fn pledge(p: &PledgeRecord) -> (Key, Vec<u8>) {
+    (Key::Pledge(p.id), super::encode(p))
+}
+
+/// The key and encoded value of a fulfillment's record.
+pub fn fulfillment(f: &FulfillmentRecord) -> (Key, Vec<u8>) {
+    (Key::Fulfillment(f.id), super::encode(f))
 }

@@ -4,6 +4,7 @@
 mod compact;
 mod error;
 mod keys;
+mod repair;
 mod tally;
 
 pub use compact::{ledger_bytes, CompactPhase, Compacted};
@@ -505,7 +506,7 @@ impl Ledger {
         let entries = self.db.scan_prefix([keys::ENTRY]).map(|kv| {
             let (k, line) = kv.map_err(sled_err)?;
             let seq = keys::entry_seq(&k).ok_or_else(|| StoreError::Corrupt("bad entry key".into()))?;
-            Ok((seq, line.to_vec()))
+            Ok((seq, line))
         });
         let seq = replay_lines(&mut state, entries, |leaf| {
             nodes.extend(stored_nodes(frontier.push::<Blake3>(leaf)));
@@ -513,68 +514,24 @@ impl Ledger {
                 progress(frontier.size);
             }
         })?;
-        let mut repair = Repair::new(&self.db, &path);
-        // What should be there.
-        for (level, index, hash) in nodes {
-            repair.want(Wanted::Key(Key::Node(level, index).bytes(), Some(hash.to_vec())))?;
-        }
-        for r in state_records(&state) {
-            repair.want(Wanted::Record(r))?;
-        }
-        for p in state.pledges.values() {
-            for key in keys::by_member(p) {
-                repair.want(Wanted::Key(key.bytes(), Some(Vec::new())))?;
+        let tallies = tally::of_state(&state);
+        let mut changed = repair::derived(&self.db, &path, &state, nodes, &tallies)?;
+        // The marks and the head.
+        let head = StoredHead { state: state.head.clone(), frontier };
+        let mut batch = sled::Batch::default();
+        let marks = [
+            (Key::Indexed, b"1".to_vec()),
+            (Key::Tallied, TALLIES_LAYOUT.to_vec()),
+            (Key::Version, FORMAT.to_vec()),
+            (Key::Head, encode(&head)),
+        ];
+        for (key, value) in marks {
+            let key = key.bytes();
+            if self.db.get(&key).map_err(sled_err)?.as_deref() != Some(value.as_slice()) {
+                batch.insert(key, value);
+                changed += 1;
             }
         }
-        repair.want(Wanted::Key(Key::Indexed.bytes(), Some(b"1".to_vec())))?;
-        let tallies = tally::of_state(&state);
-        let cells = tallies.cell_members();
-        let roster = tally::Roster::of(state.members.values());
-        for (key, value) in keys::tally_entries(&tallies) {
-            repair.want(Wanted::Key(key.bytes(), Some(value)))?;
-        }
-        for ((a, c), cell) in &cells {
-            repair.want(Wanted::Key(Key::CellMembers(a.clone(), c.clone()).bytes(), Some(roster.encode(cell)?)))?;
-        }
-        repair.want(Wanted::Key(Key::Tallied.bytes(), Some(TALLIES_LAYOUT.to_vec())))?;
-        repair.want(Wanted::Key(Key::Version.bytes(), Some(FORMAT.to_vec())))?;
-        // What should not.
-        let derived = [
-            b'n',
-            keys::MEMBER,
-            b'k',
-            keys::AREA,
-            keys::CATEGORY,
-            keys::PLEDGE,
-            keys::FULFILLMENT,
-            b's',
-            b'i',
-            keys::BY_MEMBER,
-        ]
-        .into_iter()
-        .chain(keys::TALLIES);
-        // Millions of keys, each prefix scanned on a core of its own.
-        use rayon::prelude::*;
-        let derived: Vec<u8> = derived.collect();
-        let unwanted: Vec<Vec<Vec<u8>>> = derived
-            .par_iter()
-            .map(|prefix| {
-                let mut out = Vec::new();
-                for k in self.db.scan_prefix([*prefix]).keys() {
-                    let k = k.map_err(|e| StoreError::sled(&self.path, e))?;
-                    if !keys::derived_from(&k, &state, &tallies, &cells, seq) {
-                        out.push(k.to_vec());
-                    }
-                }
-                Ok(out)
-            })
-            .collect::<Result<_>>()?;
-        for k in unwanted.into_iter().flatten() {
-            repair.want(Wanted::Key(k, None))?;
-        }
-        let head = StoredHead { state: state.head.clone(), frontier };
-        repair.want(Wanted::Key(Key::Head.bytes(), Some(encode(&head))))?;
-        let (mut batch, changed) = repair.finish()?;
         batch.remove(Key::Rebuilding.bytes());
         self.db.apply_batch(batch).map_err(|e| StoreError::sled(&self.path, e))?;
         self.db.flush().map_err(|e| StoreError::sled(&self.path, e))?;
@@ -668,9 +625,9 @@ impl Ledger {
 /// A pipeline, as the audit's: this thread reads a chunk of lines and parses and hashes it on
 /// every core while another thread applies the rules to the chunk before, in log order.
 /// Returns the number of entries replayed; the first failure in log order is the one reported.
-fn replay_lines(
+fn replay_lines<L: AsRef<[u8]> + Sync>(
     state: &mut MemState,
-    lines: impl Iterator<Item = Result<(u64, Vec<u8>)>>,
+    lines: impl Iterator<Item = Result<(u64, L)>>,
     mut leaf: impl FnMut(Hash) + Send,
 ) -> Result<u64> {
     use rayon::prelude::*;
@@ -700,7 +657,7 @@ fn replay_lines(
         let mut read = 0u64;
         let mut failed = None;
         while lines.peek().is_some() {
-            let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
+            let mut chunk: Vec<L> = Vec::with_capacity(CHUNK);
             for item in lines.by_ref().take(CHUNK) {
                 match item {
                     Ok((at, _)) if at != read + chunk.len() as u64 => {
@@ -715,8 +672,10 @@ fn replay_lines(
                 }
             }
             read += chunk.len() as u64;
-            let parsed: Parsed =
-                chunk.par_iter().map(|line| (pledger_log::parse_replayed(line), merkle::leaf_hash(line))).collect();
+            let parsed: Parsed = chunk
+                .par_iter()
+                .map(|line| (pledger_log::parse_replayed(line.as_ref()), merkle::leaf_hash(line.as_ref())))
+                .collect();
             // A closed channel: the rules refused an entry, which the applier reports.
             if tx.send(parsed).is_err() || failed.is_some() {
                 break;
@@ -729,105 +688,6 @@ fn replay_lines(
             None => Ok(applied),
         }
     })
-}
-
-/// What a derived key should hold (`None`: it should not exist), or the record that says so.
-// A bounded buffer of these lives for one chunk; boxing records would add an allocation each.
-#[allow(clippy::large_enum_variant)]
-enum Wanted {
-    Key(Vec<u8>, Option<Vec<u8>>),
-    Record(Record),
-}
-
-/// Rebuild's writes: what each derived key should hold is compared with the store a chunk at a
-/// time, read on every core; only what differs is written, in bounded batches.
-struct Repair<'a> {
-    db: &'a sled::Db,
-    path: &'a Path,
-    wanted: Vec<Wanted>,
-    batch: sled::Batch,
-    pending: usize,
-    changed: u64,
-}
-
-impl<'a> Repair<'a> {
-    /// Keys compared together.
-    const CHUNK: usize = 16_384;
-    /// Changes written together.
-    const BATCH: usize = 50_000;
-
-    fn new(db: &'a sled::Db, path: &'a Path) -> Self {
-        Repair { db, path, wanted: Vec::with_capacity(Self::CHUNK), batch: Default::default(), pending: 0, changed: 0 }
-    }
-
-    fn want(&mut self, w: Wanted) -> Result<()> {
-        self.wanted.push(w);
-        if self.wanted.len() >= Self::CHUNK {
-            self.compare()?;
-        }
-        Ok(())
-    }
-
-    fn compare(&mut self) -> Result<()> {
-        use rayon::prelude::*;
-        let db = self.db;
-        let differing: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
-            .wanted
-            .par_drain(..)
-            .filter_map(|w| {
-                let (key, value) = match w {
-                    Wanted::Key(k, v) => (k, v),
-                    Wanted::Record(r) => keys::record(&r).map(|(k, v)| (k.bytes(), Some(v)))?,
-                };
-                match db.get(&key) {
-                    Ok(current) if current.as_deref() == value.as_deref() => None,
-                    Ok(_) => Some(Ok((key, value))),
-                    Err(e) => Some(Err(e)),
-                }
-            })
-            .collect::<std::result::Result<_, sled::Error>>()
-            .map_err(|e| StoreError::sled(self.path, e))?;
-        for (key, value) in differing {
-            match value {
-                Some(v) => self.batch.insert(key, v),
-                None => self.batch.remove(key),
-            }
-            self.changed += 1;
-            self.pending += 1;
-            if self.pending >= Self::BATCH {
-                self.db.apply_batch(std::mem::take(&mut self.batch)).map_err(|e| StoreError::sled(self.path, e))?;
-                self.pending = 0;
-            }
-        }
-        Ok(())
-    }
-
-    /// Compares what is left; returns the last batch to write and the number of keys changed.
-    fn finish(mut self) -> Result<(sled::Batch, u64)> {
-        self.compare()?;
-        Ok((self.batch, self.changed))
-    }
-}
-
-/// Every record of a state, as the rules would have written them, one at a time (a rebuild of a
-/// million entries would otherwise hold a second copy of the whole state).
-fn state_records(s: &MemState) -> impl Iterator<Item = Record> + '_ {
-    let members = s.members.values().cloned().map(Record::Member);
-    let holders = s.key_holders.iter().map(|(k, m)| Record::KeyHolder(k.clone(), m.clone()));
-    let areas = s.areas.values().cloned().map(Record::Area);
-    let categories = s.categories.values().cloned().map(Record::Category);
-    let pledges = s.pledges.values().cloned().map(Record::Pledge);
-    let fulfillments = s.fulfillments.values().cloned().map(Record::Fulfillment);
-    let numbered = s.numbered.iter().map(|(id, seq)| Record::Numbered(id, seq));
-    let event_ids = s.event_ids.iter().map(|(id, seq)| Record::EventId(*id, *seq));
-    members
-        .chain(holders)
-        .chain(areas)
-        .chain(categories)
-        .chain(pledges)
-        .chain(fulfillments)
-        .chain(numbered)
-        .chain(event_ids)
 }
 
 /// The nodes of those a leaf completed that the store keeps (see [`keys::STORED_LEVEL`]).
