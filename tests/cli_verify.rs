@@ -374,7 +374,7 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
     let env = common::demo();
     env.ok(&["verify"]);
     let key = |prefix: u8, n: u64| [&[prefix][..], &n.to_be_bytes()].concat();
-    let cases: [(&str, Alteration<'_>); 6] = [
+    let cases: [(&str, Alteration<'_>); 10] = [
         (
             "the stored pledge P-000003 differs from the entries",
             Box::new(|db: &sled::Db| {
@@ -426,9 +426,44 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
             }),
         ),
         (
-            "the stored timeline tally of 2014-04 differs",
+            "the store lacks the timeline tally of 2014-04 the entries call for",
             Box::new(|db: &sled::Db| {
                 assert!(db.remove(b"M2014-04").unwrap().is_some(), "the demo did something in April 2014");
+            }),
+        ),
+        (
+            // A record no entry made: `show` would print it, `status` would count it.
+            "the store holds pledge P-000999, which the entries do not call for",
+            Box::new(|db: &sled::Db| {
+                let mut p: PledgeRecord = postcard::from_bytes(&db.get(key(b'p', 3)).unwrap().unwrap()).unwrap();
+                p.id = pledger_core::PledgeId(999);
+                db.insert(key(b'p', 999), postcard::to_allocvec(&p).unwrap()).unwrap();
+            }),
+        ),
+        (
+            // The index that refuses an event submitted twice.
+            "the store lacks the index of event ",
+            Box::new(|db: &sled::Db| {
+                let (k, _) = db.scan_prefix(b"i").next().unwrap().unwrap();
+                db.remove(k).unwrap();
+            }),
+        ),
+        (
+            // What `show A-000001` finds the attestation by.
+            "the stored entry number of A-000001 differs from the entries",
+            Box::new(|db: &sled::Db| {
+                let k = [&b"sA"[..], &1u64.to_be_bytes()].concat();
+                let seq: u64 = postcard::from_bytes(&db.get(&k).unwrap().unwrap()).unwrap();
+                db.insert(k, postcard::to_allocvec(&(seq + 1)).unwrap()).unwrap();
+            }),
+        ),
+        (
+            // What `status --org` reads a member's pledges by.
+            "the store holds member index entry of unicef for P-000001, which the entries do not call for",
+            Box::new(|db: &sled::Db| {
+                let p: PledgeRecord = postcard::from_bytes(&db.get(key(b'p', 1)).unwrap().unwrap()).unwrap();
+                assert!(p.pledger.as_str() != "unicef" && p.beneficiary.as_str() != "unicef", "{p:?}");
+                db.insert([&b"ounicef\0"[..], &1u64.to_be_bytes()].concat(), b"".as_slice()).unwrap();
             }),
         ),
     ];
@@ -531,11 +566,13 @@ fn a_coverage_cell_altered_behind_pledgers_back_is_refused_in_one_line_and_rebui
     let beyond = postcard::to_allocvec(&(vec![0u8, 0, 0, 0, 0, 0, 0, 0, 1], Vec::<u8>::new())).unwrap();
     let trailing = postcard::to_allocvec(&(vec![1u8, 0], Vec::<u8>::new())).unwrap();
     let moved = postcard::to_allocvec(&(vec![0b10u8], Vec::<u8>::new())).unwrap();
-    for (value, coverage_says, verify_says) in [
-        (beyond, Some("a bit beyond the members admitted"), "a bit beyond the members admitted"),
-        (trailing, Some("a trailing zero byte"), "a trailing zero byte"),
-        (b"\xff\xff".to_vec(), Some("is unreadable"), "is unreadable"),
-        (moved, None, "coverage cell"),
+    // `coverage` says what is wrong with the cell; `verify`, comparing the bytes pledger would
+    // have written, which cell differs.
+    for (value, coverage_says) in [
+        (beyond, Some("a bit beyond the members admitted")),
+        (trailing, Some("a trailing zero byte")),
+        (b"\xff\xff".to_vec(), Some("is unreadable")),
+        (moved, None),
     ] {
         let k = cells[1].clone();
         // The cell is named: `W` ‖ area ‖ 0 ‖ category.
@@ -550,7 +587,7 @@ fn a_coverage_cell_altered_behind_pledgers_back_is_refused_in_one_line_and_rebui
             }
             None => assert_ne!(env.ok(&["coverage", "--format", "json"]), before, "the altered cell was not read"),
         }
-        fails(&env, &["verify"], verify_says);
+        fails(&env, &["verify"], &format!("the stored coverage cell {name} differs from the entries"));
         env.ok(&["rebuild"]);
         assert_eq!(env.ok(&["coverage", "--format", "json"]), before);
         assert!(env.ok(&["verify"]).starts_with("verified"));

@@ -199,8 +199,13 @@ pub fn by_member_prefix(m: &MemberId) -> Vec<u8> {
 }
 
 /// The index keys of a pledge: under its pledger and its beneficiary.
-pub fn by_member(p: &pledger_core::state::PledgeRecord) -> [Key; 2] {
-    [Key::ByMember(p.pledger.clone(), p.id), Key::ByMember(p.beneficiary.clone(), p.id)]
+pub fn by_member(p: &PledgeRecord) -> [Key; 2] {
+    index_entries(p).map(|(m, id)| Key::ByMember(m.clone(), id))
+}
+
+/// Whom a pledge is indexed under: its pledger and its beneficiary.
+pub fn index_entries(p: &PledgeRecord) -> [(&MemberId, PledgeId); 2] {
+    [(&p.pledger, p.id), (&p.beneficiary, p.id)]
 }
 
 pub fn be_u64(v: &[u8]) -> Option<u64> {
@@ -248,4 +253,54 @@ pub fn pledge(p: &PledgeRecord) -> (Key, Vec<u8>) {
 /// The key and encoded value of a fulfillment's record.
 pub fn fulfillment(f: &FulfillmentRecord) -> (Key, Vec<u8>) {
     (Key::Fulfillment(f.id), super::encode(f))
+}
+
+/// Keys an earlier pledger wrote that pledger neither writes nor reads any more: tree nodes
+/// below [`STORED_LEVEL`] and the short ids of pledges and fulfillments. `verify` passes over
+/// them; `rebuild` removes them.
+pub fn inert(key: &[u8]) -> bool {
+    match key {
+        [b'n', level, ..] => *level < STORED_LEVEL,
+        [b's', letter, ..] => Numbered::ALL.into_iter().any(|k| k.prefix() as u8 == *letter && !numbered_key(k)),
+        _ => false,
+    }
+}
+
+/// A derived key named for a person: "pledge P-000003", "tree node (4, 1)", "timeline tally of
+/// 2014-04"; a key pledger would not write, by its bytes.
+pub fn describe(key: &[u8]) -> String {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let named = match key {
+        [b'n', level, rest @ ..] => be_u64(rest).map(|i| format!("tree node ({level}, {i})")),
+        [MEMBER, rest @ ..] => Some(format!("member {}", text(rest))),
+        [b'k', rest @ ..] => Some(format!("holder of key {}", text(rest))),
+        [AREA, rest @ ..] => Some(format!("area {}", text(rest))),
+        [CATEGORY, rest @ ..] => Some(format!("category {}", text(rest))),
+        [PLEDGE, rest @ ..] => be_u64(rest).map(|n| format!("pledge {}", PledgeId(n))),
+        [FULFILLMENT, rest @ ..] => be_u64(rest).map(|n| format!("fulfillment {}", FulfillmentId(n))),
+        [b's', letter, rest @ ..] => Numbered::ALL
+            .into_iter()
+            .find(|k| k.prefix() as u8 == *letter)
+            .zip(be_u64(rest))
+            .map(|(kind, n)| format!("entry number of {}", ShortId::new(kind, n))),
+        [b'i', rest @ ..] => <[u8; 16]>::try_from(rest).ok().map(|id| format!("index of event {}", EventId(id))),
+        [BY_MEMBER, rest @ ..] if rest.len() > 9 && rest[rest.len() - 9] == 0 => {
+            let (member, pledge) = rest.split_at(rest.len() - 9);
+            be_u64(&pledge[1..]).map(|n| format!("member index entry of {} for {}", text(member), PledgeId(n)))
+        }
+        _ => tally_key(key).map(|k| match k {
+            Key::Tally(m) => format!("scorecard tally of {m}"),
+            Key::Delays(m) => format!("scorecard histogram of days late of {m}"),
+            Key::Due(d, m) => format!("tally of {m}'s pledges due on {d}"),
+            Key::Cell(a, c, m) => format!("coverage tally of {m} in {a} / {c}"),
+            Key::CellMembers(a, c) => format!("coverage cell {a} / {c}"),
+            Key::Month(m) => format!("timeline tally of {m}"),
+            Key::First(m) => format!("first pledge month of {m}"),
+            _ => String::new(),
+        }),
+    };
+    named.filter(|n| !n.is_empty()).unwrap_or_else(|| {
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        format!("key {hex}")
+    })
 }

@@ -2,12 +2,13 @@
 #![forbid(unsafe_code)]
 
 mod compact;
+mod derived;
 mod error;
 mod keys;
-mod repair;
 mod tally;
 
 pub use compact::{ledger_bytes, CompactPhase, Compacted};
+pub use derived::{Difference, Found};
 pub use tally::of_state as tallies_of_state;
 
 use std::borrow::Cow;
@@ -284,21 +285,21 @@ impl Ledger {
         StoreView { db: &self.db, pending: None, head: &self.head.state }
     }
 
-    /// Whether the store holds exactly `p` under its key: the bytes pledger writes for it, the
-    /// comparison `rebuild` makes (a record that reads back equal but is stored otherwise was
-    /// not written by pledger).
-    pub fn holds_pledge(&self, p: &PledgeRecord) -> Result<bool> {
-        self.holds(Key::Pledge(p.id), p)
-    }
-
-    /// [`Ledger::holds_pledge`] for a fulfillment.
-    pub fn holds_fulfillment(&self, f: &FulfillmentRecord) -> Result<bool> {
-        self.holds(Key::Fulfillment(f.id), f)
-    }
-
-    fn holds<T: Serialize>(&self, key: Key, record: &T) -> Result<bool> {
-        let stored = self.db.get(key.bytes()).map_err(|e| StoreError::sled(&self.path, e))?;
-        Ok(stored.as_deref() == Some(encode(record).as_slice()))
+    /// The first derived key — tree node, record, index entry, tally — that differs from what
+    /// the entries call for: `state` audited from them, `nodes` the tree's nodes the audit made
+    /// (those below the stored level are left out here), `tallies` computed from the state, or
+    /// `None` where the store's tallies are of an earlier layout and not kept. The member index
+    /// is compared when the store has it. Bytes are compared, as `rebuild` compares them (a
+    /// record that reads back equal but is stored otherwise was not written by pledger).
+    pub fn first_difference(
+        &self,
+        state: &MemState,
+        nodes: Vec<merkle::Node>,
+        tallies: Option<&pledger_core::tally::Tallies>,
+    ) -> Result<Option<Difference>> {
+        let index = self.db.get(Key::Indexed.bytes()).map_err(|e| StoreError::sled(&self.path, e))?.is_some();
+        let nodes = stored_nodes(nodes).collect();
+        derived::first_difference(&self.db, &self.path, derived::Called { state, nodes, tallies, index })
     }
 
     /// Whether this handle still agrees with what is stored: the same head, the same tallies
@@ -515,7 +516,11 @@ impl Ledger {
             }
         })?;
         let tallies = tally::of_state(&state);
-        let mut changed = repair::derived(&self.db, &path, &state, nodes, &tallies)?;
+        let mut changed = derived::repair(
+            &self.db,
+            &path,
+            derived::Called { state: &state, nodes, tallies: Some(&tallies), index: true },
+        )?;
         // The marks and the head.
         let head = StoredHead { state: state.head.clone(), frontier };
         let mut batch = sled::Batch::default();

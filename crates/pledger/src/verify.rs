@@ -6,16 +6,14 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use pledger_core::event::PublicKey;
-use pledger_core::StateView;
 use pledger_log::audit::{Auditor, Mark, Signatures};
 use pledger_log::bundle::{self, Header};
 use pledger_log::checkpoint::Checkpoint;
 use pledger_log::keys;
-use pledger_log::merkle::{self, Blake3, NodeReader};
+use pledger_log::merkle::{self, Blake3};
 use pledger_log::note::{Note, Verifier, TYPE_COSIGNATURE, TYPE_ED25519};
 use pledger_log::proof::{encode_path, ConsistencyProof, InclusionProof, Proof};
-use pledger_store::{Ledger, TalliesMark};
-use rayon::prelude::*;
+use pledger_store::{Found, Ledger, TalliesMark};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{Global, ProveWhat, VerifyArgs, WitnessAction};
@@ -294,18 +292,8 @@ fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Aud
     let pb = progress::bar(size, "verifying", g.quiet);
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut lines = ledger.lines(0);
-    // The tree nodes the audit computed, against the stored ones (from the level kept up).
-    let compare_nodes = |auditor: &mut Auditor| -> Result<()> {
-        for (level, index, hash) in auditor.take_nodes().into_iter().filter(|n| n.0 >= pledger_store::STORED_LEVEL) {
-            let stored = ledger.node(level, index).map_err(|e| failed(e.to_string()))?;
-            if stored != hash {
-                return Err(failed(format!(
-                    "the stored tree node ({level}, {index}) differs from the entries' (the store was altered); run `pledger rebuild`"
-                )));
-            }
-        }
-        Ok(())
-    };
+    // The tree nodes the audit computed, from the level the store keeps up.
+    let mut nodes = Vec::new();
     loop {
         for item in lines.by_ref().take(CHUNK) {
             let (_, line) = item.map_err(|e| failed(e.to_string()))?;
@@ -315,11 +303,11 @@ fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Aud
             break;
         }
         auditor.feed(std::mem::take(&mut chunk)).map_err(failed)?;
-        compare_nodes(&mut auditor)?;
+        nodes.extend(auditor.take_nodes().into_iter().filter(|n| n.0 >= pledger_store::STORED_LEVEL));
         pb.set_position(auditor.size());
     }
     auditor.finish().map_err(failed)?;
-    compare_nodes(&mut auditor)?;
+    nodes.extend(auditor.take_nodes().into_iter().filter(|n| n.0 >= pledger_store::STORED_LEVEL));
     pb.finish_and_clear();
     if auditor.size() != size {
         return Err(failed(format!("the ledger says it has {size} entries but holds {}", auditor.size())));
@@ -328,51 +316,35 @@ fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Aud
     if &head.frontier != auditor.frontier() || head.state != auditor.state().head {
         return Err(failed("the stored head differs from the entries (the store was altered); run `pledger rebuild`"));
     }
-    let view = ledger.view();
+    // Every key derived from the entries — tree nodes, records, indexes, tallies — against the
+    // store, as bytes; the first that differs is named.
     let state = auditor.state();
-    let mismatch = |what: &str, id: &dyn std::fmt::Display| {
-        failed(format!(
-            "the stored {what} {id} differs from the entries (the store was altered); run `pledger rebuild`"
-        ))
-    };
-    for (id, m) in &state.members {
-        if view.member(id)?.as_deref() != Some(m) {
-            return Err(mismatch("member", id));
-        }
-    }
-    // Hundreds of thousands of records: compared as stored bytes on every core; the first that
-    // differs, in id order, is named.
-    let pledge = state.pledges.rows().par_iter().find_first(|(_, p)| !matches!(ledger.holds_pledge(p), Ok(true)));
-    if let Some((id, p)) = pledge {
-        ledger.holds_pledge(p)?;
-        return Err(mismatch("pledge", id));
-    }
-    let fulfillment =
-        state.fulfillments.rows().par_iter().find_first(|(_, f)| !matches!(ledger.holds_fulfillment(f), Ok(true)));
-    if let Some((id, f)) = fulfillment {
-        ledger.holds_fulfillment(f)?;
-        return Err(mismatch("fulfillment", id));
-    }
     let tallies = ledger.tallies_mark()?;
-    if tallies == TalliesMark::Current {
-        let computed = pledger_store::tallies_of_state(state);
-        let (stored, cells) = ledger.stored_tallies()?;
-        let cell = first(&cells, &computed.cell_members()).map(|(a, c)| format!("coverage cell {a} / {c}"));
-        if let Some(what) = tally_difference(&stored, &computed).or(cell) {
-            return Err(failed(format!(
-                "the stored {what} differs from the entries (the store was altered); run `pledger rebuild`"
-            )));
-        }
-    } else if tallies == TalliesMark::None {
+    let computed = match tallies {
+        TalliesMark::Current => Some(pledger_store::tallies_of_state(state)),
         // Without the mark, queries ignore the tallies; tallies there anyway were put there by
-        // something other than pledger, which writes the mark with them. (Tallies of an earlier
-        // layout are ignored too, and were left behind by pledger itself: not compared.)
-        let (stored, cells) = ledger.stored_tallies()?;
-        if stored != pledger_core::tally::Tallies::default() || !cells.is_empty() {
-            return Err(failed(
-                "the store holds tallies without the mark that they are kept (the store was altered); run `pledger rebuild`",
-            ));
-        }
+        // something other than pledger, which writes the mark with them.
+        TalliesMark::None => Some(pledger_core::tally::Tallies::default()),
+        // Tallies of an earlier layout are ignored too, and were left behind by pledger itself:
+        // not compared.
+        TalliesMark::Older => None,
+    };
+    if let Some(d) = ledger.first_difference(state, nodes, computed.as_ref())? {
+        let what = d.what();
+        return Err(failed(match d.found {
+            _ if tallies == TalliesMark::None && d.is_tally() => {
+                "the store holds tallies without the mark that they are kept (the store was altered); run `pledger rebuild`".into()
+            }
+            Found::Differs => {
+                format!("the stored {what} differs from the entries (the store was altered); run `pledger rebuild`")
+            }
+            Found::Missing => format!(
+                "the store lacks the {what} the entries call for (the store was altered); run `pledger rebuild`"
+            ),
+            Found::Unexpected => format!(
+                "the store holds {what}, which the entries do not call for (the store was altered); run `pledger rebuild`"
+            ),
+        }));
     }
     let mut checkpoints = Vec::new();
     for (s, text) in stored {
@@ -387,31 +359,6 @@ fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Aud
         checkpoints.push((cp, note));
     }
     Ok(Audited { origin: head.state.origin.clone(), checkpoints, auditor, tallies })
-}
-
-/// The first key whose value differs between two maps.
-fn first<K: Ord + Clone, V: PartialEq>(
-    a: &std::collections::BTreeMap<K, V>,
-    b: &std::collections::BTreeMap<K, V>,
-) -> Option<K> {
-    a.keys().chain(b.keys()).filter(|k| a.get(k) != b.get(k)).min().cloned()
-}
-
-/// The first tally that differs between the store and the entries, named for a person.
-fn tally_difference(stored: &pledger_core::tally::Tallies, computed: &pledger_core::tally::Tallies) -> Option<String> {
-    if let Some(m) = first(&stored.members, &computed.members) {
-        return Some(format!("scorecard tally of {m}"));
-    }
-    if let Some((d, m)) = first(&stored.due, &computed.due) {
-        return Some(format!("tally of {m}'s pledges due on {d}"));
-    }
-    if let Some((a, c, m)) = first(&stored.cells, &computed.cells) {
-        return Some(format!("coverage tally of {m} in {a} / {c}"));
-    }
-    if let Some(m) = first(&stored.months, &computed.months) {
-        return Some(format!("timeline tally of {m}"));
-    }
-    first(&stored.first, &computed.first).map(|m| format!("first pledge month of {m}"))
 }
 
 /// `verify --proof FILE --checkpoint FILE [--checkpoint FILE]`.
