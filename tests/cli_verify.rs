@@ -374,7 +374,7 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
     let env = common::demo();
     env.ok(&["verify"]);
     let key = |prefix: u8, n: u64| [&[prefix][..], &n.to_be_bytes()].concat();
-    let cases: [(&str, Alteration<'_>); 10] = [
+    let cases: [(&str, Alteration<'_>); 11] = [
         (
             "the stored pledge P-000003 differs from the entries",
             Box::new(|db: &sled::Db| {
@@ -464,6 +464,13 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
                 let p: PledgeRecord = postcard::from_bytes(&db.get(key(b'p', 1)).unwrap().unwrap()).unwrap();
                 assert!(p.pledger.as_str() != "unicef" && p.beneficiary.as_str() != "unicef", "{p:?}");
                 db.insert([&b"ounicef\0"[..], &1u64.to_be_bytes()].concat(), b"".as_slice()).unwrap();
+            }),
+        ),
+        (
+            // Nothing reads it; nothing pledger writes looks like it.
+            "the store holds key 5a6a756e6b, under no prefix pledger writes",
+            Box::new(|db: &sled::Db| {
+                db.insert(b"Zjunk", b"x".as_slice()).unwrap();
             }),
         ),
     ];
@@ -732,4 +739,21 @@ fn strict_verification_refuses_what_a_batch_lets_through() {
     let out = Command::new("python3").arg(script).arg(env.path("t.jsonl")).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("entry 10: bad signature"));
+}
+
+#[test]
+fn an_entry_beyond_the_heads_size_is_named_and_never_adopted_quietly() {
+    let env = common::demo();
+    let size = {
+        let db = pledger_store::config(&env.ledger).open().unwrap();
+        db.scan_prefix(b"e").count() as u64
+    };
+    // A copy of the last line, put where the next entry would go.
+    behind_the_back(&env, |db| {
+        let last = db.get([&b"e"[..], &(size - 1).to_be_bytes()].concat()).unwrap().unwrap();
+        db.insert([&b"e"[..], &size.to_be_bytes()].concat(), last).unwrap();
+    });
+    fails(&env, &["verify"], &format!("the store holds entry {size}, beyond the {size} entries its head counts"));
+    // A rebuild replays every entry there is, and refuses this one rather than drop it.
+    fails(&env, &["rebuild"], &format!("entry {size} says it is entry {}", size - 1));
 }

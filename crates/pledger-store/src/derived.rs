@@ -48,6 +48,49 @@ const DERIVED: [u8; 17] = [
     keys::TALLIES[6],
 ];
 
+/// The prefixes of the keys pledger keeps beside the derived ones: the entries and the kept
+/// checkpoints.
+const KEPT: [u8; 2] = [keys::ENTRY, keys::CHECKPOINT];
+
+/// The store's single keys: its version, head and marks.
+const SINGLE: [&[u8]; 5] = [b"v", b"h", b"R", b"I", b"T"];
+
+/// The first key of the store that pledger never writes: under no prefix of its own, or an entry
+/// beyond the `size` entries of the head. The entries are checked apart (the audit); this finds
+/// what the audit and the walks would never read.
+pub fn first_stray(db: &sled::Db, path: &Path, size: u64) -> Result<Option<Vec<u8>>> {
+    strays(db, path, size).next().transpose()
+}
+
+/// Every key of the store under no prefix of pledger's (not the entries beyond the head, which
+/// a rebuild replays).
+fn strays<'a>(db: &'a sled::Db, path: &'a Path, size: u64) -> impl Iterator<Item = Result<Vec<u8>>> + 'a {
+    let sled_err = move |e| StoreError::sled(path, e);
+    let beyond = db
+        .range(Key::Entry(size).bytes()..vec![keys::ENTRY + 1])
+        .keys()
+        .map(move |k| k.map(|k| k.to_vec()).map_err(sled_err));
+    let unknown = (0..=u8::MAX)
+        .filter(|b| !DERIVED.contains(b) && !KEPT.contains(b))
+        .flat_map(move |b| db.scan_prefix([b]).keys())
+        .map(move |k| k.map(|k| k.to_vec()).map_err(sled_err))
+        .filter(|k| !matches!(k, Ok(k) if SINGLE.contains(&k.as_slice())));
+    beyond.chain(unknown)
+}
+
+/// Removes every key under no prefix of pledger's; returns how many.
+pub fn remove_strays(db: &sled::Db, path: &Path) -> Result<u64> {
+    let mut batch = sled::Batch::default();
+    let mut n = 0u64;
+    // The entries beyond any size: none, as a rebuild replays every entry.
+    for k in strays(db, path, u64::MAX) {
+        batch.remove(k?);
+        n += 1;
+    }
+    db.apply_batch(batch).map_err(|e| StoreError::sled(path, e))?;
+    Ok(n)
+}
+
 /// What the entries call for: the audited or replayed state, the tree's nodes from the level the
 /// store keeps up ([`keys::STORED_LEVEL`]), and what of the store to compare.
 pub struct Called<'a> {

@@ -271,6 +271,8 @@ pub fn inert(key: &[u8]) -> bool {
 pub fn describe(key: &[u8]) -> String {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let named = match key {
+        [ENTRY, rest @ ..] => be_u64(rest).map(|n| format!("entry {n}")),
+        [CHECKPOINT, rest @ ..] => be_u64(rest).map(|n| format!("kept checkpoint of size {n}")),
         [b'n', level, rest @ ..] => be_u64(rest).map(|i| format!("tree node ({level}, {i})")),
         [MEMBER, rest @ ..] => Some(format!("member {}", text(rest))),
         [b'k', rest @ ..] => Some(format!("holder of key {}", text(rest))),

@@ -302,6 +302,17 @@ impl Ledger {
         derived::first_difference(&self.db, &self.path, derived::Called { state, nodes, tallies, index })
     }
 
+    /// The first key pledger never writes — an entry beyond the head's size, or a key under no
+    /// prefix of its own — named for a person ("entry 63, beyond the 63 entries its head
+    /// counts").
+    pub fn first_stray(&self) -> Result<Option<String>> {
+        let size = self.size();
+        Ok(derived::first_stray(&self.db, &self.path, size)?.map(|k| match k.first() {
+            Some(&keys::ENTRY) => format!("{}, beyond the {size} entries its head counts", keys::describe(&k)),
+            _ => format!("{}, under no prefix pledger writes", keys::describe(&k)),
+        }))
+    }
+
     /// Whether this handle still agrees with what is stored: the same head, the same tallies
     /// mark, no rebuild under way. A refused append leaves it so; a commit that failed after
     /// sled took part of it, or an interrupted rebuild, does not — reopen the ledger then.
@@ -516,7 +527,8 @@ impl Ledger {
             }
         })?;
         let tallies = tally::of_state(&state);
-        let mut changed = derived::repair(
+        let mut changed = derived::remove_strays(&self.db, &path)?;
+        changed += derived::repair(
             &self.db,
             &path,
             derived::Called { state: &state, nodes, tallies: Some(&tallies), index: true },

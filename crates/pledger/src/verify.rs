@@ -346,6 +346,9 @@ fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Aud
             ),
         }));
     }
+    if let Some(what) = ledger.first_stray()? {
+        return Err(failed(format!("the store holds {what} (the store was altered); run `pledger rebuild`")));
+    }
     let mut checkpoints = Vec::new();
     for (s, text) in stored {
         let note = Note::parse(text.as_bytes()).map_err(|e| failed(format!("kept checkpoint of size {s}: {e}")))?;
