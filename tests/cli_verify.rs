@@ -754,6 +754,10 @@ fn an_entry_beyond_the_heads_size_is_named_and_never_adopted_quietly() {
         db.insert([&b"e"[..], &size.to_be_bytes()].concat(), last).unwrap();
     });
     fails(&env, &["verify"], &format!("the store holds entry {size}, beyond the {size} entries its head counts"));
-    // A rebuild replays every entry there is, and refuses this one rather than drop it.
+    // A rebuild replays every entry there is, and refuses this one rather than drop it —
+    // before writing anything: the ledger answers as before.
+    let before = env.ok(&["status", "--format", "json"]);
     fails(&env, &["rebuild"], &format!("entry {size} says it is entry {}", size - 1));
+    assert_eq!(env.ok(&["status", "--format", "json"]), before);
+    fails(&env, &["verify"], &format!("the store holds entry {size}, beyond the {size} entries its head counts"));
 }

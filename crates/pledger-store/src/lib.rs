@@ -503,14 +503,13 @@ impl Ledger {
 
     /// Recomputes everything derived from the entries — the tree's nodes, the state records,
     /// the head — and rewrites what differs, removing what should not be there. The entries and
-    /// the checkpoints are kept as they are. Writes go in bounded batches; a rebuild interrupted
-    /// by a crash leaves a mark that makes every later open ask for another. Returns the number
-    /// of entries and the number of keys it had to change.
+    /// the checkpoints are kept as they are. Nothing is written until every entry has replayed
+    /// (a damaged entry leaves the store as it was); then writes go in bounded batches, and a
+    /// rebuild interrupted by a crash leaves a mark that makes every later open ask for another.
+    /// Returns the number of entries and the number of keys it had to change.
     pub fn rebuild(&mut self, mut progress: impl FnMut(u64) + Send) -> Result<(u64, u64)> {
         let path = self.path.clone();
         let sled_err = |e| StoreError::sled(&path, e);
-        self.db.insert(Key::Rebuilding.bytes(), b"1".as_slice()).map_err(sled_err)?;
-        self.db.flush().map_err(sled_err)?;
         let mut state = MemState::new();
         state.reserve_for(self.size());
         let mut frontier = Frontier::default();
@@ -527,6 +526,11 @@ impl Ledger {
             }
         })?;
         let tallies = tally::of_state(&state);
+        // Nothing written until the entries have all replayed: a rebuild that refuses one leaves
+        // the store as it was. From here on, the mark asks any open for another until the last
+        // batch removes it.
+        self.db.insert(Key::Rebuilding.bytes(), b"1".as_slice()).map_err(sled_err)?;
+        self.db.flush().map_err(sled_err)?;
         let mut changed = derived::remove_strays(&self.db, &path)?;
         changed += derived::repair(
             &self.db,
