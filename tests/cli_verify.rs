@@ -679,11 +679,14 @@ fn strict_verification_refuses_what_a_batch_lets_through() {
     env.ok(&["export", "b.jsonl"]);
     let out = env.ok(&["verify", "--strict"]);
     assert!(out.starts_with("verified 15 entries of "), "{out}");
-    assert!(out.contains("every signature alone, strictly, every rule, every leaf"), "{out}");
+    assert!(out.contains("every signature alone, strictly, every rule, every leaf, every stored key; root"), "{out}");
     let mut c = env.cmd();
     c.env_remove("PLEDGER_LEDGER").args(["verify", "--bundle", "b.jsonl", "--strict"]);
     let out = c.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A bundle stores nothing beside its entries, and its report says nothing of stored keys.
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("every rule, every leaf; root"), "{report}");
 
     // psi's pledge, entry 10, signed again by psi with an R of mixed order; the log key (dns's)
     // signs both checkpoints again over the new roots, as a log operator could.

@@ -135,7 +135,8 @@ pub enum Command {
         add: Option<PathBuf>,
     },
     /// Verify everything from the raw entries: every signature, every rule, every leaf, the root,
-    /// the checkpoints. With --bundle, a bundle and no ledger; with --proof, one proof.
+    /// the checkpoints, and every key the ledger stores beside them. With --bundle, a bundle and
+    /// no ledger; with --proof, one proof.
     Verify(VerifyArgs),
     /// Print an inclusion or consistency proof, as JSON.
     Prove {

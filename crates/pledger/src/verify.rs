@@ -157,8 +157,10 @@ pub fn verify(g: &Global, a: &VerifyArgs) -> Result<()> {
         Signatures::Batched => "every signature in batches",
         Signatures::Strict => "every signature alone, strictly",
     };
+    // A ledger's stored keys are compared too; a bundle has none.
+    let stored = if a.bundle.is_some() { "" } else { ", every stored key" };
     let mut report = vec![format!(
-        "verified {size} entries of {}: {how}, every rule, every leaf; root {}",
+        "verified {size} entries of {}: {how}, every rule, every leaf{stored}; root {}",
         audited.origin,
         b64(&audited.auditor.root())
     )];
