@@ -163,9 +163,9 @@ pub fn repair(db: &sled::Db, path: &Path, called: Called) -> Result<u64> {
     wanted(called)?.into_par_iter().map(|(prefix, wanted)| repair_prefix(db, path, prefix, wanted, BATCH)).sum()
 }
 
-/// What each compared prefix should hold, the largest first. Pledges, fulfillments, event ids,
-/// the member index and tree nodes — most of the keys — are encoded as the walk reaches them,
-/// from the state's records put in key order; the rest are made and sorted here.
+/// What each compared prefix should hold, in [`DERIVED`]'s order. Pledges, fulfillments, event
+/// ids, short ids, the member index and tree nodes — most of the keys — are encoded as the walk
+/// reaches them, from the state's records put in key order; the rest are made and sorted here.
 fn wanted(called: Called) -> Result<Vec<(u8, Wanted)>> {
     let Called { state, mut nodes, tallies, index } = called;
     let pair = |(key, value): (Key, Vec<u8>)| (key.bytes(), value);
