@@ -302,10 +302,22 @@ impl Ledger {
         derived::first_difference(&self.db, &self.path, derived::Called { state, nodes, tallies, index })
     }
 
-    /// The first key pledger never writes — an entry beyond the head's size, or a key under no
-    /// prefix of its own — named for a person ("entry 63, beyond the 63 entries its head
-    /// counts").
+    /// The first key or mark pledger never writes — a mark holding another value, an entry
+    /// beyond the head's size, or a key under no prefix of its own — named for a person ("entry
+    /// 63, beyond the 63 entries its head counts").
     pub fn first_stray(&self) -> Result<Option<String>> {
+        // The marks hold what pledger writes in them (`1` in `T`: the tallies' first layout).
+        let marks: [(Key, &str, &[&[u8]]); 2] =
+            [(Key::Indexed, "member index", &[b"1"]), (Key::Tallied, "tallies", &[TALLIES_LAYOUT, b"1"])];
+        for (key, name, written) in marks {
+            match self.db.get(key.bytes()).map_err(|e| StoreError::sled(&self.path, e))? {
+                Some(v) if !written.contains(&v.as_ref()) => {
+                    let v = String::from_utf8_lossy(&v);
+                    return Ok(Some(format!("the {name} mark {v:?}, a value pledger never writes")));
+                }
+                _ => {}
+            }
+        }
         let size = self.size();
         Ok(derived::first_stray(&self.db, &self.path, size)?.map(|k| match k.first() {
             Some(&keys::ENTRY) => format!("{}, beyond the {size} entries its head counts", keys::describe(&k)),
