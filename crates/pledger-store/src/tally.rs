@@ -269,8 +269,10 @@ impl Ledger {
         crate::tallies_mark(&self.db, &self.path)
     }
 
-    /// Every tally stored, and every cell's members, as `verify` compares them with the entries'.
-    pub fn stored_tallies(&self) -> Result<(Tallies, CellsMembers)> {
+    /// Every tally stored, and every cell's members, decoded (the store's tests compare them with
+    /// a replay's; `verify` compares the stored bytes, `derived`).
+    #[cfg(test)]
+    pub(crate) fn stored_tallies(&self) -> Result<(Tallies, CellsMembers)> {
         let mut t = Tallies::default();
         let mut cells = BTreeMap::new();
         let roster = Roster::of(&self.members()?);
