@@ -363,9 +363,26 @@ type Alteration<'a> = Box<dyn Fn(&sled::Db) + 'a>;
 
 /// Opens the ledger's sled tree directly, as something other than pledger would.
 fn behind_the_back(env: &Env, change: impl FnOnce(&sled::Db)) {
-    let db = pledger_store::config(&env.ledger).open().unwrap();
+    let db = open_directly(env);
     change(&db);
     db.flush().unwrap();
+}
+
+/// The ledger's sled tree, opened directly. A handle dropped just before may still hold sled's
+/// file lock for a moment (its threads let go of it), so a refused open is tried again, within
+/// ten seconds.
+fn open_directly(env: &Env) -> sled::Db {
+    let start = std::time::Instant::now();
+    loop {
+        match pledger_store::config(&env.ledger).open() {
+            Ok(db) => return db,
+            Err(e) if start.elapsed() < std::time::Duration::from_secs(10) => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("the ledger could not be opened directly: {e}"),
+        }
+    }
 }
 
 #[test]
@@ -562,7 +579,7 @@ fn tallies_of_an_earlier_layout_are_set_aside_and_rewritten_by_rebuild() {
     assert_eq!(answers(&env), before);
     // Rebuilt, it carries this version's mark: an older pledger refuses it as a format it does
     // not know, rather than misreading its coverage cells.
-    let db = pledger_store::config(&env.ledger).open().unwrap();
+    let db = open_directly(&env);
     assert_eq!(db.get(b"v").unwrap().unwrap().as_ref(), b"pledger-ledger-2");
 }
 
@@ -571,7 +588,7 @@ fn a_coverage_cell_altered_behind_pledgers_back_is_refused_in_one_line_and_rebui
     let env = common::demo();
     let before = env.ok(&["coverage", "--format", "json"]);
     let cells: Vec<sled::IVec> = {
-        let db = pledger_store::config(&env.ledger).open().unwrap();
+        let db = open_directly(&env);
         db.scan_prefix(b"W").keys().map(|k| k.unwrap()).collect()
     };
     assert!(cells.len() > 3, "{} cells", cells.len());
@@ -754,12 +771,10 @@ fn strict_verification_refuses_what_a_batch_lets_through() {
 #[test]
 fn an_entry_beyond_the_heads_size_is_named_and_never_adopted_quietly() {
     let env = common::demo();
-    let size = {
-        let db = pledger_store::config(&env.ledger).open().unwrap();
-        db.scan_prefix(b"e").count() as u64
-    };
     // A copy of the last line, put where the next entry would go.
+    let mut size = 0;
     behind_the_back(&env, |db| {
+        size = db.scan_prefix(b"e").count() as u64;
         let last = db.get([&b"e"[..], &(size - 1).to_be_bytes()].concat()).unwrap().unwrap();
         db.insert([&b"e"[..], &size.to_be_bytes()].concat(), last).unwrap();
     });
