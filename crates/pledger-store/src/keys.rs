@@ -255,13 +255,18 @@ pub fn fulfillment(f: &FulfillmentRecord) -> (Key, Vec<u8>) {
     (Key::Fulfillment(f.id), super::encode(f))
 }
 
+/// The kind of numbered record whose short ids begin with `letter` (`P`, `F`, `A`, `M`, `W`).
+fn numbered_kind(letter: u8) -> Option<Numbered> {
+    Numbered::ALL.into_iter().find(|k| k.prefix() as u8 == letter)
+}
+
 /// Keys an earlier pledger wrote that pledger neither writes nor reads any more: tree nodes
 /// below [`STORED_LEVEL`] and the short ids of pledges and fulfillments. `verify` passes over
 /// them; `rebuild` removes them.
 pub fn inert(key: &[u8]) -> bool {
     match key {
         [b'n', level, ..] => *level < STORED_LEVEL,
-        [b's', letter, ..] => Numbered::ALL.into_iter().any(|k| k.prefix() as u8 == *letter && !numbered_key(k)),
+        [b's', letter, ..] => numbered_kind(*letter).is_some_and(|k| !numbered_key(k)),
         _ => false,
     }
 }
@@ -280,9 +285,7 @@ pub fn describe(key: &[u8]) -> String {
         [CATEGORY, rest @ ..] => Some(format!("category {}", text(rest))),
         [PLEDGE, rest @ ..] => be_u64(rest).map(|n| format!("pledge {}", PledgeId(n))),
         [FULFILLMENT, rest @ ..] => be_u64(rest).map(|n| format!("fulfillment {}", FulfillmentId(n))),
-        [b's', letter, rest @ ..] => Numbered::ALL
-            .into_iter()
-            .find(|k| k.prefix() as u8 == *letter)
+        [b's', letter, rest @ ..] => numbered_kind(*letter)
             .zip(be_u64(rest))
             .map(|(kind, n)| format!("entry number of {}", ShortId::new(kind, n))),
         [b'i', rest @ ..] => <[u8; 16]>::try_from(rest).ok().map(|id| format!("index of event {}", EventId(id))),

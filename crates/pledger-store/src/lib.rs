@@ -43,6 +43,12 @@ const EARLIER_FORMAT: &[u8] = b"pledger-ledger-1";
 /// as one without tallies until `rebuild` rewrites them.
 const TALLIES_LAYOUT: &[u8] = b"2";
 
+/// The tallies' first layout (coverage cells listing member ids), read as [`TalliesMark::Older`].
+const EARLIER_TALLIES_LAYOUT: &[u8] = b"1";
+
+/// What the member index's mark (`I`) holds once every pledge is in the index.
+const INDEXED: &[u8] = b"1";
+
 /// What a store says of its tallies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TalliesMark {
@@ -196,7 +202,7 @@ impl Ledger {
         }
         let db = open_db(path, CACHE_BYTES, Duration::ZERO, &mut || true)?;
         db.insert(Key::Version.bytes(), FORMAT).map_err(|e| StoreError::sled(path, e))?;
-        db.insert(Key::Indexed.bytes(), b"1".as_slice()).map_err(|e| StoreError::sled(path, e))?;
+        db.insert(Key::Indexed.bytes(), INDEXED).map_err(|e| StoreError::sled(path, e))?;
         db.insert(Key::Tallied.bytes(), TALLIES_LAYOUT).map_err(|e| StoreError::sled(path, e))?;
         db.flush().map_err(|e| StoreError::sled(path, e))?;
         Ok(Ledger::of(db, path, StoredHead::default(), true, false))
@@ -306,9 +312,11 @@ impl Ledger {
     /// beyond the head's size, or a key under no prefix of its own — named for a person ("entry
     /// 63, beyond the 63 entries its head counts").
     pub fn first_stray(&self) -> Result<Option<String>> {
-        // The marks hold what pledger writes in them (`1` in `T`: the tallies' first layout).
-        let marks: [(Key, &str, &[&[u8]]); 2] =
-            [(Key::Indexed, "member index", &[b"1"]), (Key::Tallied, "tallies", &[TALLIES_LAYOUT, b"1"])];
+        // The marks hold what pledger writes in them.
+        let marks: [(Key, &str, &[&[u8]]); 2] = [
+            (Key::Indexed, "member index", &[INDEXED]),
+            (Key::Tallied, "tallies", &[TALLIES_LAYOUT, EARLIER_TALLIES_LAYOUT]),
+        ];
         for (key, name, written) in marks {
             match self.db.get(key.bytes()).map_err(|e| StoreError::sled(&self.path, e))? {
                 Some(v) if !written.contains(&v.as_ref()) => {
@@ -553,7 +561,7 @@ impl Ledger {
         let head = StoredHead { state: state.head.clone(), frontier };
         let mut batch = sled::Batch::default();
         let marks = [
-            (Key::Indexed, b"1".to_vec()),
+            (Key::Indexed, INDEXED.to_vec()),
             (Key::Tallied, TALLIES_LAYOUT.to_vec()),
             (Key::Version, FORMAT.to_vec()),
             (Key::Head, encode(&head)),
