@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod batch;
 pub mod bundle;
 pub mod check;
 pub mod checkpoint;
