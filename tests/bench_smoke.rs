@@ -16,6 +16,7 @@ fn the_benchmark_measures_every_figure_at_a_small_size() {
     let names: Vec<&str> = report.rows.iter().map(|row| row[0].as_str()).collect();
     for want in [
         "Ed25519 batch verification",
+        "pledger's batch verification (one key's terms added)",
         "sled inserts",
         "bulk submit",
         "bytes on disk per event",

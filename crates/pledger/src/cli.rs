@@ -267,7 +267,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "VKEY")]
     pub witness: Vec<String>,
     /// Check each signature alone with strict Ed25519 verification, exactly as append does
-    /// (about two and a half times as long), instead of in batches.
+    /// (about three times as long), instead of in batches.
     #[arg(long, conflicts_with = "proof")]
     pub strict: bool,
 }
