@@ -30,12 +30,16 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha512};
 
-/// The process's key for drawing the batch coefficients.
+/// The process's key for drawing the batch coefficients. Should the operating system give no
+/// randomness, the key stays zero and the coefficients are drawn from the batch's inputs alone,
+/// as ed25519-dalek draws them.
 fn coefficient_key() -> &'static [u8; 32] {
     static KEY: OnceLock<[u8; 32]> = OnceLock::new();
     KEY.get_or_init(|| {
         let mut key = [0u8; 32];
-        OsRng.fill_bytes(&mut key);
+        if OsRng.try_fill_bytes(&mut key).is_err() {
+            key = [0u8; 32];
+        }
         key
     })
 }
