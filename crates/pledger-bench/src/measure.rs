@@ -238,8 +238,8 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
             Ok((e.signed_bytes(), sig, keys[kid]))
         })
         .collect::<Res<_>>()?;
-    // In pledger's batches (the limit), and in batches of 128 (the size of earlier runs).
-    // ed25519-dalek's batch (the limit), and pledger's, which adds the terms of one key.
+    // ed25519-dalek's batch in the audit's batches (the limit) and in batches of 128 (the size of
+    // earlier runs); pledger's own, which adds the terms of one key, beside it.
     let batch_rate = |size: usize, combined: bool| {
         let t = Instant::now();
         jobs.par_chunks(size).for_each(|c| {

@@ -34,9 +34,9 @@ pub const SIG_BATCH: usize = 1024;
 /// holder built with a small-order component (rejected by `verify_strict`, which append uses)
 /// passes a batch one time in two to one in eight, by the component's order and the batch's
 /// coefficients, which are new in every process: it still proves that the holder signed, yet it
-/// is not what docs/format.md §5 allows. `Strict` checks each signature alone with `verify_strict`, exactly
-/// as append does; an audit takes a little over twice as long (a bundle of 1M events: 20 s
-/// against 8.3 s on two cores).
+/// is not what docs/format.md §5 allows. `Strict` checks each signature alone with
+/// `verify_strict`, exactly as append does; an audit takes about three times as long (a bundle
+/// of 1M events: 20 s against 7.4–8.1 s on two cores).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Signatures {
     #[default]

@@ -14,8 +14,9 @@
 //! runs over `1 + n + (distinct keys)` points instead of `1 + 2n`. The point it computes is
 //! the same, so a batch passes exactly when ed25519-dalek's would with the same `z_i`.
 //!
-//! The `z_i` are read from blake3 in keyed mode over every `k_i` and `s_i` of the batch, under
-//! a key drawn from the operating system once per process: a signer cannot know them before
+//! The `z_i` are read from blake3 in keyed mode over the batch's size, every SHA-512 value
+//! (before its reduction to `k_i`) and every `s_i`, under a key drawn from the operating system
+//! once per process: a signer cannot know them before
 //! committing to its signature (ed25519-dalek derives them from a merlin transcript of the same
 //! values; blake3 does it for a fraction of the keccak work).
 
