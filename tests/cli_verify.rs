@@ -376,8 +376,7 @@ fn open_directly(env: &Env) -> sled::Db {
     loop {
         match pledger_store::config(&env.ledger).open() {
             Ok(db) => return db,
-            Err(e) if start.elapsed() < std::time::Duration::from_secs(10) => {
-                let _ = e;
+            Err(_) if start.elapsed() < std::time::Duration::from_secs(10) => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             Err(e) => panic!("the ledger could not be opened directly: {e}"),

@@ -52,8 +52,10 @@ const DERIVED: [u8; 17] = [
 /// checkpoints.
 const KEPT: [u8; 2] = [keys::ENTRY, keys::CHECKPOINT];
 
-/// The store's single keys: its version, head and marks.
-const SINGLE: [&[u8]; 5] = [b"v", b"h", b"R", b"I", b"T"];
+/// Whether `key` is one of the store's single keys: its version, head and marks.
+fn single(key: &[u8]) -> bool {
+    [Key::Version, Key::Head, Key::Rebuilding, Key::Indexed, Key::Tallied].into_iter().any(|k| k.bytes() == key)
+}
 
 /// The first key of the store that pledger never writes: under no prefix of its own, or an entry
 /// beyond the `size` entries of the head. The entries are checked apart (the audit); this finds
@@ -74,7 +76,7 @@ fn strays<'a>(db: &'a sled::Db, path: &'a Path, size: u64) -> impl Iterator<Item
         .filter(|b| !DERIVED.contains(b) && !KEPT.contains(b))
         .flat_map(move |b| db.scan_prefix([b]).keys())
         .map(move |k| k.map(|k| k.to_vec()).map_err(sled_err))
-        .filter(|k| !matches!(k, Ok(k) if SINGLE.contains(&k.as_slice())));
+        .filter(|k| !matches!(k, Ok(k) if single(k)));
     beyond.chain(unknown)
 }
 

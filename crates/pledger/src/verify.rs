@@ -281,6 +281,12 @@ fn audit_bundle(g: &Global, path: &Path, sizes: &[u64], signatures: Signatures) 
 
 /// Audits the ledger's stored entries, and checks its stored tree, state and checkpoints
 /// against what the entries say.
+/// Moves the tree nodes the audit made since the last call into `nodes`, those the store keeps
+/// only (the levels below are most of them, and are not compared).
+fn keep_stored_nodes(auditor: &mut Auditor, nodes: &mut Vec<merkle::Node>) {
+    nodes.extend(auditor.take_nodes().into_iter().filter(|n| n.0 >= pledger_store::STORED_LEVEL));
+}
+
 fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Audited> {
     let ledger = open_with(g, Ledger::open_to_scan)?;
     let size = ledger.size();
@@ -305,11 +311,11 @@ fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Aud
             break;
         }
         auditor.feed(std::mem::take(&mut chunk)).map_err(failed)?;
-        nodes.extend(auditor.take_nodes().into_iter().filter(|n| n.0 >= pledger_store::STORED_LEVEL));
+        keep_stored_nodes(&mut auditor, &mut nodes);
         pb.set_position(auditor.size());
     }
     auditor.finish().map_err(failed)?;
-    nodes.extend(auditor.take_nodes().into_iter().filter(|n| n.0 >= pledger_store::STORED_LEVEL));
+    keep_stored_nodes(&mut auditor, &mut nodes);
     pb.finish_and_clear();
     if auditor.size() != size {
         return Err(failed(format!("the ledger says it has {size} entries but holds {}", auditor.size())));
