@@ -167,3 +167,47 @@ fn snapshot_tables_of_the_demo() {
         insta::assert_snapshot!(format!("demo_{cmd}"), out);
     }
 }
+
+#[test]
+fn totals_beyond_64_bits_are_exact_not_saturated() {
+    use pledger_core::event::{PledgeBody, Title};
+    use pledger_core::{AreaCode, Body, CategoryCode, Date, Measure, MemberId, Unit};
+    let env = common::Env::founded();
+    let signer = |member: &str| pledger_log::sign::Signer {
+        origin: common::ORIGIN.into(),
+        member: MemberId::parse(member).unwrap(),
+        key: pledger_log::keys::read_private(&env.path(&format!("{member}.key"))).unwrap(),
+    };
+    let pledge = |value: u64| {
+        Body::Pledge(PledgeBody {
+            to: MemberId::parse("dns").unwrap(),
+            category: CategoryCode::parse("funding").unwrap(),
+            areas: vec![AreaCode::parse("ML").unwrap()],
+            amount: Measure::new(value, Unit::currency("XOF").unwrap()).unwrap(),
+            due: Date::parse("2015-06-30").unwrap(),
+            title: Title::parse("Budget support").unwrap(),
+        })
+    };
+    let made = Date::parse("2014-03-01").unwrap();
+    let now = chrono::Utc::now();
+    let (psi, usaid) = (signer("psi"), signer("usaid"));
+    let max = pledger_core::measure::MAX_VALUE;
+    let mut lines: Vec<String> = (0..2100).map(|_| psi.sign(now, made, pledge(max)).to_json()).collect();
+    lines.push(usaid.sign(now, made, pledge(5)).to_json());
+    env.write("big.jsonl", &(lines.join("\n") + "\n"));
+    env.ok(&["-q", "submit", "big.jsonl"]);
+    // 2,100 × (2^53 − 1) = 18,915,118,434,956,081,100, beyond 2^64 − 1.
+    let card = env.ok(&["scorecard", "--format", "json"]);
+    assert!(card.contains(r#""words":18915118434956081100,"#), "{card}");
+    let months = env.ok(&["timeline", "--format", "json"]);
+    assert!(months.contains(r#""words":18915118434956081105,"#), "usaid's 5 counted: {months}");
+    let table = env.ok(&["status", "--format", "table"]);
+    assert!(table.contains("XOF 18,915,118,434,956,081,105"), "{table}");
+    let csv = env.ok(&["scorecard", "--format", "csv"]);
+    assert!(csv.contains(",18915118434956081100,"), "{csv}");
+    // Replayed at a size and computed from the pledges, the same figures.
+    let size = env.ok(&["log", "--format", "json"]).lines().count().to_string();
+    let at = env.ok(&["scorecard", "--format", "json", "--at", &size]);
+    assert_eq!(at, card);
+    assert!(env.ok(&["verify"]).starts_with("verified"));
+}

@@ -649,12 +649,12 @@ fn absurd_stored_tallies_are_answered_without_a_panic_and_named_by_verify() {
         t.fulfilled = u64::MAX;
         t.unsettled = u64::MAX;
         t.pledges = u64::MAX;
-        t.follow_through = u64::MAX;
+        t.follow_through = u128::MAX;
         db.insert(k, postcard::to_allocvec(&t).unwrap()).unwrap();
         let (k, _) = db.scan_prefix(b"M").next().unwrap().unwrap();
         let months: std::collections::BTreeMap<pledger_core::Unit, pledger_core::tally::MonthSums> = [(
             pledger_core::Unit::currency("XOF").unwrap(),
-            pledger_core::tally::MonthSums { words: u64::MAX, confirmed: u64::MAX, withdrawn: u64::MAX },
+            pledger_core::tally::MonthSums { words: u128::MAX, confirmed: u128::MAX, withdrawn: u128::MAX },
         )]
         .into_iter()
         .collect();

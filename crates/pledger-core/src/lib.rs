@@ -17,7 +17,7 @@ pub mod testkit;
 pub use error::{FieldError, Result, RuleError};
 pub use event::{Body, Date, Event, Kind};
 pub use ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, Numbered, PledgeId, ShortId};
-pub use measure::{Measure, Unit};
+pub use measure::{Measure, Total, Unit};
 pub use rules::{decide, signing_key};
 pub use state::{Fulfillments, Head, MemState, Outcome, Pledges, Recorded, StateView};
 pub use table::Table;

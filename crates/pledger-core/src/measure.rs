@@ -12,6 +12,11 @@ use crate::error::FieldError;
 /// it exactly. Sums are checked against it too.
 pub const MAX_VALUE: u64 = (1 << 53) - 1;
 
+/// A sum of values of one unit, in its minor units. Every value an event carries is at most
+/// [`MAX_VALUE`] and a log holds fewer than 2^64 events, so no sum of them reaches 2^117: a
+/// `Total` is exact, never saturated or wrapped, whatever the ledger.
+pub type Total = u128;
+
 /// The unit of a measure: an ISO 4217 currency, or a named unit counted in whole numbers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Unit {
@@ -94,8 +99,10 @@ impl Unit {
         Ok(value)
     }
 
-    /// Writes `value` minor units for people: `USD 12,500.50`, `40 laptops`.
-    pub fn format(&self, value: u64) -> String {
+    /// Writes `value` minor units for people: `USD 12,500.50`, `40 laptops`; a value or a
+    /// [`Total`] of them.
+    pub fn format(&self, value: impl Into<Total>) -> String {
+        let value: Total = value.into();
         match self {
             Unit::Currency(code) => format!("{code} {}", format_decimal(value, self.exponent(), true)),
             Unit::Count(unit) => format!("{} {unit}", group_thousands(&value.to_string())),
@@ -104,8 +111,8 @@ impl Unit {
 }
 
 /// `value` minor units as a plain decimal with `exp` places (`12500.50`), optionally grouped.
-pub fn format_decimal(value: u64, exp: u32, grouped: bool) -> String {
-    let digits = value.to_string();
+pub fn format_decimal(value: impl Into<Total>, exp: u32, grouped: bool) -> String {
+    let digits = value.into().to_string();
     let exp = exp as usize;
     let (whole, frac) = if exp == 0 {
         (digits, String::new())
@@ -230,10 +237,15 @@ mod tests {
     #[test]
     fn formats_for_people() {
         let usd = Unit::currency("USD").unwrap();
-        assert_eq!(usd.format(1_250_050), "USD 12,500.50");
-        assert_eq!(usd.format(5), "USD 0.05");
-        assert_eq!(Unit::currency("XOF").unwrap().format(75_000_000), "XOF 75,000,000");
-        assert_eq!(Unit::count("laptops").unwrap().format(1200), "1,200 laptops");
+        assert_eq!(usd.format(1_250_050u64), "USD 12,500.50");
+        assert_eq!(usd.format(5u64), "USD 0.05");
+        assert_eq!(Unit::currency("XOF").unwrap().format(75_000_000u64), "XOF 75,000,000");
+        assert_eq!(Unit::count("laptops").unwrap().format(1200u64), "1,200 laptops");
+        // A total beyond 64 bits: 2,100 pledges of 2^53 − 1.
+        assert_eq!(
+            Unit::currency("XOF").unwrap().format(2100 * Total::from(MAX_VALUE)),
+            "XOF 18,915,118,434,956,081,100"
+        );
     }
 
     #[test]

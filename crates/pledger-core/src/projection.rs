@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::event::{Date, Level, MemberKind, Name, Title};
 use crate::ids::{AreaCode, CategoryCode, MemberId, PledgeId};
-use crate::measure::Unit;
+use crate::measure::{Total, Unit};
 use crate::state::{AreaRecord, DeliveryStatus, FulfillmentRecord, Fulfillments, MemberRecord, PledgeRecord};
 use crate::tally::{ByMember, CellsMembers, DueCount, Facts, MemberTally, MonthSums, Tallies};
 
@@ -235,10 +235,23 @@ pub fn reads_fulfillments_at_head(p: &PledgeRecord) -> bool {
 
 /// `min(1, part / whole)` in parts per million, rounded down; 0 when `whole` is 0.
 pub fn ratio_ppm(part: u64, whole: u64) -> u64 {
+    ratio_of_totals_ppm(Total::from(part), Total::from(whole))
+}
+
+/// [`ratio_ppm`] of two [`Total`]s, exact for any totals of a ledger (below 2^117).
+pub fn ratio_of_totals_ppm(part: Total, whole: Total) -> u64 {
     if whole == 0 {
         return 0;
     }
-    ((u128::from(part) * u128::from(PPM) / u128::from(whole)) as u64).min(PPM)
+    if part >= whole {
+        return PPM;
+    }
+    // part × 10^6 may not fit in 128 bits; part × 10^3 does (part < 2^117), and
+    // ⌊part·10^6 / whole⌋ = 10^3·q + ⌊10^3·r / whole⌋ where part·10^3 = q·whole + r.
+    let scaled = part * 1000;
+    let (q, r) = (scaled / whole, scaled % whole);
+    let ppm = q * 1000 + r * 1000 / whole;
+    u64::try_from(ppm).expect("a share below one is below a million parts").min(PPM)
 }
 
 /// A ratio in parts per million as a percentage with one decimal, rounded half up: `83.3%`.
@@ -254,10 +267,10 @@ pub struct UnitSums {
     pub currency: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
-    pub words: u64,
-    pub withdrawn: u64,
-    pub claimed: u64,
-    pub confirmed: u64,
+    pub words: Total,
+    pub withdrawn: Total,
+    pub claimed: Total,
+    pub confirmed: Total,
     #[serde(skip)]
     pub measure: Option<Unit>,
 }
@@ -338,7 +351,8 @@ pub fn scorecard_of(
         }
         let future = not_past_due.get(&m.id).copied().unwrap_or_default();
         let n = t.pledges;
-        let mean = |sum: u64| sum.checked_div(n).unwrap_or(0);
+        // A mean of parts per million is at most a million.
+        let mean = |sum: Total| sum.checked_div(Total::from(n)).map_or(0, |m| u64::try_from(m).unwrap_or(PPM));
         // Saturating throughout: the totals may come from a store altered behind pledger's back,
         // which `verify` names; a query must still answer.
         let judged = t.fulfilled.saturating_add(t.unsettled.saturating_sub(future.unsettled));
@@ -690,13 +704,13 @@ pub struct MonthRow {
     /// Members who had made a pledge by the end of the month (any unit).
     pub members: u64,
     /// Words added: pledges made and increases.
-    pub words: u64,
+    pub words: Total,
     /// Deliveries made this month that are confirmed (as of the horizon).
-    pub confirmed: u64,
-    pub withdrawn: u64,
-    pub words_total: u64,
-    pub confirmed_total: u64,
-    pub withdrawn_total: u64,
+    pub confirmed: Total,
+    pub withdrawn: Total,
+    pub words_total: Total,
+    pub confirmed_total: Total,
+    pub withdrawn_total: Total,
     #[serde(skip)]
     pub measure: Unit,
 }
@@ -723,7 +737,7 @@ pub fn timeline_of(
     cells.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let firsts: Vec<&String> = first.values().collect();
     let mut out = Vec::new();
-    let mut totals: BTreeMap<&Unit, (u64, u64, u64)> = BTreeMap::new();
+    let mut totals: BTreeMap<&Unit, (Total, Total, Total)> = BTreeMap::new();
     for (unit, m, s) in cells {
         let t = totals.entry(unit).or_default();
         // Saturating: the sums may come from an altered store (see `scorecard_of`).

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Date;
 use crate::ids::{AreaCode, CategoryCode, MemberId};
-use crate::measure::Unit;
+use crate::measure::{Total, Unit};
 use crate::projection::{self, Horizon, PledgeState, PledgeStatus};
 use crate::state::{Fulfillments, MemState, PledgeRecord};
 
@@ -58,18 +58,18 @@ pub struct MonthFacts {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MonthSums {
     /// Words added: pledges made and increases.
-    pub words: u64,
+    pub words: Total,
     /// Deliveries made that month that are confirmed.
-    pub confirmed: u64,
-    pub withdrawn: u64,
+    pub confirmed: Total,
+    pub withdrawn: Total,
 }
 
 impl MonthSums {
     /// Adds `by` to these sums, or takes it away (see [`bump`]).
     fn change(&mut self, by: &MonthSums, add: bool) {
-        bump(&mut self.words, by.words, add);
-        bump(&mut self.confirmed, by.confirmed, add);
-        bump(&mut self.withdrawn, by.withdrawn, add);
+        bump_total(&mut self.words, by.words, add);
+        bump_total(&mut self.confirmed, by.confirmed, add);
+        bump_total(&mut self.withdrawn, by.withdrawn, add);
     }
 }
 
@@ -87,18 +87,18 @@ impl MonthFacts {
             return None;
         }
         let mut months: BTreeMap<String, MonthSums> = BTreeMap::new();
-        months.entry(month(p.made)).or_default().words += p.original;
+        months.entry(month(p.made)).or_default().words += Total::from(p.original);
         for a in p.amendments.iter().filter(|a| h.sees(a.date)) {
             if let Some(inc) = a.increase {
-                months.entry(month(a.date)).or_default().words += inc;
+                months.entry(month(a.date)).or_default().words += Total::from(inc);
             }
         }
         for w in p.withdrawals.iter().filter(|w| h.sees(w.date)) {
-            months.entry(month(w.date)).or_default().withdrawn += w.value;
+            months.entry(month(w.date)).or_default().withdrawn += Total::from(w.value);
         }
         for f in p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered)) {
             if f.status_as_of(h.as_of) == crate::state::DeliveryStatus::Confirmed {
-                months.entry(month(f.delivered)).or_default().confirmed += f.value;
+                months.entry(month(f.delivered)).or_default().confirmed += Total::from(f.value);
             }
         }
         Some(MonthFacts { made: month(p.made), months })
@@ -140,10 +140,10 @@ impl Facts {
 /// Sums of one unit, in its minor units.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sums {
-    pub words: u64,
-    pub withdrawn: u64,
-    pub claimed: u64,
-    pub confirmed: u64,
+    pub words: Total,
+    pub withdrawn: Total,
+    pub claimed: Total,
+    pub confirmed: Total,
 }
 
 /// One member's pledges, summed.
@@ -152,9 +152,9 @@ pub struct MemberTally {
     pub pledges: u64,
     /// Sums over its pledges of min(1, confirmed ÷ words), of min(1, claimed ÷ words) and of
     /// withdrawn ÷ words, in parts per million.
-    pub follow_through: u64,
-    pub claimed_rate: u64,
-    pub withdrawn_share: u64,
+    pub follow_through: Total,
+    pub claimed_rate: Total,
+    pub withdrawn_share: Total,
     pub fulfilled: u64,
     pub on_time: u64,
     /// Days late → pledges fulfilled that late.
@@ -216,6 +216,12 @@ pub struct Tallies {
 /// Adds `by` to `v`, or takes it away; totals that would go below zero stop at zero (only an
 /// altered store can ask that, and `verify` names it).
 fn bump(v: &mut u64, by: u64, add: bool) {
+    *v = if add { v.saturating_add(by) } else { v.saturating_sub(by) };
+}
+
+/// [`bump`] for a [`Total`], which no sum of a ledger's values can overflow.
+fn bump_total(v: &mut Total, by: impl Into<Total>, add: bool) {
+    let by = by.into();
     *v = if add { v.saturating_add(by) } else { v.saturating_sub(by) };
 }
 
@@ -299,9 +305,9 @@ impl Tallies {
     fn change(&mut self, f: &Facts, add: bool) {
         let m = self.members.entry(f.pledger.clone()).or_default();
         bump(&mut m.pledges, 1, add);
-        bump(&mut m.follow_through, projection::ratio_ppm(f.confirmed, f.words), add);
-        bump(&mut m.claimed_rate, projection::ratio_ppm(f.claimed, f.words), add);
-        bump(&mut m.withdrawn_share, projection::ratio_ppm(f.withdrawn, f.words), add);
+        bump_total(&mut m.follow_through, projection::ratio_ppm(f.confirmed, f.words), add);
+        bump_total(&mut m.claimed_rate, projection::ratio_ppm(f.claimed, f.words), add);
+        bump_total(&mut m.withdrawn_share, projection::ratio_ppm(f.withdrawn, f.words), add);
         bump(&mut m.fulfilled, u64::from(f.fulfilled), add);
         bump(&mut m.on_time, u64::from(f.on_time), add);
         if let Some(days) = f.late_days {
@@ -314,10 +320,10 @@ impl Tallies {
         bump(&mut m.unsettled, u64::from(!f.fulfilled), add);
         bump(&mut m.open, u64::from(f.open), add);
         let s = m.sums.entry(f.measure.clone()).or_default();
-        bump(&mut s.words, f.words, add);
-        bump(&mut s.withdrawn, f.withdrawn, add);
-        bump(&mut s.claimed, f.claimed, add);
-        bump(&mut s.confirmed, f.confirmed, add);
+        bump_total(&mut s.words, f.words, add);
+        bump_total(&mut s.withdrawn, f.withdrawn, add);
+        bump_total(&mut s.claimed, f.claimed, add);
+        bump_total(&mut s.confirmed, f.confirmed, add);
         if *s == Sums::default() {
             m.sums.remove(&f.measure);
         }

@@ -215,7 +215,7 @@ fn timeline_by_hand() {
     let l = ledger();
     let pledges: Vec<_> = l.state.pledges.values().collect();
     let rows = timeline(&pledges, &l.state.fulfillments, &Horizon::head(d("2015-01-31")));
-    type Row = (String, u64, u64, u64, u64, u64, u64, u64);
+    type Row = (String, u64, u128, u128, u128, u128, u128, u128);
     let xof: Vec<Row> = rows
         .iter()
         .filter(|r| r.currency.as_deref() == Some("XOF"))
@@ -247,7 +247,7 @@ fn timeline_by_hand() {
             ("2014-08".into(), 2, 0, 400, 0, 3800, 1000, 500),
         ]
     );
-    let lap: Vec<(String, u64, u64)> =
+    let lap: Vec<(String, u128, u128)> =
         rows.iter().filter(|r| r.unit.is_some()).map(|r| (r.month.clone(), r.words, r.confirmed)).collect();
     assert_eq!(lap, [("2014-02".into(), 10, 0), ("2014-05".into(), 0, 10)]);
     // As of 03-04, F1's confirmation (03-05) is not yet known.

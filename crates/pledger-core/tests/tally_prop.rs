@@ -65,10 +65,10 @@ fn naive_scorecard(statuses: &[PledgeStatus], members: &[MemberRecord], always: 
                 let (currency, unit) = unit_fields(&s.measure);
                 UnitSums { currency, unit, measure: Some(s.measure.clone()), ..UnitSums::default() }
             });
-            e.words += s.words;
-            e.withdrawn += s.withdrawn;
-            e.claimed += s.claimed;
-            e.confirmed += s.confirmed;
+            e.words += u128::from(s.words);
+            e.withdrawn += u128::from(s.withdrawn);
+            e.claimed += u128::from(s.claimed);
+            e.confirmed += u128::from(s.confirmed);
         }
         out.push(MemberScore {
             member: m.id.clone(),
@@ -178,31 +178,31 @@ fn projection_depth_of(areas: &[AreaRecord], code: &AreaCode) -> usize {
 /// something happened in that unit, with running totals.
 fn naive_timeline(pledges: &[&PledgeRecord], fulfillments: &Fulfillments, h: &Horizon) -> Vec<MonthRow> {
     // (unit, month) → (words, confirmed, withdrawn)
-    let mut cells: BTreeMap<(&Unit, String), (u64, u64, u64)> = BTreeMap::new();
+    let mut cells: BTreeMap<(&Unit, String), (u128, u128, u128)> = BTreeMap::new();
     let mut first_pledge: BTreeMap<&MemberId, String> = BTreeMap::new();
     for p in pledges.iter().filter(|p| h.sees(p.made)) {
         let f = first_pledge.entry(&p.pledger).or_insert_with(|| month_of(p.made));
         if month_of(p.made) < *f {
             *f = month_of(p.made);
         }
-        cells.entry((&p.unit, month_of(p.made))).or_default().0 += p.original;
+        cells.entry((&p.unit, month_of(p.made))).or_default().0 += u128::from(p.original);
         for a in p.amendments.iter().filter(|a| h.sees(a.date)) {
             if let Some(inc) = a.increase {
-                cells.entry((&p.unit, month_of(a.date))).or_default().0 += inc;
+                cells.entry((&p.unit, month_of(a.date))).or_default().0 += u128::from(inc);
             }
         }
         for w in p.withdrawals.iter().filter(|w| h.sees(w.date)) {
-            cells.entry((&p.unit, month_of(w.date))).or_default().2 += w.value;
+            cells.entry((&p.unit, month_of(w.date))).or_default().2 += u128::from(w.value);
         }
         for f in p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered)) {
             if f.status_as_of(h.as_of) == DeliveryStatus::Confirmed {
-                cells.entry((&p.unit, month_of(f.delivered))).or_default().1 += f.value;
+                cells.entry((&p.unit, month_of(f.delivered))).or_default().1 += u128::from(f.value);
             }
         }
     }
     let firsts: Vec<&String> = first_pledge.values().collect();
     let mut out = Vec::new();
-    let mut totals: BTreeMap<&Unit, (u64, u64, u64)> = BTreeMap::new();
+    let mut totals: BTreeMap<&Unit, (u128, u128, u128)> = BTreeMap::new();
     for ((unit, m), (w, c, x)) in cells {
         let t = totals.entry(unit).or_default();
         t.0 += w;

@@ -186,7 +186,7 @@ fn print(grid: &Grid, format: Format) -> Result<()> {
 }
 
 /// A value for a table (`XOF 1,500,000`) or a spreadsheet (`1500000`, unit in its own column).
-fn value(u: &Unit, v: u64, format: Format) -> String {
+fn value(u: &Unit, v: impl Into<pledger_core::Total>, format: Format) -> String {
     match format {
         Format::Csv => format_decimal(v, u.exponent(), false),
         _ => u.format(v),
@@ -215,12 +215,12 @@ fn print_status(rows: &[PledgeStatus], f: Format) -> Result<()> {
             "outstanding", "due", "state",
         ]
     });
-    let mut totals: BTreeMap<Unit, [u64; 5]> = BTreeMap::new();
+    let mut totals: BTreeMap<Unit, [pledger_core::Total; 5]> = BTreeMap::new();
     for s in rows {
         let u = &s.measure;
         let t = totals.entry(u.clone()).or_default();
         for (i, v) in [s.words, s.withdrawn, s.claimed, s.confirmed, s.outstanding].into_iter().enumerate() {
-            t[i] += v;
+            t[i] += pledger_core::Total::from(v);
         }
         let areas = s.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(",");
         if f == Format::Csv {
@@ -313,7 +313,7 @@ fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
         "words", "confirmed",
     ]);
     for m in card {
-        let sums = |pick: &dyn Fn(&projection::UnitSums) -> u64| {
+        let sums = |pick: &dyn Fn(&projection::UnitSums) -> pledger_core::Total| {
             m.sums
                 .iter()
                 .filter_map(|s| s.measure.as_ref().map(|u| value(u, pick(s), f)))

@@ -175,7 +175,9 @@ fn timeline_section(h: &mut String, months: &[projection::MonthRow]) {
             units.push(&r.measure);
         }
     }
-    let total = |u: &pledger_core::Unit| months.iter().filter(|r| &r.measure == u).map(|r| r.words).sum::<u64>();
+    let total = |u: &pledger_core::Unit| {
+        months.iter().filter(|r| &r.measure == u).map(|r| r.words).sum::<pledger_core::Total>()
+    };
     units.sort_by(|a, b| total(b).cmp(&total(a)).then(a.cmp(b)));
     if units.is_empty() {
         h.push_str("<p>No pledges yet.</p>\n");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use pledger_core::projection::{AreaCoverage, Coverage, MemberScore, MonthRow};
-use pledger_core::Unit;
+use pledger_core::{Total, Unit};
 
 /// Text made safe for HTML and SVG, in element content and quoted attributes alike.
 pub fn esc(s: &str) -> String {
@@ -126,9 +126,9 @@ fn month_index(m: &str) -> Option<i64> {
 }
 
 /// A value in major units, short: `1.2M`, `450k`, `37`.
-fn compact(u: &Unit, v: u64) -> String {
-    let major = v / 10u64.pow(u.exponent());
-    let short = |n: u64, div: u64, suffix: &str| {
+fn compact(u: &Unit, v: Total) -> String {
+    let major = v / 10u128.pow(u.exponent());
+    let short = |n: Total, div: Total, suffix: &str| {
         let tenths = (n * 10 + div / 2) / div;
         if tenths.is_multiple_of(10) || tenths >= 1000 {
             format!("{}{suffix}", tenths / 10)
@@ -162,10 +162,11 @@ pub fn timeline(u: &Unit, rows: &[&MonthRow]) -> String {
         .unwrap_or(1)
         .max(1);
     let x = |i: i64| LEFT + (i - first) * PW / (last - first);
-    let y = |v: u64| TOP + PH - (u128::from(v) * PH as u128 / u128::from(max)) as i64;
+    // v ≤ max < 2^117, so v × PH fits.
+    let y = |v: Total| TOP + PH - (v * PH as Total / max) as i64;
     let (end_words, end_conf, end_wd) =
         points.last().map(|(_, r)| (r.words_total, r.confirmed_total, r.withdrawn_total)).unwrap_or_default();
-    let share = end_conf.saturating_mul(MILLION).checked_div(end_words).unwrap_or(0);
+    let share = pledger_core::projection::ratio_of_totals_ppm(end_conf, end_words);
     let mut s = String::new();
     let _ = write!(
         s,
@@ -177,7 +178,7 @@ pub fn timeline(u: &Unit, rows: &[&MonthRow]) -> String {
         p = crate::report::pct_text(share),
         wd = esc(&u.format(end_wd)),
     );
-    for k in 0..=4u64 {
+    for k in 0..=4 {
         let v = max * k / 4;
         let _ = writeln!(
             s,
@@ -212,7 +213,7 @@ pub fn timeline(u: &Unit, rows: &[&MonthRow]) -> String {
             esc(&points[0].1.month)
         );
     }
-    type Series = (&'static str, fn(&MonthRow) -> u64, &'static str);
+    type Series = (&'static str, fn(&MonthRow) -> Total, &'static str);
     let series: [Series; 3] = [
         ("words", |r| r.words_total, ""),
         ("confirmed", |r| r.confirmed_total, ""),
