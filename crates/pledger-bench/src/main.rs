@@ -1,7 +1,7 @@
 //! `pledger-bench`: generates a realistic signed ledger and measures pledger on it — bulk submit,
 //! single durable writes, verify (ledger and bundle), rebuild, head queries in-process and as
 //! processes, `--at` and `--as-of` queries, bytes on disk, peak memory — each beside the raw
-//! limit measured in the same run (Ed25519 batch verification on every core, sled inserts with a
+//! limit measured in the same run (exact Ed25519 verification on every core, sled inserts with a
 //! flush per 1,000, blake3 and serde_json over the same bytes). Prints a Markdown report.
 //!
 //! `cargo run --release -p pledger-bench -- run --events 1000000`

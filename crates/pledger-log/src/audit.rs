@@ -1,5 +1,5 @@
 //! A full audit of a log from its raw entry lines: every line parsed, every rule applied with
-//! the same code as append, every signature verified (in batches, on every core), every leaf
+//! the same code as append, every signature verified exactly (each alone, on every core), every leaf
 //! hashed into the tree. Streaming: memory holds the ledger's state and at most three chunks of
 //! lines (one being parsed, one applied, one whose signatures are being checked), never the
 //! whole log. [`Auditor::finish`] applies the last chunk and waits for the last verdict.
@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::mpsc::{sync_channel, Receiver};
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::Signature;
 use pledger_core::event::PublicKey;
 use pledger_core::{decide, signing_key, Event, MemState, Recorded};
 use rayon::prelude::*;
@@ -18,30 +18,21 @@ use crate::entry::Entry;
 use crate::error::LogError;
 use crate::merkle::{leaf_hash, Blake3, Frontier, Hash, Node};
 
-/// Signatures verified together in one batch. A larger batch shares more of the multiscalar
-/// multiplication: on 2 cores, ed25519-dalek's `verify_batch` checks 165k signatures/s in
-/// batches of 128, 193–203k/s in batches of 1,024, little more beyond; [`crate::batch`], which
-/// adds the terms of one key, 256k/s in batches of 1,024 on the benchmark's ledger. A chunk of
-/// lines (4,096 or 8,192) still makes four or eight batches for the pool.
-pub const SIG_BATCH: usize = 1024;
+/// Signatures checked together on one of the pool's threads.
+pub const SIG_CHUNK: usize = 1024;
 
-/// How an audit checks signatures.
+/// How an audit checks signatures. Either way each signature is checked alone, with the
+/// verdict of ed25519-dalek's `verify_strict`, the check append makes (docs/format.md §5):
+/// nothing random takes part, and a verdict never depends on the run.
 ///
-/// `Batched` (the default) verifies them with [`crate::batch::verify_batch`], a random linear
-/// combination of the verification equations (ed25519-dalek's, with the terms of one key
-/// added): it accepts every signature that strict verification accepts and refuses every
-/// forgery, but it is not exactly strict verification. A signature whose `R` its own key's
-/// holder built with a small-order component (rejected by `verify_strict`, which append uses)
-/// passes a batch one time in two to one in eight, by the component's order and the batch's
-/// coefficients, which are new in every process: it still proves that the holder signed, yet it
-/// is not what docs/format.md §5 allows. `Strict` checks each signature alone with
-/// `verify_strict`, exactly as append does; an audit takes about three times as long (a bundle
-/// of 1M events: 20 s against 7.4–8.1 s on two cores).
+/// `Exact` (the default) computes the check with [`crate::ed25519`], fast for keys that sign
+/// often; `Reference` calls `verify_strict` itself for every signature, about half again as
+/// long, for an auditor who wants the reference implementation's own answer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Signatures {
     #[default]
-    Batched,
-    Strict,
+    Exact,
+    Reference,
 }
 
 /// The first entry that failed, and why.
@@ -64,7 +55,7 @@ type Parsed = Result<(Entry, Event), LogError>;
 
 struct SigJob {
     seq: u64,
-    key: VerifyingKey,
+    key: std::sync::Arc<crate::ed25519::Key>,
     msg: Vec<u8>,
     sig: Signature,
 }
@@ -282,26 +273,18 @@ fn parse_chunk(base: u64, lines: &[Vec<u8>]) -> Vec<(Parsed, Hash)> {
         .collect()
 }
 
-/// Verifies signatures on every core, in batches or one by one; names the first bad one.
+/// Verifies signatures on every core, each alone; names the first bad one.
 fn check_signatures(jobs: &[SigJob], signatures: Signatures) -> Result<(), AuditFailure> {
-    let first_bad = jobs
-        .par_chunks(SIG_BATCH)
-        .filter_map(|chunk| {
-            if signatures == Signatures::Batched {
-                let msgs: Vec<&[u8]> = chunk.iter().map(|j| j.msg.as_slice()).collect();
-                let sigs: Vec<Signature> = chunk.iter().map(|j| j.sig).collect();
-                let keys: Vec<VerifyingKey> = chunk.iter().map(|j| j.key).collect();
-                if crate::batch::verify_batch(&msgs, &sigs, &keys) {
-                    return None;
-                }
-            }
-            chunk.iter().find(|j| j.key.verify_strict(&j.msg, &j.sig).is_err()).map(|j| j.seq)
-        })
-        .min();
+    let valid = |j: &SigJob| match signatures {
+        Signatures::Exact => j.key.verify(&j.msg, &j.sig),
+        Signatures::Reference => j.key.verifying_key().verify_strict(&j.msg, &j.sig).is_ok(),
+    };
+    let first_bad =
+        jobs.par_chunks(SIG_CHUNK).filter_map(|chunk| chunk.iter().find(|j| !valid(j)).map(|j| j.seq)).min();
     match first_bad {
         Some(seq) => {
             let job = jobs.iter().find(|j| j.seq == seq);
-            let key = job.map(|j| crate::keys::key_id(&j.key).to_string()).unwrap_or_default();
+            let key = job.map(|j| crate::keys::key_id(j.key.verifying_key()).to_string()).unwrap_or_default();
             Err(AuditFailure { seq, reason: format!("bad signature: does not verify under key {key}") })
         }
         None => Ok(()),
@@ -335,7 +318,7 @@ mod tests {
     }
 
     fn audit(lines: &[Vec<u8>], chunk: usize) -> Result<Auditor, AuditFailure> {
-        audit_checking(lines, chunk, Signatures::Batched)
+        audit_checking(lines, chunk, Signatures::Exact)
     }
 
     fn audit_checking(lines: &[Vec<u8>], chunk: usize, signatures: Signatures) -> Result<Auditor, AuditFailure> {
@@ -373,7 +356,7 @@ mod tests {
     #[test]
     fn strict_checking_passes_what_batches_pass_and_names_the_same_forgery() {
         let l = lines(6, 300);
-        let strict = audit_checking(&l, 64, Signatures::Strict).unwrap();
+        let strict = audit_checking(&l, 64, Signatures::Reference).unwrap();
         let batched = audit(&l, 64).unwrap();
         assert_eq!((strict.root(), strict.state()), (batched.root(), batched.state()));
         let mut forged = l.clone();
@@ -383,7 +366,7 @@ mod tests {
             forged[at] = e.to_line();
         }
         for chunk in [7, 64, 1000] {
-            let err = audit_checking(&forged, chunk, Signatures::Strict).err().unwrap();
+            let err = audit_checking(&forged, chunk, Signatures::Reference).err().unwrap();
             assert_eq!(err.seq, 41, "chunks of {chunk}: {err}");
             assert!(err.reason.starts_with("bad signature: does not verify under key "), "{err}");
             assert_eq!(audit(&forged, chunk).err().unwrap(), err, "chunks of {chunk}");

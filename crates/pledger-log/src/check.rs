@@ -2,6 +2,8 @@
 //! parse the event from its exact payload bytes, find the key the state says must have signed
 //! it, verify the signature, and apply the rules.
 
+use std::sync::Arc;
+
 use ed25519_dalek::VerifyingKey;
 use pledger_core::event::{Body, PAYLOAD_TYPE};
 use pledger_core::{decide, signing_key, Event, Outcome, Recorded, RuleError, StateView};
@@ -12,10 +14,10 @@ use crate::error::{LogError, Result};
 use crate::keys::{from_event_key, KeyCache};
 
 /// An entry whose event parsed and whose signing key is known, signature not yet verified.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Opened {
     pub recorded: Recorded,
-    pub key: VerifyingKey,
+    pub key: Arc<crate::ed25519::Key>,
 }
 
 /// Parses an envelope's event and checks the envelope's form, without any state.
@@ -86,8 +88,11 @@ pub fn check_preverified<V: StateView + ?Sized>(
 ) -> Result<(Recorded, Outcome)> {
     let opened = open_cached(view, entry, keys)?;
     let valid = match pre {
-        Some((key, valid)) if key == opened.key => valid,
-        _ => entry.envelope.verify(&opened.key),
+        Some((key, valid)) if &key == opened.key.verifying_key() => valid,
+        _ => match entry.envelope.single_signature() {
+            Ok((_, sig)) => opened.key.verify(&entry.envelope.signed_bytes(), &sig),
+            Err(_) => false,
+        },
     };
     if !valid {
         return Err(LogError::BadSignature {

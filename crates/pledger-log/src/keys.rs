@@ -21,9 +21,16 @@ fn key_err(path: &Path, reason: impl Into<String>) -> LogError {
     LogError::Key { path: path.display().to_string(), reason: reason.into() }
 }
 
-/// A fresh key from the operating system's random source.
-pub fn generate() -> SigningKey {
-    SigningKey::generate(&mut rand_core::OsRng)
+/// A fresh key from the operating system's random source; refused, never weakened, when the
+/// operating system gives no randomness.
+pub fn generate() -> Result<SigningKey> {
+    use rand_core::RngCore;
+    let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+    rand_core::OsRng.try_fill_bytes(secret.as_mut()).map_err(|e| LogError::Key {
+        path: "the operating system's random source".into(),
+        reason: format!("gave no randomness for a new key: {e}"),
+    })?;
+    Ok(SigningKey::from_bytes(&secret))
 }
 
 /// The key id of a verifying key.
@@ -117,26 +124,7 @@ pub fn from_event_key(key: &PublicKey) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&key.0).ok().filter(|k| !k.is_weak())
 }
 
-/// Public keys already decompressed and checked: decompressing a point costs more than a rule,
-/// and a ledger has a few hundred keys signing millions of events.
-#[derive(Default)]
-pub struct KeyCache(std::collections::HashMap<[u8; 32], VerifyingKey>);
-
-impl KeyCache {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// [`from_event_key`], remembered.
-    pub fn get(&mut self, key: &PublicKey) -> Option<VerifyingKey> {
-        if let Some(k) = self.0.get(&key.0) {
-            return Some(*k);
-        }
-        let k = from_event_key(key)?;
-        self.0.insert(key.0, k);
-        Some(k)
-    }
-}
+pub use crate::ed25519::KeyCache;
 
 #[cfg(test)]
 mod tests {
@@ -146,7 +134,7 @@ mod tests {
     fn keypair_round_trips_with_private_mode() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
-        let key = generate();
+        let key = generate().unwrap();
         write_keypair(&path, &key).unwrap();
         #[cfg(unix)]
         {
@@ -164,7 +152,7 @@ mod tests {
     fn refuses_world_readable_and_junk() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
-        write_keypair(&path, &generate()).unwrap();
+        write_keypair(&path, &generate().unwrap()).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -2,11 +2,11 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
-pub mod batch;
 pub mod bundle;
 pub mod check;
 pub mod checkpoint;
 pub mod dsse;
+pub mod ed25519;
 pub mod entry;
 pub mod error;
 pub mod keys;

@@ -301,8 +301,9 @@ pub struct Cast {
 }
 
 impl Cast {
-    pub fn new() -> Self {
-        Cast { keys: MEMBERS.iter().map(|(id, ..)| (m(id), keys::generate())).collect() }
+    pub fn new() -> Result<Self> {
+        let keys = MEMBERS.iter().map(|(id, ..)| Ok((m(id), keys::generate()?))).collect::<Result<_>>()?;
+        Ok(Cast { keys })
     }
 
     fn signer(&self, id: &str) -> Signer {
@@ -363,7 +364,7 @@ impl Cast {
 /// Builds the demo ledger at `path` (a new directory).
 pub fn build(path: &Path) -> Result<Ledger> {
     let mut ledger = Ledger::create(path)?;
-    let cast = Cast::new();
+    let cast = Cast::new()?;
     let mut w = ledger.writer();
     for env in cast.envelopes() {
         w.append(env, Utc::now())?;

@@ -147,15 +147,15 @@ pub fn verify(g: &Global, a: &VerifyArgs) -> Result<()> {
             Checkpoint::parse_text(&n.text).map(|c| c.size).map_err(|e| refused(format!("{}: {e}", p.display())))
         })
         .collect::<Result<_>>()?;
-    let signatures = if a.strict { Signatures::Strict } else { Signatures::Batched };
+    let signatures = if a.strict { Signatures::Reference } else { Signatures::Exact };
     let audited = match &a.bundle {
         Some(b) => audit_bundle(g, b, &sizes, signatures)?,
         None => audit_ledger(g, &sizes, signatures)?,
     };
     let size = audited.auditor.size();
     let how = match signatures {
-        Signatures::Batched => "every signature in batches",
-        Signatures::Strict => "every signature alone, strictly",
+        Signatures::Exact => "every signature strictly",
+        Signatures::Reference => "every signature strictly, by ed25519-dalek's verify_strict",
     };
     // A ledger's stored keys are compared too; a bundle has none.
     let stored = if a.bundle.is_some() { "" } else { ", every stored key" };
@@ -641,7 +641,7 @@ impl<'a> Source<'a> {
         match bundle_path {
             Some(p) => {
                 let f = std::fs::File::open(p).map_err(|e| refused(format!("{}: {e}", p.display())))?;
-                let v = bundle::verify(std::io::BufReader::new(f), sizes, Signatures::Batched, |_, _| {})
+                let v = bundle::verify(std::io::BufReader::new(f), sizes, Signatures::Exact, |_, _| {})
                     .map_err(|e| refused(format!("{}: {e}", p.display())))?;
                 Ok(Source::Bundle(Box::new(v.auditor)))
             }

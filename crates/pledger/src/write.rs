@@ -163,7 +163,7 @@ pub fn unwrap_refusal(e: StoreError) -> Failure {
 }
 
 pub fn keygen(file: &Path) -> Result<()> {
-    let key = keys::generate();
+    let key = keys::generate()?;
     keys::write_keypair(file, &key)?;
     crate::console::outln!("{}", keys::key_id(&key.verifying_key()))?;
     Ok(())
@@ -622,7 +622,8 @@ fn preverify(
     cache: &mut pledger_log::keys::KeyCache,
 ) -> Chunk {
     use rayon::prelude::*;
-    let mut known: std::collections::HashMap<String, Option<ed25519_dalek::VerifyingKey>> = Default::default();
+    let mut known: std::collections::HashMap<String, Option<std::sync::Arc<pledger_log::ed25519::Key>>> =
+        Default::default();
     for (_, env) in &batch {
         let Ok((keyid, _)) = env.single_signature() else { continue };
         if !known.contains_key(keyid) {
@@ -633,11 +634,10 @@ fn preverify(
     batch
         .into_par_iter()
         .map(|(src, env)| {
-            let pre = env
-                .single_signature()
-                .ok()
-                .and_then(|(keyid, _)| *known.get(keyid)?)
-                .map(|key| (key, env.verify(&key)));
+            let pre = env.single_signature().ok().and_then(|(keyid, sig)| {
+                let key = known.get(keyid)?.as_ref()?;
+                Some((*key.verifying_key(), key.verify(&env.signed_bytes(), &sig)))
+            });
             (src, env, pre)
         })
         .collect()
