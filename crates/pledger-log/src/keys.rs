@@ -39,7 +39,7 @@ pub fn key_id(key: &VerifyingKey) -> KeyId {
 }
 
 /// Writes `key` to `path` as PKCS#8 v1 PEM with mode 0600, and its public half to `path.pub`
-/// as SPKI PEM. Refuses to overwrite either file.
+/// as SPKI PEM with mode 0644, whatever the umask. Refuses to overwrite either file.
 pub fn write_keypair(path: &Path, key: &SigningKey) -> Result<()> {
     let pub_path = public_path(path);
     for p in [path, pub_path.as_path()] {
@@ -50,19 +50,20 @@ pub fn write_keypair(path: &Path, key: &SigningKey) -> Result<()> {
     let pem = KeypairBytes { secret_key: key.to_bytes(), public_key: None }
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| key_err(path, e.to_string()))?;
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path).map_err(|e| key_err(path, e.to_string()))?;
-    f.write_all(pem.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| key_err(path, e.to_string()))?;
+    write_new(path, pem.as_bytes(), 0o600)?;
     let public =
         key.verifying_key().to_public_key_pem(LineEnding::LF).map_err(|e| key_err(&pub_path, e.to_string()))?;
-    fs::write(&pub_path, public).map_err(|e| key_err(&pub_path, e.to_string()))?;
-    Ok(())
+    write_new(&pub_path, public.as_bytes(), 0o644)
+}
+
+/// Creates `path` with `bytes` and exactly `mode`: set on the open file, so that no umask —
+/// 000 included — leaves it writable by others.
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let fail = |e: std::io::Error| key_err(path, e.to_string());
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(fail)?;
+    f.set_permissions(fs::Permissions::from_mode(mode)).map_err(fail)?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(fail)
 }
 
 /// `FILE.pub` beside `FILE`.
@@ -72,40 +73,83 @@ pub fn public_path(path: &Path) -> std::path::PathBuf {
     s.into()
 }
 
-fn read_small(path: &Path) -> Result<Zeroizing<String>> {
-    let meta = fs::metadata(path).map_err(|e| key_err(path, e.to_string()))?;
-    if meta.len() > MAX_KEY_FILE {
-        return Err(key_err(path, format!("is {} bytes; a key file is at most {MAX_KEY_FILE}", meta.len())));
-    }
-    let bytes = Zeroizing::new(fs::read(path).map_err(|e| key_err(path, e.to_string()))?);
+/// A key file's text: a regular file of at most [`MAX_KEY_FILE`] bytes, read without waiting
+/// on a FIFO.
+fn read_small(path: &Path) -> Result<(Zeroizing<String>, fs::Metadata)> {
+    let f = crate::input::open(path, crate::input::Source::Regular)?;
+    let meta = f.metadata().map_err(|e| key_err(path, e.to_string()))?;
+    let bytes = Zeroizing::new(crate::input::read_from(&f, MAX_KEY_FILE).map_err(|e| match e {
+        crate::input::Bounded::TooLong => key_err(path, format!("is larger than a key file ({MAX_KEY_FILE} bytes)")),
+        crate::input::Bounded::Io(e) => key_err(path, e.to_string()),
+    })?);
     let text = std::str::from_utf8(&bytes).map_err(|_| key_err(path, "is not a PEM file"))?;
-    Ok(Zeroizing::new(text.to_owned()))
+    Ok((Zeroizing::new(text.to_owned()), meta))
 }
 
-/// Reads a private key (PKCS#8 v1 or v2 PEM). Refuses a file that others can read.
+/// Reads a private key (PKCS#8 v1 or v2 PEM). Refuses a public key given in its place, a file
+/// that is not the user's own or that others can read, and one reached through a directory that
+/// another user owns or others can write (without the sticky bit, as /tmp has): whoever can
+/// replace the file can make the user sign with a key of their choosing.
 pub fn read_private(path: &Path) -> Result<SigningKey> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(path).map_err(|e| key_err(path, e.to_string()))?.permissions().mode();
-        if mode & 0o077 != 0 {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (text, meta) = read_small(path)?;
+    if VerifyingKey::from_public_key_pem(&text).is_ok() {
+        return Err(key_err(path, "is a public key (SPKI PEM); signing needs the private key"));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(key_err(path, format!("private key is owned by uid {}, not by you (uid {me})", meta.uid())));
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(key_err(
+            path,
+            format!("private key is readable by others (mode {:o}); run: chmod 600 {}", mode & 0o777, path.display()),
+        ));
+    }
+    for dir in directories_of(path) {
+        let Ok(m) = fs::metadata(&dir) else { continue };
+        if m.uid() != me && m.uid() != 0 {
             return Err(key_err(
                 path,
                 format!(
-                    "private key is readable by others (mode {:o}); run: chmod 600 {}",
-                    mode & 0o777,
-                    path.display()
+                    "private key is reached through {}, owned by uid {}, not by you or root",
+                    dir.display(),
+                    m.uid()
+                ),
+            ));
+        }
+        let mode = m.permissions().mode();
+        if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            return Err(key_err(
+                path,
+                format!(
+                    "private key is reached through {}, which others can write (mode {:o})",
+                    dir.display(),
+                    mode & 0o7777
                 ),
             ));
         }
     }
-    let text = read_small(path)?;
     SigningKey::from_pkcs8_pem(&text).map_err(|_| key_err(path, "is not an Ed25519 private key in PKCS#8 PEM"))
+}
+
+/// Every directory above `path`, as given (made absolute) and with its links resolved.
+fn directories_of(path: &Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<std::path::PathBuf> = Vec::new();
+    for p in [std::path::absolute(path).ok(), fs::canonicalize(path).ok()].into_iter().flatten() {
+        for dir in p.ancestors().skip(1) {
+            if !out.iter().any(|d| d == dir) {
+                out.push(dir.to_owned());
+            }
+        }
+    }
+    out
 }
 
 /// Reads a public key (SPKI PEM). Refuses weak (small-order) keys.
 pub fn read_public(path: &Path) -> Result<VerifyingKey> {
-    let text = read_small(path)?;
+    let (text, _) = read_small(path)?;
     let key = VerifyingKey::from_public_key_pem(&text)
         .map_err(|_| key_err(path, "is not an Ed25519 public key in SPKI PEM"))?;
     if key.is_weak() {

@@ -9,6 +9,7 @@ pub mod dsse;
 pub mod ed25519;
 pub mod entry;
 pub mod error;
+pub mod input;
 pub mod keys;
 pub mod merkle;
 pub mod note;
