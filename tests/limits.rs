@@ -18,7 +18,7 @@ fn oversized_and_overflowing_input_is_refused() {
             || String::from_utf8_lossy(&out.stderr).contains("bytes, more than")
     );
     let big = env.write("big.jsonl", &format!("{{\"payloadType\":\"x\",\"payload\":\"{title}\",\"signatures\":[]}}\n"));
-    env.refused(&["submit", big.to_str().unwrap()], 1, "more than the 98304 allowed");
+    env.refused(&["submit", big.to_str().unwrap()], 1, "a line longer than 1048576 bytes");
     // A title just over its limit, through the command line.
     let long_title = "t".repeat(301);
     env.refused(&pledge_with("psi.key", &[("--title", &long_title)]), 2, "bad title");
@@ -81,4 +81,55 @@ fn private_key_bytes_never_appear_in_any_output() {
     for n in &needles {
         assert!(!all.contains(n.as_str()), "a private key appeared in the output");
     }
+}
+
+/// Every file of input is read through a bound, whatever its metadata says: devices and FIFOs
+/// report a length of 0. Under an address-space limit that a read to the end would break, each
+/// is refused in one line, promptly, and the ledger is left as it was.
+#[test]
+fn every_input_is_read_through_a_bound() {
+    let env = Env::founded();
+    let id = env.pledge_xof("psi", "1000");
+    let pledger = common::bin();
+    let limited = |args: &str, stdin: Option<&str>| {
+        let feed = stdin.map(|s| format!("{s} | ")).unwrap_or_default();
+        let script = format!("ulimit -v 800000 && {feed}exec '{}' {args}", pledger.display());
+        let mut c = std::process::Command::new("timeout");
+        c.args(["60", "sh", "-c", &script]).current_dir(env.dir.path()).env("PLEDGER_LEDGER", &env.ledger);
+        c.output().unwrap()
+    };
+    let cases: Vec<(String, Option<&str>, &str)> = vec![
+        ("submit /dev/zero".into(), None, "/dev/zero:1: a line longer than 1048576 bytes"),
+        ("submit -".into(), Some("head -c 300000000 /dev/zero | tr '\\0' x"), "-:1: a line longer than 1048576 bytes"),
+        (
+            "--key dns.key --origin o.example init --org a --name A --areas /dev/zero".into(),
+            None,
+            "an areas file is larger than",
+        ),
+        ("--key dns.key member add x --name X --kind donor --pubkey /dev/zero".into(), None, "not a regular file"),
+        ("--key dns.key key add dns --pubkey /dev/urandom".into(), None, "not a regular file"),
+        ("--key psi.key sign /dev/zero".into(), None, "an event file is larger than the 1048576 bytes allowed"),
+        ("verify --checkpoint /dev/zero".into(), None, "a checkpoint is larger than the 65536 bytes allowed"),
+        (
+            "verify --proof /dev/zero --log-key dns.key.pub".into(),
+            None,
+            "a proof is larger than the 262144 bytes allowed",
+        ),
+        ("checkpoint --add /dev/zero".into(), None, "a checkpoint is larger than the 65536 bytes allowed"),
+        ("--key dns.key import iati /dev/zero".into(), None, "an IATI file is larger than the 67108864 bytes allowed"),
+        (
+            format!("--key psi.key fulfill {id} --amount 1 --date 2014-05-01 --evidence /dev/zero"),
+            None,
+            "evidence is larger than the 1 GiB allowed",
+        ),
+    ];
+    let before = env.state();
+    for (args, stdin, needle) in cases {
+        let out = limited(&args, stdin);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args}: {err}");
+        assert!(err.contains(needle), "{args}: {err:?} lacks {needle:?}");
+    }
+    assert_eq!(env.state(), before);
 }

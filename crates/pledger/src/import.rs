@@ -49,11 +49,12 @@ struct Created {
 
 pub fn iati(g: &Global, a: &IatiArgs) -> Result<()> {
     let path = a.file.display().to_string();
-    let meta = std::fs::metadata(&a.file).map_err(|e| refused(format!("{path}: {e}")))?;
-    if meta.len() > pledger_iati::parse::MAX_FILE_BYTES as u64 {
-        return Err(refused(format!("{path}: {} bytes, more than an import reads", meta.len())));
-    }
-    let bytes = std::fs::read(&a.file).map_err(|e| refused(format!("{path}: {e}")))?;
+    let bytes = pledger_log::input::read(
+        &a.file,
+        pledger_iati::parse::MAX_FILE_BYTES as u64,
+        "an IATI file",
+        pledger_log::input::Source::Any,
+    )?;
     let file = pledger_iati::parse(&bytes).map_err(|e| refused(format!("{path}: {e}")))?;
     let key = load_key(g)?;
     let mut ledger = open_ledger(g)?;

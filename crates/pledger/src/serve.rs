@@ -122,7 +122,10 @@ pub fn forward(cli: &Cli) -> Option<ExitCode> {
 fn owner(path: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
     let Ok(uid) = std::fs::metadata(path).map(|m| m.uid()) else { return "another user".into() };
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let passwd =
+        pledger_log::input::read(Path::new("/etc/passwd"), 16 << 20, "the user list", pledger_log::input::Source::Any)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
     passwd
         .lines()
         .map(|l| l.split(':').collect::<Vec<_>>())

@@ -30,16 +30,12 @@ fn failed(what: impl std::fmt::Display) -> Failure {
     refused(format!("verification failed: {what}"))
 }
 
-fn read_file(path: &Path, max: usize) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| refused(format!("{}: {e}", path.display())))?;
-    if meta.len() > max as u64 {
-        return Err(refused(format!("{}: larger than {max} bytes", path.display())));
-    }
-    std::fs::read(path).map_err(|e| refused(format!("{}: {e}", path.display())))
+fn read_file(path: &Path, max: usize, what: &str) -> Result<Vec<u8>> {
+    Ok(pledger_log::input::read(path, max as u64, what, pledger_log::input::Source::Any)?)
 }
 
 fn read_note(path: &Path) -> Result<Note> {
-    let bytes = read_file(path, pledger_log::note::MAX_NOTE_BYTES)?;
+    let bytes = read_file(path, pledger_log::note::MAX_NOTE_BYTES, "a checkpoint")?;
     Note::parse(&bytes).map_err(|e| refused(format!("{}: {e}", path.display())))
 }
 
@@ -374,7 +370,7 @@ fn audit_ledger(g: &Global, sizes: &[u64], signatures: Signatures) -> Result<Aud
 
 /// `verify --proof FILE --checkpoint FILE [--checkpoint FILE]`.
 fn verify_proof(g: &Global, path: &Path, mine: &[(PathBuf, Note)], trusted: Option<VerifyingKey>) -> Result<()> {
-    let proof = Proof::parse(&read_file(path, pledger_log::proof::MAX_PROOF_BYTES)?)
+    let proof = Proof::parse(&read_file(path, pledger_log::proof::MAX_PROOF_BYTES, "a proof")?)
         .map_err(|e| refused(format!("{}: {e}", path.display())))?;
     let key = match trusted {
         Some(k) => k,
@@ -508,6 +504,9 @@ pub fn export(g: &Global, file: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Largest state file a witness reads: a checkpoint with its cosignatures, and little else.
+const MAX_WITNESS_STATE: usize = 64 * 1024;
+
 /// What a witness remembers of one log.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -553,11 +552,12 @@ fn cosign(
     let claimed = Checkpoint::parse_text(&note.text).map_err(|e| refused(format!("{}: {e}", file.display())))?;
     std::fs::create_dir_all(state_dir).map_err(|e| refused(format!("{}: {e}", state_dir.display())))?;
     let state_file = state_dir.join(format!("{}.json", &hex::encode(sha2_256(claimed.origin.as_bytes()))[..24]));
-    let remembered: Option<WitnessState> = match std::fs::read(&state_file) {
-        Ok(bytes) => {
+    let remembered: Option<WitnessState> = match state_file.exists() {
+        true => {
+            let bytes = read_file(&state_file, MAX_WITNESS_STATE, "a witness's state")?;
             Some(serde_json::from_slice(&bytes).map_err(|e| refused(format!("{}: {e}", state_file.display())))?)
         }
-        Err(_) => None,
+        false => None,
     };
     let given = log_key.map(|k| key_arg(k, TYPE_ED25519)).transpose()?.map(|(_, k)| k);
     // The log key: remembered, else given, else taken from the ledger or bundle on first use.

@@ -170,20 +170,12 @@ pub fn keygen(file: &Path) -> Result<()> {
 }
 
 fn read_bounded(path: &Path, what: &str) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| refused(format!("{}: {e}", path.display())))?;
-    if meta.len() > MAX_EVENT_FILE {
-        return Err(refused(format!(
-            "{}: {what} is {} bytes, more than the {MAX_EVENT_FILE} allowed",
-            path.display(),
-            meta.len()
-        )));
-    }
-    std::fs::read(path).map_err(|e| refused(format!("{}: {e}", path.display())))
+    Ok(pledger_log::input::read(path, MAX_EVENT_FILE, what, pledger_log::input::Source::Any)?)
 }
 
 /// Reads areas.csv (header `code,name,level[,parent]`), parents before children.
 fn read_areas(path: &Path) -> Result<Vec<AreaDefined>> {
-    let bytes = read_bounded(path, "areas file")?;
+    let bytes = read_bounded(path, "an areas file")?;
     pledger_core::areas_csv::parse(&bytes).map_err(|e| refused(format!("{}:{e}", path.display())))
 }
 
@@ -375,14 +367,27 @@ pub fn amend(g: &Global, a: &AmendArgs) -> Result<()> {
     })
 }
 
+/// Largest evidence file hashed: a scanned delivery note, photos, a video of a training.
+pub const MAX_EVIDENCE: u64 = 1 << 30;
+
 fn hash_file(path: &Path) -> Result<Blake3Hex> {
-    let mut f = std::fs::File::open(path).map_err(|e| refused(format!("{}: {e}", path.display())))?;
+    let f = pledger_log::input::open(path, pledger_log::input::Source::Any)?;
     let mut h = blake3::Hasher::new();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut bounded = f.take(MAX_EVIDENCE + 1);
+    let mut read = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(|e| refused(format!("{}: {e}", path.display())))?;
+        let n = bounded.read(&mut buf).map_err(|e| refused(format!("{}: {e}", path.display())))?;
         if n == 0 {
             break;
+        }
+        read += n as u64;
+        if read > MAX_EVIDENCE {
+            return Err(refused(format!(
+                "{}: evidence is larger than the {} GiB allowed",
+                path.display(),
+                MAX_EVIDENCE >> 30
+            )));
         }
         h.update(&buf[..n]);
     }
@@ -429,7 +434,7 @@ pub fn withdraw(g: &Global, a: &WithdrawArgs) -> Result<()> {
 /// `pledger sign EVENT.json`: completes an event written by hand (id, signing time, key,
 /// effective date, origin and signer where missing), checks it, signs it, prints the envelope.
 pub fn sign(g: &Global, file: &Path) -> Result<()> {
-    let bytes = read_bounded(file, "event file")?;
+    let bytes = read_bounded(file, "an event file")?;
     let mut value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| refused(format!("{}: malformed JSON: {}", file.display(), pledger_core::event::one_line(&e))))?;
     let obj = value.as_object_mut().ok_or_else(|| refused(format!("{}: an event is a JSON object", file.display())))?;
@@ -470,50 +475,80 @@ type Envelopes = Box<dyn Iterator<Item = Result<(Source, Envelope)>>>;
 
 fn envelopes(path: &Path) -> Result<Envelopes> {
     let name = path.display().to_string();
-    let reader: Box<dyn BufRead> = if path == Path::new("-") {
+    let mut reader: Box<dyn BufRead> = if path == Path::new("-") {
         crate::console::stdin()
     } else {
-        let f = std::fs::File::open(path).map_err(|e| refused(format!("{name}: {e}")))?;
+        let f = pledger_log::input::open(path, pledger_log::input::Source::Any)?;
         Box::new(std::io::BufReader::with_capacity(1 << 20, f))
     };
-    let mut lines = reader.lines().enumerate().peekable();
-    let mut pending: Option<String> = None;
-    let name2 = name.clone();
-    // A file whose first line is not a whole JSON object is one envelope written over lines.
-    if let Some((_, Ok(first))) = lines.peek() {
-        if first.trim_start().starts_with('{')
-            && Envelope::parse(first.as_bytes()).is_err()
-            && serde_json::from_str::<serde_json::Value>(first).is_err()
-        {
-            let mut all = String::new();
-            for (_, l) in lines.by_ref() {
-                all.push_str(&l.map_err(|e| refused(format!("{name}: {e}")))?);
-                all.push('\n');
-                if all.len() as u64 > MAX_EVENT_FILE {
-                    return Err(refused(format!("{name}: envelope larger than {MAX_EVENT_FILE} bytes")));
-                }
-            }
-            pending = Some(all);
-        }
+    let mut first = Vec::new();
+    if !read_envelope_line(&mut reader, &mut first, &name, 1)? {
+        return Ok(Box::new(std::iter::empty()));
     }
-    if let Some(all) = pending {
-        let env = Envelope::parse(all.as_bytes()).map_err(|e| refused(format!("{name}: {e}")));
+    // A file whose first line is not a whole JSON object is one envelope written over lines.
+    if first.trim_ascii_start().starts_with(b"{")
+        && Envelope::parse(&first).is_err()
+        && serde_json::from_slice::<serde_json::Value>(&first).is_err()
+    {
+        let mut all = first;
+        all.push(b'\n');
+        let mut buf = Vec::new();
+        let mut line = 1;
+        while read_envelope_line(&mut reader, &mut buf, &name, line + 1)? {
+            line += 1;
+            all.extend_from_slice(&buf);
+            all.push(b'\n');
+            if all.len() as u64 > MAX_EVENT_FILE {
+                return Err(refused(format!("{name}: envelope larger than {MAX_EVENT_FILE} bytes")));
+            }
+        }
+        let env = Envelope::parse(&all).map_err(|e| refused(format!("{name}: {e}")));
         return Ok(Box::new(std::iter::once(env.map(|e| (Source { name, line: 1 }, e)))));
     }
-    Ok(Box::new(lines.filter_map(move |(i, line)| {
-        let line = match line {
-            Ok(l) => l,
-            Err(e) => return Some(Err(refused(format!("{name2}:{}: {e}", i + 1)))),
-        };
-        if line.trim().is_empty() {
+    let mut pending = Some(first);
+    let mut at = 0usize;
+    let mut done = false;
+    Ok(Box::new(std::iter::from_fn(move || loop {
+        if done {
             return None;
         }
-        Some(
-            Envelope::parse(line.trim().as_bytes())
-                .map(|e| (Source { name: name2.clone(), line: i + 1 }, e))
-                .map_err(|e| refused(format!("{name2}:{}: {e}", i + 1))),
-        )
+        at += 1;
+        let line = match pending.take() {
+            Some(l) => l,
+            None => {
+                let mut buf = Vec::new();
+                match read_envelope_line(&mut reader, &mut buf, &name, at) {
+                    Ok(true) => buf,
+                    Ok(false) => return None,
+                    Err(e) => {
+                        done = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+        };
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        return Some(
+            Envelope::parse(line)
+                .map(|e| (Source { name: name.clone(), line: at }, e))
+                .map_err(|e| refused(format!("{name}:{at}: {e}"))),
+        );
     })))
+}
+
+/// Line `line` of a file of envelopes, read through the bound: a line of a gigabyte is refused
+/// once its first megabyte is read.
+fn read_envelope_line(r: &mut Box<dyn BufRead>, buf: &mut Vec<u8>, name: &str, line: usize) -> Result<bool> {
+    match pledger_log::input::read_line(r, buf, MAX_EVENT_FILE as usize) {
+        Ok(more) => Ok(more),
+        Err(pledger_log::input::Bounded::TooLong) => {
+            Err(refused(format!("{name}:{line}: a line longer than {MAX_EVENT_FILE} bytes")))
+        }
+        Err(pledger_log::input::Bounded::Io(e)) => Err(refused(format!("{name}:{line}: {e}"))),
+    }
 }
 
 /// `pledger submit`: appends envelopes in groups, each written atomically and flushed; prints
