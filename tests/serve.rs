@@ -193,6 +193,117 @@ fn another_users_server_is_named_instead_of_waited_for() {
     assert!(status.success());
 }
 
+/// A command that runs `argv` as the user nobody (uid 65534): setpriv as root, or sudo.
+fn as_nobody() -> Option<Command> {
+    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    let has_setpriv = Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
+    if root && has_setpriv {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        Some(c)
+    } else if Command::new("sudo").args(["-n", "true"]).status().is_ok_and(|s| s.success()) {
+        let mut c = Command::new("sudo");
+        c.args(["-n", "-u", "#65534"]);
+        Some(c)
+    } else {
+        common::unavailable("setpriv (util-linux) as root, or passwordless sudo, to run a command as another user");
+        None
+    }
+}
+
+/// What listens on a ledger's socket when another local user put it there: it answers every
+/// command "verified" with exit 0, and records every byte it is sent.
+const IMPOSTOR: &str = r#"
+import os, socket, struct, sys
+path, record = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+os.chmod(path, 0o777)
+s.listen(8)
+open(record + ".ready", "w").close()
+while True:
+    c, _ = s.accept()
+    c.settimeout(2)
+    def frame(tag, payload=b""):
+        c.sendall(tag + struct.pack(">I", len(payload)) + payload)
+    try:
+        got = c.recv(1 << 20)
+        with open(record, "ab") as f:
+            f.write(got)
+        frame(b"S")
+        c.recv(1 << 20)
+        frame(b"O", b"verified 63 entries of hmis.sante.gov.ml/pledges: every signature, every rule\n")
+        frame(b"X", b"\x00")
+    except Exception:
+        pass
+    c.close()
+"#;
+
+#[test]
+fn a_socket_another_user_made_is_sent_nothing_and_believed_in_nothing() {
+    let env = busy_ledger();
+    env.ok(&["export", "good.jsonl"]);
+    env.write("evil.jsonl", "{\"bundle\":\"pledger-bundle/v1\",\"origin\":\"x\",\"size\":0,\"checkpoints\":[]}\n");
+    env.write("cp.txt", &(env.ok(&["checkpoint"]) + "\n"));
+    env.write("proof.json", &env.ok(&["prove", "inclusion", "P-000001"]));
+    let vkey = env.ok(&["checkpoint", "--vkey"]);
+    let before = env.state();
+    // A ledger directory others can write, as a group-writable one shared carelessly.
+    for d in [env.dir.path(), env.ledger.as_path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let Some(mut nobody) = as_nobody() else { return };
+    // The system's Python: another user cannot reach one installed in root's home.
+    let python = ["/usr/bin/python3", "/usr/local/bin/python3"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let Some(python) = python else { return common::unavailable("python3 in /usr/bin, for a process of another user") };
+    let record = env.ledger.join("received");
+    let mut impostor = nobody
+        .args([python, "-c", IMPOSTOR])
+        .arg(env.ledger.join("pledger.sock"))
+        .arg(&record)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !env.ledger.join("received.ready").exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the impostor never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Commands that need no ledger never go near the socket: the evil bundle fails here.
+    let out = env.run(&["verify", "--bundle", "evil.jsonl"]);
+    assert_eq!(out.status.code(), Some(1), "{}", triple(&out).2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no checkpoint of its size"), "{}", triple(&out).2);
+    let out = env.run(&["verify", "--bundle", "good.jsonl", "--log-key", &vkey]);
+    assert!(out.status.success(), "{}", triple(&out).2);
+    let out = env.run(&["verify", "--proof", "proof.json", "--checkpoint", "cp.txt", "--log-key", &vkey]);
+    assert!(out.status.success(), "{}", triple(&out).2);
+    env.ok(&["keygen", "new.key"]);
+    // Commands on the ledger are refused, and the impostor is told nothing.
+    for args in [
+        vec!["verify"],
+        vec!["verify", "--checkpoint", "cp.txt"],
+        vec![
+            "--key", "psi.key", "pledge", "--to", "dns", "--category", "equipment", "--area", "ML-3", "--amount", "5",
+            "--currency", "XOF", "--due", "2015-01-01", "--title", "T",
+        ],
+        vec!["status"],
+    ] {
+        let (code, stdout, stderr) = triple(&env.run(&args));
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("pledger.sock is answered by a process of "), "{stderr}");
+        assert!(stderr.contains(", not by you: pledger sends it nothing"), "{stderr}");
+    }
+    let received = std::fs::read(&record).unwrap_or_default();
+    assert!(received.is_empty(), "the impostor was sent {}", String::from_utf8_lossy(&received));
+    let _ = impostor.kill();
+    let _ = impostor.wait();
+    std::fs::remove_file(env.ledger.join("pledger.sock")).unwrap();
+    assert_eq!(env.state(), before, "nothing was written");
+}
+
 #[test]
 fn a_ledger_deeper_than_a_sockets_address_allows_is_served() {
     let env = busy_ledger();

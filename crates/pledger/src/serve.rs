@@ -75,15 +75,7 @@ fn reads_stdin(cli: &Cli) -> bool {
 /// Runs `cli` in the server of its ledger, if one answers; `None` when the command is to run
 /// here: no ledger given, no server, or a command that never reads a ledger's open handle.
 pub fn forward(cli: &Cli) -> Option<ExitCode> {
-    if matches!(
-        cli.command,
-        Command::Keygen { .. }
-            | Command::Init(_)
-            | Command::Demo
-            | Command::Serve
-            | Command::Completions { .. }
-            | Command::Man { .. }
-    ) {
+    if !needs_ledger(&cli.command) {
         return None;
     }
     let dir = cli.global.ledger.as_deref()?;
@@ -107,6 +99,12 @@ pub fn forward(cli: &Cli) -> Option<ExitCode> {
         // A socket nobody listens on is what a server killed without warning leaves behind.
         Err(_) => return None,
     };
+    // Whoever could create the socket could answer on it: nothing is sent — not the command,
+    // not the working directory — unless the process answering is this user's own.
+    if let Err(why) = answered_by_me(&stream, &socket) {
+        let _ = writeln!(std::io::stderr(), "pledger: {why}");
+        return Some(ExitCode::from(REFUSED));
+    }
     match ask(stream, cli, dir) {
         Ok(Some(code)) => Some(ExitCode::from(code)),
         // The server closed before it began the command (it was stopping): run it here.
@@ -118,10 +116,54 @@ pub fn forward(cli: &Cli) -> Option<ExitCode> {
     }
 }
 
+/// Whether a command reads a ledger at all: those that do not never go to a server, whatever
+/// answers on a socket.
+fn needs_ledger(command: &Command) -> bool {
+    use crate::cli::WitnessAction;
+    match command {
+        Command::Keygen { .. }
+        | Command::Init(_)
+        | Command::Demo
+        | Command::Serve
+        | Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::Sign { .. } => false,
+        Command::Verify(a) => a.bundle.is_none() && a.proof.is_none(),
+        Command::Witness { action: WitnessAction::Vkey { .. } } => false,
+        Command::Witness { action: WitnessAction::Cosign { bundle, .. } } => bundle.is_none(),
+        _ => true,
+    }
+}
+
+/// Checks that the process on the other end of `stream` (by the kernel's word, SO_PEERCRED)
+/// and the socket file both belong to this process's user.
+fn answered_by_me(stream: &UnixStream, socket: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    let peer = rustix::net::sockopt::socket_peercred(stream)
+        .map_err(|e| format!("{}: cannot tell who answers on it: {e}", socket.display()))?;
+    let owner = std::fs::metadata(socket).map(|m| m.uid()).map_err(|e| format!("{}: {e}", socket.display()))?;
+    for (what, uid) in [("is answered by a process of", peer.uid.as_raw()), ("belongs to", owner)] {
+        if uid != me {
+            return Err(format!(
+                "{} {what} {}, not by you: pledger sends it nothing; if it is not your server, remove it",
+                socket.display(),
+                user_name(uid)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The name of the user owning `path` (from /etc/passwd), or `uid N`.
 fn owner(path: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
     let Ok(uid) = std::fs::metadata(path).map(|m| m.uid()) else { return "another user".into() };
+    user_name(uid)
+}
+
+/// The name of user `uid` (from /etc/passwd), or `uid N`.
+fn user_name(uid: u32) -> String {
     let passwd =
         pledger_log::input::read(Path::new("/etc/passwd"), 16 << 20, "the user list", pledger_log::input::Source::Any)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -368,6 +410,12 @@ const CLIENT_SILENCE: Duration = Duration::from_secs(10);
 /// Answers one connection: the name and exit code of the command it ran, or `None` if it ran
 /// none (a wake-up, a client gone or refused before it began).
 fn answer(mut conn: UnixStream, served: &Arc<Mutex<Ledger>>, run: &impl Fn(Cli) -> u8) -> Option<(String, u8)> {
+    // The socket is this user's alone (0600), but root passes any mode: a command is run only
+    // for a process of the server's own user.
+    let me = rustix::process::geteuid();
+    if !rustix::net::sockopt::socket_peercred(&conn).is_ok_and(|c| c.uid == me) {
+        return None;
+    }
     // A client that connects and says nothing must not hold the ledger.
     if conn.set_read_timeout(Some(CLIENT_SILENCE)).is_err() {
         return None;
