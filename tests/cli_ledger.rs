@@ -367,7 +367,7 @@ fn key_files_are_safe_whatever_the_umask_and_whose_they_are() {
     // With the sticky bit, as /tmp has it, only the key's owner may replace it.
     std::fs::set_permissions(env.path("open"), std::fs::Permissions::from_mode(0o1777)).unwrap();
     // A FIFO as --key is refused at once instead of waited on; a device as --pubkey too.
-    rustix::fs::mkfifoat(rustix::fs::CWD, &env.path("fifo"), rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+    rustix::fs::mkfifoat(rustix::fs::CWD, env.path("fifo"), rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
     let started = std::time::Instant::now();
     refused(&init("fifo"), "fifo: not a regular file (a FIFO)");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
@@ -380,7 +380,7 @@ fn key_files_are_safe_whatever_the_umask_and_whose_they_are() {
     // A private key that is not the user's own.
     if Command::new("id").arg("-u").output().unwrap().stdout == b"0\n" {
         env.ok(&["keygen", "theirs"]);
-        rustix::fs::chown(&env.path("theirs"), Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
+        rustix::fs::chown(env.path("theirs"), Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
         env.refused(
             &["--key", "theirs", "member", "add", "x", "--name", "X", "--kind", "donor", "--pubkey", "k.pub"],
             1,
