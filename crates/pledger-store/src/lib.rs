@@ -23,10 +23,10 @@ use pledger_core::state::{
 };
 use pledger_core::{Fulfillments, Kind, MemState, RuleError, StateView};
 use pledger_log::merkle::{self, Blake3, Frontier, Hash, NodeReader};
-use pledger_log::{Entry, Envelope};
+use pledger_log::{Entry, Envelope, LogError};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-pub use error::{Result, StoreError};
+pub use error::{ErrorKind, Result, StoreError};
 use keys::Key;
 pub use keys::STORED_LEVEL;
 
@@ -897,7 +897,13 @@ impl Writer<'_> {
         let entry = Entry { seq, recorded_at, envelope };
         let view = StoreView { db: &self.ledger.db, pending: Some(&self.pending), head: &self.head.state };
         let (recorded, outcome) = pledger_log::check::check_preverified(&view, &entry, &mut self.ledger.keys, pre)
-            .map_err(|e| StoreError::Refused { seq, error: e })?;
+            .map_err(|e| match e {
+                // The state could not be read while the rules ran: the store failed, no rule did.
+                LogError::Rule(RuleError::State(why)) => {
+                    StoreError::Corrupt(format!("entry {seq}'s rules could not read the state: {why}"))
+                }
+                e => StoreError::Refused { seq, error: e },
+            })?;
         if self.ledger.tallied {
             for id in outcome.records.iter().filter_map(|r| match r {
                 Record::Pledge(p) => Some(p.id),

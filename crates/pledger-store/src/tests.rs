@@ -756,3 +756,22 @@ fn new_ledgers_get_large_segments_and_older_ones_open_with_theirs() {
     assert_eq!(ledger.size() as usize, accepted);
     assert!(conf(&old).contains("segment_size: 524288"));
 }
+
+#[test]
+fn a_state_the_rules_cannot_read_is_a_failure_of_the_store_not_a_refusal() {
+    let (_dir, _path, mut ledger) = built(17, 200);
+    let (_, envelopes) = signed_ledger(17, 400);
+    // Every member's record garbled: the next event's signing key cannot be looked up.
+    let members: Vec<Vec<u8>> = ledger.db.scan_prefix([keys::MEMBER]).keys().map(|k| k.unwrap().to_vec()).collect();
+    assert!(!members.is_empty());
+    for k in &members {
+        ledger.db.insert(k, &b"\xff\xff\xff"[..]).unwrap();
+    }
+    let size = ledger.size();
+    let mut w = ledger.writer();
+    let e = w.append(envelopes[200].clone(), testkit::time(500)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Damaged, "{e}");
+    assert!(e.to_string().contains("could not read the state"), "{e}");
+    drop(w);
+    assert_eq!(ledger.size(), size);
+}

@@ -50,8 +50,15 @@ impl From<LogError> for Failure {
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        let code = if matches!(e, StoreError::InUse { .. }) { IN_USE } else { REFUSED };
-        Failure { code, message: e.to_string() }
+        use pledger_store::ErrorKind;
+        let code = if e.kind() == ErrorKind::InUse { IN_USE } else { REFUSED };
+        let advice = match e.kind() {
+            ErrorKind::NoLedger => " (create one with `pledger init`)",
+            ErrorKind::RebuildInterrupted => "; run `pledger rebuild` to finish it",
+            ErrorKind::Damaged => "; run `pledger verify` and restore from an export",
+            _ => "",
+        };
+        Failure { code, message: format!("{e}{advice}") }
     }
 }
 
