@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::{Date, Level, MemberKind, Name, Title};
 use crate::ids::{AreaCode, CategoryCode, MemberId, PledgeId};
@@ -43,7 +43,7 @@ impl Horizon {
 }
 
 /// A pledge's state, in the order they are decided (the first that applies).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PledgeState {
     /// Everything pledged was withdrawn.
@@ -77,7 +77,7 @@ impl PledgeState {
 }
 
 /// One pledge, as it stands at the horizon. Values are in the unit's minor units.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PledgeStatus {
     pub id: PledgeId,
     pub pledger: MemberId,
@@ -106,8 +106,22 @@ pub struct PledgeStatus {
     pub days_late: Option<i64>,
     /// Whether the evaluation date is after the due date.
     pub past_due: bool,
-    #[serde(skip)]
-    pub measure: Unit,
+}
+
+impl PledgeStatus {
+    /// The pledge's unit.
+    pub fn measure(&self) -> Unit {
+        unit_of(&self.currency, &self.unit).expect("a status names its currency or its unit")
+    }
+}
+
+/// The unit that `currency` or `unit` names, as [`unit_fields`] writes it.
+pub fn unit_of(currency: &Option<String>, unit: &Option<String>) -> Option<Unit> {
+    match (currency, unit) {
+        (Some(c), _) => Some(Unit::Currency(c.clone())),
+        (None, Some(u)) => Some(Unit::Count(u.clone())),
+        (None, None) => None,
+    }
 }
 
 pub fn unit_fields(u: &Unit) -> (Option<String>, Option<String>) {
@@ -212,7 +226,6 @@ pub fn status(p: &PledgeRecord, fulfillments: &Fulfillments, h: &Horizon) -> Opt
         met,
         days_late,
         past_due: h.eval > due,
-        measure: p.unit.clone(),
     })
 }
 
@@ -261,7 +274,7 @@ pub fn percent(ppm: u64) -> String {
 }
 
 /// Sums of one unit.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitSums {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -271,12 +284,16 @@ pub struct UnitSums {
     pub withdrawn: Total,
     pub claimed: Total,
     pub confirmed: Total,
-    #[serde(skip)]
-    pub measure: Option<Unit>,
+}
+
+impl UnitSums {
+    pub fn measure(&self) -> Option<Unit> {
+        unit_of(&self.currency, &self.unit)
+    }
 }
 
 /// One member's record as a pledger.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberScore {
     pub member: MemberId,
     pub name: Name,
@@ -297,7 +314,7 @@ pub struct MemberScore {
     pub late: u64,
     /// Median days late of those, in half days (so that the median of an even count is exact);
     /// written in JSON as days (`97.5`).
-    #[serde(rename = "median_delay_days", serialize_with = "halves")]
+    #[serde(rename = "median_delay_days", serialize_with = "halves", deserialize_with = "from_days")]
     pub median_delay_half_days: Option<u64>,
     pub overdue: u64,
     pub sums: Vec<UnitSums>,
@@ -309,6 +326,18 @@ fn halves<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error
         Some(h) if h % 2 == 1 => s.serialize_f64(*h as f64 / 2.0),
         Some(h) => s.serialize_u64(h / 2),
         None => s.serialize_none(),
+    }
+}
+
+/// Days as [`halves`] writes them (`97`, `97.5`), as half days.
+fn from_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    use serde::de::Error;
+    match Option::<f64>::deserialize(d)? {
+        None => Ok(None),
+        Some(days) if days >= 0.0 && (days * 2.0).fract() == 0.0 && days * 2.0 < 2f64.powi(53) => {
+            Ok(Some((days * 2.0) as u64))
+        }
+        Some(days) => Err(D::Error::custom(format!("{days} is not a whole number of half days"))),
     }
 }
 
@@ -368,7 +397,6 @@ pub fn scorecard_of(
                     withdrawn: s.withdrawn,
                     claimed: s.claimed,
                     confirmed: s.confirmed,
-                    measure: Some(unit.clone()),
                 }
             })
             .collect();
@@ -393,7 +421,7 @@ pub fn scorecard_of(
 }
 
 /// Whether an area's pledges have become deliveries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Coverage {
     /// A confirmed delivery there (or below).
@@ -415,7 +443,7 @@ impl Coverage {
 }
 
 /// One category of one area, rolled up from the area and everything below it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CategoryCell {
     pub category: CategoryCode,
     /// Members with live pledges (not entirely withdrawn).
@@ -426,7 +454,7 @@ pub struct CategoryCell {
 }
 
 /// One area of the coverage matrix.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AreaCoverage {
     pub code: AreaCode,
     pub name: Name,
@@ -583,6 +611,12 @@ impl Serialize for Members {
     }
 }
 
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Members, D::Error> {
+        Ok(Vec::<MemberId>::deserialize(d)?.into_iter().collect())
+    }
+}
+
 /// Who pledges and who delivered in each (area, category) cell, before rolling up.
 #[derive(Clone, Debug, Default)]
 pub struct CellSets {
@@ -693,7 +727,7 @@ fn depth_of(areas: &[AreaRecord], code: &AreaCode) -> usize {
 }
 
 /// One month of the timeline, for one unit.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MonthRow {
     /// `YYYY-MM`.
     pub month: String,
@@ -711,8 +745,12 @@ pub struct MonthRow {
     pub words_total: Total,
     pub confirmed_total: Total,
     pub withdrawn_total: Total,
-    #[serde(skip)]
-    pub measure: Unit,
+}
+
+impl MonthRow {
+    pub fn measure(&self) -> Unit {
+        unit_of(&self.currency, &self.unit).expect("a month's row names its currency or its unit")
+    }
 }
 
 /// The timeline, month by month (by effective dates), per unit: rows for the months in which
@@ -756,9 +794,8 @@ pub fn timeline_of(
             words_total: t.0,
             confirmed_total: t.1,
             withdrawn_total: t.2,
-            measure: unit.clone(),
         });
     }
-    out.sort_by(|a, b| a.month.cmp(&b.month).then(a.measure.cmp(&b.measure)));
+    out.sort_by(|a, b| a.month.cmp(&b.month).then(a.measure().cmp(&b.measure())));
     out
 }

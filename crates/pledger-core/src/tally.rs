@@ -113,7 +113,7 @@ impl Facts {
             pledger: s.pledger.clone(),
             category: s.category.clone(),
             areas: s.areas.clone(),
-            measure: s.measure.clone(),
+            measure: s.measure(),
             due: s.due,
             words: s.words,
             withdrawn: s.withdrawn,

@@ -59,11 +59,11 @@ fn naive_scorecard(statuses: &[PledgeStatus], members: &[MemberRecord], always: 
             mine.iter().filter(|s| s.state == PledgeState::Fulfilled).filter_map(|s| s.days_late).collect();
         let late = delays.len() as u64;
         let median = median_halves(&mut delays);
-        let mut sums: BTreeMap<&Unit, UnitSums> = BTreeMap::new();
+        let mut sums: BTreeMap<Unit, UnitSums> = BTreeMap::new();
         for s in &mine {
-            let e = sums.entry(&s.measure).or_insert_with(|| {
-                let (currency, unit) = unit_fields(&s.measure);
-                UnitSums { currency, unit, measure: Some(s.measure.clone()), ..UnitSums::default() }
+            let e = sums.entry(s.measure()).or_insert_with(|| {
+                let (currency, unit) = unit_fields(&s.measure());
+                UnitSums { currency, unit, ..UnitSums::default() }
             });
             e.words += u128::from(s.words);
             e.withdrawn += u128::from(s.withdrawn);
@@ -220,10 +220,9 @@ fn naive_timeline(pledges: &[&PledgeRecord], fulfillments: &Fulfillments, h: &Ho
             words_total: t.0,
             confirmed_total: t.1,
             withdrawn_total: t.2,
-            measure: unit.clone(),
         });
     }
-    out.sort_by(|a, b| a.month.cmp(&b.month).then(a.measure.cmp(&b.measure)));
+    out.sort_by(|a, b| a.month.cmp(&b.month).then(a.measure().cmp(&b.measure())));
     out
 }
 

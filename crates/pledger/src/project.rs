@@ -217,7 +217,7 @@ fn print_status(rows: &[PledgeStatus], f: Format) -> Result<()> {
     });
     let mut totals: BTreeMap<Unit, [pledger_core::Total; 5]> = BTreeMap::new();
     for s in rows {
-        let u = &s.measure;
+        let u = &s.measure();
         let t = totals.entry(u.clone()).or_default();
         for (i, v) in [s.words, s.withdrawn, s.claimed, s.confirmed, s.outstanding].into_iter().enumerate() {
             t[i] += pledger_core::Total::from(v);
@@ -314,11 +314,7 @@ fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
     ]);
     for m in card {
         let sums = |pick: &dyn Fn(&projection::UnitSums) -> pledger_core::Total| {
-            m.sums
-                .iter()
-                .filter_map(|s| s.measure.as_ref().map(|u| value(u, pick(s), f)))
-                .collect::<Vec<_>>()
-                .join("\n")
+            m.sums.iter().filter_map(|s| s.measure().map(|u| value(&u, pick(s), f))).collect::<Vec<_>>().join("\n")
         };
         grid.push(vec![
             m.member.to_string(),
@@ -362,8 +358,8 @@ fn scorecard_csv(card: &[projection::MemberScore]) -> Result<()> {
             m.median_delay_half_days.map(format_halves).unwrap_or_default(),
             m.overdue.to_string(),
         ];
-        let units: Vec<(&Unit, &projection::UnitSums)> =
-            m.sums.iter().filter_map(|s| s.measure.as_ref().map(|u| (u, s))).collect();
+        let units: Vec<(Unit, &projection::UnitSums)> =
+            m.sums.iter().filter_map(|s| s.measure().map(|u| (u, s))).collect();
         if units.is_empty() {
             let mut row = common.clone();
             row.extend(std::iter::repeat_n(String::new(), 5));
@@ -372,7 +368,7 @@ fn scorecard_csv(card: &[projection::MemberScore]) -> Result<()> {
         for (u, s) in units {
             let mut row = common.clone();
             row.push(u.name().to_owned());
-            row.extend([s.words, s.withdrawn, s.claimed, s.confirmed].map(|v| value(u, v, Format::Csv)));
+            row.extend([s.words, s.withdrawn, s.claimed, s.confirmed].map(|v| value(&u, v, Format::Csv)));
             grid.push(row);
         }
     }
@@ -454,7 +450,7 @@ fn print_timeline(rows: &[projection::MonthRow], f: Format) -> Result<()> {
         "withdrawn so far",
     ]);
     for r in rows {
-        let u = &r.measure;
+        let u = &r.measure();
         grid.push(vec![
             r.month.clone(),
             u.name().to_owned(),

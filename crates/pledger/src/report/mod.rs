@@ -169,21 +169,21 @@ fn timeline_section(h: &mut String, months: &[projection::MonthRow]) {
          by month of the effective dates: what was pledged (with increases), what was delivered and \
          confirmed, what was withdrawn. One chart per currency or unit.</p>\n",
     );
-    let mut units: Vec<&pledger_core::Unit> = Vec::new();
+    let mut units: Vec<pledger_core::Unit> = Vec::new();
     for r in months {
-        if !units.contains(&&r.measure) {
-            units.push(&r.measure);
+        if !units.contains(&r.measure()) {
+            units.push(r.measure());
         }
     }
     let total = |u: &pledger_core::Unit| {
-        months.iter().filter(|r| &r.measure == u).map(|r| r.words).sum::<pledger_core::Total>()
+        months.iter().filter(|r| &r.measure() == u).map(|r| r.words).sum::<pledger_core::Total>()
     };
     units.sort_by(|a, b| total(b).cmp(&total(a)).then(a.cmp(b)));
     if units.is_empty() {
         h.push_str("<p>No pledges yet.</p>\n");
     }
     for u in &units {
-        let rows: Vec<&projection::MonthRow> = months.iter().filter(|r| &r.measure == *u).collect();
+        let rows: Vec<&projection::MonthRow> = months.iter().filter(|r| &r.measure() == u).collect();
         h.push_str(&svg::timeline(u, &rows));
     }
     h.push_str("</section>\n");
@@ -228,7 +228,7 @@ fn overdue_section(h: &mut String, statuses: &[PledgeStatus], q: &Query) {
     );
     let more = late.len().saturating_sub(OVERDUE_ROWS);
     for s in late.into_iter().take(OVERDUE_ROWS) {
-        let u = &s.measure;
+        let u = &s.measure();
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
