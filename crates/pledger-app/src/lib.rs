@@ -2,7 +2,13 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod import;
 pub mod query;
 pub mod read;
+pub mod report;
+pub mod service;
+pub mod verify;
+pub mod witness;
+pub mod write;
 
-pub use error::{Error, Kind, Result};
+pub use error::{Advice, Error, Kind, Result};

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use pledger_core::event::{Level, Name, Note, PledgeBody, Title};
 use pledger_core::measure::MAX_VALUE;
 use pledger_core::{AreaCode, CategoryCode, Date, EventId, Measure, MemberId, Unit};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{IatiError, Result};
 use crate::parse::{Activity, IatiFile, Place, Sector, Transaction};
@@ -82,7 +82,7 @@ pub struct CategoryDef {
 }
 
 /// Where an event comes from in the file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     pub activity: String,
     pub transaction: usize,
@@ -110,7 +110,7 @@ pub struct PlannedFulfillment {
 }
 
 /// An activity or transaction the import could not map, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
     pub activity: String,
     /// 1-based, within the activity; `None` when the whole activity is skipped.

@@ -129,6 +129,30 @@ impl Verified {
     }
 }
 
+/// Checks checkpoints a log issued — `(size, note)`, oldest first — against an audit of its
+/// entries that marked their sizes ([`Auditor::mark`]): each must be signed by the log key the
+/// entries name at its size and carry the root they hash to there. The one check of kept
+/// checkpoints, for a bundle's and for a ledger's alike.
+pub fn check_checkpoints(notes: Vec<(u64, Note)>, auditor: &Auditor) -> Result<Vec<(Checkpoint, Note)>, String> {
+    let mut checkpoints = Vec::with_capacity(notes.len());
+    for (size, note) in notes {
+        let mark = auditor.mark_at(size).ok_or_else(|| format!("the checkpoint of size {size} is beyond the log"))?;
+        let log_key = mark
+            .log_key
+            .as_ref()
+            .and_then(from_event_key)
+            .ok_or_else(|| format!("the ledger names no log key at size {size}"))?;
+        let opened = Checkpoint::open(&note, &log_key).map_err(|e| format!("checkpoint of size {size}: {e}"))?;
+        if opened.size != size || opened.root != mark.root {
+            return Err(format!(
+                "the entries do not hash to the root of the checkpoint of size {size}: an entry before it was altered"
+            ));
+        }
+        checkpoints.push((opened, note));
+    }
+    Ok(checkpoints)
+}
+
 /// Verifies a bundle with no ledger: every entry (signatures, rules, tree), the recorded keys,
 /// and every checkpoint (signed by the log key of its size, matching the recomputed root).
 /// `also` are sizes whose roots the caller wants (its own checkpoints). `progress` is told how
@@ -212,23 +236,7 @@ pub fn verify<R: BufRead>(
     if read_line(&mut r, &mut buf).map_err(bad)? {
         return Err(bad("the bundle has lines after its key list"));
     }
-    let mut checkpoints = Vec::new();
-    for (cp, note) in notes {
-        let mark = auditor.mark_at(cp.size).ok_or_else(|| bad(format!("no root at size {}", cp.size)))?.clone();
-        let log_key = mark
-            .log_key
-            .as_ref()
-            .and_then(from_event_key)
-            .ok_or_else(|| bad(format!("the ledger names no log key at size {}", cp.size)))?;
-        let opened =
-            Checkpoint::open(&note, &log_key).map_err(|e| bad(format!("checkpoint of size {}: {e}", cp.size)))?;
-        if opened.root != mark.root {
-            return Err(bad(format!(
-                "the entries do not hash to the root of the checkpoint of size {}: an entry before it was altered",
-                cp.size
-            )));
-        }
-        checkpoints.push((opened, note));
-    }
+    let notes = notes.into_iter().map(|(cp, note)| (cp.size, note)).collect();
+    let checkpoints = check_checkpoints(notes, &auditor).map_err(bad)?;
     Ok(Verified { header, checkpoints, auditor })
 }

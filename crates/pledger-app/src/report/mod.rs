@@ -7,23 +7,23 @@
 mod svg;
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use base64::Engine;
 use pledger_core::projection::{self, Coverage, MemberScore, PledgeState, PledgeStatus};
 use pledger_core::state::PledgeRecord;
+use pledger_core::Date;
 use pledger_log::merkle::{self, Blake3};
 use pledger_log::{checkpoint::Checkpoint, keys, note::Note};
 use pledger_store::Ledger;
+use serde::{Deserialize, Serialize};
 
-use crate::cli::{Global, QueryArgs, ReportArgs};
-use crate::fail::{refused, Result};
-use crate::project::Query;
-use crate::write::open_ledger;
+use crate::error::Result;
+use crate::query::{Query, QueryRequest};
 
 pub use svg::esc;
 
 /// What the report's head says about the state it shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provenance {
     pub origin: String,
     pub size: u64,
@@ -32,24 +32,21 @@ pub struct Provenance {
     pub note: Option<(String, bool)>,
 }
 
-pub fn write(g: &Global, a: &ReportArgs) -> Result<()> {
-    let ledger = open_ledger(g)?;
-    let q = QueryArgs { org: None, area: None, when: a.when.clone(), format: None };
-    let query = Query::of(&ledger, &q)?;
-    let provenance = provenance(&ledger, &query)?;
+/// A rendered report, and the state it shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub html: String,
+    pub provenance: Provenance,
+}
+
+/// The report of the ledger as `when` says (`at` and `as_of`; `org` and `area` are not
+/// filters of the report), judged on `today` at the head.
+pub fn report(ledger: &Ledger, when: &QueryRequest, today: Date) -> Result<Report> {
+    let q = QueryRequest { org: None, area: None, at: when.at, as_of: when.as_of.clone() };
+    let query = Query::of(ledger, &q, today)?;
+    let provenance = provenance(ledger, &query)?;
     let html = render(&query, &provenance);
-    std::fs::write(&a.html, html).map_err(|e| refused(format!("{}: {e}", a.html.display())))?;
-    if !g.quiet {
-        writeln!(
-            crate::console::stderr(),
-            "pledger: wrote {} — {} at size {}, root {}",
-            a.html.display(),
-            provenance.origin,
-            provenance.size,
-            hex::encode(provenance.root)
-        )?;
-    }
-    Ok(())
+    Ok(Report { html, provenance })
 }
 
 fn provenance(ledger: &Ledger, q: &Query) -> Result<Provenance> {

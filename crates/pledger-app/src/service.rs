@@ -1,0 +1,291 @@
+//! One request, one answer: everything a front asks of an open ledger, as data. The command
+//! line runs [`handle`] on a ledger it opened itself; `pledger serve` runs it on the ledger it
+//! holds, for requests that come over its socket; HTTP maps its routes to the same requests.
+//! Requests carry values, never paths: a front reads its own files, so a server never opens a
+//! file of its client's, nor waits on one.
+
+use pledger_core::event::PublicKey;
+use pledger_core::{Date, PledgeId};
+use pledger_log::Envelope;
+use pledger_store::Ledger;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::import::{ImportReport, ImportRequest};
+use crate::query::{QueryRequest, Rows};
+use crate::read::{LogEntry, MemberShown, Shown};
+use crate::report::Report;
+use crate::verify::{Head, Progress, ProofRequest, Verified, VerifyRequest};
+use crate::write::{Appended, Items, SigningContext, Source, SubmitOptions};
+
+/// A request of an open ledger.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "ask", rename_all = "kebab-case")]
+pub enum Request {
+    /// Every pledge the filters keep; `today` is the asker's date, on which the head is judged.
+    Status {
+        query: QueryRequest,
+        today: Date,
+    },
+    Scorecard {
+        query: QueryRequest,
+        today: Date,
+    },
+    Coverage {
+        query: QueryRequest,
+        today: Date,
+    },
+    Timeline {
+        query: QueryRequest,
+        today: Date,
+    },
+    /// A pledge with its history, or one entry.
+    Show {
+        id: String,
+        today: Date,
+    },
+    /// The log from `from` on (answered entry by entry).
+    Log {
+        from: u64,
+    },
+    Members,
+    /// What signing an event with `key` needs: the ledger's origin, the member the key signs as
+    /// (or `as_member`), and the units of `pledges`.
+    Context {
+        key: PublicKey,
+        as_member: Option<String>,
+        origin: Option<String>,
+        pledges: Vec<PledgeId>,
+    },
+    /// Envelopes (JSON), appended in durable groups; the answer lists each as it is durable.
+    /// With `input`, the envelopes come after the request, one at a time ([`Input`]).
+    Submit {
+        options: SubmitOptions,
+        envelopes: Vec<(Source, String)>,
+        input: bool,
+    },
+    /// The IATI file `bytes`, imported and signed with `key` (a private key's 32 bytes, sent
+    /// only to a process of the same user on the same machine) as `as_member`.
+    Import {
+        request: ImportRequest,
+        bytes: Vec<u8>,
+        key: SecretKey,
+        as_member: Option<String>,
+        today: Date,
+    },
+    Rebuild,
+    Head,
+    /// Keep this checkpoint of the head, signed by the log key.
+    KeepCheckpoint {
+        note: String,
+    },
+    /// Add a witness's cosignatures to the kept checkpoint of their size.
+    AddCosignatures {
+        note: String,
+    },
+    Verify {
+        verify: VerifyRequest,
+    },
+    Prove {
+        what: ProofRequest,
+    },
+    /// The bundle, answered in chunks of bytes.
+    Export,
+    Report {
+        when: QueryRequest,
+        today: Date,
+    },
+}
+
+/// A private key's 32 bytes, zeroed when dropped.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretKey(pub [u8; 32]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        self.0 = [0; 32];
+        std::hint::black_box(&self.0);
+    }
+}
+
+/// An answer, or a part of one: a request answered in parts sends [`Answer::Progress`],
+/// [`Answer::Entry`], [`Answer::Durable`] or [`Answer::Bytes`] before its last.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "answer", content = "value", rename_all = "kebab-case")]
+pub enum Answer {
+    Statuses(Rows<pledger_core::projection::PledgeStatus>),
+    Scorecard(Rows<pledger_core::projection::MemberScore>),
+    Coverage(Rows<pledger_core::projection::AreaCoverage>),
+    Timeline(Rows<pledger_core::projection::MonthRow>),
+    Shown(Shown),
+    Entry(LogEntry),
+    Members(Vec<MemberShown>),
+    Context {
+        context: SigningContext,
+        units: Vec<(PledgeId, pledger_core::Unit)>,
+    },
+    /// A group of envelopes, on disk.
+    Durable(Vec<Appended>),
+    Imported(ImportReport),
+    Rebuilt {
+        entries: u64,
+        changed: u64,
+    },
+    Head(Head),
+    Kept,
+    Cosigned(String),
+    Verified(Verified),
+    Proof(String),
+    Bytes(Vec<u8>),
+    Exported {
+        size: u64,
+    },
+    Report(Report),
+    Progress(Progress),
+    /// The request is done (the last part of one answered in parts).
+    Done,
+}
+
+/// Where the parts of an answer go as they are made; an error stops the work (the asker went
+/// away).
+pub type Sink<'a> = &'a mut dyn FnMut(Answer) -> Result<()>;
+
+/// Answers `request` on `ledger`, sending the parts of a long answer to `sink` and returning
+/// the last. `input` are the envelopes of a submit that come after the request.
+pub fn handle(ledger: &mut Ledger, request: Request, input: Option<Items>, sink: Sink<'_>) -> Result<Answer> {
+    use crate::{query, read, verify, write};
+    Ok(match request {
+        Request::Status { query, today } => Answer::Statuses(query::status(ledger, &query, today)?),
+        Request::Scorecard { query, today } => Answer::Scorecard(query::scorecard(ledger, &query, today)?),
+        Request::Coverage { query, today } => Answer::Coverage(query::coverage(ledger, &query, today)?),
+        Request::Timeline { query, today } => Answer::Timeline(query::timeline(ledger, &query, today)?),
+        Request::Show { id, today } => Answer::Shown(read::show(ledger, &id, today)?),
+        Request::Log { from } => {
+            for entry in read::log(ledger, from) {
+                sink(Answer::Entry(entry?))?;
+            }
+            Answer::Done
+        }
+        Request::Members => Answer::Members(read::members(ledger)?),
+        Request::Context { key, as_member, origin, pledges } => {
+            let verifying = pledger_log::keys::from_event_key(&key)
+                .ok_or_else(|| Error::input("not a valid Ed25519 public key, or a weak one"))?;
+            let context = write::context(ledger, &verifying, as_member.as_deref(), origin.as_deref())?;
+            let units = pledges.iter().map(|p| Ok((*p, write::pledge_unit(ledger, *p)?))).collect::<Result<_>>()?;
+            Answer::Context { context, units }
+        }
+        Request::Submit { options, envelopes, input: streamed } => {
+            let listed: Items = Box::new(envelopes.into_iter().map(|(src, json)| {
+                let env = Envelope::parse(json.as_bytes()).map_err(|e| Error::input(format!("{src}: {e}")))?;
+                Ok((src, env))
+            }));
+            let items: Items = match (streamed, input) {
+                (true, Some(more)) => Box::new(listed.chain(more)),
+                (true, None) => return Err(Error::usage("a submit of streamed envelopes came without them")),
+                (false, _) => listed,
+            };
+            write::submit(ledger, items, options, |done: &[Appended]| sink(Answer::Durable(done.to_vec())))?;
+            Answer::Done
+        }
+        Request::Import { request, bytes, key, as_member, today } => {
+            let key = ed25519_dalek::SigningKey::from_bytes(&key.0);
+            let context = write::context(ledger, &key.verifying_key(), as_member.as_deref(), None)?;
+            let signer = pledger_log::sign::Signer { origin: context.origin, member: context.member, key };
+            let mut progress = |done, total| {
+                if done % 256 == 0 || done == total {
+                    let _ = sink(Answer::Progress(Progress { done, total: Some(total) }));
+                }
+            };
+            Answer::Imported(crate::import::iati(ledger, &bytes, &request, &signer, today, &mut progress)?)
+        }
+        Request::Rebuild => {
+            let (entries, changed) = rebuild(ledger, sink)?;
+            Answer::Rebuilt { entries, changed }
+        }
+        Request::Head => Answer::Head(verify::head(ledger)?),
+        Request::KeepCheckpoint { note } => {
+            verify::keep_checkpoint(ledger, &note)?;
+            Answer::Kept
+        }
+        Request::AddCosignatures { note } => Answer::Cosigned(verify::add_cosignatures(ledger, &note)?),
+        Request::Verify { verify: req } => {
+            let mut progress = |p: Progress| {
+                let _ = sink(Answer::Progress(p));
+            };
+            Answer::Verified(verify::ledger(ledger, &req, &mut progress)?)
+        }
+        Request::Prove { what } => Answer::Proof(verify::prove(ledger, &what)?.to_json()),
+        Request::Export => {
+            let mut out = ChunkWriter { sink: &mut *sink, buf: Vec::with_capacity(CHUNK) };
+            let mut progress = |_: Progress| {};
+            let size = verify::export(ledger, &mut out, &mut progress)?;
+            out.flush_chunk()?;
+            Answer::Exported { size }
+        }
+        Request::Report { when, today } => Answer::Report(crate::report::report(ledger, &when, today)?),
+    })
+}
+
+/// A rebuild, its progress told every tenth of a second: the store reports it from the thread
+/// that replays, and the sink is this thread's.
+fn rebuild(ledger: &mut Ledger, sink: Sink<'_>) -> Result<(u64, u64)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::mpsc::{channel, RecvTimeoutError};
+    let total = ledger.size().max(1);
+    let done = AtomicU64::new(0);
+    let (finished, wait) = channel::<()>();
+    std::thread::scope(|scope| {
+        let work = scope.spawn(|| {
+            let result = ledger.rebuild(|n| done.store(n, Ordering::Relaxed));
+            let _ = finished.send(());
+            result
+        });
+        loop {
+            match wait.recv_timeout(std::time::Duration::from_millis(100)) {
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = sink(Answer::Progress(Progress { done: done.load(Ordering::Relaxed), total: Some(total) }));
+                }
+                _ => break,
+            }
+        }
+        work.join().unwrap_or_else(|_| Err(pledger_store::StoreError::Corrupt("the rebuild stopped".into())))
+    })
+    .map_err(Error::from)
+}
+
+/// Bytes of an export, answered in chunks.
+const CHUNK: usize = 1 << 20;
+
+struct ChunkWriter<'s> {
+    sink: &'s mut dyn FnMut(Answer) -> Result<()>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter<'_> {
+    fn flush_chunk(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            (self.sink)(Answer::Bytes(std::mem::take(&mut self.buf)))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::io::Write for ChunkWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush_chunk().map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
