@@ -9,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{bin, generated_ledger, Env};
+use serde_json::Value;
 
 /// A running `pledger serve` on the env's ledger, stopped with SIGTERM when dropped.
 struct Server {
@@ -220,9 +221,13 @@ s = socket.socket(socket.AF_UNIX)
 s.bind(path)
 os.chmod(path, 0o777)
 s.listen(8)
+s.settimeout(60)
 open(record + ".ready", "w").close()
 while True:
-    c, _ = s.accept()
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        sys.exit(0)
     c.settimeout(2)
     def frame(tag, payload=b""):
         c.sendall(tag + struct.pack(">I", len(payload)) + payload)
@@ -248,10 +253,10 @@ fn a_socket_another_user_made_is_sent_nothing_and_believed_in_nothing() {
     env.write("proof.json", &env.ok(&["prove", "inclusion", "P-000001"]));
     let vkey = env.ok(&["checkpoint", "--vkey"]);
     let before = env.state();
-    // A ledger directory others can write, as a group-writable one shared carelessly.
-    for d in [env.dir.path(), env.ledger.as_path()] {
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
-    }
+    // A ledger directory others can write, as a group-writable one shared carelessly (the
+    // directory above, which holds the keys, only open to pass through).
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(&env.ledger, std::fs::Permissions::from_mode(0o777)).unwrap();
     let Some(mut nobody) = as_nobody() else { return };
     // The system's Python: another user cannot reach one installed in root's home.
     let python = ["/usr/bin/python3", "/usr/local/bin/python3"].into_iter().find(|p| std::path::Path::new(p).exists());
@@ -343,11 +348,14 @@ fn served_commands_answer_exactly_as_a_process_of_their_own() {
     let (status, err) = server.stop();
     assert!(status.success(), "{err}");
     assert!(err.contains("serving"), "{err}");
-    // Its journal: a line per command, with its exit code.
-    for line in [" scorecard exit 0 in ", " show exit 1 in ", " pledge exit 0 in ", " verify exit 0 in "] {
+    // Its journal: a line per request, with its exit code; the pledge was two requests, the
+    // signing context and the append of what the client signed.
+    for line in
+        [" scorecard exit 0 in ", " show exit 1 in ", " context exit 0 in ", " append exit 0 in ", " verify exit 0 in "]
+    {
         assert!(err.contains(line), "no {line:?} in the server's journal:\n{err}");
     }
-    assert_eq!(err.lines().filter(|l| l.contains(" exit ")).count(), QUERIES.len() + 2, "{err}");
+    assert_eq!(err.lines().filter(|l| l.contains(" exit ")).count(), QUERIES.len() + 3, "{err}");
     assert_eq!(env.ok(&["log", "--format", "json"]), served_log);
     assert!(served_log.contains("\"P-000002\""));
     env.ok(&["verify"]);
@@ -429,7 +437,7 @@ fn a_busy_server_is_waited_for_with_a_bound() {
     input.write_all(signed.as_bytes()).unwrap();
     drop(input);
     let held = holder.wait_with_output().unwrap();
-    assert!(held.status.success());
+    assert!(held.status.success(), "{}", String::from_utf8_lossy(&held.stderr));
     assert_eq!(String::from_utf8(held.stdout).unwrap(), "P-000002\n");
     let waited = waiter.wait_with_output().unwrap();
     assert!(waited.status.success());
@@ -703,12 +711,15 @@ fn garbage_on_the_socket_is_refused_and_the_server_goes_on() {
         let _ = s.read_to_end(&mut answer);
         answer
     };
-    // A request that is not the command of a pledger: refused in one line, exit 1.
+    // A request that is not one of pledger's: refused, in one failure frame naming it.
     let answer = exchange(&frame(b'R', b"{\"cwd\": 7}"));
-    assert_eq!(answer.first(), Some(&b'S'));
-    let text = String::from_utf8_lossy(&answer);
-    assert!(text.contains("pledger: the ledger's server could not read the command"), "{text:?}");
-    assert_eq!(answer.last(), Some(&1u8), "the last frame is the exit code 1");
+    assert_eq!(answer.first(), Some(&b'F'), "{answer:?}");
+    let failure: Value = serde_json::from_slice(&answer[5..]).unwrap();
+    assert_eq!(failure["kind"], "usage");
+    assert!(
+        failure["message"].as_str().unwrap().starts_with("the ledger's server could not read the request"),
+        "{failure}"
+    );
     // Noise, a frame claiming 4 GB, a frame of an unknown kind, a half frame: hung up on.
     for junk in [&b"GET / HTTP/1.1\r\n\r\n"[..], &[b'R', 0xff, 0xff, 0xff, 0xff], &frame(b'Z', b"x"), &[b'R', 0, 0]] {
         assert!(exchange(junk).is_empty(), "{junk:?}");

@@ -46,6 +46,10 @@ pub enum Error {
     /// The operating system failed a read or a write.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Whoever asked went away before the work was done; what was not yet durable was not
+    /// written.
+    #[error("{0}")]
+    Cancelled(String),
 }
 
 /// What kind of failure an [`Error`] is.
@@ -60,6 +64,7 @@ pub enum Kind {
     Verification,
     InUse,
     Storage,
+    Cancelled,
 }
 
 /// What a person can do about a failure, for a front to say in its own words.
@@ -86,6 +91,7 @@ impl Error {
             Error::Verification { .. } => Kind::Verification,
             Error::InUse(_) => Kind::InUse,
             Error::Store(_) | Error::Io(_) => Kind::Storage,
+            Error::Cancelled(_) => Kind::Cancelled,
         }
     }
 

@@ -63,14 +63,15 @@ pub struct Created {
 }
 
 /// Imports the IATI file `bytes` as `signer`; `today` dates the areas and categories it
-/// defines; `progress` is told how many of the file's events are done.
+/// defines; `progress` is told how many of the file's events are done, and asked before the
+/// group is written whether to go on (an error there — whoever asked is gone — writes nothing).
 pub fn iati(
     ledger: &mut Ledger,
     bytes: &[u8],
     a: &ImportRequest,
     signer: &Signer,
     today: Date,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(u64, u64) -> Result<()>,
 ) -> Result<ImportReport> {
     let path = &a.file;
     let file = pledger_iati::parse(bytes).map_err(|e| Error::input(format!("{path}: {e}")))?;
@@ -87,7 +88,7 @@ pub fn iati(
     }
     let country = match &a.country {
         Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(c.to_ascii_uppercase()),
-        Some(c) => return Err(Error::usage(format!("--country {c:?}: an ISO 3166-1 alpha-2 code such as ML"))),
+        Some(c) => return Err(Error::input(format!("--country {c:?}: an ISO 3166-1 alpha-2 code such as ML"))),
         None => None,
     };
     let opts = Options {
@@ -139,7 +140,6 @@ pub fn iati(
         }
     }
     let convener = view.member(&signer.member)?.is_some_and(|m| m.convener);
-    drop(view);
     if !convener && (!areas.is_empty() || !cats.is_empty()) {
         let mut missing: Vec<String> = areas.iter().map(|d| format!("area {}", d.code)).collect();
         missing.extend(cats.iter().map(|d| format!("category {}", d.code)));
@@ -172,7 +172,7 @@ pub fn iati(
         let mut done = 0;
         for p in &plan.pledges {
             done += 1;
-            progress(done, total);
+            let _ = progress(done, total);
             if pledge_of.contains_key(&p.id) {
                 report.already += 1;
                 continue;
@@ -191,7 +191,7 @@ pub fn iati(
         }
         for f in &plan.fulfillments {
             done += 1;
-            progress(done, total);
+            let _ = progress(done, total);
             if w.view().event_seq(&f.id)?.is_some() {
                 report.already += 1;
                 continue;
@@ -232,7 +232,9 @@ pub fn iati(
             }
         }
     }
-    if !a.dry_run {
+    if !a.dry_run && !w.is_empty() {
+        let total = (plan.pledges.len() + plan.fulfillments.len()) as u64;
+        progress(total, total)?;
         w.commit()?;
     }
     Ok(report)

@@ -57,6 +57,10 @@ pub enum Request {
         origin: Option<String>,
         pledges: Vec<PledgeId>,
     },
+    /// One envelope (JSON), appended durably.
+    Append {
+        envelope: String,
+    },
     /// Envelopes (JSON), appended in durable groups; the answer lists each as it is durable.
     /// With `input`, the envelopes come after the request, one at a time ([`Input`]).
     Submit {
@@ -180,6 +184,10 @@ pub fn handle(ledger: &mut Ledger, request: Request, input: Option<Items>, sink:
             let units = pledges.iter().map(|p| Ok((*p, write::pledge_unit(ledger, *p)?))).collect::<Result<_>>()?;
             Answer::Context { context, units }
         }
+        Request::Append { envelope } => {
+            let env = Envelope::parse(envelope.as_bytes()).map_err(|e| Error::input(e.to_string()))?;
+            Answer::Durable(vec![write::append_one(ledger, env)?])
+        }
         Request::Submit { options, envelopes, input: streamed } => {
             let listed: Items = Box::new(envelopes.into_iter().map(|(src, json)| {
                 let env = Envelope::parse(json.as_bytes()).map_err(|e| Error::input(format!("{src}: {e}")))?;
@@ -190,16 +198,22 @@ pub fn handle(ledger: &mut Ledger, request: Request, input: Option<Items>, sink:
                 (true, None) => return Err(Error::usage("a submit of streamed envelopes came without them")),
                 (false, _) => listed,
             };
-            write::submit(ledger, items, options, |done: &[Appended]| sink(Answer::Durable(done.to_vec())))?;
+            // Before each group is written, a word to the asker: one who went away cancels it.
+            let sink = std::cell::RefCell::new(sink);
+            let ready = || (sink.borrow_mut())(Answer::Progress(Progress { done: 0, total: None }));
+            let durable = |done: &[Appended]| (sink.borrow_mut())(Answer::Durable(done.to_vec()));
+            write::submit(ledger, items, options, durable, ready)?;
             Answer::Done
         }
         Request::Import { request, bytes, key, as_member, today } => {
             let key = ed25519_dalek::SigningKey::from_bytes(&key.0);
             let context = write::context(ledger, &key.verifying_key(), as_member.as_deref(), None)?;
             let signer = pledger_log::sign::Signer { origin: context.origin, member: context.member, key };
-            let mut progress = |done, total| {
-                if done % 256 == 0 || done == total {
-                    let _ = sink(Answer::Progress(Progress { done, total: Some(total) }));
+            let mut progress = |done: u64, total: u64| {
+                if done.is_multiple_of(256) || done == total {
+                    sink(Answer::Progress(Progress { done, total: Some(total) }))
+                } else {
+                    Ok(())
                 }
             };
             Answer::Imported(crate::import::iati(ledger, &bytes, &request, &signer, today, &mut progress)?)
@@ -246,13 +260,8 @@ fn rebuild(ledger: &mut Ledger, sink: Sink<'_>) -> Result<(u64, u64)> {
             let _ = finished.send(());
             result
         });
-        loop {
-            match wait.recv_timeout(std::time::Duration::from_millis(100)) {
-                Err(RecvTimeoutError::Timeout) => {
-                    let _ = sink(Answer::Progress(Progress { done: done.load(Ordering::Relaxed), total: Some(total) }));
-                }
-                _ => break,
-            }
+        while let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(std::time::Duration::from_millis(100)) {
+            let _ = sink(Answer::Progress(Progress { done: done.load(Ordering::Relaxed), total: Some(total) }));
         }
         work.join().unwrap_or_else(|_| Err(pledger_store::StoreError::Corrupt("the rebuild stopped".into())))
     })

@@ -200,17 +200,16 @@ impl<S: WitnessStore> Witness<S> {
             return Err(WitnessError::OldSize { given: req.old_size, known });
         }
         match &remembered {
-            Some(r) if cp.size == r.size => {
-                if b64(&cp.root) != r.root {
-                    return Err(WitnessError::Conflict {
-                        message: format!(
-                            "refused: a fork: this checkpoint of size {} has another root than the one cosigned for that size",
-                            cp.size
-                        ),
-                        known,
-                    });
-                }
+            Some(r) if cp.size == r.size && b64(&cp.root) != r.root => {
+                return Err(WitnessError::Conflict {
+                    message: format!(
+                        "refused: a fork: this checkpoint of size {} has another root than the one cosigned for that size",
+                        cp.size
+                    ),
+                    known,
+                });
             }
+            Some(r) if cp.size == r.size => {}
             Some(r) => {
                 let old_root = decode_root(&r.root).map_err(WitnessError::State)?;
                 if !merkle::verify_consistency::<Blake3>(r.size, cp.size, &old_root, &cp.root, &req.proof) {

@@ -148,7 +148,9 @@ pub type Items = Box<dyn Iterator<Item = Result<(Source, Envelope)>> + Send>;
 
 /// Appends `items` in durable groups of `opts.group`, calling `durable` with each group once it
 /// is on disk. Stops at the first refused envelope, after making the envelopes before it durable,
-/// and returns the refusal. A pipeline: a reader thread takes the items and verifies their
+/// and returns the refusal; an [`Error::Cancelled`] among the items (whoever sent them went
+/// away) stops it without writing the group in hand. `ready` is asked before each group is
+/// written: an error there (whoever asked is gone) cancels that group. A pipeline: a reader thread takes the items and verifies their
 /// signatures on every core a chunk ahead, under the keys already committed, while this thread
 /// applies the rules and commits.
 pub fn submit(
@@ -156,6 +158,7 @@ pub fn submit(
     items: Items,
     opts: SubmitOptions,
     mut durable: impl FnMut(&[Appended]) -> Result<()>,
+    mut ready: impl FnMut() -> Result<()>,
 ) -> Result<()> {
     if opts.group == 0 {
         return Err(Error::usage("--group must be at least 1"));
@@ -166,7 +169,7 @@ pub fn submit(
     // answer back.
     let chunk = opts.chunk.clamp(1, 100_000);
     let reader = std::thread::spawn(move || read_chunks(items, chunk, &lookup, &tx));
-    let done = apply_chunks(ledger, rx, opts, &mut durable);
+    let done = apply_chunks(ledger, rx, opts, &mut durable, &mut ready);
     if done.is_ok() {
         // The reader has sent everything and ended.
         let _ = reader.join();
@@ -179,17 +182,23 @@ fn apply_chunks(
     rx: Receiver<Result<Chunk>>,
     opts: SubmitOptions,
     durable: &mut impl FnMut(&[Appended]) -> Result<()>,
+    ready: &mut impl FnMut() -> Result<()>,
 ) -> Result<()> {
     let mut w = ledger.writer();
-    let commit = |w: pledger_store::Writer<'_>, durable: &mut dyn FnMut(&[Appended]) -> Result<()>| -> Result<()> {
+    let mut commit = |w: pledger_store::Writer<'_>| -> Result<()> {
+        if w.is_empty() {
+            return Ok(());
+        }
+        ready()?;
         let done: Vec<Appended> = w.commit()?.iter().map(Appended::from).collect();
         durable(&done)
     };
     for msg in rx.iter() {
         let chunk = match msg {
             Ok(chunk) => chunk,
+            Err(e @ Error::Cancelled(_)) => return Err(e),
             Err(e) => {
-                commit(w, durable)?;
+                commit(w)?;
                 return Err(e);
             }
         };
@@ -198,19 +207,19 @@ fn apply_chunks(
                 continue;
             }
             if let Err(e) = w.append_preverified(env, Utc::now(), pre) {
-                commit(w, durable)?;
+                commit(w)?;
                 return Err(match e {
                     StoreError::Refused { error, .. } => Error::refused_at(src.to_string(), error),
                     other => other.into(),
                 });
             }
             if w.len() >= opts.group {
-                commit(w, durable)?;
+                commit(w)?;
                 w = ledger.writer();
             }
         }
     }
-    commit(w, durable)
+    commit(w)
 }
 
 /// Envelopes with their signatures checked beforehand where their keys were known.

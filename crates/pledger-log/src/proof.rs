@@ -48,7 +48,7 @@ pub fn encode_path(path: &[Hash]) -> Vec<String> {
     path.iter().map(|h| B64.encode(h)).collect()
 }
 
-fn decode_path(path: &[String]) -> Result<Vec<Hash>> {
+pub fn decode_path(path: &[String]) -> Result<Vec<Hash>> {
     if path.len() > 64 {
         return Err(LogError::Proof("a proof has at most 64 hashes".into()));
     }

@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde::{Deserialize, Serialize};
 
-#[derive(Parser, Debug, Serialize, Deserialize)]
+#[derive(Parser, Debug)]
 #[command(
     name = "pledger",
     version,
@@ -22,7 +21,7 @@ pub struct Cli {
 }
 
 /// Options every command takes.
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct Global {
     /// The ledger's directory.
     #[arg(long, global = true, env = "PLEDGER_LEDGER", value_name = "DIR")]
@@ -44,13 +43,9 @@ pub struct Global {
     /// No progress output.
     #[arg(long, short, global = true)]
     pub quiet: bool,
-    /// The ledger `pledger serve` holds open, when this command runs inside it.
-    #[arg(skip)]
-    #[serde(skip)]
-    pub served: crate::serve::Served,
 }
 
-#[derive(Subcommand, Debug, Serialize, Deserialize)]
+#[derive(Subcommand, Debug)]
 pub enum Command {
     /// Make a new Ed25519 key: FILE (private, mode 0600) and FILE.pub; prints the key id.
     Keygen { file: PathBuf },
@@ -160,7 +155,6 @@ pub enum Command {
     /// map, overdue pledges, and the checkpoint it shows.
     Report(ReportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    #[serde(skip)]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -173,8 +167,6 @@ pub enum Command {
     /// Keep the ledger open and answer the commands run on it from other processes, until
     /// stopped (Ctrl-C or SIGTERM): a query then takes milliseconds instead of the open's
     /// fraction of a second. See docs/guide.md, "Serving a ledger".
-    // Never sent to a server: a request naming it does not even parse there.
-    #[serde(skip)]
     Serve,
     /// Build the founding story of SPEC §8 (Mali, 2013–2015) as signed events and print it.
     ///
@@ -183,13 +175,13 @@ pub enum Command {
     Demo,
 }
 
-#[derive(Subcommand, Debug, Serialize, Deserialize)]
+#[derive(Subcommand, Debug)]
 pub enum ImportSource {
     /// An IATI activity file (versions 1.0x and 2.0x). Importing it again changes nothing.
     Iati(IatiArgs),
 }
 
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct IatiArgs {
     /// The IATI activity file (XML).
     pub file: PathBuf,
@@ -214,7 +206,7 @@ pub struct IatiArgs {
     pub format: Option<Format>,
 }
 
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct ReportArgs {
     /// Where to write the report.
     #[arg(long, value_name = "FILE")]
@@ -224,7 +216,7 @@ pub struct ReportArgs {
 }
 
 /// Which state of the ledger a query or report shows.
-#[derive(Args, Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct When {
     /// The ledger as it stood with its first N entries (a checkpoint's size): what it knew then.
     #[arg(long, value_name = "N")]
@@ -235,7 +227,7 @@ pub struct When {
 }
 
 /// What a query looks at, and when.
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct QueryArgs {
     /// Only this member's pledges (for status: made or received).
     #[arg(long, value_name = "ID")]
@@ -249,7 +241,7 @@ pub struct QueryArgs {
     pub format: Option<Format>,
 }
 
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct VerifyArgs {
     /// Verify this export bundle instead of a ledger.
     #[arg(long, value_name = "FILE")]
@@ -273,7 +265,7 @@ pub struct VerifyArgs {
     pub strict: bool,
 }
 
-#[derive(Subcommand, Debug, Serialize, Deserialize)]
+#[derive(Subcommand, Debug)]
 pub enum ProveWhat {
     /// That an entry is in the tree (by default the tree of the latest checkpoint).
     Inclusion {
@@ -286,7 +278,7 @@ pub enum ProveWhat {
     Consistency { old: u64, new: Option<u64> },
 }
 
-#[derive(Subcommand, Debug, Serialize, Deserialize)]
+#[derive(Subcommand, Debug)]
 pub enum WitnessAction {
     /// Cosign CHECKPOINT with --key if it is consistent with the last one cosigned; print it.
     Cosign {
@@ -311,7 +303,7 @@ pub enum WitnessAction {
     },
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
     Json,
@@ -319,7 +311,7 @@ pub enum Format {
 }
 
 /// How a write is dated and where it goes.
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct WriteOpts {
     /// The effective date of what the event records (YYYY-MM-DD); today by default.
     #[arg(long, value_name = "DATE")]
@@ -329,7 +321,7 @@ pub struct WriteOpts {
     pub sign_only: bool,
 }
 
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct InitArgs {
     /// Your organisation's member id.
     #[arg(long, value_name = "ID")]
@@ -350,7 +342,7 @@ pub struct InitArgs {
     pub write: WriteOpts,
 }
 
-#[derive(Subcommand, Debug, Serialize, Deserialize)]
+#[derive(Subcommand, Debug)]
 pub enum MemberAction {
     /// Admit a member with its first public key.
     Add {
@@ -370,7 +362,7 @@ pub enum MemberAction {
     },
 }
 
-#[derive(Subcommand, Debug, Serialize, Deserialize)]
+#[derive(Subcommand, Debug)]
 pub enum KeyAction {
     /// Add a public key to a member.
     Add {
@@ -394,7 +386,7 @@ pub enum KeyAction {
     },
 }
 
-#[derive(Subcommand, Debug, Serialize, Deserialize)]
+#[derive(Subcommand, Debug)]
 pub enum AreaAction {
     /// Define an area.
     Add {
@@ -411,7 +403,7 @@ pub enum AreaAction {
     },
 }
 
-#[derive(Subcommand, Debug, Serialize, Deserialize)]
+#[derive(Subcommand, Debug)]
 pub enum CategoryAction {
     /// Define a category.
     Add {
@@ -424,7 +416,7 @@ pub enum CategoryAction {
 }
 
 /// An amount of money or a quantity, as given on the command line.
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 #[group(required = false, multiple = false)]
 pub struct ValueArg {
     /// Money, in the currency's units (12500.50).
@@ -435,7 +427,7 @@ pub struct ValueArg {
     pub quantity: Option<String>,
 }
 
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct PledgeArgs {
     /// The beneficiary's member id.
     #[arg(long, value_name = "ID")]
@@ -463,7 +455,7 @@ pub struct PledgeArgs {
     pub write: WriteOpts,
 }
 
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct AmendArgs {
     pub pledge: String,
     #[arg(long, value_name = "DATE")]
@@ -483,7 +475,7 @@ pub struct AmendArgs {
 }
 
 /// The pledge's unit, for --sign-only without a ledger (otherwise read from the ledger).
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct UnitOverride {
     /// The pledge's currency (only needed with --sign-only and no ledger).
     #[arg(long, value_name = "CUR", conflicts_with = "unit")]
@@ -493,7 +485,7 @@ pub struct UnitOverride {
     pub unit: Option<String>,
 }
 
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct FulfillArgs {
     pub pledge: String,
     #[command(flatten)]
@@ -515,7 +507,7 @@ pub struct FulfillArgs {
     pub sign_only: bool,
 }
 
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct AttestArgs {
     pub fulfillment: String,
     #[arg(long, conflicts_with = "dispute", required_unless_present = "dispute")]
@@ -528,7 +520,7 @@ pub struct AttestArgs {
     pub write: WriteOpts,
 }
 
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct WithdrawArgs {
     pub pledge: String,
     #[command(flatten)]
@@ -541,7 +533,7 @@ pub struct WithdrawArgs {
     pub write: WriteOpts,
 }
 
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug)]
 pub struct SubmitArgs {
     /// Files of envelopes: one JSON envelope, or one per line. - reads standard input.
     #[arg(required = true)]

@@ -18,7 +18,7 @@ use pledger_log::Envelope;
 use pledger_store::Ledger;
 
 use crate::cli::Global;
-use crate::fail::{refused, Result};
+use crate::fail::{input, Result};
 
 pub const ORIGIN: &str = "hmis.sante.gov.ml/pledges";
 
@@ -400,7 +400,7 @@ impl TempDir {
             std::process::id(),
             Utc::now().timestamp_nanos_opt().unwrap_or(0)
         ));
-        std::fs::create_dir_all(&base).map_err(|e| refused(format!("{}: {e}", base.display())))?;
+        std::fs::create_dir_all(&base).map_err(|e| input(format!("{}: {e}", base.display())))?;
         Ok(TempDir(base))
     }
 }

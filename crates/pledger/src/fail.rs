@@ -1,76 +1,88 @@
 //! How the binary fails: one line on stderr and an exit code (0 ok, 1 refused or failed,
-//! 2 usage, 75 ledger in use).
+//! 2 usage, 75 ledger in use) — both from the kind of the application's error, in one match,
+//! with the advice a person needs added here, not in the libraries.
 
-use pledger_core::{FieldError, RuleError};
-use pledger_log::LogError;
-use pledger_store::StoreError;
+use pledger_app::{Advice, Kind};
+use serde::{Deserialize, Serialize};
 
 pub const REFUSED: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const IN_USE: u8 = 75;
 
-#[derive(Debug)]
+/// A failure as the command line reports it, and as the ledger's server sends it to a client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Failure {
-    pub code: u8,
+    pub kind: Kind,
     pub message: String,
+}
+
+impl Failure {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Failure {
+        Failure { kind, message: message.into() }
+    }
+
+    /// The exit code of this kind of failure.
+    pub fn code(&self) -> u8 {
+        match self.kind {
+            Kind::Usage => USAGE,
+            Kind::InUse => IN_USE,
+            _ => REFUSED,
+        }
+    }
 }
 
 pub type Result<T, E = Failure> = std::result::Result<T, E>;
 
 pub fn usage(message: impl Into<String>) -> Failure {
-    Failure { code: USAGE, message: message.into() }
+    Failure::new(Kind::Usage, message)
 }
 
-pub fn refused(message: impl Into<String>) -> Failure {
-    Failure { code: REFUSED, message: message.into() }
+pub fn input(message: impl Into<String>) -> Failure {
+    Failure::new(Kind::Input, message)
 }
 
 /// The ledger is held by another process, or its server is busy: exit 75.
 pub fn in_use(message: impl Into<String>) -> Failure {
-    Failure { code: IN_USE, message: message.into() }
+    Failure::new(Kind::InUse, message)
 }
 
-impl From<FieldError> for Failure {
-    fn from(e: FieldError) -> Self {
+/// What to do about a failure, in the command line's words.
+fn advice(a: Advice) -> &'static str {
+    match a {
+        Advice::Init => " (create one with `pledger init`)",
+        Advice::Rebuild => "; run `pledger rebuild`",
+        Advice::FinishRebuild => "; run `pledger rebuild` to finish it",
+        Advice::VerifyAndRestore => "; run `pledger verify` and restore from an export",
+    }
+}
+
+impl From<pledger_app::Error> for Failure {
+    fn from(e: pledger_app::Error) -> Self {
+        let said = e.advice().map(advice).unwrap_or_default();
+        Failure { kind: e.kind(), message: format!("{e}{said}") }
+    }
+}
+
+impl From<pledger_core::FieldError> for Failure {
+    fn from(e: pledger_core::FieldError) -> Self {
         usage(e.to_string())
     }
 }
 
-impl From<RuleError> for Failure {
-    fn from(e: RuleError) -> Self {
-        refused(e.to_string())
+impl From<pledger_log::LogError> for Failure {
+    fn from(e: pledger_log::LogError) -> Self {
+        pledger_app::Error::from(e).into()
     }
 }
 
-impl From<LogError> for Failure {
-    fn from(e: LogError) -> Self {
-        refused(e.to_string())
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        use pledger_store::ErrorKind;
-        let code = if e.kind() == ErrorKind::InUse { IN_USE } else { REFUSED };
-        let advice = match e.kind() {
-            ErrorKind::NoLedger => " (create one with `pledger init`)",
-            ErrorKind::RebuildInterrupted => "; run `pledger rebuild` to finish it",
-            ErrorKind::Damaged => "; run `pledger verify` and restore from an export",
-            _ => "",
-        };
-        Failure { code, message: format!("{e}{advice}") }
+impl From<pledger_store::StoreError> for Failure {
+    fn from(e: pledger_store::StoreError) -> Self {
+        pledger_app::Error::from(e).into()
     }
 }
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
-        // A closed pipe (`pledger log | head`) is not worth a message but is still a stop.
-        refused(e.to_string())
-    }
-}
-
-impl From<pledger_log::audit::AuditFailure> for Failure {
-    fn from(e: pledger_log::audit::AuditFailure) -> Self {
-        refused(format!("verification failed: {e}"))
+        Failure::new(Kind::Storage, e.to_string())
     }
 }

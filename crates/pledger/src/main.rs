@@ -13,7 +13,9 @@ mod project;
 mod read;
 mod report;
 mod serve;
+mod session;
 mod verify;
+mod wire;
 mod write;
 
 use std::process::ExitCode;
@@ -42,16 +44,7 @@ fn main() -> ExitCode {
             return ExitCode::from(fail::USAGE);
         }
     };
-    if let Some(code) = serve::forward(&cli) {
-        return code;
-    }
-    match run(&cli) {
-        // The ledger was held by a server starting up: it answers now.
-        Err(f) if f.code == fail::IN_USE && cli.global.ledger.as_deref().is_some_and(serve::listening) => {
-            serve::forward(&cli).unwrap_or_else(|| ExitCode::from(finish(Err(f))))
-        }
-        outcome => ExitCode::from(finish(outcome)),
-    }
+    ExitCode::from(finish(run(&cli)))
 }
 
 /// The exit code of a command's outcome, its failure said in one line on stderr.
@@ -61,7 +54,7 @@ fn finish(outcome: Result<(), fail::Failure>) -> u8 {
         Err(f) => {
             use std::io::Write;
             let _ = writeln!(console::stderr(), "pledger: {}", f.message.replace('\n', " "));
-            f.code
+            f.code()
         }
     }
 }
@@ -118,6 +111,6 @@ fn run(cli: &Cli) -> Result<(), fail::Failure> {
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man { dir } => docs::man(dir),
         Command::Demo => demo::run(g),
-        Command::Serve => serve::serve(g, |cli| finish(run(&cli))),
+        Command::Serve => serve::serve(g),
     }
 }

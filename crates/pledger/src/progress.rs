@@ -1,9 +1,10 @@
-//! Progress for long work, on stderr, only on a terminal and without --quiet — this process's,
-//! or, for a command `pledger serve` answers, the terminal of the process it answers.
+//! Progress for long work, on stderr, only on a terminal and without --quiet — whether the work
+//! runs here or in the ledger's server, whose answers say how far it has come.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pledger_app::service::Answer;
 
 /// A progress bar over `total` items, hidden when stderr is not a terminal or with `quiet`.
 pub fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {
@@ -28,79 +29,44 @@ pub fn counter(what: &str, quiet: bool) -> ProgressBar {
 }
 
 fn target(quiet: bool) -> ProgressDrawTarget {
-    if quiet {
+    if quiet || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()
-    } else if crate::console::serving() {
-        match crate::console::client_stderr_width() {
-            Some(width) => ProgressDrawTarget::term_like(Box::new(ClientTerminal { width })),
-            None => ProgressDrawTarget::hidden(),
-        }
-    } else if std::io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
     } else {
-        ProgressDrawTarget::hidden()
+        ProgressDrawTarget::stderr()
     }
 }
 
-/// The client's terminal, reached through its stderr frames: ANSI cursor movements, as
-/// indicatif writes to a terminal of its own.
-#[derive(Debug)]
-struct ClientTerminal {
-    width: u16,
+/// A bar drawn from the progress parts of an answer, made when the first arrives.
+pub struct Drawn {
+    what: &'static str,
+    quiet: bool,
+    bar: Option<ProgressBar>,
 }
 
-impl ClientTerminal {
-    fn send(&self, s: &str) -> std::io::Result<()> {
-        let mut err = crate::console::stderr();
-        err.write_all(s.as_bytes())?;
-        err.flush()
+impl Drawn {
+    pub fn new(what: &'static str, quiet: bool) -> Drawn {
+        Drawn { what, quiet, bar: None }
     }
-}
 
-impl ClientTerminal {
-    /// `ESC [ n X`: the cursor moved `n` places in direction `X`.
-    fn cursor(&self, n: usize, direction: char) -> std::io::Result<()> {
-        if n == 0 {
-            return Ok(());
+    /// Takes a part of an answer: a progress part moves the bar; anything else is not its.
+    pub fn take(&mut self, part: &Answer) -> bool {
+        let Answer::Progress(p) = part else { return false };
+        let Some(total) = p.total else { return true };
+        let bar = self.bar.get_or_insert_with(|| bar(total.max(1), self.what, self.quiet));
+        bar.set_length(total.max(1));
+        bar.set_position(p.done);
+        true
+    }
+
+    pub fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
         }
-        self.send(&format!("\x1b[{n}{direction}"))
     }
 }
 
-impl TermLike for ClientTerminal {
-    fn width(&self) -> u16 {
-        self.width
-    }
-
-    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
-        self.cursor(n, 'A')
-    }
-
-    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
-        self.cursor(n, 'B')
-    }
-
-    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
-        self.cursor(n, 'C')
-    }
-
-    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
-        self.cursor(n, 'D')
-    }
-
-    fn write_line(&self, s: &str) -> std::io::Result<()> {
-        self.send(&format!("{s}\n"))
-    }
-
-    fn write_str(&self, s: &str) -> std::io::Result<()> {
-        self.send(s)
-    }
-
-    fn clear_line(&self) -> std::io::Result<()> {
-        self.send("\r\x1b[2K")
-    }
-
-    fn flush(&self) -> std::io::Result<()> {
-        Ok(())
+impl Drop for Drawn {
+    fn drop(&mut self) {
+        self.finish();
     }
 }

@@ -1,177 +1,60 @@
-//! The query commands: `status`, `scorecard`, `coverage`, `timeline`, `rebuild` and `compact`. The
-//! figures come from `pledger_core::projection`; this module chooses the records (the head, or
-//! the first N entries replayed), filters them and prints.
+//! The query commands: `status`, `scorecard`, `coverage`, `timeline`, `rebuild` and `compact`.
+//! The figures are the application layer's answers (`pledger_app::query`); this module asks for
+//! them — of the ledger opened here or of its server — and prints them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 
+use pledger_app::query::{Described, QueryRequest, Rows};
+use pledger_app::service::{Answer, Request};
 use pledger_core::measure::format_decimal;
-use pledger_core::projection::{self, format_halves, percent, Horizon, PledgeStatus};
-use pledger_core::state::{AreaRecord, MemberRecord, PledgeRecord};
-use pledger_core::{AreaCode, Date, Fulfillments, MemState, MemberId, Unit};
-use pledger_store::{CompactPhase, Ledger, WithFulfillments};
+use pledger_core::projection::{self, format_halves, percent, PledgeStatus};
+use pledger_core::Unit;
+use pledger_store::{CompactPhase, Ledger};
 use serde::Serialize;
 
 use crate::cli::{Format, Global, QueryArgs};
-use crate::fail::{refused, Result};
+use crate::fail::Result;
 use crate::output::{resolve, Grid};
-use crate::write::{open_ledger, today};
+use crate::session::{unexpected, Open, Session};
+use crate::write::today;
 
-/// The records a query reads.
-pub struct Data {
-    pub origin: String,
-    /// Entries the records reflect.
-    pub size: u64,
-    /// The key that signs checkpoints at that size.
-    pub log_key: Option<pledger_core::event::PublicKey>,
-    pub members: Vec<MemberRecord>,
-    pub areas: Vec<AreaRecord>,
-    pub pledges: Vec<PledgeRecord>,
-    pub fulfillments: Fulfillments,
+/// The application's query of the command line's.
+pub fn query_of(q: &QueryArgs) -> QueryRequest {
+    QueryRequest { org: q.org.clone(), area: q.area.clone(), at: q.when.at, as_of: q.when.as_of.clone() }
 }
 
-impl Data {
-    /// The head's records, read from the store: no replay.
-    pub fn head(ledger: &Ledger) -> Result<Data> {
-        Data::head_with(ledger, ledger.pledges()?, ledger.fulfillments()?)
-    }
-
-    /// The head's members and areas, with these of its pledges and fulfillments.
-    fn head_with(ledger: &Ledger, pledges: Vec<PledgeRecord>, fulfillments: Fulfillments) -> Result<Data> {
-        Ok(Data {
-            origin: ledger.head().state.origin.clone(),
-            size: ledger.size(),
-            log_key: ledger.head().state.log_key,
-            members: ledger.members()?,
-            areas: ledger.areas()?,
-            pledges,
-            fulfillments,
-        })
-    }
-
-    /// The head's records that concern one member: its pledges, made or received, read through
-    /// the member index, with `which` of their fulfillments (every record when the ledger has
-    /// no index).
-    pub fn head_of(ledger: &Ledger, member: &MemberId, which: WithFulfillments) -> Result<Data> {
-        let Some(records) = ledger.records_of(member, which)? else {
-            return Data::head(ledger);
-        };
-        Data::head_with(ledger, records.pledges, records.fulfillments)
-    }
-
-    /// The records of an in-memory state (the first N entries, replayed).
-    pub fn of_state(s: MemState) -> Data {
-        Data {
-            origin: s.head.origin.clone(),
-            size: s.head.size,
-            log_key: s.head.log_key,
-            members: s.members.into_values().collect(),
-            areas: s.areas.into_values().collect(),
-            pledges: s.pledges.into_values().collect(),
-            fulfillments: s.fulfillments,
-        }
-    }
+/// Asks a query of the ledger.
+fn ask(g: &Global, make: impl FnOnce(QueryRequest, pledger_core::Date) -> Request, q: &QueryArgs) -> Result<Answer> {
+    let mut session = Session::open(g, Open::Normal)?;
+    session.ask_one(make(query_of(q), today()))
 }
 
-/// What a query reads at the head, beside the members and areas.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reads {
-    /// No pledge: the figures come from the tallies.
-    Tallies,
-    /// The pledges, with the fulfillments their statuses read (a member's: only its fulfilled
-    /// pledges').
-    Statuses,
-    /// The pledges and every fulfillment of theirs (a timeline, a report).
-    Records,
+/// Prints `rows` as JSON Lines, or, for a table or CSV, says which state of the ledger they
+/// describe and hands over to `print`.
+fn emit<T: Serialize>(rows: &Rows<T>, format: Format, print: impl FnOnce(Format) -> Result<()>) -> Result<()> {
+    if format == Format::Json {
+        return print_json_lines(&rows.rows);
+    }
+    caption(&rows.described, format);
+    print(format)
 }
 
-/// A query's records, horizon and filters, resolved.
-pub struct Query {
-    pub data: Data,
-    pub horizon: Horizon,
-    pub org: Option<MemberId>,
-    pub area: Option<BTreeSet<AreaCode>>,
-    pub area_root: Option<AreaCode>,
-    pub format: Format,
-}
-
-impl Query {
-    /// The query on a ledger already open, with every record it concerns (a report).
-    pub fn of(ledger: &Ledger, q: &QueryArgs) -> Result<Query> {
-        Query::reading(ledger, q, Reads::Records)
-    }
-
-    /// The query on a ledger already open, reading what `reads` says.
-    fn reading(ledger: &Ledger, q: &QueryArgs, reads: Reads) -> Result<Query> {
-        let horizon = match &q.when.as_of {
-            Some(d) => Horizon::as_of(Date::parse(d)?),
-            None => Horizon::head(today()),
+/// Says which state of the ledger the figures describe, on stderr for people.
+fn caption(d: &Described, format: Format) {
+    if format == Format::Table {
+        let when = match d.as_of {
+            Some(date) => format!("as of {date}"),
+            None => format!("judged on {}", d.eval),
         };
-        let org = q.org.as_deref().map(MemberId::parse).transpose()?;
-        let area_root = q.area.as_deref().map(AreaCode::parse).transpose()?;
-        let data = match q.when.at {
-            Some(n) if n > ledger.size() => {
-                return Err(refused(format!("--at {n}: the ledger has only {} entries", ledger.size())))
-            }
-            Some(n) => Data::of_state(ledger.replay(n)?),
-            None => match (reads, &org) {
-                (Reads::Tallies, _) => Data::head_with(ledger, Vec::new(), Fulfillments::new())?,
-                (Reads::Statuses, Some(o)) => Data::head_of(ledger, o, WithFulfillments::ForHeadStatus)?,
-                (Reads::Records, Some(o)) => Data::head_of(ledger, o, WithFulfillments::All)?,
-                (_, None) => Data::head(ledger)?,
-            },
-        };
-        if let Some(o) = &org {
-            if !data.members.iter().any(|m| &m.id == o) {
-                return Err(refused(format!("unknown member {o}")));
-            }
-        }
-        let area = match &area_root {
-            Some(a) if !data.areas.iter().any(|r| &r.code == a) => return Err(refused(format!("unknown area {a}"))),
-            Some(a) => Some(projection::subtree(&data.areas, a)),
-            None => None,
-        };
-        Ok(Query { data, horizon, org, area, area_root, format: resolve(q.format) })
-    }
-
-    /// The statuses of the pledges the filters keep; `involving` also keeps pledges the
-    /// member received.
-    pub fn statuses(&self, involving: bool) -> Vec<PledgeStatus> {
-        self.data
-            .pledges
-            .iter()
-            .filter_map(|p| projection::status(p, &self.data.fulfillments, &self.horizon))
-            .filter(|s| self.org.as_ref().is_none_or(|o| &s.pledger == o || (involving && &s.beneficiary == o)))
-            .filter(|s| self.area.as_ref().is_none_or(|set| s.areas.iter().any(|a| set.contains(a))))
-            .collect()
-    }
-
-    /// Prints `rows` as JSON Lines, or, for a table or CSV, says which state of the ledger they
-    /// describe and hands over to `print`.
-    fn emit<T: Serialize>(&self, rows: &[T], print: impl FnOnce(Format) -> Result<()>) -> Result<()> {
-        if self.format == Format::Json {
-            return print_json_lines(rows);
-        }
-        self.caption();
-        print(self.format)
-    }
-
-    /// Says which state of the ledger the figures describe, on stderr for people.
-    fn caption(&self) {
-        if self.format == Format::Table {
-            let when = match self.horizon.as_of {
-                Some(d) => format!("as of {d}"),
-                None => format!("judged on {}", self.horizon.eval),
-            };
-            let _ = writeln!(crate::console::stderr(), "{} — {} entries, {when}", self.data.origin, self.data.size);
-        }
+        let _ = writeln!(crate::console::stderr(), "{} — {} entries, {when}", d.origin, d.size);
     }
 }
 
 fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
     let mut out = crate::console::stdout();
     for r in rows {
-        serde_json::to_writer(&mut out, r).map_err(|e| refused(e.to_string()))?;
+        serde_json::to_writer(&mut out, r).map_err(std::io::Error::from)?;
         out.write_all(b"\n")?;
     }
     out.flush()?;
@@ -198,9 +81,11 @@ fn list(v: &projection::Members) -> String {
 }
 
 pub fn status(g: &Global, q: &QueryArgs) -> Result<()> {
-    let query = Query::reading(&*open_ledger(g)?, q, Reads::Statuses)?;
-    let rows = query.statuses(true);
-    query.emit(&rows, |f| print_status(&rows, f))
+    let rows = match ask(g, |query, today| Request::Status { query, today }, q)? {
+        Answer::Statuses(rows) => rows,
+        other => return Err(unexpected(other)),
+    };
+    emit(&rows, resolve(q.format), |f| print_status(&rows.rows, f))
 }
 
 fn print_status(rows: &[PledgeStatus], f: Format) -> Result<()> {
@@ -277,31 +162,12 @@ fn print_status(rows: &[PledgeStatus], f: Format) -> Result<()> {
     print(&grid, f)
 }
 
-/// Whether a query can read the head's tallies instead of every pledge: at the head, judged on
-/// today, on a ledger that keeps them (see `pledger_core::tally`).
-fn tallied(ledger: &Ledger, q: &QueryArgs) -> bool {
-    q.when.at.is_none() && q.when.as_of.is_none() && ledger.is_tallied()
-}
-
-/// The store said it keeps tallies, then had none.
-fn no_tallies() -> crate::fail::Failure {
-    refused("the ledger's tallies are missing; run `pledger rebuild`")
-}
-
 pub fn scorecard(g: &Global, q: &QueryArgs) -> Result<()> {
-    let ledger = open_ledger(g)?;
-    // An area filter keeps a member's pledges there only: that needs the pledges.
-    let fast = q.area.is_none() && tallied(&ledger, q);
-    let query = Query::reading(&ledger, q, if fast { Reads::Tallies } else { Reads::Statuses })?;
-    let always: Vec<MemberId> = query.org.iter().cloned().collect();
-    let members: Vec<MemberRecord> =
-        query.data.members.iter().filter(|m| query.org.as_ref().is_none_or(|o| &m.id == o)).cloned().collect();
-    let card = if fast {
-        ledger.scorecard(&members, &always, query.horizon.eval)?.ok_or_else(no_tallies)?
-    } else {
-        projection::scorecard(&query.statuses(false), &members, &always)
+    let card = match ask(g, |query, today| Request::Scorecard { query, today }, q)? {
+        Answer::Scorecard(rows) => rows,
+        other => return Err(unexpected(other)),
     };
-    query.emit(&card, |f| print_scorecard(&card, f))
+    emit(&card, resolve(q.format), |f| print_scorecard(&card.rows, f))
 }
 
 fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
@@ -376,16 +242,11 @@ fn scorecard_csv(card: &[projection::MemberScore]) -> Result<()> {
 }
 
 pub fn coverage(g: &Global, q: &QueryArgs) -> Result<()> {
-    let ledger = open_ledger(g)?;
-    let fast = tallied(&ledger, q);
-    let query = Query::reading(&ledger, q, if fast { Reads::Tallies } else { Reads::Statuses })?;
-    let cov = if fast {
-        let (areas, root) = (&query.data.areas, query.area_root.as_ref());
-        ledger.coverage(areas, root, query.org.as_ref())?.ok_or_else(no_tallies)?
-    } else {
-        projection::coverage(&query.statuses(false), &query.data.areas, query.area_root.as_ref())
+    let cov = match ask(g, |query, today| Request::Coverage { query, today }, q)? {
+        Answer::Coverage(rows) => rows,
+        other => return Err(unexpected(other)),
     };
-    query.emit(&cov, |f| print_coverage(&cov, f))
+    emit(&cov, resolve(q.format), |f| print_coverage(&cov.rows, f))
 }
 
 fn print_coverage(cov: &[projection::AreaCoverage], f: Format) -> Result<()> {
@@ -430,18 +291,11 @@ fn print_coverage(cov: &[projection::AreaCoverage], f: Format) -> Result<()> {
 }
 
 pub fn timeline(g: &Global, q: &QueryArgs) -> Result<()> {
-    let ledger = open_ledger(g)?;
-    // The tallies hold everyone's months: a filter needs the pledges.
-    let fast = q.org.is_none() && q.area.is_none() && tallied(&ledger, q);
-    let query = Query::reading(&ledger, q, if fast { Reads::Tallies } else { Reads::Records })?;
-    let rows = if fast {
-        ledger.timeline()?.ok_or_else(no_tallies)?
-    } else {
-        let keep: BTreeSet<_> = query.statuses(false).into_iter().map(|s| s.id).collect();
-        let pledges: Vec<&PledgeRecord> = query.data.pledges.iter().filter(|p| keep.contains(&p.id)).collect();
-        projection::timeline(&pledges, &query.data.fulfillments, &query.horizon)
+    let rows = match ask(g, |query, today| Request::Timeline { query, today }, q)? {
+        Answer::Timeline(rows) => rows,
+        other => return Err(unexpected(other)),
     };
-    query.emit(&rows, |f| print_timeline(&rows, f))
+    emit(&rows, resolve(q.format), |f| print_timeline(&rows.rows, f))
 }
 
 fn print_timeline(rows: &[projection::MonthRow], f: Format) -> Result<()> {
@@ -468,28 +322,32 @@ fn print_timeline(rows: &[projection::MonthRow], f: Format) -> Result<()> {
 
 pub fn rebuild(g: &Global) -> Result<()> {
     // Even a ledger whose last rebuild was interrupted.
-    let mut ledger = crate::write::open_with(g, Ledger::open_for_rebuild)?;
-    let pb = crate::progress::bar(ledger.size().max(1), "rebuilding", g.quiet);
-    let (n, changed) = ledger.rebuild(|done| pb.set_position(done))?;
-    pb.finish_and_clear();
+    let mut session = Session::open(g, Open::Rebuild)?;
+    let mut drawn = crate::progress::Drawn::new("rebuilding", g.quiet);
+    let answer = session.ask(Request::Rebuild, None, &mut |part| {
+        drawn.take(&part);
+        Ok(())
+    })?;
+    drawn.finish();
+    let Answer::Rebuilt { entries, changed } = answer else { return Err(unexpected(answer)) };
     if changed > 1 && !g.quiet {
         writeln!(
             crate::console::stderr(),
-            "pledger: rebuilt from {n} entries; {changed} stored records differed and were corrected"
+            "pledger: rebuilt from {entries} entries; {changed} stored records differed and were corrected"
         )?;
     }
-    crate::console::outln!("{n}")?;
+    crate::console::outln!("{entries}")?;
     Ok(())
 }
 
 /// `pledger compact`: the store's compaction, with progress, then what it did in one line.
 pub fn compact(g: &Global) -> Result<()> {
-    if g.served.ledger().is_some() {
+    let path = crate::session::ledger_path(g)?;
+    if crate::serve::listening(path) {
         return Err(crate::fail::in_use(
             "the ledger is served by `pledger serve`, and compaction swaps its files: stop the server, then compact",
         ));
     }
-    let path = crate::write::ledger_path(g)?;
     let copying = crate::progress::counter("copying keys", g.quiet);
     let mut comparing: Option<indicatif::ProgressBar> = None;
     let served = &mut || crate::serve::listening(path);
@@ -542,8 +400,8 @@ fn megabytes(bytes: u64) -> String {
 
 /// What `pledger demo` prints: who kept their word, and the coverage of the regions.
 pub fn demo_summary(ledger: &Ledger, kept: Option<&std::path::Path>) -> Result<()> {
-    let data = Data::head(ledger)?;
-    let h = Horizon::head(today());
+    let data = pledger_app::query::Data::head(ledger)?;
+    let h = projection::Horizon::head(today());
     let statuses: Vec<PledgeStatus> =
         data.pledges.iter().filter_map(|p| projection::status(p, &data.fulfillments, &h)).collect();
     crate::console::outln!(

@@ -1,161 +1,99 @@
-//! `pledger serve`: one process keeps the ledger open and answers the commands other processes
-//! run on it, so that they skip sled's open — a fraction of a second on a large ledger — and
+//! `pledger serve`: one process keeps the ledger open and answers the requests other processes
+//! make of it, so that they skip sled's open — a fraction of a second on a large ledger — and
 //! are not turned away because the ledger is in use.
 //!
-//! A command run with `--ledger DIR` looks for the socket `DIR/pledger.sock`. If a server
-//! answers there, the command is sent to it whole (as parsed here, with this process's working
-//! directory and whether its stdout is a terminal) and runs inside the server, on the
-//! ledger it holds, exactly as it would have run here; its output comes back as frames
-//! ([`crate::console::frame`]) and its exit code is this process's. With no server, or a stale
-//! socket, the command opens the ledger itself. The socket is the user's alone (mode 0600):
-//! whoever may use it may act as the server's user.
+//! A command run with `--ledger DIR` looks for the socket `DIR/pledger.sock`. If a process of
+//! this user answers there (the kernel says whose, SO_PEERCRED), the command sends it the
+//! application layer's requests ([`pledger_app::service::Request`]) — values, never paths: the
+//! command reads its own files and signs with its own key — and renders the answers itself.
+//! With no server, or a stale socket, the command opens the ledger itself. The frames are in
+//! [`crate::wire`]. The socket is the user's alone (mode 0600).
+//!
+//! A request whose client is gone writes nothing: a group of a submit is written only once its
+//! client is asked, and answers, that it is still there; an import likewise. No request waits
+//! on a client's file. On SIGINT, SIGTERM or SIGHUP the server stops after the request in hand,
+//! within a few seconds; at once on a second signal (every acknowledged write is on disk).
 
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
+use pledger_app::service::{self, Answer, Request};
+use pledger_app::write::{Items, Source};
+use pledger_app::Kind;
+use pledger_log::Envelope;
 use pledger_store::Ledger;
-use serde::{Deserialize, Serialize};
 
-use crate::cli::{Cli, Command, Global, SubmitArgs};
-use crate::console::{self, frame};
-use crate::fail::{in_use, refused, Result, IN_USE, REFUSED};
+use crate::cli::Global;
+use crate::fail::{in_use, Failure, Result, REFUSED};
+use crate::session::{busy, connect, lost};
+use crate::wire;
 
 /// The socket's name inside the ledger's directory.
 pub const SOCKET: &str = "pledger.sock";
 
-/// The ledger the server holds, lent to the command it runs.
-#[derive(Clone, Default)]
-pub struct Served(Option<Arc<Mutex<Ledger>>>);
-
-impl std::fmt::Debug for Served {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Served(ledger)" } else { "Served(none)" })
-    }
+/// How long `--wait` allows, bounded.
+pub fn wait(g: &Global) -> Duration {
+    Duration::from_secs_f64(if g.wait.is_finite() && g.wait >= 0.0 { g.wait.min(3600.0) } else { 0.0 })
 }
 
-impl Served {
-    /// The served ledger, if this command runs inside the server. A command holds it once: a
-    /// second open within the same command is refused rather than waiting on itself.
-    pub fn ledger(&self) -> Option<Result<MutexGuard<'_, Ledger>>> {
-        self.0.as_ref().map(|m| match m.try_lock() {
-            Ok(guard) => Ok(guard),
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                Err(refused("the served ledger is already open in this command"))
-            }
-        })
-    }
+/// Whether a server answers on the ledger `dir`'s socket.
+pub fn listening(dir: &Path) -> bool {
+    let socket = dir.join(SOCKET);
+    socket.exists() && connect(&socket).is_ok()
 }
 
-/// What a client sends: the command as it parsed it — the server parses nothing again, so
-/// neither its environment nor its defaults leak into the command — and its surroundings.
-#[derive(Serialize, Deserialize)]
-struct Request<C> {
-    cwd: PathBuf,
-    stdout_tty: bool,
-    /// Its stderr's width, if a terminal: the server draws progress there.
-    stderr_width: Option<u16>,
-    /// The command reads stdin: the client sends it as frames after the request.
-    stdin: bool,
-    /// The client's local date, the default of `--date` and of the evaluation date.
-    today: chrono::NaiveDate,
-    cli: C,
-}
-
-fn reads_stdin(cli: &Cli) -> bool {
-    matches!(&cli.command, Command::Submit(SubmitArgs { files, .. }) if files.iter().any(|f| f == Path::new("-")))
-}
-
-/// Runs `cli` in the server of its ledger, if one answers; `None` when the command is to run
-/// here: no ledger given, no server, or a command that never reads a ledger's open handle.
-pub fn forward(cli: &Cli) -> Option<ExitCode> {
-    if !needs_ledger(&cli.command) {
-        return None;
-    }
-    let dir = cli.global.ledger.as_deref()?;
+/// Whether a server of this user's own answers on `dir`'s socket; `false` if no server listens
+/// (no socket, or a stale one a server killed without warning left).
+pub fn reach(dir: &Path) -> Result<bool> {
     let socket = dir.join(SOCKET);
     if !socket.exists() {
-        return None;
+        return Ok(false);
     }
-    let stream = match connect(&socket) {
-        Ok(stream) => stream,
+    match connect(&socket) {
+        Ok(stream) => {
+            answered_by_me(&stream, &socket)?;
+            Ok(true)
+        }
         // Another user's server: its socket is its own. Waiting for the ledger's lock, which
         // that server holds, would end in a bare "in use".
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "pledger: ledger {} is served by {}'s `pledger serve`, whose socket is theirs alone: run the command as that user",
-                dir.display(),
-                owner(&socket)
-            );
-            return Some(ExitCode::from(IN_USE));
-        }
-        // A socket nobody listens on is what a server killed without warning leaves behind.
-        Err(_) => return None,
-    };
-    // Whoever could create the socket could answer on it: nothing is sent — not the command,
-    // not the working directory — unless the process answering is this user's own.
-    if let Err(why) = answered_by_me(&stream, &socket) {
-        let _ = writeln!(std::io::stderr(), "pledger: {why}");
-        return Some(ExitCode::from(REFUSED));
-    }
-    match ask(stream, cli, dir) {
-        Ok(Some(code)) => Some(ExitCode::from(code)),
-        // The server closed before it began the command (it was stopping): run it here.
-        Ok(None) => None,
-        Err(f) => {
-            let _ = writeln!(std::io::stderr(), "pledger: {}", f.message);
-            Some(ExitCode::from(f.code))
-        }
-    }
-}
-
-/// Whether a command reads a ledger at all: those that do not never go to a server, whatever
-/// answers on a socket.
-fn needs_ledger(command: &Command) -> bool {
-    use crate::cli::WitnessAction;
-    match command {
-        Command::Keygen { .. }
-        | Command::Init(_)
-        | Command::Demo
-        | Command::Serve
-        | Command::Completions { .. }
-        | Command::Man { .. }
-        | Command::Sign { .. } => false,
-        Command::Verify(a) => a.bundle.is_none() && a.proof.is_none(),
-        Command::Witness { action: WitnessAction::Vkey { .. } } => false,
-        Command::Witness { action: WitnessAction::Cosign { bundle, .. } } => bundle.is_none(),
-        _ => true,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(in_use(format!(
+            "ledger {} is served by {}'s `pledger serve`, whose socket is theirs alone: run the command as that user",
+            dir.display(),
+            owner(&socket)
+        ))),
+        Err(_) => Ok(false),
     }
 }
 
 /// Checks that the process on the other end of `stream` (by the kernel's word, SO_PEERCRED)
-/// and the socket file both belong to this process's user.
-fn answered_by_me(stream: &UnixStream, socket: &Path) -> std::result::Result<(), String> {
+/// and the socket file both belong to this process's user: whoever could create the socket
+/// could answer on it, and nothing is sent to it otherwise.
+fn answered_by_me(stream: &UnixStream, socket: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let me = rustix::process::geteuid().as_raw();
+    let fail = |why: String| Failure::new(Kind::Conflict, why);
     let peer = rustix::net::sockopt::socket_peercred(stream)
-        .map_err(|e| format!("{}: cannot tell who answers on it: {e}", socket.display()))?;
-    let owner = std::fs::metadata(socket).map(|m| m.uid()).map_err(|e| format!("{}: {e}", socket.display()))?;
+        .map_err(|e| fail(format!("{}: cannot tell who answers on it: {e}", socket.display())))?;
+    let owner = std::fs::metadata(socket).map(|m| m.uid()).map_err(|e| fail(format!("{}: {e}", socket.display())))?;
     for (what, uid) in [("is answered by a process of", peer.uid.as_raw()), ("belongs to", owner)] {
         if uid != me {
-            return Err(format!(
+            return Err(fail(format!(
                 "{} {what} {}, not by you: pledger sends it nothing; if it is not your server, remove it",
                 socket.display(),
                 user_name(uid)
-            ));
+            )));
         }
     }
     Ok(())
 }
 
-/// The name of the user owning `path` (from /etc/passwd), or `uid N`.
+/// The name of the user owning `path`, or `uid N`.
 fn owner(path: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
     let Ok(uid) = std::fs::metadata(path).map(|m| m.uid()) else { return "another user".into() };
@@ -175,134 +113,139 @@ fn user_name(uid: u32) -> String {
         .map_or_else(|| format!("uid {uid}"), |f| f[0].to_owned())
 }
 
-/// Whether a server answers on the ledger `dir`'s socket.
-pub fn listening(dir: &Path) -> bool {
-    let socket = dir.join(SOCKET);
-    socket.exists() && connect(&socket).is_ok()
-}
+/// A socket's writes, without SIGPIPE: a peer that went away is an error to handle, not the
+/// death of this process.
+struct Quiet<'a>(&'a UnixStream);
 
-/// Connects to a socket by a path of any length (a socket's address holds about 100 bytes).
-fn connect(socket: &Path) -> std::io::Result<UnixStream> {
-    UnixStream::connect(socket).or_else(|e| {
-        let (Some(dir), Some(name)) = (socket.parent(), socket.file_name()) else { return Err(e) };
-        let dir = std::fs::File::open(dir)?;
-        UnixStream::connect(
-            Path::new("/proc/self/fd").join(std::os::fd::AsRawFd::as_raw_fd(&dir).to_string()).join(name),
-        )
-    })
-}
-
-/// The command's exit code, or `None` if the server closed before beginning it.
-fn ask(mut stream: UnixStream, cli: &Cli, dir: &Path) -> Result<Option<u8>> {
-    use std::io::IsTerminal;
-    // From here a socket closed by the server, or a stdout closed by its reader, is an error
-    // this process handles — not, as `pledger log | head` alone would have it, its death.
-    let _ = signal_hook::flag::register(signal_hook::consts::SIGPIPE, Arc::new(AtomicBool::new(false)));
-    let lost = |e: std::io::Error| refused(format!("the server of {} stopped answering: {e}", dir.display()));
-    let request = Request {
-        cwd: std::env::current_dir().map_err(|e| refused(format!("the working directory: {e}")))?,
-        stdout_tty: std::io::stdout().is_terminal(),
-        stderr_width: std::io::stderr()
-            .is_terminal()
-            .then(|| ::console::Term::stderr().size_checked().map_or(80, |(_, cols)| cols)),
-        stdin: reads_stdin(cli),
-        today: chrono::Local::now().date_naive(),
-        cli,
-    };
-    let body = serde_json::to_vec(&request)
-        .map_err(|e| refused(format!("cannot send the command to the ledger's server: {e}")))?;
-    if frame::write(&mut stream, frame::REQUEST, &body).is_err() {
-        return Ok(None);
+impl Write for Quiet<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        rustix::net::send(self.0.as_fd(), buf, rustix::net::SendFlags::NOSIGNAL).map_err(std::io::Error::from)
     }
-    // The server answers one command at a time: wait for it as for a ledger in use.
-    stream.set_read_timeout(Some(wait(&cli.global).max(Duration::from_millis(1)))).map_err(lost)?;
-    match frame::read(&mut stream) {
-        Ok(Some((frame::STARTED, _))) => {}
-        Ok(None) => return Ok(None),
-        Ok(Some(_)) => return Err(refused(format!("the server of {} answered out of turn", dir.display()))),
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn frame(stream: &UnixStream, tag: u8, payload: &[u8]) -> std::io::Result<()> {
+    wire::write(&mut Quiet(stream), tag, payload)
+}
+
+/// What a client sends for a submit's envelopes: one envelope with where it came from, or the
+/// failure that ended them (a bad line of a file), reported after the envelopes before it.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Input {
+    Envelope(Source, String),
+    Failed(Failure),
+}
+
+/// What asking a server came to.
+pub enum Asked {
+    Answered(Box<Answer>),
+    /// The server stopped before it began the request, which did not run; its input is untouched.
+    NotBegun(Option<Items>),
+}
+
+/// Asks the server on `socket` (of ledger `dir`) `request`; sends `input`'s envelopes after it.
+pub fn ask(
+    dir: &Path,
+    socket: &Path,
+    wait: Duration,
+    request: &Request,
+    input: Option<Items>,
+    on_part: &mut dyn FnMut(Answer) -> Result<()>,
+) -> Result<Asked> {
+    let Ok(stream) = connect(socket) else { return Ok(Asked::NotBegun(input)) };
+    answered_by_me(&stream, socket)?;
+    let body = serde_json::to_vec(request).map_err(|e| Failure::new(Kind::Usage, e.to_string()))?;
+    if frame(&stream, wire::REQUEST, &body).is_err() {
+        return Ok(Asked::NotBegun(input));
+    }
+    // The server answers one request at a time: wait for it as for a ledger in use.
+    stream.set_read_timeout(Some(wait.max(Duration::from_millis(1)))).map_err(|_| lost(dir))?;
+    match wire::read(&mut &stream) {
+        Ok(Some((wire::STARTED, _))) => {}
+        Ok(Some((wire::FAILED, body))) => return Err(failure(&body)),
         Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-            return Err(in_use(format!("ledger {} is in use: its server is busy with another command", dir.display())))
+            return Err(busy(dir))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(None),
-        Err(e) => return Err(lost(e)),
+        // Closed before it began: a server stopping.
+        _ => return Ok(Asked::NotBegun(input)),
     }
-    // A server that refused the command at once has already closed: its answer is read below.
-    let _ = frame::write(&mut stream, frame::GO, &[]);
-    // Only now: a command never begun must find stdin untouched, to run here.
-    if request.stdin {
-        let mut to_server = stream.try_clone().map_err(lost)?;
+    frame(&stream, wire::GO, &[]).map_err(|_| lost(dir))?;
+    stream.set_read_timeout(None).map_err(|_| lost(dir))?;
+    // A submit's envelopes go from a thread of their own while the answers come back here.
+    let sender = input.map(|items| {
+        let out = stream.try_clone();
         std::thread::spawn(move || {
-            let mut buf = vec![0u8; 8192];
-            let mut input = std::io::stdin().lock();
-            loop {
-                let n = match std::io::Read::read(&mut input, &mut buf) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(_) => 0,
+            let Ok(out) = out else { return };
+            for item in items {
+                let (msg, last) = match item {
+                    Ok((src, env)) => (Input::Envelope(src, env.to_json()), false),
+                    Err(e) => (Input::Failed(Failure::from(e)), true),
                 };
-                if frame::write(&mut to_server, frame::STDIN, &buf[..n]).is_err() || n == 0 {
-                    break;
+                let Ok(body) = serde_json::to_vec(&msg) else { return };
+                if frame(&out, wire::INPUT, &body).is_err() || last {
+                    return;
                 }
             }
-        });
-    }
-    stream.set_read_timeout(None).map_err(lost)?;
-    loop {
-        match frame::read(&mut stream) {
-            Ok(Some((frame::STDOUT, bytes))) => {
-                let mut out = std::io::stdout().lock();
-                match out.write_all(&bytes).and_then(|()| out.flush()) {
-                    Ok(()) => {}
-                    // Its reader is gone (`pledger log | head`): end quietly, with the status a
-                    // shell reports for a process ended by SIGPIPE.
-                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(Some(CLOSED_PIPE)),
-                    Err(e) => return Err(e.into()),
-                }
+            let _ = frame(&out, wire::INPUT, &[]);
+        })
+    });
+    let answer = loop {
+        match wire::read(&mut &stream) {
+            Ok(Some((wire::PART, body))) => {
+                let part = serde_json::from_slice(&body).map_err(|_| lost(dir))?;
+                on_part(part)?;
             }
-            Ok(Some((frame::STDERR, bytes))) => std::io::stderr().lock().write_all(&bytes)?,
-            Ok(Some((frame::EXIT, code))) => return Ok(Some(code.first().copied().unwrap_or(REFUSED))),
-            Ok(_) | Err(_) => {
-                return Err(refused(format!(
-                    "the server of {} stopped before the command ended; a write may or may not have been recorded (see pledger log)",
-                    dir.display()
-                )))
-            }
+            Ok(Some((wire::BYTES, bytes))) => on_part(Answer::Bytes(bytes))?,
+            Ok(Some((wire::ANSWER, body))) => break serde_json::from_slice(&body).map_err(|_| lost(dir))?,
+            Ok(Some((wire::FAILED, body))) => return Err(failure(&body)),
+            _ => return Err(lost(dir)),
         }
-    }
+    };
+    // The server took everything it wanted; a sender still reading a stream is left to end
+    // with this process.
+    drop(sender);
+    Ok(Asked::Answered(Box::new(answer)))
 }
 
-/// The exit status of a client whose stdout's reader went away: 128 + SIGPIPE, as a shell
-/// reports a process SIGPIPE ended.
-const CLOSED_PIPE: u8 = 141;
-
-/// How long `--wait` allows, bounded.
-pub fn wait(g: &Global) -> Duration {
-    Duration::from_secs_f64(if g.wait.is_finite() && g.wait >= 0.0 { g.wait.min(3600.0) } else { 0.0 })
+fn failure(body: &[u8]) -> Failure {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Failure::new(Kind::Storage, "the ledger's server answered what this pledger cannot read"))
 }
 
-/// Set by SIGINT, SIGTERM or SIGHUP: the server ends after the command it is answering.
+/// Set by SIGINT, SIGTERM or SIGHUP: the server ends after the request it is answering.
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// `pledger serve`: opens the ledger, listens on its socket, answers commands one at a time.
-pub fn serve(g: &Global, run: impl Fn(Cli) -> u8) -> Result<()> {
-    let dir = crate::write::ledger_path(g)?;
-    // sled reopens its files by path, and each command changes the working directory.
-    let dir = std::fs::canonicalize(dir).map_err(|e| refused(format!("{}: {e}", dir.display())))?;
-    let ledger = Ledger::open(&dir, wait(g))?;
+/// How long the first stop signal waits for the request in hand before the server stops
+/// anyway, as a crash would (every acknowledged write is on disk).
+const GRACE: Duration = Duration::from_secs(5);
+
+/// `pledger serve`: opens the ledger, listens on its socket, answers requests one at a time.
+pub fn serve(g: &Global) -> Result<()> {
+    let dir = crate::session::ledger_path(g)?;
+    // sled reopens its files by path.
+    let dir = std::fs::canonicalize(dir).map_err(|e| crate::fail::input(format!("{}: {e}", dir.display())))?;
+    let mut ledger = Ledger::open(&dir, wait(g))?;
     let socket = dir.join(SOCKET);
     if socket.exists() {
         if connect(&socket).is_ok() {
-            return Err(refused(format!("{} is already served", dir.display())));
+            return Err(Failure::new(Kind::Conflict, format!("{} is already served", dir.display())));
         }
-        std::fs::remove_file(&socket).map_err(|e| refused(format!("{}: {e}", socket.display())))?;
+        std::fs::remove_file(&socket).map_err(|e| crate::fail::input(format!("{}: {e}", socket.display())))?;
     }
     let listener = bind(&socket)?;
     let _socket_removed = RemoveOnDrop(socket.clone());
     watch_signals(&socket)?;
-    let mut served = Arc::new(Mutex::new(ledger));
     if !g.quiet {
-        let size = served.lock().map(|l| l.size()).unwrap_or(0);
-        eprintln!("pledger: serving {} ({size} entries) on {}; Ctrl-C stops", dir.display(), socket.display());
+        eprintln!(
+            "pledger: serving {} ({} entries) on {}; Ctrl-C stops",
+            dir.display(),
+            ledger.size(),
+            socket.display()
+        );
     }
     for conn in listener.incoming() {
         if STOP.load(Ordering::SeqCst) {
@@ -310,19 +253,19 @@ pub fn serve(g: &Global, run: impl Fn(Cli) -> u8) -> Result<()> {
         }
         let Ok(conn) = conn else { continue };
         let start = std::time::Instant::now();
-        let ran = answer(conn, &served, &run);
-        std::env::set_current_dir("/").ok();
+        let ran = answer(&conn, &mut ledger);
         if let (Some((name, code)), false) = (&ran, g.quiet) {
-            // One line per command, for the journal of a server run as a service.
+            // One line per request, for the journal of a server run as a service.
             let ms = start.elapsed().as_secs_f64() * 1000.0;
             eprintln!("pledger: {} {name} exit {code} in {ms:.0} ms", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
         }
-        let ok = ran.is_none_or(|(_, code)| code == 0);
-        // A command that failed or panicked may have left the handle's memory behind the disk
+        let ok = ran.as_ref().is_none_or(|(_, code)| *code == 0);
+        // A request that failed or panicked may have left the handle's memory behind the disk
         // (a commit sled took part of, an interrupted rebuild): then open the ledger again, as
         // the next process would. A refused event leaves the handle as it was.
-        if !ok && !served.lock().ok().and_then(|l| l.in_step_with_store().ok()).unwrap_or(false) {
-            served = reopen(served, &dir, g)?;
+        if !ok && !ledger.in_step_with_store().unwrap_or(false) {
+            drop(ledger);
+            ledger = Ledger::open(&dir, wait(g))?;
         }
     }
     Ok(())
@@ -330,13 +273,12 @@ pub fn serve(g: &Global, run: impl Fn(Cli) -> u8) -> Result<()> {
 
 /// Listens on `socket`, reachable by this user alone from its first moment, whatever the
 /// umask: the socket is made in a new directory of mode 0700 beside it, set to 0600 there, and
-/// only then moved to its place. (Bound in place and set to 0600 after, it would be open to
-/// everyone in between under a umask of 000.)
+/// only then moved to its place.
 fn bind(socket: &Path) -> Result<UnixListener> {
     use std::os::unix::fs::DirBuilderExt;
-    let failed = |e: std::io::Error| refused(format!("{}: {e}", socket.display()));
+    let failed = |e: std::io::Error| crate::fail::input(format!("{}: {e}", socket.display()));
     let (Some(dir), Some(name)) = (socket.parent(), socket.file_name()) else {
-        return Err(refused(format!("{}: not a path for a socket", socket.display())));
+        return Err(crate::fail::input(format!("{}: not a path for a socket", socket.display())));
     };
     // Any such directory was left by a server killed while starting: this one holds the
     // ledger's lock, so no other is starting beside it.
@@ -372,15 +314,14 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// Stops the server on SIGINT, SIGTERM and SIGHUP once the command in hand is answered — at
-/// once on a second one, as a crash would (every acknowledged write is on disk); a client gone
-/// mid-answer (`pledger log | head`) is a failed write, not the server's death.
+/// Stops the server on SIGINT, SIGTERM and SIGHUP once the request in hand is answered — or
+/// after [`GRACE`] if it takes longer — and at once on a second one. A client gone mid-answer
+/// is a failed write to its socket, not the server's death.
 fn watch_signals(socket: &Path) -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGPIPE, SIGTERM};
-    signal_hook::flag::register(SIGPIPE, Arc::new(AtomicBool::new(false)))
-        .map_err(|e| refused(format!("cannot watch for signals: {e}")))?;
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| refused(format!("cannot watch for signals: {e}")))?;
+    let cannot = |e: std::io::Error| crate::fail::input(format!("cannot watch for signals: {e}"));
+    signal_hook::flag::register(SIGPIPE, Arc::new(AtomicBool::new(false))).map_err(cannot)?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(cannot)?;
     let socket = socket.to_owned();
     std::thread::spawn(move || {
         let mut signals = signals.forever();
@@ -388,9 +329,16 @@ fn watch_signals(socket: &Path) -> Result<()> {
             STOP.store(true, Ordering::SeqCst);
             // Wake the loop waiting for a connection.
             let _ = connect(&socket);
+            let late = socket.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(GRACE);
+                eprintln!("pledger: stopped after {} s without the end of the request in hand", GRACE.as_secs());
+                let _ = std::fs::remove_file(&late);
+                std::process::exit(i32::from(REFUSED));
+            });
         }
         if signals.next().is_some() {
-            eprintln!("pledger: stopped without waiting for the command in hand");
+            eprintln!("pledger: stopped without waiting for the request in hand");
             let _ = std::fs::remove_file(&socket);
             std::process::exit(i32::from(REFUSED));
         }
@@ -398,80 +346,123 @@ fn watch_signals(socket: &Path) -> Result<()> {
     Ok(())
 }
 
-fn reopen(served: Arc<Mutex<Ledger>>, dir: &Path, g: &Global) -> Result<Arc<Mutex<Ledger>>> {
-    // The only other holder was the command, which has ended.
-    drop(served);
-    Ok(Arc::new(Mutex::new(Ledger::open(dir, wait(g))?)))
-}
-
-/// How long a client may take to send its request, or its go-ahead once the server is free.
+/// How long a client may take to send its request, and its go-ahead once the server is free.
 const CLIENT_SILENCE: Duration = Duration::from_secs(10);
 
-/// Answers one connection: the name and exit code of the command it ran, or `None` if it ran
-/// none (a wake-up, a client gone or refused before it began).
-fn answer(mut conn: UnixStream, served: &Arc<Mutex<Ledger>>, run: &impl Fn(Cli) -> u8) -> Option<(String, u8)> {
-    // The socket is this user's alone (0600), but root passes any mode: a command is run only
-    // for a process of the server's own user.
+/// Whether the client on `conn` has gone away (its end closed), without reading what it sent.
+fn gone(conn: &UnixStream) -> bool {
+    let mut byte = [0u8; 1];
+    let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
+    matches!(rustix::net::recv(conn.as_fd(), &mut byte[..], flags), Ok((0, _)))
+}
+
+/// Answers one connection: the name of the request it ran and its exit code, or `None` if it
+/// ran none (a wake-up, a client gone or refused before it began).
+fn answer(conn: &UnixStream, ledger: &mut Ledger) -> Option<(String, u8)> {
+    // The socket is this user's alone (0600), but root passes any mode: a request is answered
+    // only for a process of the server's own user.
     let me = rustix::process::geteuid();
-    if !rustix::net::sockopt::socket_peercred(&conn).is_ok_and(|c| c.uid == me) {
+    if !rustix::net::sockopt::socket_peercred(conn).is_ok_and(|c| c.uid == me) {
         return None;
     }
     // A client that connects and says nothing must not hold the ledger.
-    if conn.set_read_timeout(Some(CLIENT_SILENCE)).is_err() {
-        return None;
-    }
-    let request = match frame::read(&mut conn) {
-        Ok(Some((frame::REQUEST, body))) => serde_json::from_slice::<Request<Cli>>(&body),
+    conn.set_read_timeout(Some(CLIENT_SILENCE)).ok()?;
+    let request = match wire::read(&mut &*conn) {
+        Ok(Some((wire::REQUEST, body))) => serde_json::from_slice::<Request>(&body),
         // A wake-up, or a client gone before it asked.
         _ => return None,
     };
-    // A refusal: one line on the client's stderr and exit 1; nothing ran.
-    let refuse = |conn: &mut UnixStream, message: String| {
-        let _ = frame::write(conn, frame::STDERR, format!("pledger: {message}\n").as_bytes());
-        let _ = frame::write(conn, frame::EXIT, &[REFUSED]);
-        None
-    };
-    let refuse_at_once = |conn: &mut UnixStream, message: String| {
-        let _ = frame::write(conn, frame::STARTED, &[]);
-        refuse(conn, message)
-    };
-    let mut request = match request {
+    let request = match request {
         Ok(r) => r,
-        Err(e) => return refuse_at_once(&mut conn, format!("the ledger's server could not read the command: {e}")),
+        Err(e) => {
+            let f = Failure::new(Kind::Usage, format!("the ledger's server could not read the request: {e}"));
+            let _ = frame(conn, wire::FAILED, &serde_json::to_vec(&f).unwrap_or_default());
+            return None;
+        }
     };
-    if frame::write(&mut conn, frame::STARTED, &[]).is_err() {
-        return None;
-    }
-    match frame::read(&mut conn) {
-        Ok(Some((frame::GO, _))) => {}
+    frame(conn, wire::STARTED, &[]).ok()?;
+    match wire::read(&mut &*conn) {
+        Ok(Some((wire::GO, _))) => {}
         // The client stopped waiting: it said the ledger was in use, so nothing runs.
         _ => return None,
     }
-    // Its stdin may come slowly.
-    if conn.set_read_timeout(None).is_err() {
+    // A submit's envelopes may come slowly, from a stream.
+    conn.set_read_timeout(None).ok()?;
+    let name = serde_json::to_value(&request).ok()?["ask"].as_str().unwrap_or_default().to_owned();
+    if gone(conn) {
         return None;
     }
-    if let Err(e) = std::env::set_current_dir(&request.cwd) {
-        return refuse(&mut conn, format!("the working directory {}: {e}", request.cwd.display()));
-    }
-    let Ok(socket) = conn.try_clone() else { return None };
-    console::begin_session(socket, request.stdout_tty, request.stderr_width, request.today);
-    let name = command_name(&request.cli.command);
-    request.cli.global.served = Served(Some(Arc::clone(served)));
-    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(request.cli))).unwrap_or_else(|_| {
-        let _ = writeln!(console::stderr(), "pledger: internal error (see the server's output)");
-        REFUSED
-    });
-    console::end_session();
-    let _ = frame::write(&mut conn, frame::EXIT, &[code]);
+    let input: Option<Items> = match &request {
+        Request::Submit { input: true, .. } => {
+            Some(Box::new(InputFrames { conn: conn.try_clone().ok()?, ended: false }))
+        }
+        _ => None,
+    };
+    let mut sink = |a: Answer| -> pledger_app::Result<()> {
+        let sent = match a {
+            Answer::Bytes(b) => frame(conn, wire::BYTES, &b),
+            a => frame(conn, wire::PART, &serde_json::to_vec(&a).unwrap_or_default()),
+        };
+        sent.map_err(|_| pledger_app::Error::Cancelled("the client went away".into()))
+    };
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service::handle(ledger, request, input, &mut sink)));
+    let (tag, body, code) = match outcome {
+        Ok(Ok(answer)) => (wire::ANSWER, serde_json::to_vec(&answer).unwrap_or_default(), 0),
+        Ok(Err(e)) => {
+            let f = Failure::from(e);
+            let code = f.code();
+            (wire::FAILED, serde_json::to_vec(&f).unwrap_or_default(), code)
+        }
+        Err(_) => {
+            let f = Failure::new(Kind::Storage, "internal error (see the server's output)");
+            (wire::FAILED, serde_json::to_vec(&f).unwrap_or_default(), REFUSED)
+        }
+    };
+    let _ = frame(conn, tag, &body);
     Some((name, code))
 }
 
-/// A command's name as typed (`status`, `member`), for the server's journal.
-fn command_name(command: &Command) -> String {
-    match serde_json::to_value(command) {
-        Ok(serde_json::Value::String(s)) => s.to_lowercase(),
-        Ok(serde_json::Value::Object(m)) => m.keys().next().map(|k| k.to_lowercase()).unwrap_or_default(),
-        _ => String::new(),
+/// A submit's envelopes, read from the client's frames as they come.
+struct InputFrames {
+    conn: UnixStream,
+    ended: bool,
+}
+
+impl Iterator for InputFrames {
+    type Item = pledger_app::Result<(Source, Envelope)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
+        let gone = || pledger_app::Error::Cancelled("the client went away before its envelopes ended".into());
+        let item = match wire::read(&mut self.conn) {
+            Ok(Some((wire::INPUT, body))) if body.is_empty() => {
+                self.ended = true;
+                return None;
+            }
+            Ok(Some((wire::INPUT, body))) => match serde_json::from_slice::<Input>(&body) {
+                Ok(Input::Envelope(src, json)) => Envelope::parse(json.as_bytes())
+                    .map(|e| (src.clone(), e))
+                    .map_err(|e| pledger_app::Error::input(format!("{src}: {e}"))),
+                Ok(Input::Failed(f)) => {
+                    self.ended = true;
+                    Err(match f.kind {
+                        Kind::Usage => pledger_app::Error::Usage(f.message),
+                        _ => pledger_app::Error::Input(f.message),
+                    })
+                }
+                Err(_) => {
+                    self.ended = true;
+                    Err(pledger_app::Error::input("the client sent an envelope this server cannot read"))
+                }
+            },
+            _ => {
+                self.ended = true;
+                Err(gone())
+            }
+        };
+        Some(item)
     }
 }

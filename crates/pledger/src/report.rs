@@ -1,0 +1,34 @@
+//! `pledger report --html FILE`: the self-contained HTML report (`pledger_app::report`), written
+//! to FILE.
+
+use std::io::Write as _;
+
+use pledger_app::query::QueryRequest;
+use pledger_app::service::{Answer, Request};
+
+use crate::cli::{Global, ReportArgs};
+use crate::fail::{input, Result};
+use crate::session::{unexpected, Open, Session};
+use crate::write::today;
+
+pub fn write(g: &Global, a: &ReportArgs) -> Result<()> {
+    let mut session = Session::open(g, Open::Normal)?;
+    let when = QueryRequest { org: None, area: None, at: a.when.at, as_of: a.when.as_of.clone() };
+    let report = match session.ask_one(Request::Report { when, today: today() })? {
+        Answer::Report(r) => r,
+        other => return Err(unexpected(other)),
+    };
+    std::fs::write(&a.html, &report.html).map_err(|e| input(format!("{}: {e}", a.html.display())))?;
+    if !g.quiet {
+        let p = &report.provenance;
+        writeln!(
+            crate::console::stderr(),
+            "pledger: wrote {} — {} at size {}, root {}",
+            a.html.display(),
+            p.origin,
+            p.size,
+            hex::encode(p.root)
+        )?;
+    }
+    Ok(())
+}
