@@ -749,3 +749,64 @@ fn compaction_is_refused_while_the_ledger_is_served_and_runs_once_it_is_not() {
     assert!(out.starts_with("compacted") || out.ends_with("left as it was"), "{out}");
     assert_eq!(env.state(), before);
 }
+
+/// A client's files are its own to read: a device or a FIFO it was given holds that client, never
+/// the server; a client that goes away before its group is written leaves nothing written; and a
+/// stop signal is obeyed within seconds even while a stream holds the server.
+#[test]
+fn no_client_holds_the_server_and_a_client_gone_writes_nothing() {
+    let env = busy_ledger();
+    let before = env.state();
+    let signed = env.ok(&[&common::pledge_with("psi.key", &[])[..], &["--sign-only".to_owned()]].concat());
+    let server = Server::start(&env);
+    // Hashing /dev/zero as evidence, or waiting on a FIFO as its key: the client's own work.
+    let mut hashing = Command::new(bin())
+        .args(["--ledger", env.ledger.to_str().unwrap(), "--key", "psi.key", "fulfill", "P-000001"])
+        .args(["--amount", "1", "--date", "2014-07-01", "--evidence", "/dev/zero"])
+        .current_dir(env.dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    rustix::fs::mkfifoat(rustix::fs::CWD, env.path("key.fifo"), rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+    let fifo = env.run(&["--key", "key.fifo", "withdraw", "P-000001", "--reason", "r"]);
+    assert_eq!(fifo.status.code(), Some(1), "{}", String::from_utf8_lossy(&fifo.stderr));
+    assert!(String::from_utf8_lossy(&fifo.stderr).contains("not a regular file (a FIFO)"));
+    let start = Instant::now();
+    assert_eq!(env.ok(&["--wait", "2", "members", "--format", "json"]).lines().count(), 5);
+    assert!(start.elapsed() < Duration::from_secs(2), "the server was held");
+    hashing.kill().unwrap();
+    hashing.wait().unwrap();
+    // A stream whose client is killed before its group is full: its envelope is not written.
+    let mut stream = env.submit_stream();
+    stream.stdin.as_mut().unwrap().write_all(format!("{signed}\n").as_bytes()).unwrap();
+    let start = Instant::now();
+    while env.run(&["--wait", "0.1", "members"]).status.code() != Some(75) {
+        assert!(start.elapsed() < Duration::from_secs(20), "the stream never held the server");
+    }
+    stream.kill().unwrap();
+    stream.wait().unwrap();
+    let start = Instant::now();
+    while env.run(&["--wait", "0.5", "members"]).status.code() != Some(0) {
+        assert!(start.elapsed() < Duration::from_secs(20), "the server never came back");
+    }
+    assert_eq!(env.state(), before, "the group of a client gone was written");
+    // One SIGTERM, a stream holding the server: it stops within its grace, writing nothing.
+    let mut holder = env.submit_stream();
+    holder.stdin.as_mut().unwrap().write_all(format!("{signed}\n").as_bytes()).unwrap();
+    let start = Instant::now();
+    while env.run(&["--wait", "0.1", "members"]).status.code() != Some(75) {
+        assert!(start.elapsed() < Duration::from_secs(20), "the stream never held the server");
+    }
+    let stopping = Instant::now();
+    server.signal("-TERM");
+    let mut server = server;
+    let status = server.child.wait().unwrap();
+    assert!(stopping.elapsed() < Duration::from_secs(10), "one SIGTERM took {:?}", stopping.elapsed());
+    assert!(!status.success());
+    assert!(!env.ledger.join("pledger.sock").exists());
+    drop(holder.stdin.take());
+    let held = holder.wait_with_output().unwrap();
+    assert_eq!(held.status.code(), Some(1));
+    assert_eq!(env.state(), before);
+    env.ok(&["verify"]);
+}
