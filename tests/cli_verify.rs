@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Env, ORIGIN};
+use common::{behind_the_back, open_directly, Env, ORIGIN};
 use serde_json::Value;
 
 /// A founded ledger with a few events and a checkpoint kept at size 12 and at the head.
@@ -360,29 +360,6 @@ fn export_needs_a_checkpoint_of_the_head() {
 
 /// A change made to the store directly.
 type Alteration<'a> = Box<dyn Fn(&sled::Db) + 'a>;
-
-/// Opens the ledger's sled tree directly, as something other than pledger would.
-fn behind_the_back(env: &Env, change: impl FnOnce(&sled::Db)) {
-    let db = open_directly(env);
-    change(&db);
-    db.flush().unwrap();
-}
-
-/// The ledger's sled tree, opened directly. A handle dropped just before may still hold sled's
-/// file lock for a moment (its threads let go of it), so a refused open is tried again, within
-/// ten seconds.
-fn open_directly(env: &Env) -> sled::Db {
-    let start = std::time::Instant::now();
-    loop {
-        match pledger_store::config(&env.ledger).open() {
-            Ok(db) => return db,
-            Err(_) if start.elapsed() < std::time::Duration::from_secs(10) => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("the ledger could not be opened directly: {e}"),
-        }
-    }
-}
 
 #[test]
 fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebuilt() {

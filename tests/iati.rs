@@ -287,3 +287,34 @@ fn malformed_files_from_validators_are_refused_or_reported() {
     }
     assert!(refused >= 5, "the not-XML, broken and non-IATI files are refused ({refused})");
 }
+
+/// A failure of the store during an import — here the records of the members, which the rules
+/// read for every event, garbled behind pledger's back — stops it: nothing is recorded, not
+/// even what came before, and the failure is not reported as a transaction "not recorded".
+#[test]
+fn a_storage_failure_during_an_import_commits_nothing() {
+    let env = with_donor();
+    let f = fixture("mali-hmis.xml");
+    let f = f.to_str().unwrap();
+    env.ok(&["--key", "dns.key", "import", "iati", f, "--define-only"]);
+    let log = env.ok(&["log", "--format", "json"]);
+    let members: Vec<Vec<u8>> = {
+        let db = common::open_directly(&env);
+        db.scan_prefix(b"m").keys().map(|k| k.unwrap().to_vec()).collect()
+    };
+    common::behind_the_back(&env, |db| {
+        for k in &members {
+            db.insert(k, &b"\xff\xff\xff\xff"[..]).unwrap();
+        }
+    });
+    let out = env.run(&["--key", "donor.key", "import", "iati", f, "--format", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("ledger is damaged"), "{err}");
+    assert!(out.stdout.is_empty(), "a report was printed: {}", String::from_utf8_lossy(&out.stdout));
+    // Every entry as it was: read straight from the store, since the members are unreadable.
+    let db = common::open_directly(&env);
+    let entries = db.scan_prefix(b"e").count();
+    assert_eq!(entries, log.lines().count(), "the import wrote entries");
+}

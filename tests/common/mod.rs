@@ -232,3 +232,26 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Changes the ledger's sled tree directly, behind pledger's back, and flushes.
+pub fn behind_the_back(env: &Env, change: impl FnOnce(&sled::Db)) {
+    let db = open_directly(env);
+    change(&db);
+    db.flush().unwrap();
+}
+
+/// The ledger's sled tree, opened directly. A handle dropped just before may still hold sled's
+/// file lock for a moment (its threads let go of it), so a refused open is tried again, within
+/// ten seconds.
+pub fn open_directly(env: &Env) -> sled::Db {
+    let start = std::time::Instant::now();
+    loop {
+        match pledger_store::config(&env.ledger).open() {
+            Ok(db) => return db,
+            Err(_) if start.elapsed() < std::time::Duration::from_secs(10) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("the ledger could not be opened directly: {e}"),
+        }
+    }
+}

@@ -11,7 +11,7 @@ use crate::cli::{Format, Global, IatiArgs};
 use crate::fail::Result;
 use crate::output::{resolve, Grid};
 use crate::session::{unexpected, Open, Session};
-use crate::write::{load_key, today};
+use crate::signing::{load_key, today};
 
 pub fn iati(g: &Global, a: &IatiArgs) -> Result<()> {
     let path = a.file.display().to_string();

@@ -14,6 +14,7 @@ mod read;
 mod report;
 mod serve;
 mod session;
+mod signing;
 mod verify;
 mod wire;
 mod write;

@@ -17,7 +17,7 @@ use crate::cli::{Format, Global, QueryArgs};
 use crate::fail::Result;
 use crate::output::{resolve, Grid};
 use crate::session::{unexpected, Open, Session};
-use crate::write::today;
+use crate::signing::today;
 
 /// The application's query of the command line's.
 pub fn query_of(q: &QueryArgs) -> QueryRequest {

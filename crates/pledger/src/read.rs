@@ -10,7 +10,7 @@ use crate::cli::{Format, Global};
 use crate::fail::Result;
 use crate::output::{resolve, Grid};
 use crate::session::{unexpected, Open, Session};
-use crate::write::today;
+use crate::signing::today;
 
 fn log_json(e: &LogEntry) -> Result<String> {
     Ok(serde_json::to_string(e).map_err(std::io::Error::from)?)

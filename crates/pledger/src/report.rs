@@ -9,7 +9,7 @@ use pledger_app::service::{Answer, Request};
 use crate::cli::{Global, ReportArgs};
 use crate::fail::{input, Result};
 use crate::session::{unexpected, Open, Session};
-use crate::write::today;
+use crate::signing::today;
 
 pub fn write(g: &Global, a: &ReportArgs) -> Result<()> {
     let mut session = Session::open(g, Open::Normal)?;

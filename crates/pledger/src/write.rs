@@ -29,26 +29,10 @@ use crate::cli::{
 };
 use crate::fail::{input, usage, Failure, Result};
 use crate::session::{ledger_path, unexpected, Open, Session};
+use crate::signing::{effective, load_key, today};
 
 /// Largest file of events or envelopes read by `sign`, and longest line `submit` reads.
 const MAX_EVENT_FILE: u64 = 1024 * 1024;
-
-pub fn load_key(g: &Global) -> Result<SigningKey> {
-    let path = g.key.as_deref().ok_or_else(|| usage("no key given: pass --key FILE or set PLEDGER_KEY"))?;
-    Ok(keys::read_private(path)?)
-}
-
-/// Today in the local time of whoever runs the command.
-pub fn today() -> Date {
-    Date(crate::console::today())
-}
-
-fn effective(date: &Option<String>) -> Result<Date> {
-    match date {
-        Some(d) => Ok(Date::parse(d)?),
-        None => Ok(today()),
-    }
-}
 
 /// Units of pledges, as the ledger says them.
 type Units = BTreeMap<PledgeId, Unit>;
