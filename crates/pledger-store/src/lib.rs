@@ -855,6 +855,14 @@ impl StateView for StoreView<'_> {
     }
 }
 
+/// A point of a group being built, to come back to ([`Writer::savepoint`]).
+pub struct Savepoint {
+    pending: Pending,
+    head: StoredHead,
+    appended: usize,
+    touched: BTreeMap<PledgeId, Option<pledger_core::tally::Facts>>,
+}
+
 /// Appends envelopes to a working copy of the state; [`Writer::commit`] writes them all in one
 /// atomic sled batch and flushes before returning. A refused envelope changes nothing.
 pub struct Writer<'l> {
@@ -938,6 +946,25 @@ impl Writer<'_> {
             Appended { seq, kind: recorded.event.kind(), assigned: outcome.assigned, event_id: recorded.event.id };
         self.appended.push(appended.clone());
         Ok(appended)
+    }
+
+    /// A point of the group to come back to: what a [`Writer::rollback`] to it undoes is the
+    /// envelopes appended since, as if they had never been offered.
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            pending: self.pending.clone(),
+            head: self.head.clone(),
+            appended: self.appended.len(),
+            touched: self.touched.clone(),
+        }
+    }
+
+    /// Undoes every append since `at` was taken.
+    pub fn rollback(&mut self, at: Savepoint) {
+        self.pending = at.pending;
+        self.head = at.head;
+        self.appended.truncate(at.appended);
+        self.touched = at.touched;
     }
 
     /// Whether this exact envelope is already recorded (in the ledger or the group so far).

@@ -775,3 +775,32 @@ fn a_state_the_rules_cannot_read_is_a_failure_of_the_store_not_a_refusal() {
     drop(w);
     assert_eq!(ledger.size(), size);
 }
+
+#[test]
+fn a_rollback_undoes_the_appends_since_its_savepoint_and_nothing_else() {
+    let (_, envelopes) = signed_ledger(23, 120);
+    let dir = tempfile::tempdir().unwrap();
+    // One ledger takes every envelope it accepts; the other is offered some twice over, with
+    // a rollback in between, and must end the same.
+    let straight = dir.path().join("straight");
+    let mut a = Ledger::create(&straight).unwrap();
+    append_all(&mut a, &envelopes);
+    let mut b = Ledger::create(&dir.path().join("rolled")).unwrap();
+    let mut w = b.writer();
+    for (i, e) in envelopes.iter().enumerate() {
+        if i % 3 == 0 {
+            let sp = w.savepoint();
+            let _ = w.append(e.clone(), testkit::time(i as u64));
+            w.rollback(sp);
+        }
+        let _ = w.append(e.clone(), testkit::time(i as u64));
+    }
+    w.commit().unwrap();
+    assert_eq!(a.head(), b.head());
+    assert_eq!(a.lines(0).map(|l| l.unwrap()).collect::<Vec<_>>(), b.lines(0).map(|l| l.unwrap()).collect::<Vec<_>>());
+    assert_eq!(a.tallies_mark().unwrap(), b.tallies_mark().unwrap());
+    assert_eq!(
+        a.scorecard(&a.members().unwrap(), &[], pledger_core::Date::parse("2015-01-01").unwrap()).unwrap(),
+        b.scorecard(&b.members().unwrap(), &[], pledger_core::Date::parse("2015-01-01").unwrap()).unwrap()
+    );
+}
