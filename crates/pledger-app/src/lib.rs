@@ -7,6 +7,7 @@ pub mod query;
 pub mod read;
 pub mod report;
 pub mod service;
+pub mod sheet;
 pub mod verify;
 pub mod witness;
 pub mod write;

