@@ -268,6 +268,17 @@ impl Ledger {
         Ok(Ledger::of(db, path, head, tallied, earlier_format))
     }
 
+    /// Opens the ledger again in place, as the next process would: after a failure that may have
+    /// left this handle's memory behind what is on disk.
+    pub fn reopen(&mut self, wait: Duration) -> Result<()> {
+        let path = self.path.clone();
+        // sled's lock is the handle's: the old one goes before the new one is opened.
+        let placeholder = sled::Config::new().temporary(true).open().map_err(|e| StoreError::sled(&path, e))?;
+        drop(std::mem::replace(&mut self.db, placeholder));
+        *self = Ledger::open(&path, wait)?;
+        Ok(())
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -21,7 +21,7 @@ pub struct Cli {
 }
 
 /// Options every command takes.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct Global {
     /// The ledger's directory.
     #[arg(long, global = true, env = "PLEDGER_LEDGER", value_name = "DIR")]
@@ -167,12 +167,34 @@ pub enum Command {
     /// Keep the ledger open and answer the commands run on it from other processes, until
     /// stopped (Ctrl-C or SIGTERM): a query then takes milliseconds instead of the open's
     /// fraction of a second. See docs/guide.md, "Serving a ledger".
-    Serve,
+    Serve(ServeArgs),
     /// Build the founding story of SPEC §8 (Mali, 2013–2015) as signed events and print it.
     ///
     /// With --ledger DIR (a new directory) the ledger is kept there; otherwise it is built in a
     /// temporary directory and removed.
     Demo,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Also serve the ledger over HTTP at this address (HOST:PORT; a port alone, or :PORT, is on
+    /// 127.0.0.1): writes with receipts, the log as tlog-tiles, the projections. Needs the log
+    /// key as --key, which signs the checkpoints of the receipts. See docs/network.md.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// A witness to submit each new checkpoint to, as URL=VKEY (its add-checkpoint prefix and
+    /// its verifier key); repeatable. /checkpoint then serves the checkpoint they all cosigned.
+    #[arg(long, value_name = "URL=VKEY", requires = "http")]
+    pub witness: Vec<String>,
+    /// Connections the HTTP server holds at once; the next is answered 503 at once.
+    #[arg(long, default_value_t = 512, value_name = "N", requires = "http")]
+    pub max_connections: usize,
+    /// Largest body of a write over HTTP, in bytes.
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES", requires = "http")]
+    pub max_body: usize,
+    /// Seconds a client has to send a request's head and body.
+    #[arg(long, default_value_t = 30, value_name = "SECS", requires = "http")]
+    pub read_timeout: u64,
 }
 
 #[derive(Subcommand, Debug)]

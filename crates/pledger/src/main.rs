@@ -112,6 +112,6 @@ fn run(cli: &Cli) -> Result<(), fail::Failure> {
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man { dir } => docs::man(dir),
         Command::Demo => demo::run(g),
-        Command::Serve => serve::serve(g),
+        Command::Serve(a) => serve::serve(g, a),
     }
 }

@@ -20,7 +20,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use pledger_app::service::{self, Answer, Request};
@@ -223,12 +223,18 @@ static STOP: AtomicBool = AtomicBool::new(false);
 /// anyway, as a crash would (every acknowledged write is on disk).
 const GRACE: Duration = Duration::from_secs(5);
 
-/// `pledger serve`: opens the ledger, listens on its socket, answers requests one at a time.
-pub fn serve(g: &Global) -> Result<()> {
+/// `pledger serve`: opens the ledger, listens on its socket, answers requests one at a time —
+/// and, with `--http`, over HTTP too, on the same open ledger.
+pub fn serve(g: &Global, a: &crate::cli::ServeArgs) -> Result<()> {
     let dir = crate::session::ledger_path(g)?;
     // sled reopens its files by path.
     let dir = std::fs::canonicalize(dir).map_err(|e| crate::fail::input(format!("{}: {e}", dir.display())))?;
-    let mut ledger = Ledger::open(&dir, wait(g))?;
+    // Over HTTP, the server signs checkpoints with the log key: read before anything is opened.
+    let http = match &a.http {
+        Some(addr) => Some(http_config(g, a, addr)?),
+        None => None,
+    };
+    let ledger = Ledger::open(&dir, wait(g))?;
     let socket = dir.join(SOCKET);
     if socket.exists() {
         if connect(&socket).is_ok() {
@@ -238,22 +244,79 @@ pub fn serve(g: &Global) -> Result<()> {
     }
     let listener = bind(&socket)?;
     let _socket_removed = RemoveOnDrop(socket.clone());
-    watch_signals(&socket)?;
+    let http_stop = Arc::new(pledger_http::server::Stop::new());
+    watch_signals(&socket, Arc::clone(&http_stop))?;
+    let size = ledger.size();
+    let ledger = Arc::new(RwLock::new(ledger));
+    let Some((tcp, config)) = http else {
+        if !g.quiet {
+            eprintln!("pledger: serving {} ({size} entries) on {}; Ctrl-C stops", dir.display(), socket.display());
+        }
+        return answer_socket(&listener, &ledger, &dir, g);
+    };
     if !g.quiet {
+        let addr = tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
         eprintln!(
-            "pledger: serving {} ({} entries) on {}; Ctrl-C stops",
+            "pledger: serving {} ({size} entries) on {} and http://{addr}; Ctrl-C stops",
             dir.display(),
-            ledger.size(),
             socket.display()
         );
     }
+    let on_socket = {
+        let (ledger, dir, g2) = (Arc::clone(&ledger), dir.clone(), g.clone());
+        std::thread::spawn(move || answer_socket(&listener, &ledger, &dir, &g2))
+    };
+    let served = pledger_http::server::run(Arc::clone(&ledger), tcp, config, http_stop);
+    STOP.store(true, Ordering::SeqCst);
+    let _ = connect(&socket);
+    let _ = on_socket.join();
+    served.map_err(|e| Failure::new(Kind::Storage, e))
+}
+
+/// The HTTP listener and the server's bounds, from `serve --http`'s flags.
+fn http_config(
+    g: &Global,
+    a: &crate::cli::ServeArgs,
+    addr: &str,
+) -> Result<(std::net::TcpListener, pledger_http::server::Config)> {
+    let key = crate::signing::load_key(g)
+        .map_err(|f| Failure::new(f.kind, format!("serve --http signs checkpoints with the log key: {}", f.message)))?;
+    // A port alone, or :PORT, is on the loopback interface.
+    let addr = match addr.strip_prefix(':').unwrap_or(addr) {
+        port if port.bytes().all(|b| b.is_ascii_digit()) => format!("127.0.0.1:{port}"),
+        _ => addr.to_owned(),
+    };
+    let tcp = std::net::TcpListener::bind(&addr).map_err(|e| crate::fail::input(format!("--http {addr}: {e}")))?;
+    let mut witnesses = Vec::new();
+    for w in &a.witness {
+        let (url, vkey) =
+            w.split_once('=').ok_or_else(|| crate::fail::usage(format!("--witness {w}: give URL=VKEY")))?;
+        let verifier = pledger_log::note::Verifier::parse_vkey(vkey)
+            .map_err(|e| crate::fail::usage(format!("--witness {w}: {e}")))?;
+        witnesses.push(pledger_http::server::WitnessTarget { url: url.to_owned(), verifier });
+    }
+    let config = pledger_http::server::Config {
+        log_key: key,
+        witnesses,
+        max_body: a.max_body,
+        read_timeout: Duration::from_secs(a.read_timeout.max(1)),
+        max_connections: a.max_connections.max(1),
+        quiet: g.quiet,
+        ..Default::default()
+    };
+    Ok((tcp, config))
+}
+
+/// Answers the socket's connections, one at a time, on the shared ledger, until stopped.
+fn answer_socket(listener: &UnixListener, ledger: &RwLock<Ledger>, dir: &Path, g: &Global) -> Result<()> {
     for conn in listener.incoming() {
         if STOP.load(Ordering::SeqCst) {
             break;
         }
         let Ok(conn) = conn else { continue };
         let start = std::time::Instant::now();
-        let ran = answer(&conn, &mut ledger);
+        let mut guard = ledger.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let ran = answer(&conn, &mut guard);
         if let (Some((name, code)), false) = (&ran, g.quiet) {
             // One line per request, for the journal of a server run as a service.
             let ms = start.elapsed().as_secs_f64() * 1000.0;
@@ -263,10 +326,10 @@ pub fn serve(g: &Global) -> Result<()> {
         // A request that failed or panicked may have left the handle's memory behind the disk
         // (a commit sled took part of, an interrupted rebuild): then open the ledger again, as
         // the next process would. A refused event leaves the handle as it was.
-        if !ok && !ledger.in_step_with_store().unwrap_or(false) {
-            drop(ledger);
-            ledger = Ledger::open(&dir, wait(g))?;
+        if !ok && !guard.in_step_with_store().unwrap_or(false) {
+            guard.reopen(wait(g)).map_err(|e| Failure::from(e))?;
         }
+        let _ = dir;
     }
     Ok(())
 }
@@ -317,7 +380,7 @@ impl Drop for RemoveOnDrop {
 /// Stops the server on SIGINT, SIGTERM and SIGHUP once the request in hand is answered — or
 /// after [`GRACE`] if it takes longer — and at once on a second one. A client gone mid-answer
 /// is a failed write to its socket, not the server's death.
-fn watch_signals(socket: &Path) -> Result<()> {
+fn watch_signals(socket: &Path, http: Arc<pledger_http::server::Stop>) -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGPIPE, SIGTERM};
     let cannot = |e: std::io::Error| crate::fail::input(format!("cannot watch for signals: {e}"));
     signal_hook::flag::register(SIGPIPE, Arc::new(AtomicBool::new(false))).map_err(cannot)?;
@@ -327,6 +390,7 @@ fn watch_signals(socket: &Path) -> Result<()> {
         let mut signals = signals.forever();
         if signals.next().is_some() {
             STOP.store(true, Ordering::SeqCst);
+            http.notify_one();
             // Wake the loop waiting for a connection.
             let _ = connect(&socket);
             let late = socket.clone();
