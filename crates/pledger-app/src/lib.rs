@@ -8,6 +8,7 @@ pub mod read;
 pub mod report;
 pub mod service;
 pub mod sheet;
+pub mod tiles;
 pub mod verify;
 pub mod witness;
 pub mod write;

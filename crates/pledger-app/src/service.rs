@@ -99,6 +99,11 @@ pub enum Request {
         when: QueryRequest,
         today: Date,
     },
+    /// The latest kept checkpoint, and the tiles and entry bundles of its tree from the tile
+    /// holding entry `from` on (what a copy of the first `from` entries lacks), each as a part.
+    Publish {
+        from: u64,
+    },
 }
 
 /// A private key's 32 bytes, zeroed when dropped.
@@ -151,6 +156,16 @@ pub enum Answer {
         size: u64,
     },
     Report(Report),
+    /// A tile or an entry bundle, at its path below the log's prefix.
+    Tile {
+        path: String,
+        bytes: Vec<u8>,
+    },
+    /// The checkpoint whose tree was published: its size and text.
+    Published {
+        size: u64,
+        checkpoint: String,
+    },
     Progress(Progress),
     /// The request is done (the last part of one answered in parts).
     Done,
@@ -243,6 +258,22 @@ pub fn handle(ledger: &mut Ledger, request: Request, input: Option<Items>, sink:
             Answer::Exported { size }
         }
         Request::Report { when, today } => Answer::Report(crate::report::report(ledger, &when, today)?),
+        Request::Publish { from } => {
+            let (size, checkpoint) = ledger.latest_checkpoint()?.ok_or_else(|| {
+                Error::Conflict(
+                    "the ledger keeps no checkpoint yet: sign one with `pledger checkpoint` and the log key".into(),
+                )
+            })?;
+            for tile in crate::tiles::of_tree(size, from.min(size)) {
+                let bytes = match tile.level {
+                    Some(_) => crate::tiles::hashes(ledger, &tile)?,
+                    None => crate::tiles::bundle(ledger, &tile)
+                        .map_err(|e| Error::Store(pledger_store::StoreError::Corrupt(e)))?,
+                };
+                sink(Answer::Tile { path: tile.path(), bytes })?;
+            }
+            Answer::Published { size, checkpoint }
+        }
     })
 }
 

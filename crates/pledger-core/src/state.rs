@@ -304,8 +304,9 @@ pub type Pledges = Table<PledgeId, PledgeRecord>;
 /// Fulfillments by number: a whole state's, or the few a query reads.
 pub type Fulfillments = Table<FulfillmentId, FulfillmentRecord>;
 
-/// The whole state in memory: what replay, audit and tests use.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The whole state in memory: what replay, audit and tests use — and a monitor keeps between
+/// runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemState {
     pub head: Head,
     pub members: BTreeMap<MemberId, MemberRecord>,
@@ -323,7 +324,7 @@ pub struct MemState {
 /// 1, 2, 3… as they record it, so a kind is one vector with the entry of number n at index n − 1:
 /// 8 bytes a record, where a map took about 30 (at a million events, 440,000 attestations,
 /// amendments and withdrawals: 13 → 3.5 MB).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NumberedSeqs {
     by_kind: [Vec<u64>; 5],
 }

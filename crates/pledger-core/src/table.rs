@@ -36,6 +36,24 @@ pub struct Table<K, V> {
     rows: Vec<(K, V)>,
 }
 
+impl<K: serde::Serialize, V: serde::Serialize> serde::Serialize for Table<K, V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.rows.iter())
+    }
+}
+
+/// A table read back: its rows must come in increasing order of their numbers, as a table keeps
+/// them.
+impl<'de, K: Number + serde::Deserialize<'de>, V: serde::Deserialize<'de>> serde::Deserialize<'de> for Table<K, V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let rows: Vec<(K, V)> = Vec::deserialize(d)?;
+        if rows.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(serde::de::Error::custom("a table's rows are not in increasing order of their numbers"));
+        }
+        Ok(Table { rows })
+    }
+}
+
 impl<K, V> Default for Table<K, V> {
     fn default() -> Self {
         Table { rows: Vec::new() }

@@ -108,7 +108,7 @@ struct Job {
     reply: oneshot::Sender<Result<Vec<Receipt>, Problem>>,
 }
 
-fn problem(p: Problem) -> Response {
+pub(crate) fn problem(p: Problem) -> Response {
     let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&p).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, PROBLEM)], body).into_response()
@@ -166,7 +166,13 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
-    let served = runtime.block_on(accept(Arc::clone(&shared), listener, &config, stop));
+    let router = router(Arc::clone(&shared));
+    let served = runtime.block_on(async {
+        if !config.witnesses.is_empty() {
+            tokio::spawn(witness_loop(Arc::clone(&shared), config.witnesses.clone()));
+        }
+        accept(router, listener, config.max_connections, config.read_timeout, stop).await
+    });
     // No new write can come: the writer finishes what is queued, then ends.
     drop(runtime);
     drop(shared);
@@ -174,20 +180,18 @@ pub fn run(
     served
 }
 
-async fn accept(
-    shared: Arc<Shared>,
+/// Serves `router` on `listener` until `stop`: at most `max_connections` at once (the next is
+/// answered 503 at once), a request's head read within `read_timeout`.
+pub(crate) async fn accept(
+    router: Router,
     listener: std::net::TcpListener,
-    config: &Config,
+    max_connections: usize,
+    read_timeout: Duration,
     stop: Arc<Stop>,
 ) -> Result<(), String> {
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
-    let router = router(Arc::clone(&shared));
-    let permits = Arc::new(Semaphore::new(config.max_connections));
-    if !config.witnesses.is_empty() {
-        tokio::spawn(witness_loop(Arc::clone(&shared), config.witnesses.clone()));
-    }
-    let read_timeout = config.read_timeout;
+    let permits = Arc::new(Semaphore::new(max_connections));
     let stopping = Arc::new(AtomicBool::new(false));
     loop {
         let (stream, _peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
@@ -256,6 +260,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/log", get(log))
         .route("/v1/show/{id}", get(show))
         .route("/v1/context", get(context))
+        .route("/v1/vkey", get(vkey))
         .route("/v1/problems/{slug}", get(problem_page))
         .route("/report.html", get(report))
         .merge(compressed)
@@ -721,6 +726,17 @@ async fn context(State(s): State<Arc<Shared>>, Query(p): Query<Params>) -> Respo
     })
     .await
     .unwrap_or_else(|r| r)
+}
+
+/// The log's verifier key (C2SP signed-note), for a client that pins it at first contact.
+async fn vkey(State(s): State<Arc<Shared>>) -> Response {
+    let origin = s.latest.read().ok().and_then(|l| Checkpoint::parse_text(&l.note.text).ok()).map(|c| c.origin);
+    match origin.map(|o| Checkpoint::verifier(&o, s.log_key.verifying_key())) {
+        Some(Ok(v)) => {
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", v.vkey())).into_response()
+        }
+        _ => problem(Problem::new("storage", "no verifier key")),
+    }
 }
 
 async fn report(State(s): State<Arc<Shared>>, Query(p): Query<Params>) -> Response {

@@ -111,6 +111,22 @@ impl Auditor {
         }
     }
 
+    /// An auditor that goes on from an audit already done: `state` and `frontier` of the first
+    /// `frontier.size` entries, as [`Auditor::into_parts`] gave them.
+    pub fn resume(state: MemState, frontier: Frontier, signatures: Signatures) -> Self {
+        let mut a = Auditor::checking(signatures);
+        a.fed = frontier.size;
+        a.state = state;
+        a.frontier = frontier;
+        a
+    }
+
+    /// The state and the tree's frontier of a finished audit, to resume it later.
+    pub fn into_parts(self) -> (MemState, Frontier) {
+        debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
+        (self.state, self.frontier)
+    }
+
     /// Makes room ahead for a log of about `entries` entries ([`MemState::reserve_for`]): a
     /// hint, which may be wrong; the audit checks the log it is fed, whatever its length.
     pub fn expect(&mut self, entries: u64) {

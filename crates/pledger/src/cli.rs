@@ -90,6 +90,9 @@ pub enum Command {
         id: String,
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// Ask the ledger served over HTTP at URL.
+        #[arg(long, env = "PLEDGER_REMOTE", value_name = "URL")]
+        remote: Option<String>,
     },
     /// The log's entries, oldest first.
     Log {
@@ -97,11 +100,17 @@ pub enum Command {
         from: u64,
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// Ask the ledger served over HTTP at URL.
+        #[arg(long, env = "PLEDGER_REMOTE", value_name = "URL")]
+        remote: Option<String>,
     },
     /// The members and their keys.
     Members {
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// Ask the ledger served over HTTP at URL.
+        #[arg(long, env = "PLEDGER_REMOTE", value_name = "URL")]
+        remote: Option<String>,
     },
     /// Every pledge: words, withdrawn, claimed, confirmed, disputed, outstanding, state.
     Status(QueryArgs),
@@ -140,6 +149,13 @@ pub enum Command {
     },
     /// Write an export bundle: every entry, the keys, every checkpoint — enough to verify offline.
     Export { file: PathBuf },
+    /// Publish the log as files any static web server serves (C2SP tlog-tiles: the latest kept
+    /// checkpoint, its tiles and entry bundles), writing only what DIR lacks, the checkpoint last.
+    Publish { dir: PathBuf },
+    /// Follow a log served over HTTP (or published as files): check each checkpoint under the
+    /// log key, prove it consistent with the last one seen, audit every new entry; name a
+    /// rollback, a split view or the first bad entry.
+    Monitor(MonitorArgs),
     /// Act as a witness: cosign checkpoints that are consistent with the last one you cosigned.
     Witness {
         #[command(subcommand)]
@@ -235,6 +251,9 @@ pub struct ReportArgs {
     pub html: PathBuf,
     #[command(flatten)]
     pub when: When,
+    /// Fetch the report of the ledger served over HTTP at URL.
+    #[arg(long, env = "PLEDGER_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
 }
 
 /// Which state of the ledger a query or report shows.
@@ -261,6 +280,9 @@ pub struct QueryArgs {
     pub when: When,
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Ask the ledger served over HTTP at URL (`pledger serve --http`).
+    #[arg(long, env = "PLEDGER_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -300,6 +322,24 @@ pub enum ProveWhat {
     Consistency { old: u64, new: Option<u64> },
 }
 
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    /// The log's address: a `pledger serve --http` server, or a static copy from `publish`.
+    pub url: String,
+    /// The log key you trust: a public key file, or the log's verifier key.
+    #[arg(long, value_name = "KEY")]
+    pub log_key: String,
+    /// Where the monitor keeps what it has seen and audited (a directory).
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// Keep following: a round every --interval seconds, until stopped or something is wrong.
+    #[arg(long)]
+    pub follow: bool,
+    /// Seconds between rounds with --follow.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub interval: f64,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum WitnessAction {
     /// Cosign CHECKPOINT with --key if it is consistent with the last one cosigned; print it.
@@ -317,6 +357,22 @@ pub enum WitnessAction {
         /// Take the consistency proof from this bundle instead of --ledger.
         #[arg(long, value_name = "FILE")]
         bundle: Option<PathBuf>,
+    },
+    /// Answer C2SP tlog-witness's POST /add-checkpoint over HTTP at ADDR, for the logs whose
+    /// keys --log gives; cosign with --key.
+    Serve {
+        /// HOST:PORT (a port alone is on 127.0.0.1).
+        #[arg(long, value_name = "ADDR")]
+        http: String,
+        /// Where the witness remembers what it cosigned.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// A log to witness: its verifier key (`pledger checkpoint --vkey`); repeatable.
+        #[arg(long = "log", value_name = "VKEY", required = true)]
+        logs: Vec<String>,
+        /// The witness's name in its signature lines; by default witness-KEYID.
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Print the witness's verifier key (for `verify --witness`).
     Vkey {
@@ -341,6 +397,25 @@ pub struct WriteOpts {
     /// Print the signed envelope instead of appending it (offline signing).
     #[arg(long)]
     pub sign_only: bool,
+    #[command(flatten)]
+    pub remote: RemoteOpts,
+}
+
+/// Where a write goes when the ledger is served over HTTP on another machine.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RemoteOpts {
+    /// Write to the ledger served at URL (`pledger serve --http`): sign here, post, and check the
+    /// receipt — its checkpoint under the log key, the entry's inclusion proof — before printing
+    /// the id. See docs/network.md.
+    #[arg(long, env = "PLEDGER_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
+    /// The log key receipts must be signed by (a public key file or the log's verifier key); by
+    /// default the one pinned at first contact with URL, and refused if it ever changes.
+    #[arg(long, value_name = "KEY", requires = "remote")]
+    pub log_key: Option<String>,
+    /// Keep each receipt in DIR, as <event id>.json: what holds the operator to the write.
+    #[arg(long, value_name = "DIR", requires = "remote")]
+    pub receipts: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -360,8 +435,12 @@ pub struct InitArgs {
     /// Areas to define at once: a CSV file with header code,name,level,parent.
     #[arg(long, value_name = "FILE")]
     pub areas: Option<PathBuf>,
-    #[command(flatten)]
-    pub write: WriteOpts,
+    /// The effective date of the genesis (YYYY-MM-DD); today by default.
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<String>,
+    /// Print the signed envelopes instead of making the ledger (offline signing).
+    #[arg(long)]
+    pub sign_only: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -527,6 +606,8 @@ pub struct FulfillArgs {
     /// Print the signed envelope instead of appending it (offline signing).
     #[arg(long)]
     pub sign_only: bool,
+    #[command(flatten)]
+    pub remote: RemoteOpts,
 }
 
 #[derive(Args, Debug)]
@@ -569,4 +650,6 @@ pub struct SubmitArgs {
     /// Skip envelopes already recorded exactly as given (to resume an interrupted submit).
     #[arg(long)]
     pub resume: bool,
+    #[command(flatten)]
+    pub remote: RemoteOpts,
 }

@@ -11,6 +11,7 @@ mod output;
 mod progress;
 mod project;
 mod read;
+mod remote;
 mod report;
 mod serve;
 mod session;
@@ -93,9 +94,9 @@ fn run(cli: &Cli) -> Result<(), fail::Failure> {
         Command::Withdraw(a) => write::withdraw(g, a),
         Command::Sign { file } => write::sign(g, file),
         Command::Submit(a) => write::submit(g, a),
-        Command::Show { id, format } => read::show(g, id, *format),
-        Command::Log { from, format } => read::log(g, *from, *format),
-        Command::Members { format } => read::members(g, *format),
+        Command::Show { id, format, remote } => read::show(g, id, *format, remote.as_deref()),
+        Command::Log { from, format, remote } => read::log(g, *from, *format, remote.as_deref()),
+        Command::Members { format, remote } => read::members(g, *format, remote.as_deref()),
         Command::Status(q) => project::status(g, q),
         Command::Scorecard(q) => project::scorecard(g, q),
         Command::Coverage(q) => project::coverage(g, q),
@@ -106,6 +107,8 @@ fn run(cli: &Cli) -> Result<(), fail::Failure> {
         Command::Verify(a) => verify::verify(g, a),
         Command::Prove { what } => verify::prove(g, what),
         Command::Export { file } => verify::export(g, file),
+        Command::Publish { dir } => verify::publish(g, dir),
+        Command::Monitor(a) => verify::monitor(g, a),
         Command::Witness { action } => verify::witness(g, action),
         Command::Import { source: cli::ImportSource::Iati(a) } => import::iati(g, a),
         Command::Report(a) => report::write(g, a),

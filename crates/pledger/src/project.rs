@@ -26,7 +26,7 @@ pub fn query_of(q: &QueryArgs) -> QueryRequest {
 
 /// Asks a query of the ledger.
 fn ask(g: &Global, make: impl FnOnce(QueryRequest, pledger_core::Date) -> Request, q: &QueryArgs) -> Result<Answer> {
-    let mut session = Session::open(g, Open::Normal)?;
+    let mut session = Session::reach_url(g, q.remote.as_deref(), Open::Normal)?;
     session.ask_one(make(query_of(q), today()))
 }
 

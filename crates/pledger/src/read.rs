@@ -16,8 +16,8 @@ fn log_json(e: &LogEntry) -> Result<String> {
     Ok(serde_json::to_string(e).map_err(std::io::Error::from)?)
 }
 
-pub fn log(g: &Global, from: u64, format: Option<Format>) -> Result<()> {
-    let mut session = Session::open(g, Open::Normal)?;
+pub fn log(g: &Global, from: u64, format: Option<Format>, remote: Option<&str>) -> Result<()> {
+    let mut session = Session::reach_url(g, remote, Open::Normal)?;
     let format = resolve(format);
     let mut grid = Grid::new(vec!["seq", "recorded", "id", "kind", "signer", "effective", "what"]);
     let mut out = crate::console::stdout();
@@ -46,8 +46,8 @@ pub fn log(g: &Global, from: u64, format: Option<Format>) -> Result<()> {
     }
 }
 
-pub fn show(g: &Global, id: &str, format: Option<Format>) -> Result<()> {
-    let mut session = Session::open(g, Open::Normal)?;
+pub fn show(g: &Global, id: &str, format: Option<Format>, remote: Option<&str>) -> Result<()> {
+    let mut session = Session::reach_url(g, remote, Open::Normal)?;
     let format = resolve(format);
     let shown = match session.ask_one(Request::Show { id: id.to_owned(), today: today() })? {
         Answer::Shown(s) => s,
@@ -137,8 +137,8 @@ fn show_pledge(p: &PledgeShown, format: Format) -> Result<()> {
     h.print_table()
 }
 
-pub fn members(g: &Global, format: Option<Format>) -> Result<()> {
-    let mut session = Session::open(g, Open::Normal)?;
+pub fn members(g: &Global, format: Option<Format>, remote: Option<&str>) -> Result<()> {
+    let mut session = Session::reach_url(g, remote, Open::Normal)?;
     let format = resolve(format);
     let members = match session.ask_one(Request::Members)? {
         Answer::Members(m) => m,

@@ -12,10 +12,23 @@ use crate::session::{unexpected, Open, Session};
 use crate::signing::today;
 
 pub fn write(g: &Global, a: &ReportArgs) -> Result<()> {
-    let mut session = Session::open(g, Open::Normal)?;
+    let mut session = Session::reach_url(g, a.remote.as_deref(), Open::Normal)?;
     let when = QueryRequest { org: None, area: None, at: a.when.at, as_of: a.when.as_of.clone() };
     let report = match session.ask_one(Request::Report { when, today: today() })? {
         Answer::Report(r) => r,
+        // Over --remote: the page, as the server made it.
+        Answer::Bytes(html) => {
+            std::fs::write(&a.html, &html).map_err(|e| input(format!("{}: {e}", a.html.display())))?;
+            if !g.quiet {
+                writeln!(
+                    crate::console::stderr(),
+                    "pledger: wrote {} from {}",
+                    a.html.display(),
+                    a.remote.as_deref().unwrap_or_default()
+                )?;
+            }
+            return Ok(());
+        }
         other => return Err(unexpected(other)),
     };
     std::fs::write(&a.html, &report.html).map_err(|e| input(format!("{}: {e}", a.html.display())))?;

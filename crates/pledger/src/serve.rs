@@ -327,7 +327,7 @@ fn answer_socket(listener: &UnixListener, ledger: &RwLock<Ledger>, dir: &Path, g
         // (a commit sled took part of, an interrupted rebuild): then open the ledger again, as
         // the next process would. A refused event leaves the handle as it was.
         if !ok && !guard.in_step_with_store().unwrap_or(false) {
-            guard.reopen(wait(g)).map_err(|e| Failure::from(e))?;
+            guard.reopen(wait(g)).map_err(Failure::from)?;
         }
         let _ = dir;
     }
@@ -405,6 +405,19 @@ fn watch_signals(socket: &Path, http: Arc<pledger_http::server::Stop>) -> Result
             eprintln!("pledger: stopped without waiting for the request in hand");
             let _ = std::fs::remove_file(&socket);
             std::process::exit(i32::from(REFUSED));
+        }
+    });
+    Ok(())
+}
+
+/// Notifies `stop` on SIGINT, SIGTERM or SIGHUP (a server with no socket: the witness's).
+pub fn stop_on_signals(stop: Arc<pledger_http::server::Stop>) -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| crate::fail::input(format!("cannot watch for signals: {e}")))?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            stop.notify_one();
         }
     });
     Ok(())

@@ -24,6 +24,8 @@ pub enum Session {
     /// Held by the server answering on this socket; opened here with `how` should the server
     /// stop before it begins a request.
     Served { dir: PathBuf, socket: PathBuf, wait: Duration, how: Open },
+    /// On another machine, served over HTTP.
+    Remote(Box<crate::remote::Served>),
 }
 
 /// How a command opens a ledger of its own.
@@ -42,6 +44,20 @@ pub fn ledger_path(g: &Global) -> Result<&Path> {
 }
 
 impl Session {
+    /// The ledger served over HTTP at `url`, if one is given; else [`Session::open`].
+    pub fn reach(g: &Global, remote: Option<&crate::cli::RemoteOpts>, how: Open) -> Result<Session> {
+        match remote.and_then(|r| r.remote.as_deref().map(|url| (url, r))) {
+            Some((url, opts)) => Ok(Session::Remote(Box::new(crate::remote::Served::new(url, opts.clone())?))),
+            None => Session::open(g, how),
+        }
+    }
+
+    /// [`Session::reach`] for a command that only reads: a URL, no receipts to check.
+    pub fn reach_url(g: &Global, url: Option<&str>, how: Open) -> Result<Session> {
+        let opts = crate::cli::RemoteOpts { remote: url.map(str::to_owned), ..Default::default() };
+        Session::reach(g, Some(&opts), how)
+    }
+
     /// The ledger of `g`: through its server if one answers (and is this user's), else opened
     /// here — waiting for another process up to `--wait`, unless that process turns out to be
     /// a server, which then answers.
@@ -100,6 +116,7 @@ impl Session {
                     Err(e) => Err(e.into()),
                 }
             }
+            Session::Remote(served) => served.ask(request, input, on_part),
             Session::Served { dir, socket, wait, how } => {
                 match serve::ask(dir, socket, *wait, &request, input, on_part)? {
                     serve::Asked::Answered(a) => Ok(*a),

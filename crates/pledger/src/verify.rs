@@ -196,6 +196,29 @@ pub fn witness(g: &Global, action: &WitnessAction) -> Result<()> {
             crate::console::outln!("{}", w.vkey().map_err(|e| usage(e.to_string()))?)?;
             Ok(())
         }
+        WitnessAction::Serve { http, state, logs, name } => {
+            let logs: Vec<Verifier> = logs
+                .iter()
+                .map(|v| Verifier::parse_vkey(v).map_err(|e| usage(format!("--log {v}: {e}"))))
+                .collect::<Result<_>>()?;
+            let store = DirStore::new(state).map_err(input)?;
+            let witness = Witness::new(key, name.clone(), store);
+            let addr = match http.strip_prefix(':').unwrap_or(http) {
+                port if port.bytes().all(|b| b.is_ascii_digit()) => format!("127.0.0.1:{port}"),
+                _ => http.clone(),
+            };
+            let listener = std::net::TcpListener::bind(&addr).map_err(|e| input(format!("--http {addr}: {e}")))?;
+            if !g.quiet {
+                let at = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
+                eprintln!(
+                    "pledger: witness {} on http://{at}/add-checkpoint; Ctrl-C stops",
+                    witness.vkey().unwrap_or_default()
+                );
+            }
+            let stop = std::sync::Arc::new(pledger_http::server::Stop::new());
+            crate::serve::stop_on_signals(std::sync::Arc::clone(&stop))?;
+            pledger_http::witness_server::run(witness, logs, listener, stop).map_err(input)
+        }
         WitnessAction::Cosign { checkpoint, state, name, log_key, bundle } => {
             let store = DirStore::new(state).map_err(input)?;
             let witness = Witness::new(key, name.clone(), store);
@@ -319,5 +342,96 @@ impl Source {
                 merkle::consistency_proof::<Blake3, _>(&*tree, old, new).map_err(|e| input(format!("{e:?}")))
             }
         }
+    }
+}
+
+/// `pledger publish DIR`: the latest kept checkpoint and the tiles its copy in DIR lacks.
+pub fn publish(g: &Global, dir: &Path) -> Result<()> {
+    use pledger_http::publish;
+    let mut session = Session::open(g, Open::Scan)?;
+    let head = head(&mut session)?;
+    let Some((size, _)) = &head.latest else {
+        return Err(Failure::new(
+            pledger_app::Kind::Conflict,
+            "the ledger keeps no checkpoint yet: sign one with `pledger checkpoint` and the log key",
+        ));
+    };
+    let before = publish::published(dir).map_err(input)?;
+    if let Some((origin, published)) = &before {
+        if origin != &head.origin {
+            return Err(input(format!("{} holds a copy of {origin}, not of {}", dir.display(), head.origin)));
+        }
+        if published > size {
+            return Err(Failure::new(
+                pledger_app::Kind::Conflict,
+                format!(
+                    "{} holds a checkpoint of size {published}, beyond the ledger's latest ({size}): publishing would roll it back",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    let from = before.as_ref().map_or(0, |(_, s)| *s);
+    let (mut written, mut kept) = (0u64, 0u64);
+    let answer = session.ask(Request::Publish { from }, None, &mut |part| {
+        if let Answer::Tile { path, bytes } = part {
+            if publish::already(dir, &path) {
+                kept += 1;
+            } else {
+                publish::write_atomically(dir, &path, &bytes).map_err(input)?;
+                written += 1;
+            }
+        }
+        Ok(())
+    })?;
+    let Answer::Published { size, checkpoint } = answer else { return Err(unexpected(answer)) };
+    // The checkpoint last: a reader finds every tile it names already there.
+    publish::write_atomically(dir, "checkpoint", checkpoint.as_bytes()).map_err(input)?;
+    crate::console::outln!(
+        "published {} at size {size} in {}: {written} tiles and bundles written, {kept} full ones already there",
+        head.origin,
+        dir.display()
+    )?;
+    Ok(())
+}
+
+/// `pledger monitor URL --log-key KEY --state DIR [--follow]`.
+pub fn monitor(g: &Global, a: &crate::cli::MonitorArgs) -> Result<()> {
+    use pledger_http::monitor::{Finding, Monitor};
+    let key = key_arg(&a.log_key)?.verifying(TYPE_ED25519)?;
+    let monitor = Monitor::new(&a.url, key, &a.state).map_err(|e| input(e.to_string()))?;
+    let interval =
+        std::time::Duration::from_secs_f64(if a.interval.is_finite() { a.interval.clamp(0.1, 86_400.0) } else { 10.0 });
+    loop {
+        let mut drawn = crate::progress::Drawn::new("auditing new entries", g.quiet);
+        let round = monitor.round(&mut |done, total| {
+            drawn.take(&Answer::Progress(pledger_app::verify::Progress { done, total: Some(total) }));
+        });
+        drawn.finish();
+        match round {
+            Ok(r) => crate::console::outln!(
+                "{} at size {} (root {}): {} new entries, every one verified; consistent with every checkpoint seen before",
+                r.origin,
+                r.size,
+                r.root,
+                r.new_entries
+            )?,
+            Err(f @ (Finding::Fetch(_) | Finding::State(_))) if a.follow => {
+                // A server down for a moment is not a finding: the next round tries again.
+                eprintln!("pledger: {f}");
+            }
+            Err(f) => {
+                let kind = match f {
+                    Finding::Fetch(_) => pledger_app::Kind::Storage,
+                    Finding::State(_) => pledger_app::Kind::Input,
+                    _ => pledger_app::Kind::Verification,
+                };
+                return Err(Failure::new(kind, f.to_string()));
+            }
+        }
+        if !a.follow {
+            return Ok(());
+        }
+        std::thread::sleep(interval);
     }
 }

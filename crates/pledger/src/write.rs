@@ -25,7 +25,7 @@ use pledger_log::Envelope;
 
 use crate::cli::{
     AmendArgs, AreaAction, AttestArgs, CategoryAction, FulfillArgs, Global, InitArgs, KeyAction, MemberAction,
-    PledgeArgs, SubmitArgs, UnitOverride, ValueArg, WithdrawArgs,
+    PledgeArgs, RemoteOpts, SubmitArgs, UnitOverride, ValueArg, WithdrawArgs, WriteOpts,
 };
 use crate::fail::{input, usage, Failure, Result};
 use crate::session::{ledger_path, unexpected, Open, Session};
@@ -72,14 +72,29 @@ fn context(
 /// are those whose units `build` needs from the ledger.
 fn write_event(
     g: &Global,
+    how: &WriteOpts,
+    pledges: Vec<PledgeId>,
+    build: impl FnOnce(&Units, bool) -> Result<Body>,
+) -> Result<()> {
+    write_with(g, &how.date, how.sign_only, &how.remote, pledges, build)
+}
+
+/// [`write_event`], its options given one by one.
+fn write_with(
+    g: &Global,
     date: &Option<String>,
     sign_only: bool,
+    remote: &RemoteOpts,
     pledges: Vec<PledgeId>,
     build: impl FnOnce(&Units, bool) -> Result<Body>,
 ) -> Result<()> {
     let key = load_key(g)?;
     let effective = effective(date)?;
-    let mut session = if sign_only && g.ledger.is_none() { None } else { Some(Session::open(g, Open::Normal)?) };
+    let mut session = if sign_only && g.ledger.is_none() && remote.remote.is_none() {
+        None
+    } else {
+        Some(Session::reach(g, Some(remote), Open::Normal)?)
+    };
     let (signer, units) = context(g, session.as_mut(), &key, pledges)?;
     let body = build(&units, session.is_some())?;
     let envelope = signer.sign(Utc::now(), effective, body);
@@ -130,7 +145,7 @@ pub fn init(g: &Global, a: &InitArgs) -> Result<()> {
     check_origin(&origin)?;
     let key = load_key(g)?;
     let member = MemberId::parse(&a.org)?;
-    let effective = effective(&a.write.date)?;
+    let effective = effective(&a.date)?;
     let genesis = Body::Genesis(Genesis {
         member: member.clone(),
         name: Name::parse(&a.name)?,
@@ -151,7 +166,7 @@ pub fn init(g: &Global, a: &InitArgs) -> Result<()> {
         .chain(areas.into_iter().map(Body::AreaDefined))
         .map(|body| signer.sign(now, effective, body))
         .collect();
-    if a.write.sign_only {
+    if a.sign_only {
         for e in &envelopes {
             crate::console::outln!("{}", e.to_json())?;
         }
@@ -175,7 +190,7 @@ pub fn member(g: &Global, action: &MemberAction) -> Result<()> {
         convener: *convener,
         public_key: public_key(pubkey)?,
     });
-    write_event(g, &write.date, write.sign_only, Vec::new(), |_, _| Ok(body))
+    write_event(g, write, Vec::new(), |_, _| Ok(body))
 }
 
 pub fn key(g: &Global, action: &KeyAction) -> Result<()> {
@@ -183,7 +198,7 @@ pub fn key(g: &Global, action: &KeyAction) -> Result<()> {
         KeyAction::Add { id, pubkey, log, write } => {
             let body =
                 Body::KeyAdded(KeyAdded { member: MemberId::parse(id)?, public_key: public_key(pubkey)?, log: *log });
-            write_event(g, &write.date, write.sign_only, Vec::new(), |_, _| Ok(body))
+            write_event(g, write, Vec::new(), |_, _| Ok(body))
         }
         KeyAction::Revoke { id, keyid, reason, write } => {
             let body = Body::KeyRevoked(KeyRevoked {
@@ -191,7 +206,7 @@ pub fn key(g: &Global, action: &KeyAction) -> Result<()> {
                 key: KeyId::parse(keyid)?,
                 reason: reason.as_deref().map(Note::parse).transpose()?,
             });
-            write_event(g, &write.date, write.sign_only, Vec::new(), |_, _| Ok(body))
+            write_event(g, write, Vec::new(), |_, _| Ok(body))
         }
     }
 }
@@ -204,13 +219,13 @@ pub fn area(g: &Global, action: &AreaAction) -> Result<()> {
         level: Level::parse(level)?,
         parent: parent.as_deref().map(AreaCode::parse).transpose()?,
     });
-    write_event(g, &write.date, write.sign_only, Vec::new(), |_, _| Ok(body))
+    write_event(g, write, Vec::new(), |_, _| Ok(body))
 }
 
 pub fn category(g: &Global, action: &CategoryAction) -> Result<()> {
     let CategoryAction::Add { code, name, write } = action;
     let body = Body::CategoryDefined(CategoryDefined { code: CategoryCode::parse(code)?, name: Name::parse(name)? });
-    write_event(g, &write.date, write.sign_only, Vec::new(), |_, _| Ok(body))
+    write_event(g, write, Vec::new(), |_, _| Ok(body))
 }
 
 fn areas(list: &[String]) -> Result<Vec<AreaCode>> {
@@ -237,7 +252,7 @@ pub fn pledge(g: &Global, a: &PledgeArgs) -> Result<()> {
         due: Date::parse(&a.due)?,
         title: Title::parse(&a.title)?,
     });
-    write_event(g, &a.write.date, a.write.sign_only, Vec::new(), |_, _| Ok(body))
+    write_event(g, &a.write, Vec::new(), |_, _| Ok(body))
 }
 
 /// The unit of a pledge: given on the command line, or the ledger's.
@@ -280,7 +295,7 @@ pub fn amend(g: &Global, a: &AmendArgs) -> Result<()> {
     let title = a.title.as_deref().map(Title::parse).transpose()?;
     let new_areas = a.area.as_deref().map(areas).transpose()?;
     let needed = units_needed(pledge, a.increase.is_some(), &a.unit);
-    write_event(g, &a.write.date, a.write.sign_only, needed, |units, has_ledger| {
+    write_event(g, &a.write, needed, |units, has_ledger| {
         let increase = match &a.increase {
             Some(x) => {
                 let unit = pledge_unit(units, has_ledger, pledge, &a.unit)?;
@@ -329,7 +344,7 @@ pub fn fulfill(g: &Global, a: &FulfillArgs) -> Result<()> {
     let note = a.note.as_deref().map(Note::parse).transpose()?;
     let evidence = (blake3.is_some() || url.is_some()).then_some(Evidence { blake3, url });
     let needed = units_needed(pledge, true, &a.unit);
-    write_event(g, &Some(a.date.clone()), a.sign_only, needed, |units, has_ledger| {
+    write_with(g, &Some(a.date.clone()), a.sign_only, &a.remote, needed, |units, has_ledger| {
         let unit = pledge_unit(units, has_ledger, pledge, &a.unit)?;
         let amount = value_in(&unit, &a.value)?.ok_or_else(|| {
             usage(format!("fulfill needs --{} (in {unit})", if unit.is_money() { "amount" } else { "quantity" }))
@@ -344,7 +359,7 @@ pub fn attest(g: &Global, a: &AttestArgs) -> Result<()> {
         verdict: if a.dispute { Verdict::Disputed } else { Verdict::Confirmed },
         note: a.note.as_deref().map(Note::parse).transpose()?,
     });
-    write_event(g, &a.write.date, a.write.sign_only, Vec::new(), |_, _| Ok(body))
+    write_event(g, &a.write, Vec::new(), |_, _| Ok(body))
 }
 
 pub fn withdraw(g: &Global, a: &WithdrawArgs) -> Result<()> {
@@ -352,7 +367,7 @@ pub fn withdraw(g: &Global, a: &WithdrawArgs) -> Result<()> {
     let reason = Note::parse(&a.reason)?;
     let valued = a.value.amount.is_some() || a.value.quantity.is_some();
     let needed = units_needed(pledge, valued, &a.unit);
-    write_event(g, &a.write.date, a.write.sign_only, needed, |units, has_ledger| {
+    write_event(g, &a.write, needed, |units, has_ledger| {
         let amount = if valued { value_in(&pledge_unit(units, has_ledger, pledge, &a.unit)?, &a.value)? } else { None };
         Ok(Body::Withdrawal(WithdrawalBody { pledge, amount, reason }))
     })
@@ -510,13 +525,17 @@ pub fn submit(g: &Global, a: &SubmitArgs) -> Result<()> {
     if a.group == 0 {
         return Err(usage("--group must be at least 1"));
     }
-    let path = ledger_path(g)?;
+    let remote = a.remote.remote.is_some();
+    if remote && (a.create || a.resume) {
+        return Err(usage("--create and --resume work on a ledger at hand, not over --remote"));
+    }
+    let path = if remote { Path::new("") } else { ledger_path(g)? };
     let created = a.create && !(a.resume && path.exists());
     let made = created && !path.exists();
     let mut session = if created {
         Session::Own(Box::new(pledger_store::Ledger::create(path)?))
     } else {
-        Session::open(g, Open::Normal)?
+        Session::reach(g, Some(&a.remote), Open::Normal)?
     };
     // Files are read as the envelopes are appended: a stream (stdin) one envelope at a time, so
     // that each is answered as it comes.
