@@ -193,6 +193,9 @@ impl Served {
                 Answer::Done
             }
             Request::Context { key, as_member, origin, pledges } => {
+                // What is signed is bound to the log's origin: the log is checked against its
+                // pinned key before anything is signed for it.
+                self.pin()?;
                 let key_b64 =
                     serde_json::to_value(key).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
                 let enc = |s: &str| s.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
