@@ -1,4 +1,4 @@
-//! End-to-end: the projections of SPEC §5 through the binary — the three points in time,
+//! End-to-end: the projections of docs/guide.md §3 through the binary — the three points in time,
 //! filters, formats, rebuild, and the demo's story; tables are snapshot-tested.
 
 mod common;

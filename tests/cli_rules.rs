@@ -1,4 +1,4 @@
-//! End-to-end: the rules of SPEC §3 through the real binary. Every refusal is one line on
+//! End-to-end: the rules of docs/format.md §3 through the real binary. Every refusal is one line on
 //! stderr with a non-zero exit, and leaves the ledger exactly as it was.
 
 mod common;

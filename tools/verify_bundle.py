@@ -10,7 +10,7 @@ part of pledger. It checks what an auditor must not take on trust:
   * every checkpoint: a C2SP signed note by the log key of its size;
   * optionally, that the log key is the one you trust (--log-key VKEY).
 
-The business rules of SPEC §3 (who may pledge, attest, withdraw how much) are pledger's
+The business rules of docs/format.md §3 (who may pledge, attest, withdraw how much) are pledger's
 `verify`; this script is the second, independent check of the cryptographic layer beneath them.
 
 Usage: verify_bundle.py BUNDLE [--log-key VKEY]    exit 0 verified, 1 not, 2 usage

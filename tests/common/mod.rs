@@ -183,7 +183,7 @@ pub fn generated_ledger(n: u64) -> Env {
     env
 }
 
-/// The demo's ledger (SPEC §8), built by `pledger demo` in a temp dir.
+/// The demo's ledger (the founding story), built by `pledger demo` in a temp dir.
 pub fn demo() -> Env {
     let env = Env::new();
     let out = env.cmd().args(["--ledger", env.ledger.to_str().unwrap(), "demo"]).output().unwrap();

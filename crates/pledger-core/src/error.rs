@@ -1,4 +1,4 @@
-//! The one error type of the core: every variant names the rule of SPEC §3 that was broken.
+//! The one error type of the core: every variant names the rule of docs/format.md §3 that was broken.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use thiserror::Error;

@@ -1,4 +1,4 @@
-//! The projections of SPEC §5 — status, scorecard, coverage, timeline — as pure functions of
+//! The projections of docs/guide.md §3 — status, scorecard, coverage, timeline — as pure functions of
 //! the ledger's records and a [`Horizon`]: the evaluation date, and optionally an effective date
 //! "as of" which only what had happened by then counts. They never read the clock; callers pass
 //! today's date. Every metric is defined in docs/guide.md, with a worked example.

@@ -1,4 +1,4 @@
-//! The rules of SPEC §3, as one pure function: [`decide`] reads the state an event needs and
+//! The rules of docs/format.md §3, as one pure function: [`decide`] reads the state an event needs and
 //! says what the event changes, or which rule it breaks. Append, replay and audit all call it.
 
 use std::borrow::Cow;

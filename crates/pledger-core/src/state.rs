@@ -490,7 +490,7 @@ impl Outcome {
     }
 }
 
-/// The categories every ledger starts with (SPEC §2); genesis defines them.
+/// The categories every ledger starts with (docs/format.md §3, genesis); genesis defines them.
 pub const DEFAULT_CATEGORIES: [(&str, &str); 9] = [
     ("funding", "Funding"),
     ("equipment", "Equipment"),

@@ -1,4 +1,4 @@
-//! The running totals of the scorecard, the coverage matrix and the timeline (SPEC §5, §7:
+//! The running totals of the scorecard, the coverage matrix and the timeline (docs/guide.md §3:
 //! projections are maintained incrementally, not replayed per query).
 //!
 //! Each pledge contributes its [`Facts`] — its figures at the head, without what depends on the

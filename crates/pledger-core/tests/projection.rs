@@ -1,4 +1,4 @@
-//! The projections of SPEC §5 on a small ledger built by hand; every expected figure is worked
+//! The projections of docs/guide.md §3 on a small ledger built by hand; every expected figure is worked
 //! out in the comments.
 
 use pledger_core::event::*;

@@ -1,4 +1,4 @@
-//! Each rule of SPEC §3, accepting what it should and refusing what it must, on small ledgers
+//! Each rule of docs/format.md §3, accepting what it should and refusing what it must, on small ledgers
 //! built by hand.
 
 use chrono::Duration;

@@ -1,4 +1,4 @@
-//! The command line of SPEC §6, as clap sees it.
+//! The command line (docs/guide.md, docs/man), as clap sees it.
 
 use std::path::PathBuf;
 
@@ -184,7 +184,7 @@ pub enum Command {
     /// stopped (Ctrl-C or SIGTERM): a query then takes milliseconds instead of the open's
     /// fraction of a second. See docs/guide.md, "Serving a ledger".
     Serve(ServeArgs),
-    /// Build the founding story of SPEC §8 (Mali, 2013–2015) as signed events and print it.
+    /// Build the founding story (Mali, 2013–2015) as signed events and print it.
     ///
     /// With --ledger DIR (a new directory) the ledger is kept there; otherwise it is built in a
     /// temporary directory and removed.

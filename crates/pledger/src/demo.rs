@@ -1,4 +1,4 @@
-//! `pledger demo`: the founding story of SPEC §8 — Mali moving its health information system to
+//! `pledger demo`: the founding story — Mali moving its health information system to
 //! DHIS 2, 2014–2016 — told as real events, each signed by its own member's key, appended to a
 //! real ledger. Amounts and dates are plausible, not historical records.
 

@@ -1,6 +1,6 @@
 //! `pledger report --html FILE`: one self-contained page — inline CSS and SVG, no script, no
 //! font, nothing fetched — for people who read reports rather than terminals. Its four parts
-//! are the projections of SPEC §5 drawn: follow-through per member, words against confirmed
+//! are the projections of docs/guide.md §3 drawn: follow-through per member, words against confirmed
 //! deliveries over time, the coverage map, the overdue pledges; its head names the checkpoint
 //! (origin, size, root) of the state it shows.
 
