@@ -74,6 +74,19 @@ impl Http {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Stops it with SIGTERM: its exit code, and how long it took.
+    fn terminate(&mut self) -> (Option<i32>, Duration) {
+        let start = Instant::now();
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.code(), start.elapsed());
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "SIGTERM did not stop the server");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Http {
@@ -513,7 +526,11 @@ fn hostile_http_gets_one_clear_problem_each_and_the_server_serves_others() {
         assert!(start.elapsed() < Duration::from_secs(10), "the server never answered again");
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Nothing was written.
-    drop(server);
+    // SIGTERM stops it at once, cleanly, with a connection still open; nothing was written.
+    let _open = TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
+    let mut server = server;
+    let (code, took) = server.terminate();
+    assert_eq!(code, Some(0), "a server stopped by SIGTERM exits 0");
+    assert!(took < Duration::from_secs(4), "SIGTERM took {took:?}: it should not wait out its grace");
     assert_eq!(env.state(), before);
 }

@@ -96,7 +96,8 @@ struct Shared {
     latest: RwLock<Signed>,
     cosigned: RwLock<Option<Signed>>,
     witnessed: bool,
-    writes: std::sync::mpsc::SyncSender<Job>,
+    /// Where writes queue for the group writer; taken when the server stops, which ends it.
+    writes: Mutex<Option<std::sync::mpsc::SyncSender<Job>>>,
     max_body: usize,
     read_timeout: Duration,
     quiet: bool,
@@ -153,7 +154,7 @@ pub fn run(
         latest: RwLock::new(first),
         cosigned: RwLock::new(None),
         witnessed: !config.witnesses.is_empty(),
-        writes: tx,
+        writes: Mutex::new(Some(tx)),
         max_body: config.max_body,
         read_timeout: config.read_timeout,
         quiet: config.quiet,
@@ -175,6 +176,9 @@ pub fn run(
     });
     // No new write can come: the writer finishes what is queued, then ends.
     drop(runtime);
+    if let Ok(mut w) = shared.writes.lock() {
+        w.take();
+    }
     drop(shared);
     let _ = writer.join();
     served
@@ -416,7 +420,8 @@ async fn post_entries(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bo
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("jsonl") || v.contains("ndjson"));
     let (reply, answer) = oneshot::channel();
-    if s.writes.try_send(Job { envelopes: list, reply }).is_err() {
+    let queue = s.writes.lock().ok().and_then(|w| w.clone());
+    if queue.is_none_or(|q| q.try_send(Job { envelopes: list, reply }).is_err()) {
         return problem(Problem::new("unavailable", "the server has as many writes waiting as it takes; try again"));
     }
     match answer.await {

@@ -151,6 +151,8 @@ pub enum Command {
     Export { file: PathBuf },
     /// Publish the log as files any static web server serves (C2SP tlog-tiles: the latest kept
     /// checkpoint, its tiles and entry bundles), writing only what DIR lacks, the checkpoint last.
+    /// With --key (the log key), a checkpoint of the head is signed and kept first, so that the
+    /// head is what is published.
     Publish { dir: PathBuf },
     /// Follow a log served over HTTP (or published as files): check each checkpoint under the
     /// log key, prove it consistent with the last one seen, audit every new entry; name a

@@ -67,23 +67,8 @@ pub fn checkpoint(g: &Global, vkey: bool, add: Option<&Path>) -> Result<()> {
         }
     }
     let key_path = g.key.as_deref().ok_or_else(|| usage("checkpoint needs the log key: pass --key FILE"))?;
-    let key = keys::read_private(key_path)?;
-    if key.verifying_key() != log_key {
-        return Err(Failure::new(
-            pledger_app::Kind::Refused,
-            format!(
-                "key {} is not this ledger's log key ({}); only the log key signs checkpoints",
-                keys::key_id(&key.verifying_key()),
-                keys::key_id(&log_key)
-            ),
-        ));
-    }
-    let cp = Checkpoint { origin: head.origin.clone(), size: head.size, root: head.root_bytes()? };
-    let note = cp.sign(&key)?;
-    match session.ask_one(Request::KeepCheckpoint { note: note.to_text() })? {
-        Answer::Kept => crate::console::out!("{}", note.to_text())?,
-        other => return Err(unexpected(other)),
-    }
+    let note = sign_and_keep(&mut session, &head, key_path)?;
+    crate::console::out!("{note}")?;
     Ok(())
 }
 
@@ -345,15 +330,45 @@ impl Source {
     }
 }
 
+/// Signs a checkpoint of the head with the log key in `key_path` and has the ledger keep it;
+/// returns its text.
+fn sign_and_keep(session: &mut Session, head: &Head, key_path: &Path) -> Result<String> {
+    let log_key = head.log_verifying_key()?;
+    let key = keys::read_private(key_path)?;
+    if key.verifying_key() != log_key {
+        return Err(Failure::new(
+            pledger_app::Kind::Refused,
+            format!(
+                "key {} is not this ledger's log key ({}); only the log key signs checkpoints",
+                keys::key_id(&key.verifying_key()),
+                keys::key_id(&log_key)
+            ),
+        ));
+    }
+    let cp = Checkpoint { origin: head.origin.clone(), size: head.size, root: head.root_bytes()? };
+    let note = cp.sign(&key)?;
+    match session.ask_one(Request::KeepCheckpoint { note: note.to_text() })? {
+        Answer::Kept => Ok(note.to_text()),
+        other => Err(unexpected(other)),
+    }
+}
+
 /// `pledger publish DIR`: the latest kept checkpoint and the tiles its copy in DIR lacks.
 pub fn publish(g: &Global, dir: &Path) -> Result<()> {
     use pledger_http::publish;
     let mut session = Session::open(g, Open::Scan)?;
-    let head = head(&mut session)?;
+    let mut head = head(&mut session)?;
+    // With the log key, the head is published: a checkpoint of it is signed and kept first.
+    if let Some(key_path) = g.key.as_deref() {
+        if head.latest.as_ref().is_none_or(|(size, _)| *size < head.size) {
+            let note = sign_and_keep(&mut session, &head, key_path)?;
+            head.latest = Some((head.size, note));
+        }
+    }
     let Some((size, _)) = &head.latest else {
         return Err(Failure::new(
             pledger_app::Kind::Conflict,
-            "the ledger keeps no checkpoint yet: sign one with `pledger checkpoint` and the log key",
+            "the ledger keeps no checkpoint yet: publish with --key (the log key), or sign one with `pledger checkpoint`",
         ));
     };
     let before = publish::published(dir).map_err(input)?;
