@@ -534,3 +534,122 @@ fn hostile_http_gets_one_clear_problem_each_and_the_server_serves_others() {
     assert!(took < Duration::from_secs(4), "SIGTERM took {took:?}: it should not wait out its grace");
     assert_eq!(env.state(), before);
 }
+
+#[test]
+fn the_nginx_config_of_the_docs_serves_the_ledger_over_tls() {
+    if Command::new("nginx").arg("-v").output().is_err() {
+        return common::unavailable("nginx (Debian's nginx), for deploy/nginx.conf");
+    }
+    let env = Env::founded();
+    // A private CA and a certificate of it for 127.0.0.1, as a ministry's own CA would issue.
+    let tls = env.path("tls");
+    std::fs::create_dir(&tls).unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(&tls).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&[
+        "req", "-x509", "-newkey", "ed25519", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj",
+        "/CN=test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(&[
+        "req", "-newkey", "ed25519", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=ledger",
+    ]);
+    std::fs::write(
+        tls.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+        "server.pem", "-days", "2", "-extfile", "ext.cnf",
+    ]);
+    let server = Http::start(&env, &[]);
+    let upstream = server.url.trim_start_matches("http://").to_owned();
+    // deploy/nginx.conf as printed, with this test's ports and certificate in place of the
+    // production ones: each replaced text must be there.
+    let conf = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nginx.conf")).unwrap();
+    let (https, http) = (free_port(), free_port());
+    let mut site = conf.clone();
+    for (from, to) in [
+        ("127.0.0.1:8417", upstream.clone()),
+        ("listen 443 ssl http2;", format!("listen 127.0.0.1:{https} ssl http2;")),
+        ("listen 80;", format!("listen 127.0.0.1:{http};")),
+        ("/etc/letsencrypt/live/ledger.sante.gov.ml/fullchain.pem", tls.join("server.pem").display().to_string()),
+        ("/etc/letsencrypt/live/ledger.sante.gov.ml/privkey.pem", tls.join("server.key").display().to_string()),
+    ] {
+        assert!(site.contains(from), "deploy/nginx.conf no longer has {from:?}");
+        site = site.replace(from, &to);
+    }
+    // No IPv6 listener here: the machine may have none.
+    let site: String = site.lines().filter(|l| !l.contains("[::]")).map(|l| format!("{l}\n")).collect();
+    let run = env.path("nginx");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::write(run.join("site.conf"), site).unwrap();
+    let r = run.display();
+    std::fs::write(
+        run.join("main.conf"),
+        format!(
+            "daemon off;\nmaster_process off;\npid {r}/nginx.pid;\nerror_log {r}/error.log;\nevents {{}}\n\
+             http {{\n access_log {r}/access.log;\n client_body_temp_path {r}/body;\n proxy_temp_path {r}/proxy;\n\
+             fastcgi_temp_path {r}/fastcgi;\n uwsgi_temp_path {r}/uwsgi;\n scgi_temp_path {r}/scgi;\n\
+             include {r}/site.conf;\n}}\n"
+        ),
+    )
+    .unwrap();
+    let _nginx = Reaped(
+        Command::new("nginx")
+            .args(["-p", &r.to_string(), "-c", &run.join("main.conf").display().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", https)).is_err() {
+        let log = std::fs::read_to_string(run.join("error.log")).unwrap_or_default();
+        assert!(start.elapsed() < Duration::from_secs(20), "nginx never listened: {log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("https://127.0.0.1:{https}");
+    let ca = tls.join("ca.pem");
+    let config = env.path("config");
+    let pledger = |args: &[&str], trust: bool| {
+        let mut c = env.cmd();
+        c.env_remove("PLEDGER_LEDGER").env_remove("SSL_CERT_DIR").env("PLEDGER_CONFIG", &config).args(args);
+        if trust {
+            c.env("SSL_CERT_FILE", &ca);
+        } else {
+            c.env_remove("SSL_CERT_FILE");
+        }
+        c.output().unwrap()
+    };
+    // A partner writes through TLS, trusting the ministry's CA: its receipt holds.
+    let mut args = common::pledge_with("psi.key", &[]);
+    args.extend(["--remote".into(), url.clone(), "--receipts".into(), "receipts".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = pledger(&args, true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "P-000001");
+    // An auditor monitors through TLS.
+    let vkey = env.ok(&["checkpoint", "--vkey"]);
+    let out = pledger(&["monitor", &url, "--log-key", &vkey, "--state", "monitor"], true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("new entries, every one verified"));
+    // Without the CA: refused, in one line that says what to do.
+    let out = pledger(&["status", "--remote", &url], false);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("certificate") && err.contains("SSL_CERT_FILE"), "{err}");
+    // Plain HTTP is sent to HTTPS.
+    let plain = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("http://127.0.0.1:{http}/checkpoint"))
+        .send()
+        .unwrap();
+    assert_eq!(plain.status().as_u16(), 308);
+    assert_eq!(plain.headers()["location"], "https://127.0.0.1/checkpoint");
+}

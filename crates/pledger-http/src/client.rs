@@ -174,11 +174,21 @@ impl Remote {
 }
 
 fn transport(url: &str, e: reqwest::Error) -> ClientError {
-    let mut why = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        why = format!("{why}: {s}");
-        source = s.source();
+    // The innermost cause says what went wrong; the layers above it repeat the URL.
+    let mut root: &dyn std::error::Error = &e;
+    while let Some(s) = root.source() {
+        root = s;
+    }
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "the request failed"
+    };
+    let mut why = format!("{what}: {root}");
+    if why.contains("certificate") {
+        why.push_str(" (for a certificate of a private CA, set SSL_CERT_FILE to that CA's certificate)");
     }
     ClientError::Transport { url: url.to_owned(), why }
 }
