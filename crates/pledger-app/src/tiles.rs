@@ -1,4 +1,4 @@
-//! The log as C2SP tlog-tiles has it (docs/format.md §13): tiles of 256 hashes of the blake3
+//! The log as C2SP tlog-tiles has it (docs/format.md §12): tiles of 256 hashes of the blake3
 //! tree, and entry bundles of 256 entries, at `tile/<L>/<N>[.p/<W>]` and
 //! `tile/entries/<N>[.p/<W>]`.
 
@@ -8,8 +8,9 @@ use pledger_store::Ledger;
 /// Hashes, or entries, in a full tile.
 pub const WIDTH: u64 = 256;
 
-/// The largest entry an entry bundle holds: its length is a big-endian uint16.
-pub const MAX_ENTRY: usize = u16::MAX as usize;
+/// The largest entry an entry bundle holds: its length is a big-endian uint16. Every entry a
+/// ledger accepts is within it.
+pub use pledger_log::entry::MAX_ENTRY_BYTES as MAX_ENTRY;
 
 /// A tile or an entry bundle a path names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,8 +18,10 @@ use crate::measure::Measure;
 pub const PAYLOAD_TYPE: &str = "application/vnd.pledger.event+json";
 /// Format version written in every event's `v`.
 pub const EVENT_VERSION: u64 = 1;
-/// Largest event payload accepted, in bytes; checked before parsing.
-pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+/// Largest event payload accepted, in bytes; checked before parsing. Its envelope, in base64
+/// (64,000 bytes) with its signature, then fits the envelope bound, and its entry an entry
+/// bundle (docs/format.md §3, §12).
+pub const MAX_EVENT_BYTES: usize = 48_000;
 
 /// An event's kind, as written in its `kind` field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

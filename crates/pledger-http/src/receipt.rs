@@ -1,4 +1,4 @@
-//! Receipts (docs/format.md §14): what a partner keeps of each write to hold the operator to
+//! Receipts (docs/format.md §13): what a partner keeps of each write to hold the operator to
 //! it — the entry as recorded, a checkpoint signed by the log key of a tree that holds it, and
 //! the inclusion proof of the entry in that tree.
 

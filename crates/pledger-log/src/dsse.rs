@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{LogError, Result};
 
 /// Largest envelope accepted, in bytes; checked before parsing. Room for a maximal event
-/// (64 KiB) in base64 and its signature.
-pub const MAX_ENVELOPE_BYTES: usize = 96 * 1024;
+/// (48,000 bytes: 64,000 in base64) and its signature; small enough that its entry fits an
+/// entry bundle ([`crate::entry::MAX_ENTRY_BYTES`]).
+pub const MAX_ENVELOPE_BYTES: usize = 65_400;
 
 /// DSSE's pre-authentication encoding:
 /// `"DSSEv1" SP len(type) SP type SP len(body) SP body`, lengths in ASCII decimal.

@@ -9,6 +9,11 @@ use serde_json::value::RawValue;
 use crate::dsse::Envelope;
 use crate::error::{LogError, Result};
 
+/// Largest entry line, in bytes: an entry bundle (C2SP tlog-tiles) gives each entry's length as
+/// a big-endian uint16. An envelope within [`crate::dsse::MAX_ENVELOPE_BYTES`] makes an entry
+/// within it, with room for the sequence number and the recording time.
+pub const MAX_ENTRY_BYTES: usize = u16::MAX as usize;
+
 /// One recorded envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -94,6 +99,12 @@ impl Entry {
 
     /// Parses an entry's line.
     pub fn parse(line: &[u8]) -> Result<Entry> {
+        if line.len() > MAX_ENTRY_BYTES {
+            return Err(LogError::Entry(format!(
+                "{} bytes, more than the {MAX_ENTRY_BYTES} an entry holds",
+                line.len()
+            )));
+        }
         // One pass over a line too short to hold an oversized envelope (a million lines are read
         // in an audit); whatever fails there is read again below, which names the problem.
         if line.len() <= crate::dsse::MAX_ENVELOPE_BYTES {
@@ -135,6 +146,26 @@ impl Entry {
 mod tests {
     use super::*;
     use ed25519_dalek::SigningKey;
+
+    #[test]
+    fn the_largest_event_makes_an_entry_an_entry_bundle_holds() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let payload = vec![b'x'; pledger_core::event::MAX_EVENT_BYTES];
+        let env = Envelope::sign(pledger_core::event::PAYLOAD_TYPE, payload, &key, &"a".repeat(32));
+        assert!(env.to_json().len() <= crate::dsse::MAX_ENVELOPE_BYTES, "{}", env.to_json().len());
+        // The longest sequence number and recording time an entry written now can have.
+        let recorded = DateTime::parse_from_rfc3339("9999-12-31T23:59:59.999Z").unwrap().with_timezone(&Utc);
+        let envelope_bytes = env.to_json().len();
+        let line = Entry { seq: u64::MAX, recorded_at: recorded, envelope: env }.to_line();
+        assert!(line.len() <= MAX_ENTRY_BYTES, "{}", line.len());
+        // And any envelope within its bound, too: the entry adds the same around it.
+        let around = line.len() - envelope_bytes;
+        assert!(crate::dsse::MAX_ENVELOPE_BYTES + around <= MAX_ENTRY_BYTES, "{around}");
+        // A line beyond the bound is refused for its size, before it is read.
+        let long = vec![b' '; MAX_ENTRY_BYTES + 1];
+        let err = Entry::parse(&long).unwrap_err().to_string();
+        assert!(err.contains("more than the 65535"), "{err}");
+    }
 
     #[test]
     fn line_round_trips() {

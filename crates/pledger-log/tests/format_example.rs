@@ -15,6 +15,9 @@ use pledger_log::merkle::{leaf_hash, Blake3, MemTree, TreeHash};
 use pledger_log::sign::sign_event;
 use pledger_log::{keys, Entry};
 
+mod docblocks;
+use docblocks::doc_blocks;
+
 pub fn values() -> Vec<(&'static str, String)> {
     let secret: [u8; 32] =
         hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap().try_into().unwrap();
@@ -150,33 +153,6 @@ pub fn values() -> Vec<(&'static str, String)> {
         ("consistency-proof", consistency.to_json()),
         ("bundle", bundle.trim_end().to_owned()),
     ]
-}
-
-/// The fenced blocks of a Markdown file that follow `<!-- example: NAME -->` comments.
-pub fn doc_blocks(doc: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut lines = doc.lines();
-    while let Some(line) = lines.next() {
-        let Some(name) = line.trim().strip_prefix("<!-- example: ").and_then(|r| r.strip_suffix(" -->")) else {
-            continue;
-        };
-        let mut body = Vec::new();
-        let mut inside = false;
-        for l in lines.by_ref() {
-            if l.starts_with("```") {
-                if inside {
-                    break;
-                }
-                inside = true;
-                continue;
-            }
-            if inside {
-                body.push(l);
-            }
-        }
-        out.push((name.to_owned(), body.join("\n")));
-    }
-    out
 }
 
 #[test]
