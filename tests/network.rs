@@ -356,6 +356,10 @@ fn monitors_follow_the_server_and_a_static_copy_and_name_a_rollback_and_a_split_
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("split view:"), "{err}");
     assert!(std::fs::read_dir(env.path("mon/evidence")).unwrap().count() >= 2, "both checkpoints kept");
+    // A log that cannot be reached is not a finding: 75, try again later.
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let out = monitor(&env, &nowhere, "mon-nowhere");
+    assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

@@ -65,7 +65,10 @@ fn refusal_slug(e: &LogError) -> &'static str {
             | RuleError::NotKeyManager { .. }
             | RuleError::KeyNotHeld { .. }
             | RuleError::KeyRevoked { .. }
-            | RuleError::LogKeyHolder(_) => "not-authorized",
+            | RuleError::LogKeyHolder(_)
+            | RuleError::NotPledger { .. }
+            | RuleError::NotAttester { .. }
+            | RuleError::SelfAttestation { .. } => "not-authorized",
             RuleError::DuplicateEvent { .. }
             | RuleError::MemberExists(_)
             | RuleError::AreaExists(_)
@@ -113,6 +116,15 @@ mod tests {
         });
         assert_eq!((p.status, p.slug()), (403, "not-authorized"));
         assert_eq!(p.detail, "refused: member psi is not a convener; only a convener admits members");
+        let own = Problem::from(&Error::Refused {
+            at: None,
+            error: LogError::Rule(RuleError::SelfAttestation {
+                member: pledger_core::MemberId::parse("psi").unwrap(),
+                pledge: pledger_core::PledgeId::parse("P-000001").unwrap(),
+                fulfillment: pledger_core::FulfillmentId::parse("F-000001").unwrap(),
+            }),
+        });
+        assert_eq!((own.status, own.slug()), (403, "not-authorized"));
         assert_eq!(Problem::from(&Error::usage("bad")).status, 400);
         assert_eq!(Problem::from(&Error::InUse("busy".into())).status, 503);
     }

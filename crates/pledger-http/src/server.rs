@@ -112,7 +112,11 @@ struct Job {
 pub(crate) fn problem(p: Problem) -> Response {
     let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&p).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, PROBLEM)], body).into_response()
+    let mut r = (status, [(header::CONTENT_TYPE, PROBLEM)], body).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    r
 }
 
 fn app_problem(e: &pledger_app::Error) -> Response {

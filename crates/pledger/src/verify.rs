@@ -437,7 +437,9 @@ pub fn monitor(g: &Global, a: &crate::cli::MonitorArgs) -> Result<()> {
             }
             Err(f) => {
                 let kind = match f {
-                    Finding::Fetch(_) => pledger_app::Kind::Storage,
+                    // Unreachable: try again later (75), not a finding about the log.
+                    Finding::Fetch(pledger_http::client::ClientError::Transport { .. }) => pledger_app::Kind::InUse,
+                    Finding::Fetch(_) => pledger_app::Kind::Verification,
                     Finding::State(_) => pledger_app::Kind::Input,
                     _ => pledger_app::Kind::Verification,
                 };
