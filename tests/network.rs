@@ -497,6 +497,20 @@ fn hostile_http_gets_one_clear_problem_each_and_the_server_serves_others() {
         client.post(url("v1/entries")).header("content-type", "application/json").body(signed.stdout).send().unwrap(),
     );
     assert_eq!(status, 403, "{p}");
+    // A member's envelope altered after signing: its signature, checked before the writer
+    // sees it, fails.
+    let mut forged = pledges(&env, "psi", 1, "honest").remove(0);
+    let at = forged.payload.windows(6).position(|w| w == b"honest").expect("the title is in the payload");
+    forged.payload[at..at + 6].copy_from_slice(b"forged");
+    let (status, p) = problem(
+        client
+            .post(url("v1/entries"))
+            .header("content-type", "application/json")
+            .body(forged.to_json())
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((status, p["type"].as_str().unwrap()), (403, "/v1/problems/bad-signature"), "{p}");
     // A body trickled slowly: answered within the read time, not held.
     let mut slow = TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
     slow.write_all(

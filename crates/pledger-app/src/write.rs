@@ -249,12 +249,17 @@ fn read_chunks(items: Items, size: usize, lookup: &KeyLookup, tx: &std::sync::mp
     }
 }
 
-/// Checks every signature of a chunk, on every core, under the key its key id names in the
-/// committed ledger; an envelope whose key is not known yet is left to the append.
-fn preverify(batch: Vec<(Source, Envelope)>, lookup: &KeyLookup, cache: &mut keys::KeyCache) -> Chunk {
-    use rayon::prelude::*;
-    let mut known: HashMap<String, Option<Arc<pledger_log::ed25519::Key>>> = HashMap::new();
-    for (_, env) in &batch {
+/// The keys the envelopes' key ids name in the committed ledger (none for a key not known yet).
+pub type SigningKeys = HashMap<String, Option<Arc<pledger_log::ed25519::Key>>>;
+
+/// Looks up the key of every key id the envelopes name, under the keys already committed.
+pub fn signing_keys<'a>(
+    envelopes: impl Iterator<Item = &'a Envelope>,
+    lookup: &KeyLookup,
+    cache: &mut keys::KeyCache,
+) -> SigningKeys {
+    let mut known = SigningKeys::new();
+    for env in envelopes {
         let Ok((keyid, _)) = env.single_signature() else { continue };
         if !known.contains_key(keyid) {
             let key = pledger_core::KeyId::parse(keyid)
@@ -264,13 +269,26 @@ fn preverify(batch: Vec<(Source, Envelope)>, lookup: &KeyLookup, cache: &mut key
             known.insert(keyid.to_owned(), key);
         }
     }
+    known
+}
+
+/// An envelope's signature checked under the key its key id names, if that key is known: what
+/// [`pledger_store::Writer::append_preverified`] takes, so that the math is done off the writer.
+pub fn preverify_one(env: &Envelope, known: &SigningKeys) -> pledger_log::check::Preverified {
+    let (keyid, sig) = env.single_signature().ok()?;
+    let key = known.get(keyid)?.as_ref()?;
+    Some((*key.verifying_key(), key.verify(&env.signed_bytes(), &sig)))
+}
+
+/// Checks every signature of a chunk, on every core, under the key its key id names in the
+/// committed ledger; an envelope whose key is not known yet is left to the append.
+fn preverify(batch: Vec<(Source, Envelope)>, lookup: &KeyLookup, cache: &mut keys::KeyCache) -> Chunk {
+    use rayon::prelude::*;
+    let known = signing_keys(batch.iter().map(|(_, e)| e), lookup, cache);
     batch
         .into_par_iter()
         .map(|(src, env)| {
-            let pre = env.single_signature().ok().and_then(|(keyid, sig)| {
-                let key = known.get(keyid)?.as_ref()?;
-                Some((*key.verifying_key(), key.verify(&env.signed_bytes(), &sig)))
-            });
+            let pre = preverify_one(&env, &known);
             (src, env, pre)
         })
         .collect()

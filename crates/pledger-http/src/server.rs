@@ -101,12 +101,23 @@ struct Shared {
     max_body: usize,
     read_timeout: Duration,
     quiet: bool,
+    /// The signing keys seen, each with its precomputed tables: signatures are checked in the
+    /// requests' own tasks, on every core, not by the one writer.
+    keys: Mutex<pledger_log::keys::KeyCache>,
 }
 
-/// A request's envelopes, waiting for their group.
+/// A request's entries, durable, and the checkpoint signed of the group that holds them: its
+/// receipts are made in the request's own task, not by the writer.
+struct Written {
+    appended: Vec<pledger_store::Appended>,
+    signed: Signed,
+}
+
+/// A request's envelopes, their signatures checked beforehand where their keys were known,
+/// waiting for their group.
 struct Job {
-    envelopes: Vec<Envelope>,
-    reply: oneshot::Sender<Result<Vec<Receipt>, Problem>>,
+    envelopes: Vec<(Envelope, pledger_log::check::Preverified)>,
+    reply: oneshot::Sender<Result<Written, Problem>>,
 }
 
 pub(crate) fn problem(p: Problem) -> Response {
@@ -162,6 +173,7 @@ pub fn run(
         max_body: config.max_body,
         read_timeout: config.read_timeout,
         quiet: config.quiet,
+        keys: Mutex::new(pledger_log::keys::KeyCache::new()),
     });
     let writer = {
         let shared = Arc::clone(&shared);
@@ -423,13 +435,39 @@ async fn post_entries(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bo
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("jsonl") || v.contains("ndjson"));
+    let envelopes = match preverified(&s, list).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
     let (reply, answer) = oneshot::channel();
     let queue = s.writes.lock().ok().and_then(|w| w.clone());
-    if queue.is_none_or(|q| q.try_send(Job { envelopes: list, reply }).is_err()) {
+    if queue.is_none_or(|q| q.try_send(Job { envelopes, reply }).is_err()) {
         return problem(Problem::new("unavailable", "the server has as many writes waiting as it takes; try again"));
     }
-    match answer.await {
-        Ok(Ok(receipts)) => {
+    let written = match answer.await {
+        Ok(Ok(w)) => w,
+        Ok(Err(p)) => return problem(p),
+        Err(_) => return problem(Problem::new("unavailable", "the server stopped before the write was answered")),
+    };
+    // The receipts: inclusion proofs in the tree of the group's checkpoint, whose nodes never
+    // change, read under the read lock beside other readers.
+    let receipts = reading(&s, move |l| {
+        written
+            .appended
+            .iter()
+            .map(|a| {
+                let line = l
+                    .line(a.seq)
+                    .map_err(|e| app_problem(&e.into()))?
+                    .ok_or_else(|| problem(Problem::new("storage", "an entry just written is missing")))?;
+                Receipt::of(l, a.seq, &a.assigned.to_string(), &line, &written.signed.note, written.signed.size)
+                    .map_err(|e| app_problem(&e.into()))
+            })
+            .collect::<Result<Vec<Receipt>, Response>>()
+    })
+    .await;
+    match receipts {
+        Ok(receipts) => {
             if many {
                 let mut body = Vec::new();
                 for r in &receipts {
@@ -442,9 +480,39 @@ async fn post_entries(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bo
                 (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], body).into_response()
             }
         }
-        Ok(Err(p)) => problem(p),
-        Err(_) => problem(Problem::new("unavailable", "the server stopped before the write was answered")),
+        Err(r) => r,
     }
+}
+
+/// Checks the envelopes' signatures under the keys the ledger holds now, off the writer and on
+/// every core: the keys are read under the read lock, the math is done without it. An envelope
+/// whose key is not known yet (added in a group still to be written) is checked by the writer.
+async fn preverified(
+    s: &Arc<Shared>,
+    list: Vec<Envelope>,
+) -> Result<Vec<(Envelope, pledger_log::check::Preverified)>, Response> {
+    let shared = Arc::clone(s);
+    tokio::task::spawn_blocking(move || {
+        let known = {
+            let ledger =
+                shared.ledger.read().map_err(|_| problem(Problem::new("storage", "the ledger's lock is poisoned")))?;
+            let mut cache =
+                shared.keys.lock().map_err(|_| problem(Problem::new("storage", "the key cache's lock is poisoned")))?;
+            pledger_app::write::signing_keys(list.iter(), &ledger.key_lookup(), &mut cache)
+        };
+        let check = |e: Envelope| {
+            let pre = pledger_app::write::preverify_one(&e, &known);
+            (e, pre)
+        };
+        Ok(if list.len() > 8 {
+            use rayon::prelude::*;
+            list.into_par_iter().map(check).collect()
+        } else {
+            list.into_iter().map(check).collect()
+        })
+    })
+    .await
+    .unwrap_or_else(|_| Err(problem(Problem::new("storage", "the request's work stopped"))))
 }
 
 /// The group writer: takes every write waiting, appends each request's envelopes (a request
@@ -466,7 +534,7 @@ fn write_groups(shared: &Shared, rx: std::sync::mpsc::Receiver<Job>) {
     }
 }
 
-fn write_group(shared: &Shared, jobs: &[Job]) -> Vec<Result<Vec<Receipt>, Problem>> {
+fn write_group(shared: &Shared, jobs: &[Job]) -> Vec<Result<Written, Problem>> {
     let fail_all = |p: Problem| jobs.iter().map(|_| Err(p.clone())).collect::<Vec<_>>();
     let Ok(mut ledger) = shared.ledger.write() else {
         return fail_all(Problem::new("storage", "the ledger's lock is poisoned"));
@@ -477,8 +545,8 @@ fn write_group(shared: &Shared, jobs: &[Job]) -> Vec<Result<Vec<Receipt>, Proble
         let at = w.savepoint();
         let mut done = Vec::with_capacity(job.envelopes.len());
         let mut refused = None;
-        for (i, env) in job.envelopes.iter().enumerate() {
-            match w.append(env.clone(), Utc::now()) {
+        for (i, (env, pre)) in job.envelopes.iter().enumerate() {
+            match w.append_preverified(env.clone(), Utc::now(), *pre) {
                 Ok(a) => done.push(a),
                 Err(StoreError::Refused { error, .. }) => {
                     let at = if job.envelopes.len() > 1 { Some(format!("envelope {}", i + 1)) } else { None };
@@ -521,24 +589,7 @@ fn write_group(shared: &Shared, jobs: &[Job]) -> Vec<Result<Vec<Receipt>, Proble
             signed.size
         );
     }
-    outcomes
-        .into_iter()
-        .map(|o| {
-            o.and_then(|done| {
-                done.iter()
-                    .map(|a| {
-                        let line = ledger
-                            .line(a.seq)
-                            .ok()
-                            .flatten()
-                            .ok_or_else(|| Problem::new("storage", "an entry just written is missing"))?;
-                        Receipt::of(&*ledger, a.seq, &a.assigned.to_string(), &line, &signed.note, signed.size)
-                            .map_err(|e| Problem::from(&pledger_app::Error::from(e)))
-                    })
-                    .collect()
-            })
-        })
-        .collect()
+    outcomes.into_iter().map(|o| o.map(|appended| Written { appended, signed: signed.clone() })).collect()
 }
 
 async fn receipt(State(s): State<Arc<Shared>>, Path(event_id): Path<String>) -> Response {

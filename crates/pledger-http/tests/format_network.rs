@@ -33,7 +33,11 @@ fn docs_format_md_tiles_bundles_and_receipts_are_exact() {
         w.commit().unwrap();
     }
     for (seq, line) in lines.iter().enumerate() {
-        assert_eq!(ledger.line(seq as u64).unwrap().unwrap(), line.as_bytes(), "the ledger holds the document's entries");
+        assert_eq!(
+            ledger.line(seq as u64).unwrap().unwrap(),
+            line.as_bytes(),
+            "the ledger holds the document's entries"
+        );
     }
     let tile = Tile::parse("0/000.p/2").unwrap();
     let bundle_tile = Tile::parse("entries/000.p/2").unwrap();

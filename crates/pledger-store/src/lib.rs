@@ -367,7 +367,15 @@ impl Ledger {
     /// A writer that appends envelopes and commits them together.
     pub fn writer(&mut self) -> Writer<'_> {
         let head = self.head.clone();
-        Writer { ledger: self, pending: BTreeMap::new(), head, appended: Vec::new(), touched: BTreeMap::new() }
+        Writer {
+            ledger: self,
+            pending: BTreeMap::new(),
+            head,
+            appended: Vec::new(),
+            touched: BTreeMap::new(),
+            undo: None,
+            touched_order: Vec::new(),
+        }
     }
 
     /// The stored line of entry `seq`: the exact leaf bytes.
@@ -866,12 +874,13 @@ impl StateView for StoreView<'_> {
     }
 }
 
-/// A point of a group being built, to come back to ([`Writer::savepoint`]).
+/// A point of a group being built, to come back to ([`Writer::savepoint`]): what the group's
+/// journals held then. Taking one costs the head's size, not the group's.
 pub struct Savepoint {
-    pending: Pending,
+    undo: usize,
     head: StoredHead,
     appended: usize,
-    touched: BTreeMap<PledgeId, Option<pledger_core::tally::Facts>>,
+    touched: usize,
 }
 
 /// Appends envelopes to a working copy of the state; [`Writer::commit`] writes them all in one
@@ -883,9 +892,26 @@ pub struct Writer<'l> {
     appended: Vec<Appended>,
     /// The pledges the group changed, with their facts before it (see [`pledger_core::tally`]).
     touched: BTreeMap<PledgeId, Option<pledger_core::tally::Facts>>,
+    /// Once a savepoint is taken: every write to `pending` with what it replaced, and the
+    /// pledges `touched` gained, in order — what a rollback undoes.
+    undo: Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>,
+    touched_order: Vec<PledgeId>,
 }
 
 impl Writer<'_> {
+    /// Sets a key of the group, journaled for rollbacks once a savepoint was taken.
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        match &mut self.undo {
+            Some(undo) => {
+                let before = self.pending.insert(key.clone(), value);
+                undo.push((key, before));
+            }
+            None => {
+                self.pending.insert(key, value);
+            }
+        }
+    }
+
     /// The state as it would be after committing what this writer holds.
     pub fn view(&self) -> StoreView<'_> {
         StoreView { db: &self.ledger.db, pending: Some(&self.pending), head: &self.head.state }
@@ -931,25 +957,28 @@ impl Writer<'_> {
             }) {
                 if let std::collections::btree_map::Entry::Vacant(v) = self.touched.entry(id) {
                     v.insert(tally::facts_in(&view, id)?);
+                    if self.undo.is_some() {
+                        self.touched_order.push(id);
+                    }
                 }
             }
         }
         let line = entry.to_line();
         let leaf = merkle::leaf_hash(&line);
         for (level, index, hash) in stored_nodes(self.head.frontier.push::<Blake3>(leaf)) {
-            self.pending.insert(Key::Node(level, index).bytes(), hash.to_vec());
+            self.put(Key::Node(level, index).bytes(), hash.to_vec());
         }
-        self.pending.insert(Key::Entry(seq).bytes(), line);
+        self.put(Key::Entry(seq).bytes(), line);
         for record in &outcome.records {
             if let Record::Pledge(p) = record {
                 if p.seq == seq {
                     for key in keys::by_member(p) {
-                        self.pending.insert(key.bytes(), Vec::new());
+                        self.put(key.bytes(), Vec::new());
                     }
                 }
             }
             if let Some((key, value)) = keys::record(record) {
-                self.pending.insert(key.bytes(), value);
+                self.put(key.bytes(), value);
             }
         }
         self.head.state = outcome.head;
@@ -961,21 +990,26 @@ impl Writer<'_> {
 
     /// A point of the group to come back to: what a [`Writer::rollback`] to it undoes is the
     /// envelopes appended since, as if they had never been offered.
-    pub fn savepoint(&self) -> Savepoint {
-        Savepoint {
-            pending: self.pending.clone(),
-            head: self.head.clone(),
-            appended: self.appended.len(),
-            touched: self.touched.clone(),
-        }
+    pub fn savepoint(&mut self) -> Savepoint {
+        let undo = self.undo.get_or_insert_with(Vec::new).len();
+        Savepoint { undo, head: self.head.clone(), appended: self.appended.len(), touched: self.touched_order.len() }
     }
 
     /// Undoes every append since `at` was taken.
     pub fn rollback(&mut self, at: Savepoint) {
-        self.pending = at.pending;
+        if let Some(undo) = &mut self.undo {
+            for (key, before) in undo.drain(at.undo..).rev() {
+                match before {
+                    Some(v) => self.pending.insert(key, v),
+                    None => self.pending.remove(&key),
+                };
+            }
+        }
+        for id in self.touched_order.drain(at.touched..) {
+            self.touched.remove(&id);
+        }
         self.head = at.head;
         self.appended.truncate(at.appended);
-        self.touched = at.touched;
     }
 
     /// Whether this exact envelope is already recorded (in the ledger or the group so far).
