@@ -812,6 +812,9 @@ impl KeyLookup {
 /// Writes not yet committed: key bytes → value bytes.
 type Pending = BTreeMap<Vec<u8>, Vec<u8>>;
 
+/// A key of the group written, with the value it replaced (none: it was new to the group).
+type Undo = (Vec<u8>, Option<Vec<u8>>);
+
 /// The state the rules read: committed records, under any writes of the group being built.
 pub struct StoreView<'a> {
     db: &'a sled::Db,
@@ -894,7 +897,7 @@ pub struct Writer<'l> {
     touched: BTreeMap<PledgeId, Option<pledger_core::tally::Facts>>,
     /// Once a savepoint is taken: every write to `pending` with what it replaced, and the
     /// pledges `touched` gained, in order — what a rollback undoes.
-    undo: Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>,
+    undo: Option<Vec<Undo>>,
     touched_order: Vec<PledgeId>,
 }
 
