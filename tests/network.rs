@@ -318,6 +318,10 @@ fn monitors_follow_the_server_and_a_static_copy_and_name_a_rollback_and_a_split_
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
     assert!(said.contains(" new entries, every one verified"), "{said}");
+    let out = monitor(&env, &server.url, "mon");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains(": 0 new entries"), "{said}");
     // The same log published as files, served by Python's http.server: the same answer.
     let published = env.ok(&["publish", "site"]);
     assert!(published.starts_with("published "), "{published}");

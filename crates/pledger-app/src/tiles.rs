@@ -13,7 +13,7 @@ pub const WIDTH: u64 = 256;
 pub use pledger_log::entry::MAX_ENTRY_BYTES as MAX_ENTRY;
 
 /// A tile or an entry bundle a path names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Tile {
     /// `None` for an entry bundle.
     pub level: Option<u8>,

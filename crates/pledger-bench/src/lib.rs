@@ -6,6 +6,7 @@
 
 pub mod crash;
 pub mod measure;
+pub mod net;
 
 use std::io::Write;
 

@@ -55,6 +55,25 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Measure pledger over HTTP on a ledger of --events events (built in --work, or reused from
+    /// it): writes by 1, 8 and 64 clients beside bulk submit, a monitor catching up, tile reads.
+    Http {
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Envelopes written per batched figure, and by bulk submit.
+        #[arg(long, default_value_t = 20_000)]
+        writes: usize,
+        /// Single-envelope writes per figure.
+        #[arg(long, default_value_t = 2_000)]
+        singles: usize,
+        /// Seconds each read figure runs.
+        #[arg(long, default_value_t = 5.0)]
+        read_secs: f64,
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        pledger: Option<PathBuf>,
+    },
     /// Measure everything on a ledger of --events events; print the report.
     Run {
         #[arg(long, default_value_t = 1_000_000)]
@@ -93,6 +112,10 @@ fn main() {
                 Only::All
             };
             run(events, work, pledger, samples, only).map(|_| ())
+        }
+        Cmd::Http { events, writes, singles, read_secs, work, pledger } => {
+            let plan = pledger_bench::net::Plan { events, writes, singles, read_secs, work, pledger };
+            pledger_bench::net::run(&plan).map(|_| ())
         }
         Cmd::Crash { served, kills, events, max_ms, rebuild_every, work, pledger, seed } => {
             let bin = pledger.unwrap_or_else(|| std::env::current_exe().unwrap_or_default().with_file_name("pledger"));

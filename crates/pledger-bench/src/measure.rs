@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 pub type Res<T> = Result<T, String>;
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
@@ -44,13 +44,13 @@ pub fn generate(n: u64, dir: &Path, seed: u64) -> Res<u64> {
 }
 
 /// A child process's wall time and peak resident memory.
-struct Ran {
-    secs: f64,
-    rss_mb: f64,
-    stdout: Vec<u8>,
+pub(crate) struct Ran {
+    pub(crate) secs: f64,
+    pub(crate) rss_mb: f64,
+    pub(crate) stdout: Vec<u8>,
 }
 
-fn run_cmd(bin: &Path, args: &[&str], stdout_to_null: bool) -> Res<Ran> {
+pub(crate) fn run_cmd(bin: &Path, args: &[&str], stdout_to_null: bool) -> Res<Ran> {
     let start = Instant::now();
     let mut child = Command::new(bin)
         .args(args)
@@ -99,7 +99,7 @@ fn watch_peak(pid: u32) -> std::thread::JoinHandle<i64> {
     })
 }
 
-fn percentile(samples: &mut [f64], p: f64) -> f64 {
+pub(crate) fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(|a, b| a.total_cmp(b));
     let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
     samples[i.min(samples.len() - 1)]
@@ -111,14 +111,14 @@ pub struct Report {
 }
 
 impl Report {
-    fn row(&mut self, what: &str, figure: String, limit: String, ratio: String) {
+    pub(crate) fn row(&mut self, what: &str, figure: String, limit: String, ratio: String) {
         eprintln!("{what}: {figure} (limit {limit}, {ratio})");
         self.rows.push([what.to_owned(), figure, limit, ratio]);
     }
 
     /// Latencies in milliseconds as p50 / p99 (with `decimals`), beside a target of `target_ms`
     /// at the quantile `at` (0.5 or 0.99).
-    fn latency(&mut self, what: &str, ms: &mut [f64], decimals: usize, at: f64, target_ms: Option<f64>) {
+    pub(crate) fn latency(&mut self, what: &str, ms: &mut [f64], decimals: usize, at: f64, target_ms: Option<f64>) {
         let (p50, p99) = (percentile(ms, 0.5), percentile(ms, 0.99));
         let at_name = if at >= 0.99 { "p99" } else { "p50" };
         let (target, ratio) = match target_ms {
@@ -129,7 +129,7 @@ impl Report {
     }
 
     /// A run over `events` events as a rate, beside a limit (per second) named `limit_name`.
-    fn rate(&mut self, what: &str, events: u64, ran: &Ran, limit: f64, limit_name: &str) {
+    pub(crate) fn rate(&mut self, what: &str, events: u64, ran: &Ran, limit: f64, limit_name: &str) {
         let rate = per_sec(events, ran.secs);
         self.row(
             what,
@@ -140,11 +140,11 @@ impl Report {
     }
 }
 
-fn per_sec(n: u64, secs: f64) -> f64 {
+pub(crate) fn per_sec(n: u64, secs: f64) -> f64 {
     n as f64 / secs.max(1e-9)
 }
 
-fn fmt_rate(r: f64) -> String {
+pub(crate) fn fmt_rate(r: f64) -> String {
     if r >= 10_000.0 {
         format!("{:.0}k/s", r / 1000.0)
     } else {
@@ -227,18 +227,7 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
         f.split(b'\n').take(200_000).map(|l| l.map_err(err)).collect::<Res<_>>()?
     };
     let envelopes: Vec<Envelope> = lines.iter().map(|l| Envelope::parse(l).map_err(err)).collect::<Res<_>>()?;
-    let members = crate::members(1);
-    let keys: BTreeMap<String, VerifyingKey> = members
-        .iter()
-        .map(|m| (pledger_log::keys::key_id(&m.key.verifying_key()).to_string(), m.key.verifying_key()))
-        .collect();
-    let jobs: Vec<(Vec<u8>, Signature, VerifyingKey)> = envelopes
-        .iter()
-        .map(|e| {
-            let (kid, sig) = e.single_signature().map_err(err)?;
-            Ok((e.signed_bytes(), sig, keys[kid]))
-        })
-        .collect::<Res<_>>()?;
+    let jobs = signature_jobs(&envelopes)?;
     // ed25519-dalek's batch (fast, but its verdict on a crafted signature depends on its random
     // coefficients: no audit uses it), its verify_strict one signature at a time, and
     // pledger's exact check (crate::ed25519), which the audit and append use: the limit.
@@ -256,16 +245,7 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
     let t = Instant::now();
     jobs.par_iter().for_each(|j| assert!(j.2.verify_strict(&j.0, &j.1).is_ok(), "a benchmark signature failed"));
     let strict_rate = per_sec(jobs.len() as u64, t.elapsed().as_secs_f64());
-    let mut cache = pledger_log::ed25519::KeyCache::new();
-    let exact: Vec<_> = jobs
-        .iter()
-        .map(|j| {
-            cache.get(&pledger_core::event::PublicKey(j.2.to_bytes())).ok_or_else(|| "a bad benchmark key".to_string())
-        })
-        .collect::<Res<_>>()?;
-    let t = Instant::now();
-    jobs.par_iter().zip(&exact).for_each(|(j, k)| assert!(k.verify(&j.0, &j.1), "a benchmark signature failed"));
-    let sig_limit = per_sec(jobs.len() as u64, t.elapsed().as_secs_f64());
+    let sig_limit = exact_limit(&jobs)?;
     let t = Instant::now();
     for l in &lines {
         std::hint::black_box(pledger_log::merkle::leaf_hash(l));
@@ -360,6 +340,41 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
         raw_bytes,
     );
     Ok(())
+}
+
+/// A signature to check: the signed bytes, the signature, the key.
+pub(crate) type SigJob = (Vec<u8>, Signature, VerifyingKey);
+
+/// The signatures of generated envelopes, with the keys of the generated members.
+pub(crate) fn signature_jobs(envelopes: &[Envelope]) -> Res<Vec<SigJob>> {
+    let members = crate::members(1);
+    let keys: BTreeMap<String, VerifyingKey> = members
+        .iter()
+        .map(|m| (pledger_log::keys::key_id(&m.key.verifying_key()).to_string(), m.key.verifying_key()))
+        .collect();
+    envelopes
+        .iter()
+        .map(|e| {
+            let (kid, sig) = e.single_signature().map_err(err)?;
+            let key = keys.get(kid).ok_or_else(|| format!("key {kid} is not a generated member's"))?;
+            Ok((e.signed_bytes(), sig, *key))
+        })
+        .collect()
+}
+
+/// The limit of every signature check: pledger's exact verification (the verdict of
+/// `verify_strict`, per key precomputed as the audit does), on every core, per second.
+pub(crate) fn exact_limit(jobs: &[SigJob]) -> Res<f64> {
+    let mut cache = pledger_log::ed25519::KeyCache::new();
+    let exact: Vec<_> = jobs
+        .iter()
+        .map(|j| {
+            cache.get(&pledger_core::event::PublicKey(j.2.to_bytes())).ok_or_else(|| "a bad benchmark key".to_string())
+        })
+        .collect::<Res<_>>()?;
+    let t = Instant::now();
+    jobs.par_iter().zip(&exact).for_each(|(j, k)| assert!(k.verify(&j.0, &j.1), "a benchmark signature failed"));
+    Ok(per_sec(jobs.len() as u64, t.elapsed().as_secs_f64()))
 }
 
 /// The ledger's bytes on disk per event, beside the raw envelopes' and the 2.5 × target.

@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::client::{ClientError, Remote};
 use crate::tiles::{self, Tile, WIDTH};
 
+/// Entries fed to the auditor at once (16 bundles).
+const FEED: usize = 4096;
+
 /// What a monitor found wrong with a log.
 #[derive(Debug, thiserror::Error)]
 pub enum Finding {
@@ -63,6 +66,8 @@ pub struct Monitor {
     remote: Remote,
     log_key: VerifyingKey,
     dir: PathBuf,
+    /// The audit as the last round left it, for the next round of a `--follow`.
+    kept: std::cell::RefCell<Option<(MemState, Frontier)>>,
 }
 
 fn b64(h: &[u8]) -> String {
@@ -73,44 +78,83 @@ fn b64(h: &[u8]) -> String {
 impl Monitor {
     pub fn new(url: &str, log_key: VerifyingKey, dir: &Path) -> Result<Monitor, Finding> {
         std::fs::create_dir_all(dir).map_err(|e| Finding::State(format!("{}: {e}", dir.display())))?;
-        Ok(Monitor { remote: Remote::new(url)?, log_key, dir: dir.to_owned() })
+        Ok(Monitor { remote: Remote::new(url)?, log_key, dir: dir.to_owned(), kept: Default::default() })
     }
 
     fn seen_path(&self) -> PathBuf {
         self.dir.join("seen.json")
     }
 
-    fn audit_path(&self) -> PathBuf {
-        self.dir.join("audit.bin")
+    /// The audit of the first `size` entries: named by its size, so that `seen.json` always
+    /// names one that is whole, whenever the monitor was stopped.
+    fn audit_path(&self, size: u64) -> PathBuf {
+        self.dir.join(format!("audit-{size}.bin"))
     }
 
-    fn load(&self) -> Result<Option<(Seen, MemState, Frontier)>, Finding> {
-        let state = |e: &dyn std::fmt::Display| Finding::State(format!("{}: {e}", self.dir.display()));
+    fn state_error(&self, e: &dyn std::fmt::Display) -> Finding {
+        Finding::State(format!("{}: {e}", self.dir.display()))
+    }
+
+    /// What was seen last, if anything.
+    fn load_seen(&self) -> Result<Option<Seen>, Finding> {
         if !self.seen_path().exists() {
             return Ok(None);
         }
-        let seen: Seen =
-            serde_json::from_slice(&std::fs::read(self.seen_path()).map_err(|e| state(&e))?).map_err(|e| state(&e))?;
-        let bytes = std::fs::read(self.audit_path()).map_err(|e| state(&e))?;
-        let (mem, frontier): (MemState, Frontier) = postcard::from_bytes(&bytes).map_err(|e| state(&e))?;
-        if frontier.size != seen.size || mem.head.size != seen.size {
-            return Err(state(&"the kept audit is not of the size last seen"));
-        }
-        Ok(Some((seen, mem, frontier)))
+        let bytes = pledger_log::input::read(
+            &self.seen_path(),
+            1 << 20,
+            "the monitor's seen.json",
+            pledger_log::input::Source::Regular,
+        )
+        .map_err(|e| self.state_error(&e))?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| self.state_error(&e))
     }
 
-    fn save(&self, seen: &Seen, mem: &MemState, frontier: &Frontier) -> Result<(), Finding> {
-        let state = |e: &dyn std::fmt::Display| Finding::State(format!("{}: {e}", self.dir.display()));
-        let write = |path: PathBuf, bytes: Vec<u8>| -> Result<(), Finding> {
-            use std::io::Write;
+    /// The audit of the `size` entries seen last: kept from the last round, or read back.
+    fn load_audit(&self, size: u64) -> Result<(MemState, Frontier), Finding> {
+        if let Some((mem, frontier)) = self.kept.borrow_mut().take() {
+            if frontier.size == size {
+                return Ok((mem, frontier));
+            }
+        }
+        if size == 0 {
+            return Ok((MemState::new(), Frontier::default()));
+        }
+        let bytes = std::fs::read(self.audit_path(size)).map_err(|e| self.state_error(&e))?;
+        let (mem, frontier): (MemState, Frontier) = postcard::from_bytes(&bytes).map_err(|e| self.state_error(&e))?;
+        if frontier.size != size || mem.head.size != size {
+            return Err(self.state_error(&"the kept audit is not of the size last seen"));
+        }
+        Ok((mem, frontier))
+    }
+
+    fn save(&self, seen: &Seen, mem: MemState, frontier: Frontier) -> Result<(), Finding> {
+        // Written whole to a new file, flushed, then renamed into place.
+        let write = |path: PathBuf, fill: &dyn Fn(&mut dyn std::io::Write) -> Result<(), String>| {
             let tmp = path.with_extension("tmp");
-            let mut f = std::fs::File::create(&tmp).map_err(|e| state(&e))?;
-            f.write_all(&bytes).and_then(|_| f.sync_all()).map_err(|e| state(&e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| state(&e))
+            let f = std::fs::File::create(&tmp).map_err(|e| self.state_error(&e))?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
+            fill(&mut out).map_err(|e| self.state_error(&e))?;
+            let f = out.into_inner().map_err(|e| self.state_error(&e.error().to_string()))?;
+            f.sync_all().map_err(|e| self.state_error(&e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| self.state_error(&e))
         };
-        // The audit first: a seen.json always has an audit of its size beside it.
-        write(self.audit_path(), postcard::to_allocvec(&(mem, frontier)).map_err(|e| state(&e))?)?;
-        write(self.seen_path(), serde_json::to_vec_pretty(seen).map_err(|e| state(&e))?)
+        // The audit first, then what names it; then the audits no longer named.
+        write(self.audit_path(seen.size), &|out| {
+            postcard::to_io(&(&mem, &frontier), out).map(|_| ()).map_err(|e| e.to_string())
+        })?;
+        write(self.seen_path(), &|out| serde_json::to_writer_pretty(out, seen).map_err(|e| e.to_string()))?;
+        let current = self.audit_path(seen.size);
+        if let Ok(dir) = std::fs::read_dir(&self.dir) {
+            for old in dir.flatten() {
+                let name = old.file_name().to_string_lossy().into_owned();
+                if name.starts_with("audit-") && name.ends_with(".bin") && old.path() != current {
+                    let _ = std::fs::remove_file(old.path());
+                }
+            }
+        }
+        *self.kept.borrow_mut() = Some((mem, frontier));
+        Ok(())
     }
 
     /// Keeps two checkpoints that contradict each other, as evidence; returns where.
@@ -129,14 +173,7 @@ impl Monitor {
         let text = self.remote.checkpoint()?;
         let note = Note::parse(text.as_bytes()).map_err(|e| Finding::BadCheckpoint(e.to_string()))?;
         let cp = Checkpoint::open(&note, &self.log_key).map_err(|e| Finding::BadCheckpoint(e.to_string()))?;
-        let (seen, mem, frontier) = match self.load()? {
-            Some(s) => s,
-            None => (
-                Seen { origin: cp.origin.clone(), size: 0, checkpoint: String::new() },
-                MemState::new(),
-                Frontier::default(),
-            ),
-        };
+        let seen = self.load_seen()?.unwrap_or(Seen { origin: cp.origin.clone(), size: 0, checkpoint: String::new() });
         if seen.origin != cp.origin {
             return Err(Finding::State(format!(
                 "{} follows {}, and this log is {}: give another --state",
@@ -150,7 +187,14 @@ impl Monitor {
             return Err(Finding::Rollback { seen: seen.size, now: cp.size, kept });
         }
         if cp.size == seen.size {
-            if cp.root != frontier.root::<Blake3>() {
+            // The root seen at this size is in the checkpoint kept (the empty tree's, at 0).
+            let seen_root = if seen.size == 0 {
+                Frontier::default().root::<Blake3>()
+            } else {
+                let note = Note::parse(seen.checkpoint.as_bytes()).map_err(|e| self.state_error(&e))?;
+                Checkpoint::parse_text(&note.text).map_err(|e| self.state_error(&e))?.root
+            };
+            if cp.root != seen_root {
                 let kept = self.keep_evidence(&seen.checkpoint, &text);
                 return Err(Finding::SplitView {
                     why: format!("two checkpoints of size {} with different roots", cp.size),
@@ -159,28 +203,65 @@ impl Monitor {
             }
             return Ok(Round { origin: cp.origin, size: cp.size, root: b64(&cp.root), new_entries: 0 });
         }
+        let (mem, frontier) = self.load_audit(seen.size)?;
         let before = seen.size;
         let mut auditor = Auditor::resume(mem, frontier, Signatures::Exact);
-        let mut fed = before;
-        let mut index = before / WIDTH;
-        while fed < cp.size {
-            let end = ((index + 1) * WIDTH).min(cp.size);
-            let tile = Tile { level: None, index, width: end - index * WIDTH };
-            let bundle = self.remote.tile(&tile)?;
-            let entries = tiles::entries(&bundle).map_err(|why| Finding::BadEntry { seq: fed, reason: why })?;
-            if entries.len() as u64 != tile.width {
+        // The bundles are fetched a few ahead by another thread while these are audited.
+        let first = before / WIDTH;
+        let last = cp.size.div_ceil(WIDTH);
+        let fetcher = self.remote.clone_handle();
+        let audited = std::thread::scope(|scope| -> Result<(), Finding> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Tile, Vec<u8>), ClientError>>(32);
+            scope.spawn(move || {
+                for index in first..last {
+                    let end = ((index + 1) * WIDTH).min(cp.size);
+                    let tile = Tile { level: None, index, width: end - index * WIDTH };
+                    let got = fetcher.tile(&tile).map(|b| (tile, b));
+                    let failed = got.is_err();
+                    // The auditor stopped (a finding): nothing more to fetch.
+                    if tx.send(got).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            let mut fed = before;
+            // Fed to the auditor in runs of several bundles: each run's signatures are checked
+            // on every core while the rules run over the next.
+            let mut run: Vec<Vec<u8>> = Vec::new();
+            for got in rx {
+                let (tile, bundle) = got?;
+                // The first entry this bundle must give.
+                let at = fed + run.len() as u64;
+                let index = tile.index;
+                let entries = tiles::entries(&bundle).map_err(|why| Finding::BadEntry { seq: at, reason: why })?;
+                if entries.len() as u64 != tile.width {
+                    return Err(Finding::BadEntry {
+                        seq: at,
+                        reason: format!("{} holds {} entries, not {}", tile.path(), entries.len(), tile.width),
+                    });
+                }
+                let skip = (at - index * WIDTH) as usize;
+                run.extend(entries[skip..].iter().map(|e| e.to_vec()));
+                if run.len() >= FEED {
+                    fed += run.len() as u64;
+                    auditor
+                        .feed(std::mem::take(&mut run))
+                        .map_err(|f| Finding::BadEntry { seq: f.seq, reason: f.reason })?;
+                    progress(fed - before, cp.size - before);
+                }
+            }
+            fed += run.len() as u64;
+            auditor.feed(run).map_err(|f| Finding::BadEntry { seq: f.seq, reason: f.reason })?;
+            progress(fed - before, cp.size - before);
+            if fed < cp.size {
                 return Err(Finding::BadEntry {
                     seq: fed,
-                    reason: format!("{} holds {} entries, not {}", tile.path(), entries.len(), tile.width),
+                    reason: "the log's bundles end before its checkpoint".into(),
                 });
             }
-            let skip = (fed - index * WIDTH) as usize;
-            let lines: Vec<Vec<u8>> = entries[skip..].iter().map(|e| e.to_vec()).collect();
-            fed += lines.len() as u64;
-            auditor.feed(lines).map_err(|f| Finding::BadEntry { seq: f.seq, reason: f.reason })?;
-            progress(fed - before, cp.size - before);
-            index += 1;
-        }
+            Ok(())
+        });
+        audited?;
         auditor.finish().map_err(|f| Finding::BadEntry { seq: f.seq, reason: f.reason })?;
         if auditor.state().head.origin != cp.origin {
             return Err(Finding::BadEntry {
@@ -200,7 +281,7 @@ impl Monitor {
             });
         }
         let (mem, frontier) = auditor.into_parts();
-        self.save(&Seen { origin: cp.origin.clone(), size: cp.size, checkpoint: text }, &mem, &frontier)?;
+        self.save(&Seen { origin: cp.origin.clone(), size: cp.size, checkpoint: text }, mem, frontier)?;
         Ok(Round { origin: cp.origin, size: cp.size, root: b64(&cp.root), new_entries: cp.size - before })
     }
 }

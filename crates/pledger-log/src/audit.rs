@@ -295,8 +295,9 @@ fn check_signatures(jobs: &[SigJob], signatures: Signatures) -> Result<(), Audit
         Signatures::Exact => j.key.verify(&j.msg, &j.sig),
         Signatures::Reference => j.key.verifying_key().verify_strict(&j.msg, &j.sig).is_ok(),
     };
-    let first_bad =
-        jobs.par_chunks(SIG_CHUNK).filter_map(|chunk| chunk.iter().find(|j| !valid(j)).map(|j| j.seq)).min();
+    // Chunks of at most SIG_CHUNK, and small enough that a short feed still uses every core.
+    let chunk = jobs.len().div_ceil(2 * rayon::current_num_threads()).clamp(16, SIG_CHUNK);
+    let first_bad = jobs.par_chunks(chunk).filter_map(|chunk| chunk.iter().find(|j| !valid(j)).map(|j| j.seq)).min();
     match first_bad {
         Some(seq) => {
             let job = jobs.iter().find(|j| j.seq == seq);

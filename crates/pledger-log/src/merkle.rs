@@ -107,6 +107,32 @@ pub trait NodeReader {
     fn node(&self, level: u8, index: u64) -> Result<Hash, Self::Error>;
 }
 
+/// A node reader that remembers every node it read: proofs of neighbouring entries share most
+/// of their nodes, and a node below the stored levels is hashed up from entries once, not once
+/// per proof.
+pub struct Memo<'a, R> {
+    inner: &'a R,
+    seen: std::cell::RefCell<std::collections::HashMap<(u8, u64), Hash>>,
+}
+
+impl<'a, R: NodeReader> Memo<'a, R> {
+    pub fn new(inner: &'a R) -> Self {
+        Memo { inner, seen: Default::default() }
+    }
+}
+
+impl<R: NodeReader> NodeReader for Memo<'_, R> {
+    type Error = R::Error;
+    fn node(&self, level: u8, index: u64) -> Result<Hash, R::Error> {
+        if let Some(h) = self.seen.borrow().get(&(level, index)) {
+            return Ok(*h);
+        }
+        let h = self.inner.node(level, index)?;
+        self.seen.borrow_mut().insert((level, index), h);
+        Ok(h)
+    }
+}
+
 /// Largest power of two strictly below `n` (n ≥ 2).
 fn split(n: u64) -> u64 {
     debug_assert!(n >= 2);
