@@ -69,3 +69,48 @@ fn the_benchmark_measures_every_figure_at_a_small_size() {
     let names: Vec<&str> = one.rows.iter().map(|row| row[0].as_str()).collect();
     assert_eq!(names, ["coverage, in-process"]);
 }
+
+#[test]
+fn the_http_benchmark_measures_every_figure_at_a_small_size() {
+    let work = tempfile::tempdir().unwrap();
+    let plan = pledger_bench::net::Plan {
+        events: 1500,
+        writes: 300,
+        singles: 64,
+        read_secs: 0.3,
+        work: Some(work.path().join("http")),
+        pledger: Some(assert_cmd::cargo::cargo_bin("pledger")),
+    };
+    let report = pledger_bench::net::run(&plan).unwrap();
+    let names: Vec<&str> = report.rows.iter().map(|row| row[0].as_str()).collect();
+    for want in [
+        "Ed25519 exact verification",
+        "bulk `submit`",
+        "HTTP writes, 1 client(s), JSON Lines",
+        "HTTP writes, 8 client(s), JSON Lines",
+        "HTTP writes, 64 client(s), JSON Lines",
+        "HTTP writes, 1 client(s), one envelope a request",
+        "HTTP writes, 64 client(s), one envelope a request",
+        "`monitor` catching up from nothing",
+        "`monitor`, a round with nothing new",
+        "GET full hash tiles",
+        "GET full entry bundles",
+    ] {
+        assert!(names.iter().any(|n| n.starts_with(want)), "no figure for {want:?} in {names:?}");
+    }
+    for row in &report.rows {
+        assert!(row[1].chars().any(|c| c.is_ascii_digit()), "a figure without a number: {row:?}");
+    }
+    // Every write the benchmark made is in the ledger, which verifies.
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pledger"))
+        .args(["--ledger", work.path().join("http/ledger").to_str().unwrap(), "verify"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let size: u64 = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("verify names the size");
+    assert_eq!(size, 1500 + 4 * 300 + 3 * 64);
+}

@@ -675,3 +675,48 @@ fn the_nginx_config_of_the_docs_serves_the_ledger_over_tls() {
     assert_eq!(plain.status().as_u16(), 308);
     assert_eq!(plain.headers()["location"], "https://127.0.0.1/checkpoint");
 }
+
+#[test]
+fn a_write_whose_client_went_away_is_durable_and_its_receipt_can_be_asked_for() {
+    let env = Env::founded();
+    let server = Http::start(&env, &[]);
+    let key = pledger_log::keys::read_private(&env.path("dns.key")).unwrap().verifying_key();
+    let envelope = pledges(&env, "psi", 1, "gone").remove(0);
+    let event_id = pledger_log::parse_event(&envelope).unwrap().id.to_string();
+    let body = envelope.to_json();
+    // The whole request sent, then the connection closed before any answer is read.
+    let mut gone = TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
+    write!(
+        gone,
+        "POST /v1/entries HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    drop(gone);
+    // Written all the same (the write was whole): its receipt is there, and holds.
+    let remote = Remote::new(&server.url).unwrap();
+    let start = Instant::now();
+    let receipt: Receipt = loop {
+        match remote.get_json(&format!("v1/receipts/{event_id}")) {
+            Ok(r) => break r,
+            Err(e) => {
+                assert!(start.elapsed() < Duration::from_secs(20), "no receipt: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    receipt.verify(ORIGIN, &key, Some(&envelope)).unwrap();
+    // Sent again, it is refused as a duplicate, naming where it is.
+    let again = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/entries", server.url))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 409);
+    let p: serde_json::Value = again.json().unwrap();
+    assert_eq!(p["type"], "/v1/problems/duplicate");
+    // An unknown event: 404.
+    let none = remote.get_json::<Receipt>("v1/receipts/00000000000000000000000000000000");
+    assert!(matches!(none, Err(pledger_http::client::ClientError::Problem(ref p)) if p.status == 404), "{none:?}");
+}

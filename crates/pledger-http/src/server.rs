@@ -234,6 +234,9 @@ pub(crate) async fn accept(
                     let conn = hyper::server::conn::http1::Builder::new()
                         .timer(hyper_util::rt::TokioTimer::new())
                         .header_read_timeout(read_timeout)
+                        // A client that closes after sending its request still has it answered
+                        // (or written, for a write): the request was whole.
+                        .half_close(true)
                         .serve_connection(io, service);
                     let _ = conn.await;
                     let _ = stopping;
@@ -486,6 +489,16 @@ async fn post_entries(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bo
         }
         Ok(Ok(b)) => b,
     };
+    // The whole request is in hand: from here it runs to its end in a task of its own, so that
+    // a client gone now leaves a write that is durable, its receipt retrievable — not one that
+    // is written or not depending on when it went.
+    tokio::spawn(write_request(s, headers, bytes))
+        .await
+        .unwrap_or_else(|_| problem(Problem::new("storage", "the write's task stopped")))
+}
+
+/// A write whose body has been read whole: parsed, checked, queued for its group, answered.
+async fn write_request(s: Arc<Shared>, headers: HeaderMap, bytes: bytes::Bytes) -> Response {
     let list = match envelopes(&headers, &bytes) {
         Ok(l) => l,
         Err(p) => return problem(p),
@@ -510,48 +523,44 @@ async fn post_entries(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bo
         Err(_) => return problem(Problem::new("unavailable", "the server stopped before the write was answered")),
     };
     // The receipts: inclusion proofs in the tree of the group's checkpoint, whose nodes never
-    // change, read under the read lock beside other readers.
-    let receipts = reading(&s, move |l| {
+    // change, made and written out under the read lock beside other readers, on every core.
+    let body = reading(&s, move |l| {
         use rayon::prelude::*;
-        // In runs of neighbouring entries, on every core; a run's proofs share their nodes.
-        let runs: Vec<Result<Vec<Receipt>, Response>> = written
+        // In runs of neighbouring entries; a run's proofs share their nodes.
+        let runs: Vec<Result<Vec<u8>, Response>> = written
             .appended
             .par_chunks(RECEIPT_RUN)
             .map(|run| {
                 let nodes = pledger_log::merkle::Memo::new(l);
-                run.iter()
-                    .map(|a| {
-                        let line = l
-                            .line(a.seq)
-                            .map_err(|e| app_problem(&e.into()))?
-                            .ok_or_else(|| problem(Problem::new("storage", "an entry just written is missing")))?;
-                        let signed = &written.signed;
-                        Receipt::of(&nodes, a.seq, &a.assigned.to_string(), &line, &signed.note, signed.size)
-                            .map_err(|e| app_problem(&e.into()))
-                    })
-                    .collect()
+                let mut out = Vec::with_capacity(run.len() * 2560);
+                for a in run {
+                    let line = l
+                        .line(a.seq)
+                        .map_err(|e| app_problem(&e.into()))?
+                        .ok_or_else(|| problem(Problem::new("storage", "an entry just written is missing")))?;
+                    let signed = &written.signed;
+                    let r = Receipt::of(&nodes, a.seq, &a.assigned.to_string(), &line, &signed.note, signed.size)
+                        .map_err(|e| app_problem(&e.into()))?;
+                    serde_json::to_writer(&mut out, &r)
+                        .map_err(|e| problem(Problem::new("storage", format!("a receipt: {e}"))))?;
+                    if many {
+                        out.push(b'\n');
+                    }
+                }
+                Ok(out)
             })
             .collect();
-        let mut all = Vec::with_capacity(written.appended.len());
+        let mut body = Vec::new();
         for run in runs {
-            all.extend(run?);
+            body.extend(run?);
         }
-        Ok(all)
+        Ok(body)
     })
     .await;
-    match receipts {
-        Ok(receipts) => {
-            if many {
-                let mut body = Vec::new();
-                for r in &receipts {
-                    body.extend(serde_json::to_vec(r).unwrap_or_default());
-                    body.push(b'\n');
-                }
-                (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/jsonl")], body).into_response()
-            } else {
-                let body = serde_json::to_vec(&receipts[0]).unwrap_or_default();
-                (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-            }
+    match body {
+        Ok(body) => {
+            let media = if many { "application/jsonl" } else { "application/json" };
+            (StatusCode::CREATED, [(header::CONTENT_TYPE, media)], body).into_response()
         }
         Err(r) => r,
     }
