@@ -219,8 +219,13 @@ pub fn iati(
             for (n, (pledge, value)) in parts.into_iter().enumerate() {
                 let mut amount = f.amount.clone();
                 amount.value = value;
-                let body =
-                    Body::Fulfillment(FulfillmentBody { pledge, amount, evidence: None, note: Some(f.note.clone()) });
+                let body = Body::Fulfillment(FulfillmentBody {
+                    pledge,
+                    amount,
+                    beyond: false,
+                    evidence: None,
+                    note: Some(f.note.clone()),
+                });
                 let event = fixed(signer, part(f.id, n), now, f.effective, body);
                 match w.append(sign_event(&event, &signer.key), now) {
                     Ok(done) => {

@@ -134,7 +134,9 @@ pub fn describe(e: &Event) -> String {
             }
             format!("amends {}: {}", b.pledge, parts.join(", "))
         }
+        Body::Fulfillment(b) if b.beyond => format!("delivers {} of {}, beyond its words", b.amount, b.pledge),
         Body::Fulfillment(b) => format!("delivers {} of {}", b.amount, b.pledge),
+        Body::Reversal(b) => format!("reverses {} of {}: {}", b.amount, b.fulfillment, b.reason),
         Body::Attestation(b) => format!("{} {}", b.verdict.as_str(), b.fulfillment),
         Body::Withdrawal(b) => match &b.amount {
             Some(m) => format!("withdraws {m} of {}: {}", b.pledge, b.reason),
@@ -237,6 +239,7 @@ pub fn pledge_json(p: &PledgeRecord, fulfillments: &[FulfillmentRecord]) -> Valu
         "confirmed": p.confirmed,
         "disputed": p.disputed,
         "undelivered": p.undelivered(),
+        "beyond": p.beyond(),
         "made": p.made.to_string(),
         "due": p.due.to_string(),
         "title": p.title.as_str(),
@@ -253,6 +256,11 @@ pub fn pledge_json(p: &PledgeRecord, fulfillments: &[FulfillmentRecord]) -> Valu
                 "attester": v.attester.as_str(),
                 "verdict": v.verdict.as_str(),
                 "date": v.date.to_string(),
+            })).collect::<Vec<_>>(),
+            "reversed": f.reversals.iter().map(|r| json!({
+                "value": r.value,
+                "date": r.date.to_string(),
+                "seq": r.seq,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })

@@ -192,6 +192,7 @@ impl Generator {
             26..=82 => {
                 let value = (left / (1 + self.rng.below(3))).clamp(1, left);
                 Body::Fulfillment(FulfillmentBody {
+                    beyond: false,
                     pledge: id,
                     amount: Measure::new(value, unit).unwrap_or_else(|_| unreachable!()),
                     evidence: None,

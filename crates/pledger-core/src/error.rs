@@ -99,6 +99,10 @@ pub enum RuleError {
     MeasureMismatch { what: &'static str, pledge: PledgeId, expected: String, found: String },
     #[error("fulfillment of {asked} exceeds what remains of pledge {pledge}: {available}")]
     FulfillmentExceedsOutstanding { pledge: PledgeId, asked: String, available: String },
+    #[error("fulfillment of {asked} is marked beyond the words, but pledge {pledge} still leaves {available} undelivered: a delivery beyond it claims more than that")]
+    NotBeyond { pledge: PledgeId, asked: String, available: String },
+    #[error("reversal of {asked} exceeds what fulfillment {fulfillment} still counts for: {available}")]
+    ReversalExceedsFulfillment { fulfillment: FulfillmentId, asked: String, available: String },
     #[error("withdrawal of {asked} exceeds what of pledge {pledge} is neither withdrawn nor claimed as delivered: {available}")]
     WithdrawalExceedsUndelivered { pledge: PledgeId, asked: String, available: String },
     #[error("nothing of pledge {0} is left to withdraw")]

@@ -38,10 +38,11 @@ pub enum Kind {
     Fulfillment,
     Attestation,
     Withdrawal,
+    Reversal,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Genesis,
         Kind::MemberAdmitted,
         Kind::KeyAdded,
@@ -53,6 +54,7 @@ impl Kind {
         Kind::Fulfillment,
         Kind::Attestation,
         Kind::Withdrawal,
+        Kind::Reversal,
     ];
 
     /// The kind of numbered record an event of this kind creates, if any.
@@ -81,6 +83,7 @@ impl Kind {
             Kind::Fulfillment => "fulfillment",
             Kind::Attestation => "attestation",
             Kind::Withdrawal => "withdrawal",
+            Kind::Reversal => "reversal",
         }
     }
 }
@@ -389,11 +392,16 @@ pub struct Evidence {
 }
 
 /// `fulfillment`: the pledger claims `amount` of a pledge was delivered on the effective date.
+/// With `beyond`, the pledger says the delivery goes past what the pledge leaves undelivered:
+/// the excess is recorded as delivered beyond the words (as real aid data has it), and a
+/// withdrawn pledge may still be delivered on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FulfillmentBody {
     pub pledge: PledgeId,
     pub amount: Measure,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub beyond: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -420,6 +428,17 @@ pub struct WithdrawalBody {
     pub reason: Note,
 }
 
+/// `reversal`: the pledger takes back `amount` of a fulfillment it claimed (a refund, a
+/// cancelled payment, a corrected expenditure). The fulfillment stays in the history; what it
+/// counts for is reduced from the effective date on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReversalBody {
+    pub fulfillment: FulfillmentId,
+    pub amount: Measure,
+    pub reason: Note,
+}
+
 /// The kind-specific part of an event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Body {
@@ -434,6 +453,7 @@ pub enum Body {
     Fulfillment(FulfillmentBody),
     Attestation(AttestationBody),
     Withdrawal(WithdrawalBody),
+    Reversal(ReversalBody),
 }
 
 impl Body {
@@ -450,6 +470,7 @@ impl Body {
             Body::Fulfillment(_) => Kind::Fulfillment,
             Body::Attestation(_) => Kind::Attestation,
             Body::Withdrawal(_) => Kind::Withdrawal,
+            Body::Reversal(_) => Kind::Reversal,
         }
     }
 
@@ -467,6 +488,7 @@ impl Body {
             Kind::Fulfillment => Body::Fulfillment(serde_json::from_str(json)?),
             Kind::Attestation => Body::Attestation(serde_json::from_str(json)?),
             Kind::Withdrawal => Body::Withdrawal(serde_json::from_str(json)?),
+            Kind::Reversal => Body::Reversal(serde_json::from_str(json)?),
         })
     }
 }
@@ -485,6 +507,7 @@ impl Serialize for Body {
             Body::Fulfillment(b) => b.serialize(s),
             Body::Attestation(b) => b.serialize(s),
             Body::Withdrawal(b) => b.serialize(s),
+            Body::Reversal(b) => b.serialize(s),
         }
     }
 }

@@ -99,6 +99,9 @@ pub struct PledgeStatus {
     pub disputed: u64,
     /// Words less withdrawals less confirmed deliveries.
     pub outstanding: u64,
+    /// Claimed delivered beyond the words less withdrawals (fulfillments marked `beyond`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub beyond: u64,
     pub state: PledgeState,
     /// The date it was met: the delivery date of the last confirmed delivery, once fulfilled.
     pub met: Option<Date>,
@@ -163,10 +166,11 @@ pub fn status(p: &PledgeRecord, fulfillments: &Fulfillments, h: &Horizon) -> Opt
         Some(_) => {
             let (mut claimed, mut confirmed, mut disputed) = (0u64, 0u64, 0u64);
             for f in seen_fulfillments(p, fulfillments, h) {
-                claimed += f.value;
+                let value = f.value_as_of(h.as_of);
+                claimed += value;
                 match f.status_as_of(h.as_of) {
-                    DeliveryStatus::Confirmed => confirmed += f.value,
-                    DeliveryStatus::Disputed => disputed += f.value,
+                    DeliveryStatus::Confirmed => confirmed += value,
+                    DeliveryStatus::Disputed => disputed += value,
                     DeliveryStatus::Claimed => {}
                 }
             }
@@ -222,11 +226,16 @@ pub fn status(p: &PledgeRecord, fulfillments: &Fulfillments, h: &Horizon) -> Opt
         confirmed,
         disputed,
         outstanding: remaining.saturating_sub(confirmed),
+        beyond: claimed.saturating_sub(remaining),
         state,
         met,
         days_late,
         past_due: h.eval > due,
     })
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// The fulfillments of `p` delivered by the horizon, of those in `fulfillments`.

@@ -8,7 +8,7 @@ use chrono::Duration;
 use crate::error::{Result, RuleError};
 use crate::event::{
     AmendmentBody, AttestationBody, Body, Event, FulfillmentBody, Genesis, KeyAdded, KeyRevoked, MemberAdmitted,
-    MemberKind, Name, PledgeBody, PublicKey, WithdrawalBody,
+    MemberKind, Name, PledgeBody, PublicKey, ReversalBody, WithdrawalBody,
 };
 use crate::ids::{AreaCode, CategoryCode, KeyId, MemberId, Numbered, PledgeId};
 use crate::measure::{Measure, MAX_VALUE};
@@ -94,6 +94,7 @@ pub fn decide<V: StateView + ?Sized>(view: &V, rec: &Recorded) -> Result<Outcome
                 Body::Fulfillment(b) => cx.fulfillment(b)?,
                 Body::Attestation(b) => cx.attestation(b)?,
                 Body::Withdrawal(b) => cx.withdrawal(b)?,
+                Body::Reversal(b) => cx.reversal(b)?,
             }
         }
     };
@@ -364,6 +365,15 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
 
     /// The pledge `id`, which the signer made and has not fully withdrawn.
     fn own_live_pledge(&self, id: PledgeId, action: &'static str, what: &'static str) -> Result<PledgeRecord> {
+        let p = self.own_pledge(id, action, what)?;
+        if p.fully_withdrawn() {
+            return Err(RuleError::PledgeWithdrawn(id));
+        }
+        Ok(p)
+    }
+
+    /// The pledge `id`, which the signer made, dated no later than this event.
+    fn own_pledge(&self, id: PledgeId, action: &'static str, what: &'static str) -> Result<PledgeRecord> {
         let p = self.view.pledge(id)?.ok_or(RuleError::UnknownPledge(id))?;
         if p.pledger != self.signer.id {
             return Err(RuleError::NotPledger {
@@ -372,9 +382,6 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
                 pledger: p.pledger.clone(),
                 action,
             });
-        }
-        if p.fully_withdrawn() {
-            return Err(RuleError::PledgeWithdrawn(id));
         }
         let date = self.rec.event.effective;
         if date < p.made {
@@ -438,10 +445,22 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
     }
 
     fn fulfillment(&self, b: &FulfillmentBody) -> Result<Outcome> {
-        let mut p = self.own_live_pledge(b.pledge, "fulfills it", "fulfillment")?;
+        // A delivery beyond the words may land on a withdrawn pledge: the money went anyway.
+        let mut p = if b.beyond {
+            self.own_pledge(b.pledge, "fulfills it", "fulfillment")?
+        } else {
+            self.own_live_pledge(b.pledge, "fulfills it", "fulfillment")?
+        };
         self.same_unit(&p, &b.amount, "the fulfillment")?;
         let available = p.undelivered();
-        if b.amount.value > available {
+        if b.beyond && b.amount.value <= available {
+            return Err(RuleError::NotBeyond {
+                pledge: p.id,
+                asked: b.amount.to_string(),
+                available: p.unit.format(available),
+            });
+        }
+        if !b.beyond && b.amount.value > available {
             return Err(RuleError::FulfillmentExceedsOutstanding {
                 pledge: p.id,
                 asked: b.amount.to_string(),
@@ -451,7 +470,9 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
         let mut out = self.outcome(Assigned::Ledger(String::new()));
         let n = out.number(Numbered::Fulfillment, self.seq());
         let id = crate::ids::FulfillmentId(n);
-        p.claimed += b.amount.value;
+        p.claimed = p.claimed.checked_add(b.amount.value).filter(|c| *c <= MAX_VALUE).ok_or_else(|| {
+            RuleError::Overflow(format!("what pledge {} claims delivered with this fulfillment", p.id))
+        })?;
         grow(&mut p.fulfillments, id);
         grow(&mut p.events, self.seq());
         out.records.push(Record::Fulfillment(FulfillmentRecord {
@@ -463,6 +484,7 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
             evidence: b.evidence.clone(),
             note: b.note.clone(),
             verdicts: Vec::new(),
+            reversals: Vec::new(),
         }));
         out.records.push(Record::Pledge(p));
         Ok(out)
@@ -531,6 +553,42 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
         grow(&mut p.events, self.seq());
         let mut out = self.outcome(Assigned::Ledger(String::new()));
         out.number(Numbered::Withdrawal, self.seq());
+        out.records.push(Record::Pledge(p));
+        Ok(out)
+    }
+}
+
+impl<'a, V: StateView + ?Sized> Cx<'a, V> {
+    fn reversal(&self, b: &ReversalBody) -> Result<Outcome> {
+        let f = self.view.fulfillment(b.fulfillment)?.ok_or(RuleError::UnknownFulfillment(b.fulfillment))?;
+        let mut p = self.own_pledge(f.pledge, "reverses its fulfillments", "reversal")?;
+        let date = self.rec.event.effective;
+        if date < f.delivered {
+            return Err(RuleError::DateOrder {
+                what: "reversal",
+                date: date.0,
+                of: format!("fulfillment {}", f.id),
+                of_date: f.delivered.0,
+            });
+        }
+        self.same_unit(&p, &b.amount, "the reversal")?;
+        if b.amount.value > f.value {
+            return Err(RuleError::ReversalExceedsFulfillment {
+                fulfillment: f.id,
+                asked: b.amount.to_string(),
+                available: p.unit.format(f.value),
+            });
+        }
+        let mut f = f.into_owned();
+        let status = f.status();
+        tally(&mut p, status, f.value, false);
+        f.value -= b.amount.value;
+        tally(&mut p, status, f.value, true);
+        p.claimed -= b.amount.value;
+        grow(&mut f.reversals, Dated { seq: self.seq(), date, value: b.amount.value });
+        grow(&mut p.events, self.seq());
+        let mut out = self.outcome(Assigned::Short(crate::ids::ShortId::new(Numbered::Fulfillment, f.id.0)));
+        out.records.push(Record::Fulfillment(f));
         out.records.push(Record::Pledge(p));
         Ok(out)
     }

@@ -171,6 +171,11 @@ impl PledgeRecord {
     pub fn fully_withdrawn(&self) -> bool {
         self.withdrawn >= self.words()
     }
+    /// What is claimed delivered beyond the words less withdrawals (fulfillments marked
+    /// `beyond`), else 0.
+    pub fn beyond(&self) -> u64 {
+        self.claimed.saturating_sub(self.words().saturating_sub(self.withdrawn))
+    }
 }
 
 /// One attester's verdict on a fulfillment.
@@ -204,9 +209,19 @@ pub struct FulfillmentRecord {
     /// Every verdict recorded on it, in log order; an attester's later verdict supersedes its
     /// earlier ones.
     pub verdicts: Vec<VerdictRecord>,
+    /// The parts of it the pledger reversed, in log order; `value` is what remains. Last, so that
+    /// a record stored before reversals existed reads as one with none (docs/format.md §3).
+    pub reversals: Vec<Dated>,
 }
 
 impl FulfillmentRecord {
+    /// Its value as of effective date `as_of`, as known now: reversals dated after it do not
+    /// count yet.
+    pub fn value_as_of(&self, as_of: Option<Date>) -> u64 {
+        let later: u64 = self.reversals.iter().filter(|r| as_of.is_some_and(|d| r.date > d)).map(|r| r.value).sum();
+        self.value + later
+    }
+
     /// Each attester's current verdict.
     pub fn current_verdicts(&self, as_of: Option<Date>) -> Vec<&VerdictRecord> {
         let mut current: Vec<&VerdictRecord> = Vec::new();

@@ -98,7 +98,7 @@ impl MonthFacts {
         }
         for f in p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered)) {
             if f.status_as_of(h.as_of) == crate::state::DeliveryStatus::Confirmed {
-                months.entry(month(f.delivered)).or_default().confirmed += Total::from(f.value);
+                months.entry(month(f.delivered)).or_default().confirmed += Total::from(f.value_as_of(h.as_of));
             }
         }
         Some(MonthFacts { made: month(p.made), months })

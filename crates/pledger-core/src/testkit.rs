@@ -243,6 +243,7 @@ pub fn random_ops(actors: &[Actor], rng: &mut Rng, start: u64, n: usize) -> Vec<
                     (
                         who,
                         Body::Fulfillment(FulfillmentBody {
+                            beyond: false,
                             pledge,
                             amount: measure(1 + rng.below(value / 2 + 1), &unit),
                             evidence: None,
@@ -421,7 +422,7 @@ impl HandLedger {
 
 /// A fulfillment of pledge `P-p`.
 pub fn fulfill(p: u64, amount: Measure) -> Body {
-    Body::Fulfillment(FulfillmentBody { pledge: PledgeId(p), amount, evidence: None, note: None })
+    Body::Fulfillment(FulfillmentBody { pledge: PledgeId(p), amount, beyond: false, evidence: None, note: None })
 }
 
 /// An attestation of fulfillment `F-f`.

@@ -385,3 +385,67 @@ fn a_pledge_shares_its_ids_with_the_state_and_its_lists_grow_by_one() {
     assert_eq!(p.events.capacity(), p.events.len(), "history");
     assert_eq!(p.withdrawals.capacity(), 1, "withdrawals");
 }
+
+fn beyond(p: u64, amount: Measure) -> Body {
+    Body::Fulfillment(FulfillmentBody { pledge: PledgeId(p), amount, beyond: true, evidence: None, note: None })
+}
+
+fn reverse(f: u64, amount: Measure) -> Body {
+    Body::Reversal(ReversalBody { fulfillment: FulfillmentId(f), amount, reason: Note::parse("refund").unwrap() })
+}
+
+#[test]
+fn a_delivery_beyond_the_words_is_declared_and_recorded_as_such() {
+    let mut l = HandLedger::new(5, 7);
+    l.pledge(2, 0, xof(100));
+    // Marked beyond while the pledge still has room: refused, the mark must be true.
+    let e = l.try_(2, "2014-04-01", beyond(1, xof(100)));
+    assert!(matches!(e, Err(RuleError::NotBeyond { .. })), "{e:?}");
+    l.ok(2, "2014-04-01", fulfill(1, xof(70)));
+    // Unmarked, more than remains is refused as before.
+    assert!(matches!(
+        l.try_(2, "2014-04-02", fulfill(1, xof(31))),
+        Err(RuleError::FulfillmentExceedsOutstanding { .. })
+    ));
+    l.ok(2, "2014-04-02", beyond(1, xof(50)));
+    let p = &l.state.pledges[&PledgeId(1)];
+    assert_eq!((p.claimed, p.undelivered(), p.beyond()), (120, 0, 20));
+    // A withdrawn pledge takes a delivery only beyond its words.
+    l.pledge(2, 0, xof(10));
+    l.ok(2, "2014-05-01", withdraw(2, None));
+    assert!(matches!(l.try_(2, "2014-05-02", fulfill(2, xof(5))), Err(RuleError::PledgeWithdrawn(_))));
+    l.ok(2, "2014-05-02", beyond(2, xof(5)));
+    assert_eq!(l.state.pledges[&PledgeId(2)].beyond(), 5);
+    // Only the pledger, and never before the pledge.
+    assert!(matches!(l.try_(3, "2014-05-03", beyond(1, xof(1))), Err(RuleError::NotPledger { .. })));
+    assert!(matches!(l.try_(2, "2014-02-01", beyond(1, xof(1))), Err(RuleError::DateOrder { .. })));
+}
+
+#[test]
+fn a_reversal_takes_back_part_of_a_fulfillment_and_keeps_its_history() {
+    let mut l = HandLedger::new(5, 7);
+    l.pledge(2, 0, xof(100));
+    l.ok(2, "2014-04-01", fulfill(1, xof(60)));
+    l.ok(0, "2014-04-02", attest(1, Verdict::Confirmed));
+    // Only the pledger, in the pledge's unit, never more than the fulfillment counts for, never
+    // dated before the delivery.
+    assert!(matches!(l.try_(0, "2014-05-01", reverse(1, xof(10))), Err(RuleError::NotPledger { .. })));
+    assert!(matches!(l.try_(2, "2014-05-01", reverse(1, laptops(1))), Err(RuleError::MeasureMismatch { .. })));
+    assert!(matches!(l.try_(2, "2014-05-01", reverse(1, xof(61))), Err(RuleError::ReversalExceedsFulfillment { .. })));
+    assert!(matches!(l.try_(2, "2014-03-31", reverse(1, xof(1))), Err(RuleError::DateOrder { .. })));
+    assert!(matches!(l.try_(2, "2014-05-01", reverse(9, xof(1))), Err(RuleError::UnknownFulfillment(_))));
+    assert_eq!(l.ok(2, "2014-05-01", reverse(1, xof(15))), "F-000001");
+    let p = &l.state.pledges[&PledgeId(1)];
+    assert_eq!((p.claimed, p.confirmed, p.undelivered()), (45, 45, 55), "a confirmed delivery counts for less");
+    let f = &l.state.fulfillments[&FulfillmentId(1)];
+    assert_eq!((f.value, f.reversals.len()), (45, 1));
+    // Known now, as of a date before the reversal the delivery counted in full.
+    assert_eq!(f.value_as_of(Some(d("2014-04-30"))), 60);
+    assert_eq!(f.value_as_of(Some(d("2014-05-01"))), 45);
+    assert_eq!(f.value_as_of(None), 45);
+    // What the reversal freed may be delivered again; all of it may be reversed.
+    l.ok(2, "2014-05-02", fulfill(1, xof(55)));
+    l.ok(2, "2014-05-03", reverse(1, xof(45)));
+    assert_eq!(l.state.pledges[&PledgeId(1)].claimed, 55);
+    assert!(matches!(l.try_(2, "2014-05-04", reverse(1, xof(1))), Err(RuleError::ReversalExceedsFulfillment { .. })));
+}

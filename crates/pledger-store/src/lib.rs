@@ -31,11 +31,16 @@ use keys::Key;
 pub use keys::STORED_LEVEL;
 
 /// What the store's version key holds; a ledger of another version is refused.
-const FORMAT: &[u8] = b"pledger-ledger-2";
+const FORMAT: &[u8] = b"pledger-ledger-3";
 
-/// The version before the coverage cells were stored as bits: read as before (its tallies, if
-/// marked `1`, set aside until `rebuild`); its first write or a rebuild marks it [`FORMAT`], so
-/// that an older pledger refuses it as an unknown format instead of misreading what it holds.
+/// The version before fulfillment records ended with their reversals. Opened, its fulfillment
+/// records are brought to this layout (an empty list appended: one zero byte each) and it is
+/// marked [`FORMAT`] in one atomic batch, so that an older pledger refuses it as an unknown
+/// format instead of misreading what it holds.
+const PREVIOUS_FORMAT: &[u8] = b"pledger-ledger-2";
+
+/// The version before the coverage cells were stored as bits: upgraded as [`PREVIOUS_FORMAT`]
+/// is; its tallies, if marked `1`, stay set aside until `rebuild`.
 const EARLIER_FORMAT: &[u8] = b"pledger-ledger-1";
 
 /// What the tallies' mark (`T`) holds when the tallies cover every pledge in the present
@@ -109,8 +114,6 @@ pub struct Ledger {
     keys: pledger_log::keys::KeyCache,
     /// Whether commits keep the tallies (see [`Ledger::is_tallied`]).
     tallied: bool,
-    /// The version key says [`EARLIER_FORMAT`]: the next commit or rebuild writes [`FORMAT`].
-    earlier_format: bool,
 }
 
 fn is_lock_error(e: &sled::Error) -> bool {
@@ -187,8 +190,8 @@ fn looks_like_ledger(path: &Path) -> bool {
 }
 
 impl Ledger {
-    fn of(db: sled::Db, path: &Path, head: StoredHead, tallied: bool, earlier_format: bool) -> Ledger {
-        Ledger { db, path: path.to_owned(), head, keys: Default::default(), tallied, earlier_format }
+    fn of(db: sled::Db, path: &Path, head: StoredHead, tallied: bool) -> Ledger {
+        Ledger { db, path: path.to_owned(), head, keys: Default::default(), tallied }
     }
 
     /// Creates a new, empty ledger at `path`, which must not exist or be an empty directory.
@@ -205,7 +208,7 @@ impl Ledger {
         db.insert(Key::Indexed.bytes(), INDEXED).map_err(|e| StoreError::sled(path, e))?;
         db.insert(Key::Tallied.bytes(), TALLIES_LAYOUT).map_err(|e| StoreError::sled(path, e))?;
         db.flush().map_err(|e| StoreError::sled(path, e))?;
-        Ok(Ledger::of(db, path, StoredHead::default(), true, false))
+        Ok(Ledger::of(db, path, StoredHead::default(), true))
     }
 
     /// Opens the ledger at `path` for a rebuild, even if a previous rebuild was interrupted.
@@ -215,7 +218,7 @@ impl Ledger {
                 let db = open_db(path, CACHE_BYTES, wait, give_up)?;
                 let head = StoredHead::default();
                 // The rebuild writes the version with everything else.
-                Ok(Ledger::of(db, path, head, false, false))
+                Ok(Ledger::of(db, path, head, false))
             }
             other => other,
         }
@@ -244,9 +247,11 @@ impl Ledger {
             return Err(StoreError::NotALedger { path: path.display().to_string() });
         }
         let db = open_db(path, cache, wait, give_up)?;
-        let earlier_format = match db.get(Key::Version.bytes()).map_err(|e| StoreError::sled(path, e))? {
-            Some(v) if v.as_ref() == FORMAT => false,
-            Some(v) if v.as_ref() == EARLIER_FORMAT => true,
+        match db.get(Key::Version.bytes()).map_err(|e| StoreError::sled(path, e))? {
+            Some(v) if v.as_ref() == FORMAT => {}
+            Some(v) if v.as_ref() == PREVIOUS_FORMAT || v.as_ref() == EARLIER_FORMAT => {
+                upgrade_fulfillments(&db, path)?
+            }
             Some(v) => {
                 return Err(StoreError::Corrupt(format!(
                     "{}: unknown ledger format {:?}",
@@ -255,7 +260,7 @@ impl Ledger {
                 )))
             }
             None => return Err(StoreError::NotALedger { path: path.display().to_string() }),
-        };
+        }
         if db.get(Key::Rebuilding.bytes()).map_err(|e| StoreError::sled(path, e))?.is_some() {
             return Err(StoreError::RebuildInterrupted { path: path.display().to_string() });
         }
@@ -265,7 +270,7 @@ impl Ledger {
         };
         // Read once: the mark changes only by `rebuild`, which sets the field too.
         let tallied = tallies_mark(&db, path)? == TalliesMark::Current;
-        Ok(Ledger::of(db, path, head, tallied, earlier_format))
+        Ok(Ledger::of(db, path, head, tallied))
     }
 
     /// Opens the ledger again in place, as the next process would: after a failure that may have
@@ -597,7 +602,6 @@ impl Ledger {
         self.db.flush().map_err(|e| StoreError::sled(&self.path, e))?;
         self.head = head;
         self.tallied = true;
-        self.earlier_format = false;
         progress(seq);
         Ok((seq, changed))
     }
@@ -780,6 +784,24 @@ impl NodeReader for Ledger {
         <Hash>::try_from(v.as_ref())
             .map_err(|_| StoreError::Corrupt(format!("tree node ({level}, {index}) is not 32 bytes")))
     }
+}
+
+/// Brings the fulfillment records of a ledger of [`PREVIOUS_FORMAT`] or [`EARLIER_FORMAT`] to
+/// this layout, and marks it [`FORMAT`], in one atomic batch: a record gains its (empty) list of
+/// reversals, which postcard writes as one zero byte at its end.
+fn upgrade_fulfillments(db: &sled::Db, path: &Path) -> Result<()> {
+    let mut batch = sled::Batch::default();
+    for kv in db.scan_prefix([keys::FULFILLMENT]) {
+        let (k, v) = kv.map_err(|e| StoreError::sled(path, e))?;
+        let mut upgraded = v.to_vec();
+        upgraded.push(0);
+        decode::<FulfillmentRecord>(&upgraded, "fulfillment of an earlier layout")?;
+        batch.insert(k, upgraded);
+    }
+    batch.insert(Key::Version.bytes(), FORMAT);
+    db.apply_batch(batch).map_err(|e| StoreError::sled(path, e))?;
+    db.flush().map_err(|e| StoreError::sled(path, e))?;
+    Ok(())
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -1071,13 +1093,9 @@ impl Writer<'_> {
             batch.insert(k, v);
         }
         batch.insert(Key::Head.bytes(), encode(&self.head));
-        if self.ledger.earlier_format {
-            batch.insert(Key::Version.bytes(), FORMAT);
-        }
         self.ledger.db.apply_batch(batch).map_err(|e| StoreError::sled(&path, e))?;
         self.ledger.db.flush().map_err(|e| StoreError::sled(&path, e))?;
         self.ledger.head = self.head;
-        self.ledger.earlier_format = false;
         Ok(self.appended)
     }
 }

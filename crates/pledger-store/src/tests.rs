@@ -617,6 +617,7 @@ fn tallies_of_the_earlier_layout_are_set_aside_until_rebuilt() {
         let db = open_sled(&path);
         db.insert(keys::Key::Version.bytes(), EARLIER_FORMAT).unwrap();
         db.insert(keys::Key::Tallied.bytes(), b"1".as_slice()).unwrap();
+        as_before_reversals(&db);
         for ((a, c), cell) in &cells {
             let ids =
                 |s: &std::collections::BTreeSet<MemberId>| s.iter().map(|m| m.as_str().to_owned()).collect::<Vec<_>>();
@@ -630,9 +631,10 @@ fn tallies_of_the_earlier_layout_are_set_aside_until_rebuilt() {
     assert_eq!(ledger.tallies_mark().unwrap(), TalliesMark::Older);
     assert!(!ledger.is_tallied());
     assert!(ledger.coverage(&areas, None, None).unwrap().is_none(), "cells of the earlier layout were read");
-    // Written to, it is marked with this version (an older pledger would now refuse it rather
-    // than read tallies no one kept up); its tallies stay set aside.
-    assert_eq!(version(&ledger), EARLIER_FORMAT);
+    // Opened, its fulfillments are brought to this layout and it is marked with this version
+    // (an older pledger would now refuse it rather than read tallies no one kept up); its
+    // tallies stay set aside.
+    assert_eq!(version(&ledger), FORMAT);
     assert!(append_all(&mut ledger, rest) > 10);
     assert_eq!(version(&ledger), FORMAT);
     assert_eq!(ledger.tallies_mark().unwrap(), TalliesMark::Older);
@@ -643,6 +645,38 @@ fn tallies_of_the_earlier_layout_are_set_aside_until_rebuilt() {
     assert_eq!(ledger.tallies_mark().unwrap(), TalliesMark::Current);
     assert_eq!(ledger.stored_tallies().unwrap(), want);
     assert_eq!(ledger.coverage(&areas, None, None).unwrap().expect("tallied"), coverage);
+}
+
+/// Fulfillment records as a ledger before reversals stored them: without their last field (an
+/// empty list, one zero byte).
+fn as_before_reversals(db: &sled::Db) {
+    for kv in db.scan_prefix([keys::FULFILLMENT]) {
+        let (k, v) = kv.unwrap();
+        assert_eq!(v.last(), Some(&0), "a fulfillment without reversals ends with its empty list");
+        db.insert(k, &v[..v.len() - 1]).unwrap();
+    }
+}
+
+#[test]
+fn a_ledger_of_the_previous_layout_is_upgraded_when_opened_and_reads_the_same() {
+    let (_dir, path, ledger) = built(47, 3000);
+    let fulfillments = ledger.fulfillments().unwrap();
+    assert!(fulfillments.len() > 5, "{} fulfillments", fulfillments.len());
+    drop(ledger);
+    let now = snapshot(&path);
+    {
+        let db = open_sled(&path);
+        db.insert(keys::Key::Version.bytes(), PREVIOUS_FORMAT).unwrap();
+        as_before_reversals(&db);
+        db.flush().unwrap();
+    }
+    assert_ne!(snapshot(&path), now);
+    let mut ledger = reopen(&path);
+    assert_eq!(ledger.fulfillments().unwrap(), fulfillments);
+    let (_, changed) = ledger.rebuild(|_| {}).unwrap();
+    assert_eq!(changed, 0, "the upgraded records are what a rebuild writes");
+    drop(ledger);
+    assert_eq!(snapshot(&path), now, "upgraded, the store is byte for byte the one written by this version");
 }
 
 #[test]

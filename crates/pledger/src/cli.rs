@@ -81,6 +81,9 @@ pub enum Command {
     Attest(AttestArgs),
     /// Withdraw what is still undelivered of your pledge, or part of it.
     Withdraw(WithdrawArgs),
+    /// Reverse part or all of a fulfillment you claimed (a refund, a cancelled payment); the
+    /// fulfillment stays in the history.
+    Reverse(ReverseArgs),
     /// Sign an event written as JSON, offline; prints the envelope.
     Sign { file: PathBuf },
     /// Append envelopes signed elsewhere (files of one envelope or JSON Lines; - for stdin).
@@ -599,10 +602,16 @@ pub struct FulfillArgs {
     /// A file proving delivery; its blake3 hash is recorded.
     #[arg(long, value_name = "FILE")]
     pub evidence: Option<PathBuf>,
+    /// A URL where the evidence of delivery can be seen.
     #[arg(long)]
     pub url: Option<String>,
+    /// What was delivered, in words (up to 4,000 characters).
     #[arg(long)]
     pub note: Option<String>,
+    /// The delivery goes beyond what the pledge leaves undelivered (or the pledge was
+    /// withdrawn): the excess is recorded and shown as delivered beyond the words.
+    #[arg(long)]
+    pub beyond: bool,
     #[command(flatten)]
     pub unit: UnitOverride,
     /// Print the signed envelope instead of appending it (offline signing).
@@ -630,6 +639,21 @@ pub struct WithdrawArgs {
     pub pledge: String,
     #[command(flatten)]
     pub value: ValueArg,
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub unit: UnitOverride,
+    #[command(flatten)]
+    pub write: WriteOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct ReverseArgs {
+    /// The fulfillment (F-000001).
+    pub fulfillment: String,
+    #[command(flatten)]
+    pub value: ValueArg,
+    /// Why, in words (a refund, a cancelled payment, a corrected report).
     #[arg(long)]
     pub reason: String,
     #[command(flatten)]

@@ -111,7 +111,13 @@ fn fulfill(signer: &'static str, date: &'static str, p: u64, amount: Measure, n:
     Step {
         signer,
         date,
-        body: Body::Fulfillment(FulfillmentBody { pledge: PledgeId(p), amount, evidence: None, note: note(n) }),
+        body: Body::Fulfillment(FulfillmentBody {
+            pledge: PledgeId(p),
+            amount,
+            beyond: false,
+            evidence: None,
+            note: note(n),
+        }),
     }
 }
 

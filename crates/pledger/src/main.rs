@@ -92,6 +92,7 @@ fn run(cli: &Cli) -> Result<(), fail::Failure> {
         Command::Fulfill(a) => write::fulfill(g, a),
         Command::Attest(a) => write::attest(g, a),
         Command::Withdraw(a) => write::withdraw(g, a),
+        Command::Reverse(a) => write::reverse(g, a),
         Command::Sign { file } => write::sign(g, file),
         Command::Submit(a) => write::submit(g, a),
         Command::Show { id, format, remote } => read::show(g, id, *format, remote.as_deref()),

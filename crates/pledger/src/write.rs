@@ -14,7 +14,7 @@ use pledger_app::write::{Appended, Items, Source, SubmitOptions};
 use pledger_core::event::Blake3Hex;
 use pledger_core::event::{
     check_origin, AmendmentBody, AreaDefined, AttestationBody, CategoryDefined, Evidence, FulfillmentBody, Genesis,
-    KeyAdded, KeyRevoked, Level, MemberAdmitted, MemberKind, Name, Note, PledgeBody, Title, Url, Verdict,
+    KeyAdded, KeyRevoked, Level, MemberAdmitted, MemberKind, Name, Note, PledgeBody, ReversalBody, Title, Url, Verdict,
     WithdrawalBody, EVENT_VERSION,
 };
 use pledger_core::ids::{AreaCode, CategoryCode, FulfillmentId, KeyId, MemberId, PledgeId};
@@ -25,7 +25,7 @@ use pledger_log::Envelope;
 
 use crate::cli::{
     AmendArgs, AreaAction, AttestArgs, CategoryAction, FulfillArgs, Global, InitArgs, KeyAction, MemberAction,
-    PledgeArgs, RemoteOpts, SubmitArgs, UnitOverride, ValueArg, WithdrawArgs, WriteOpts,
+    PledgeArgs, RemoteOpts, ReverseArgs, SubmitArgs, UnitOverride, ValueArg, WithdrawArgs, WriteOpts,
 };
 use crate::fail::{input, usage, Failure, Result};
 use crate::session::{ledger_path, unexpected, Open, Session};
@@ -349,7 +349,7 @@ pub fn fulfill(g: &Global, a: &FulfillArgs) -> Result<()> {
         let amount = value_in(&unit, &a.value)?.ok_or_else(|| {
             usage(format!("fulfill needs --{} (in {unit})", if unit.is_money() { "amount" } else { "quantity" }))
         })?;
-        Ok(Body::Fulfillment(FulfillmentBody { pledge, amount, evidence, note }))
+        Ok(Body::Fulfillment(FulfillmentBody { pledge, amount, beyond: a.beyond, evidence, note }))
     })
 }
 
@@ -371,6 +371,27 @@ pub fn withdraw(g: &Global, a: &WithdrawArgs) -> Result<()> {
         let amount = if valued { value_in(&pledge_unit(units, has_ledger, pledge, &a.unit)?, &a.value)? } else { None };
         Ok(Body::Withdrawal(WithdrawalBody { pledge, amount, reason }))
     })
+}
+
+pub fn reverse(g: &Global, a: &ReverseArgs) -> Result<()> {
+    let fulfillment = FulfillmentId::parse(&a.fulfillment)?;
+    let reason = Note::parse(&a.reason)?;
+    // The amount is in the unit of the fulfillment's pledge: asked of the ledger unless given.
+    let unit = match (&a.unit.currency, &a.unit.unit) {
+        (Some(c), _) => Unit::currency(c)?,
+        (None, Some(u)) => Unit::count(u)?,
+        (None, None) => {
+            let mut session = Session::reach(g, Some(&a.write.remote), Open::Normal)?;
+            match session.ask_one(Request::Show { id: fulfillment.to_string(), today: today() })? {
+                Answer::Shown(pledger_app::read::Shown::Pledge(p)) => p.status.measure(),
+                other => return Err(unexpected(other)),
+            }
+        }
+    };
+    let amount = value_in(&unit, &a.value)?.ok_or_else(|| {
+        usage(format!("reverse needs --{} (in {unit})", if unit.is_money() { "amount" } else { "quantity" }))
+    })?;
+    write_event(g, &a.write, Vec::new(), |_, _| Ok(Body::Reversal(ReversalBody { fulfillment, amount, reason })))
 }
 
 /// `pledger sign EVENT.json`: completes an event written by hand (id, signing time, key,
