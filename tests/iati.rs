@@ -58,6 +58,39 @@ fn statuses(env: &Env, org: &str) -> Vec<Value> {
     env.ok(&["status", "--org", org, "--format", "json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
+/// The events recorded, as `step` names them.
+fn steps(v: &Value, step: &str) -> usize {
+    v["recorded"].as_array().unwrap().iter().filter(|c| c["step"] == step).count()
+}
+
+/// Checks that the report adds up to the file per currency, and that the ledger's pledged and
+/// delivered amounts (net of withdrawals and reversals) for `org` are what it says was recorded.
+fn reconciles(env: &Env, r: &Value, org: &str, what: &str) {
+    let mut ledger: std::collections::BTreeMap<String, (i128, i128)> = Default::default();
+    for s in statuses(env, org) {
+        let e = ledger.entry(s["currency"].as_str().unwrap().to_owned()).or_default();
+        e.0 += i128::from(s["words"].as_u64().unwrap()) - i128::from(s["withdrawn"].as_u64().unwrap());
+        e.1 += i128::from(s["claimed"].as_u64().unwrap());
+    }
+    let n = |v: &Value| v.as_i64().map(i128::from).unwrap();
+    for c in r["reconciliation"].as_array().unwrap() {
+        let cur = c["currency"].as_str().unwrap();
+        for role in ["commitments", "deliveries"] {
+            let parts = n(&c["recorded"][role]) + n(&c["already"][role]) + n(&c["not_recorded"][role]);
+            assert_eq!(parts, n(&c["file"][role]), "{what}: {cur} {role} do not add up to the file");
+            let by_reason: i128 = c["reasons"].as_array().unwrap().iter().map(|x| n(&x["sums"][role])).sum();
+            assert_eq!(by_reason, n(&c["not_recorded"][role]), "{what}: {cur} {role}: the reasons add up");
+        }
+        let (words, claimed) = ledger.get(cur).copied().unwrap_or_default();
+        assert_eq!(words, n(&c["recorded"]["commitments"]) + n(&c["already"]["commitments"]), "{what}: {cur} pledged");
+        assert_eq!(
+            claimed,
+            n(&c["recorded"]["deliveries"]) + n(&c["already"]["deliveries"]),
+            "{what}: {cur} delivered"
+        );
+    }
+}
+
 #[test]
 fn the_fixture_maps_exactly_and_a_second_import_changes_nothing() {
     let env = with_donor();
@@ -72,41 +105,50 @@ fn the_fixture_maps_exactly_and_a_second_import_changes_nothing() {
     let defs = import(&env, "dns.key", &file, &["--define-only"]);
     assert_eq!(defs["areas_defined"], serde_json::json!(["NE", "ML-G2451184"]));
     assert_eq!(defs["categories_defined"], serde_json::json!(["dac-12110", "dac-12196"]));
-    assert_eq!(len(&defs, "pledges"), 0);
+    assert_eq!(len(&defs, "recorded"), 0);
 
     let before = env.state();
     let dry = import(&env, "donor.key", &file, &["--dry-run"]);
-    assert_eq!((len(&dry, "pledges"), len(&dry, "fulfillments")), (3, 4));
+    assert_eq!(len(&dry, "recorded"), 9);
     assert_eq!(env.state(), before, "--dry-run records nothing");
 
     let r = import(&env, "donor.key", &file, &[]);
     assert_eq!((r["activities"].as_u64(), r["selected"].as_u64()), (Some(3), Some(3)));
-    // 3 commitments (2, 12, C) → 3 pledges; 6 deliveries (3, 3, 4, 3, D, E): d1 whole, d2 spread
-    // over both pledges (two events), D whole; e1, the reversal and the early E reported.
+    // 3 commitments (2, 12, C): 2 pledges and an increase. 6 deliveries (3, 3, 4, 3, D, E): 5
+    // fulfillments, the last past the words (marked beyond), and a reversal; the expenditure
+    // dated before its commitment dates its pledge.
     assert_eq!((r["commitments"].as_u64(), r["deliveries"].as_u64()), (Some(3), Some(6)));
-    assert_eq!(len(&r, "pledges"), 3);
-    assert_eq!(len(&r, "fulfillments"), 4);
-    let why = reasons(&r);
-    assert_eq!(why.len(), 4, "{why:?}");
-    assert!(why[0].starts_with("negative disbursement (-5000)"), "{why:?}");
-    assert!(why[1].contains("before the activity's first commitment (2014-03-01)"), "{why:?}");
-    assert_eq!(why[2], "no commitments, disbursements or expenditures");
     assert_eq!(
-        why[3],
-        "USD 100,000.00 delivered is more than the activity's commitments leave undelivered (USD 50,000.00)"
+        [
+            steps(&r, "pledge"),
+            steps(&r, "increase"),
+            steps(&r, "fulfillment"),
+            steps(&r, "delivery"),
+            steps(&r, "reversal")
+        ],
+        [2, 1, 0, 5, 1]
     );
+    assert_eq!(reasons(&r), ["no commitments, disbursements or expenditures"]);
     assert_eq!(r["ignored"], serde_json::json!({"1": 1}));
+    reconciles(&env, &r, "donor", "the fixture");
+    let usd = r["reconciliation"].as_array().unwrap().iter().find(|c| c["currency"] == "USD").unwrap();
+    assert_eq!(usd["file"], serde_json::json!({"commitments": 70_000_000, "deliveries": 74_500_000}));
 
     let st = statuses(&env, "donor");
     let row = |title: &str| st.iter().find(|s| s["title"].as_str().unwrap().starts_with(title)).unwrap().clone();
     let first = row("DHIS 2 roll-out in Sikasso");
-    assert_eq!((first["words"].as_u64(), first["claimed"].as_u64()), (Some(50_000_000), Some(50_000_000)));
+    assert_eq!(
+        (first["words"].as_u64(), first["claimed"].as_u64(), first["beyond"].as_u64()),
+        (Some(70_000_000), Some(74_500_000), Some(4_500_000)),
+        "delivered beyond the words, shown as such"
+    );
     assert_eq!(first["areas"], serde_json::json!(["ML-G2451184"]));
     assert_eq!(first["category"], "dac-12196");
     assert_eq!(first["beneficiary"], "dns", "the founding convener by default");
     assert_eq!(first["due"], "2016-12-31");
     let equip = row("Equipment");
-    assert_eq!((equip["words"].as_u64(), equip["claimed"].as_u64()), (Some(10_000_000), Some(4_000_000)));
+    assert_eq!((equip["words"].as_u64(), equip["claimed"].as_u64()), (Some(10_000_000), Some(4_100_000)));
+    assert_eq!(equip["made"], "2013-12-01", "dated by its earliest transaction, the expenditure");
     assert_eq!(equip["areas"], serde_json::json!(["ML", "NE"]));
     assert_eq!(equip["category"], "dac-12110", "the sector with the largest share");
     let show = env.ok(&["show", "F-000001", "--format", "json"]);
@@ -114,24 +156,37 @@ fn the_fixture_maps_exactly_and_a_second_import_changes_nothing() {
         show.contains("IATI XI-EXAMPLE-1-DHIS2-ML: disbursement 2014-09-01, ref d1: Servers and training"),
         "{show}"
     );
+    let history = env.ok(&["show", "P-000001", "--format", "json"]);
+    assert!(
+        history.contains(r#""kind":"reversal""#) && history.contains("negative disbursement 2015-07-01"),
+        "{history}"
+    );
 
-    // For a spreadsheet: a row per event and per transaction not recorded, with its line.
+    // For a spreadsheet: a row per transaction recorded, found or not recorded, with its line.
     let state = env.state();
     let csv_text = env.ok(&["--key", "donor.key", "import", "iati", f, "--dry-run", "--format", "csv"]);
     let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());
     assert_eq!(
         rdr.headers().unwrap().iter().collect::<Vec<_>>(),
-        ["outcome", "id", "activity", "transaction", "line", "reason"]
+        ["outcome", "as", "id", "activity", "transaction", "line", "currency", "value", "cause", "reason"]
     );
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
-    assert_eq!(rows.len(), 4, "a dry run of an imported file: only what is never recorded");
-    assert!(rows.iter().all(|r| &r[0] == "not recorded"));
-    assert!(rows.iter().any(|r| r[5].starts_with("negative disbursement") && &r[3] == "7"));
+    assert_eq!(rows.len(), 10, "nine found, one never recorded");
+    assert_eq!(rows.iter().filter(|r| &r[0] == "already").count(), 9);
+    assert!(rows.iter().any(|r| &r[1] == "reversal" && &r[4] == "7" && &r[7] == "-500000"), "{csv_text}");
     let again = import(&env, "donor.key", &file, &[]);
-    assert_eq!((len(&again, "pledges"), len(&again, "fulfillments")), (0, 0));
-    assert_eq!(again["already"].as_u64(), Some(6), "3 pledges and 3 deliveries found");
+    assert_eq!(len(&again, "recorded"), 0);
+    assert_eq!(len(&again, "already"), 9, "every transaction found, counted once");
+    reconciles(&env, &again, "donor", "the fixture again");
     assert_eq!(env.state(), state, "a second import changes nothing");
     env.ok(&["verify"]);
+    // The table says the same, and that it adds up.
+    let table = env.ok(&["--key", "donor.key", "import", "iati", f, "--dry-run", "--format", "table"]);
+    assert!(
+        table.contains("USD: these add up to the file") && table.contains("EUR: these add up to the file"),
+        "{table}"
+    );
+    assert!(table.contains("already in the ledger from an earlier import: 9 transactions"), "{table}");
 }
 
 #[test]
@@ -140,10 +195,11 @@ fn a_country_takes_its_share() {
     let file = fixture("mali-hmis.xml");
     import(&env, "dns.key", &file, &["--define-only", "--country", "ML"]);
     let r = import(&env, "donor.key", &file, &["--country", "ML"]);
-    assert_eq!((len(&r, "pledges"), len(&r, "fulfillments")), (3, 4));
+    assert_eq!(len(&r, "recorded"), 9);
+    reconciles(&env, &r, "donor", "Mali's share");
     let equip =
         statuses(&env, "donor").into_iter().find(|s| s["title"].as_str().unwrap().starts_with("Equip")).unwrap();
-    assert_eq!((equip["words"].as_u64(), equip["claimed"].as_u64()), (Some(7_500_000), Some(3_000_000)), "75%");
+    assert_eq!((equip["words"].as_u64(), equip["claimed"].as_u64()), (Some(7_500_000), Some(3_075_000)), "75%");
     assert_eq!(equip["areas"], serde_json::json!(["ML"]));
     assert!(equip["title"].as_str().unwrap().ends_with("(IATI XI-EXAMPLE-1-EQUIP-ML; 75% of EUR 100000.00)"));
 }
@@ -217,49 +273,67 @@ fn real_donor_files_including_mali() {
     let Some(dir) = shared() else { return };
     let cases = [
         // Norad's 85 activities of a d-portal export, three of them in Mali.
-        ("real/hdx-scraper-iati-viz__dportal_29.xml", "NO-BRC-971277882", None),
+        ("real/hdx-scraper-iati-viz__dportal_29.xml", Some("NO-BRC-971277882"), None),
         // Global Affairs Canada's activities in Mali, one a 12-country activity at 8.3%.
-        ("real/hdx-scraper-iati-viz__dportal_8.xml", "CA-3", Some("ML")),
+        ("real/hdx-scraper-iati-viz__dportal_8.xml", Some("CA-3"), Some("ML")),
         // DFID's 1.01 country file for DR Congo: letter codes C, D, E.
-        ("real/iati-datastore__CD.xml", "GB-1", None),
+        ("real/iati-datastore__CD.xml", Some("GB-1"), None),
         // AFD's activities in Mali: parents without transactions, children with them.
-        ("real/hdx-scraper-iati-viz__dportal_18.xml", "FR-3", Some("ML")),
+        ("real/hdx-scraper-iati-viz__dportal_18.xml", Some("FR-3"), Some("ML")),
+        // USAID's, a country and a sector on each transaction, disbursements dated before
+        // later commitments.
+        ("real/hdx-scraper-iati-viz__dportal_61.xml", None, Some("ML")),
+        // Tearfund's 1.0x file: disbursements with no commitment, reported with their amounts.
+        ("real/iati-datastore__tearfund-cd.xml", None, None),
     ];
     for (name, org, country) in cases {
         let env = with_donor();
         let file = dir.join(name);
-        let mut sel = vec!["--reporting-org", org];
+        let mut sel = Vec::new();
+        if let Some(org) = org {
+            sel.extend(["--reporting-org", org]);
+        }
         if let Some(cc) = country {
             sel.extend(["--country", cc]);
         }
         import(&env, "dns.key", &file, &[&sel[..], &["--define-only"]].concat());
         let r = import(&env, "donor.key", &file, &sel);
-        let (c, d) = count(&file, org, country);
-        assert!(c > 0, "{name}: the selection has commitments");
-        assert_eq!((r["commitments"].as_u64(), r["deliveries"].as_u64()), (Some(c as u64), Some(d as u64)), "{name}");
-        // Every mapped transaction became events or is reported: none is dropped.
-        let mut recorded: std::collections::BTreeSet<(String, u64)> = std::collections::BTreeSet::new();
-        for field in ["pledges", "fulfillments"] {
-            for e in r[field].as_array().unwrap() {
-                recorded.insert((e["activity"].as_str().unwrap().to_owned(), e["transaction"].as_u64().unwrap()));
-            }
+        if let Some(org) = org {
+            let (c, d) = count(&file, org, country);
+            assert!(c > 0, "{name}: the selection has commitments");
+            assert_eq!(
+                (r["commitments"].as_u64(), r["deliveries"].as_u64()),
+                (Some(c as u64), Some(d as u64)),
+                "{name}"
+            );
         }
-        let reported = r["not_recorded"].as_array().unwrap().iter().filter(|s| s["transaction"].is_u64()).count();
-        assert_eq!(recorded.len() + reported, c + d, "{name}: {:?}", reasons(&r));
-        // The ledger holds what the report says.
-        assert_eq!(statuses(&env, "donor").len(), len(&r, "pledges"), "{name}");
-        let log = env.ok(&["log", "--format", "json"]);
-        let kinds: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(kinds.iter().filter(|e| e["kind"] == "fulfillment").count(), len(&r, "fulfillments"), "{name}");
+        // Every mapped transaction was recorded or is reported, once: none is dropped.
+        let mut seen: std::collections::BTreeSet<(String, u64)> = std::collections::BTreeSet::new();
+        for e in r["recorded"].as_array().unwrap() {
+            assert!(seen.insert((e["activity"].as_str().unwrap().to_owned(), e["transaction"].as_u64().unwrap())));
+        }
+        for s in r["not_recorded"].as_array().unwrap().iter().filter(|s| s["transaction"].is_u64()) {
+            assert!(seen.insert((s["activity"].as_str().unwrap().to_owned(), s["transaction"].as_u64().unwrap())));
+        }
+        let mapped = (r["commitments"].as_u64().unwrap() + r["deliveries"].as_u64().unwrap()) as usize;
+        assert_eq!(seen.len(), mapped, "{name}: {:?}", reasons(&r));
+        reconciles(&env, &r, "donor", name);
+        // Nothing real is refused for the order of its dates or for going past its pledge.
+        let refused: Vec<String> =
+            reasons(&r).into_iter().filter(|x| x.contains("before") || x.contains("more than")).collect();
+        assert!(refused.is_empty(), "{name}: {refused:?}");
+        assert_eq!(statuses(&env, "donor").len(), steps(&r, "pledge"), "{name}");
         eprintln!(
-            "{name}: {c} commitments → {} pledges, {d} deliveries → {} fulfillments, {} reported",
-            len(&r, "pledges"),
-            len(&r, "fulfillments"),
-            len(&r, "not_recorded")
+            "{name}: {} recorded, {} not recorded; {}",
+            len(&r, "recorded"),
+            len(&r, "not_recorded"),
+            r["reconciliation"]
         );
+        env.ok(&["verify"]);
         let state = env.state();
         let again = import(&env, "donor.key", &file, &sel);
-        assert_eq!((len(&again, "pledges"), len(&again, "fulfillments")), (0, 0), "{name}");
+        assert_eq!(len(&again, "recorded"), 0, "{name}");
+        assert_eq!(len(&again, "already"), len(&r, "recorded"), "{name}: the re-import count");
         assert_eq!(env.state(), state, "{name}: a second import changes nothing");
     }
 }

@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Utc;
-use pledger_core::event::{AreaDefined, CategoryDefined, FulfillmentBody};
+use pledger_core::event::{AmendmentBody, AreaDefined, CategoryDefined, FulfillmentBody, ReversalBody, WithdrawalBody};
 use pledger_core::state::Assigned;
-use pledger_core::{Body, Date, Event, EventId, MemberId, Numbered, PledgeId, StateView};
-use pledger_iati::map::{AreaDef, Skipped, Source};
-use pledger_iati::{allocate, part, Options};
+use pledger_core::{Body, Date, Event, EventId, FulfillmentId, Measure, MemberId, Numbered, PledgeId, StateView, Unit};
+use pledger_iati::map::{AreaDef, Line, Op, Skipped, Source, Step, Sums};
+use pledger_iati::{part, Options};
 use pledger_log::sign::{sign_event, Signer};
 use pledger_store::{Ledger, StoreError, Writer};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,8 @@ pub struct ImportRequest {
     pub country: Option<String>,
     /// Only the activities these organisations report.
     pub reporting_org: Vec<String>,
+    /// The language of titles (`xml:lang`); by default each activity's own.
+    pub lang: Option<String>,
     /// Only define the areas and categories the file needs.
     pub define_only: bool,
     /// Check everything against the ledger's rules and report, but record nothing.
@@ -39,27 +41,66 @@ pub struct ImportReport {
     pub file: String,
     pub activities: usize,
     pub selected: usize,
-    /// Transactions of the mapped types in the selected activities.
+    /// Transactions of the mapped types in the selection.
     pub commitments: usize,
     pub deliveries: usize,
-    pub pledges: Vec<Created>,
-    pub fulfillments: Vec<Created>,
+    /// The events this import recorded, in log order.
+    pub recorded: Vec<Created>,
+    /// Transactions an earlier import of the same file recorded, found and left as they are.
+    pub already: Vec<Created>,
     pub areas_defined: Vec<String>,
     pub categories_defined: Vec<String>,
-    /// Events of an earlier import of the same file, found in the ledger and left as they are.
-    pub already: usize,
+    /// Transactions (or activities) not recorded, in file order.
     pub not_recorded: Vec<Skipped>,
     /// Transactions of types the import leaves alone, by code.
     pub ignored: BTreeMap<String, usize>,
+    /// Per currency: the file's net sums beside what was recorded and what was not, by reason.
+    pub reconciliation: Vec<Reconciled>,
+    /// Transactions not recorded whose amount could not be read, by reason.
+    pub unreadable: Vec<Reason>,
     pub dry_run: bool,
 }
 
-/// An event the import recorded, and what in the file it came from.
+/// One transaction recorded, as what, and where in the file it came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Created {
+    /// What it is known by: its short id (`P-000001`), or for an amendment, a withdrawal or a
+    /// reversal the pledge or fulfillment it changes.
     pub id: String,
+    pub step: Step,
+    pub currency: String,
+    /// In minor units, signed as in the file.
+    pub value: i64,
     #[serde(flatten)]
     pub source: Source,
+}
+
+/// The sums of one currency. `file` = `recorded` + `already` + `not_recorded`, commitments
+/// and deliveries each, to the minor unit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciled {
+    pub currency: String,
+    pub file: Sums,
+    pub recorded: Sums,
+    pub already: Sums,
+    pub not_recorded: Sums,
+    pub reasons: Vec<Reason>,
+}
+
+impl Reconciled {
+    /// Whether what was recorded, found and not recorded adds up to the file.
+    pub fn balanced(&self) -> bool {
+        let sum = |f: fn(&Sums) -> i128| f(&self.recorded) + f(&self.already) + f(&self.not_recorded);
+        sum(|s| s.commitments) == self.file.commitments && sum(|s| s.deliveries) == self.file.deliveries
+    }
+}
+
+/// Transactions not recorded for one reason: how many, and their net sum.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub cause: String,
+    pub transactions: usize,
+    pub sums: Sums,
 }
 
 /// Imports the IATI file `bytes` as `signer`; `today` dates the areas and categories it
@@ -97,6 +138,7 @@ pub fn iati(
         to,
         country,
         reporting_orgs: a.reporting_org.clone(),
+        lang: a.lang.clone(),
     };
     let plan = pledger_iati::plan(&file, &opts).map_err(|e| Error::input(format!("{path}: {e}")))?;
     let mut report = ImportReport {
@@ -111,20 +153,26 @@ pub fn iati(
         ..ImportReport::default()
     };
 
-    // What an earlier import already recorded: pledges by their derived ids.
-    let mut pledge_of: HashMap<EventId, PledgeId> = HashMap::new();
-    for p in &plan.pledges {
-        if let Some(seq) = ledger.seq_of_event(&p.id)? {
-            if let Some(id) = ledger.short_id_at(Numbered::Pledge, seq)? {
-                pledge_of.insert(p.id, PledgeId(id.n));
+    // What an earlier import already recorded, by the derived ids: pledges and fulfillments
+    // with their short ids.
+    let mut found: HashMap<EventId, Option<u64>> = HashMap::new();
+    for line in &plan.lines {
+        for op in &line.ops {
+            if let Some(seq) = ledger.seq_of_event(&op.id)? {
+                let short = match op.step {
+                    Step::Pledge => ledger.short_id_at(Numbered::Pledge, seq)?.map(|s| s.n),
+                    Step::Delivery => ledger.short_id_at(Numbered::Fulfillment, seq)?.map(|s| s.n),
+                    _ => None,
+                };
+                found.insert(op.id, short);
             }
         }
     }
 
     // Areas and categories the events need and the ledger lacks; only a convener defines them.
     let view = ledger.view();
-    let needed_areas: BTreeSet<_> = plan.pledges.iter().flat_map(|p| p.body.areas.iter().cloned()).collect();
-    let needed_cats: BTreeSet<_> = plan.pledges.iter().map(|p| p.body.category.clone()).collect();
+    let needed_areas: BTreeSet<_> = plan.lines.iter().flat_map(|l| l.body.areas.iter().cloned()).collect();
+    let needed_cats: BTreeSet<_> = plan.lines.iter().map(|l| l.body.category.clone()).collect();
     let mut areas: Vec<&AreaDef> = Vec::new();
     for d in plan.areas.iter().filter(|d| needed_areas.contains(&d.code)) {
         if view.area(&d.code)?.is_none() {
@@ -167,82 +215,281 @@ pub fn iati(
         report.categories_defined.push(d.code.to_string());
     }
 
+    let total: u64 = plan.lines.iter().map(|l| l.ops.len() as u64).sum();
     if !a.define_only {
-        let total = (plan.pledges.len() + plan.fulfillments.len()) as u64;
         let mut done = 0;
-        for p in &plan.pledges {
-            done += 1;
-            let _ = progress(done, total);
-            if pledge_of.contains_key(&p.id) {
-                report.already += 1;
-                continue;
-            }
-            let event = fixed(signer, p.id, now, p.effective, Body::Pledge(p.body.clone()));
-            match w.append(sign_event(&event, &signer.key), now) {
-                Ok(done) => {
-                    if let Assigned::Short(s) = done.assigned {
-                        pledge_of.insert(p.id, PledgeId(s.n));
-                        report.pledges.push(Created { id: s.to_string(), source: p.source.clone() });
-                    }
-                }
-                Err(StoreError::Refused { error, .. }) => report.not_recorded.push(refusal(&p.source, error)),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        for f in &plan.fulfillments {
-            done += 1;
-            let _ = progress(done, total);
-            if w.view().event_seq(&f.id)?.is_some() {
-                report.already += 1;
-                continue;
-            }
-            let mut rooms = Vec::new();
-            for id in f.pledges.iter().filter_map(|e| pledge_of.get(e)) {
-                if let Some(rec) = w.view().pledge(*id)? {
-                    rooms.push((*id, if rec.fully_withdrawn() { 0 } else { rec.undelivered() }));
-                }
-            }
-            let Some(parts) = allocate(f.amount.value, &rooms) else {
-                let room: u64 = rooms.iter().map(|(_, r)| r).sum();
-                report.not_recorded.push(Skipped {
-                    activity: f.source.activity.clone(),
-                    transaction: Some(f.source.transaction),
-                    line: f.source.line,
-                    reason: format!(
-                        "{} delivered is more than the activity's commitments leave undelivered ({})",
-                        f.amount,
-                        f.amount.unit.format(room)
-                    ),
-                });
-                continue;
-            };
-            for (n, (pledge, value)) in parts.into_iter().enumerate() {
-                let mut amount = f.amount.clone();
-                amount.value = value;
-                let body = Body::Fulfillment(FulfillmentBody {
-                    pledge,
-                    amount,
-                    beyond: false,
-                    evidence: None,
-                    note: Some(f.note.clone()),
-                });
-                let event = fixed(signer, part(f.id, n), now, f.effective, body);
-                match w.append(sign_event(&event, &signer.key), now) {
-                    Ok(done) => {
-                        report.fulfillments.push(Created { id: done.assigned.to_string(), source: f.source.clone() })
-                    }
-                    Err(StoreError::Refused { error, .. }) => report.not_recorded.push(refusal(&f.source, error)),
-                    Err(e) => return Err(e.into()),
-                }
-            }
+        for line in &plan.lines {
+            let mut apply = Apply { w: &mut w, signer, now, found: &found, report: &mut report, line };
+            apply.line(&mut |n| {
+                done += n;
+                let _ = progress(done, total);
+            })?;
         }
     }
+    report.not_recorded.sort_by_key(|s| (s.line, s.transaction));
+    if !a.define_only {
+        reconcile(&mut report, &plan.file);
+    }
     if !a.dry_run && !w.is_empty() {
-        let total = (plan.pledges.len() + plan.fulfillments.len()) as u64;
         progress(total, total)?;
         w.commit()?;
     }
     Ok(report)
+}
+
+/// One line of the plan, applied to the group being written.
+struct Apply<'a, 'w> {
+    w: &'a mut Writer<'w>,
+    signer: &'a Signer,
+    now: chrono::DateTime<Utc>,
+    found: &'a HashMap<EventId, Option<u64>>,
+    report: &'a mut ImportReport,
+    line: &'a Line,
+}
+
+impl Apply<'_, '_> {
+    fn line(&mut self, progress: &mut dyn FnMut(u64)) -> Result<()> {
+        let line = self.line;
+        let unit = line.body.amount.unit.clone();
+        let (pledge_op, rest) = line.ops.split_first().expect("a line begins with its pledge");
+        progress(1);
+        let pledge = match self.found.get(&pledge_op.id) {
+            Some(short) => {
+                let Some(n) = short else {
+                    return Err(Error::Conflict(format!(
+                        "event {} of this import is in the ledger but is not a pledge",
+                        pledge_op.id
+                    )));
+                };
+                self.already(pledge_op, &unit, PledgeId(*n).to_string());
+                PledgeId(*n)
+            }
+            None => match self.append(pledge_op, Body::Pledge(line.body.clone()))? {
+                Ok(Assigned::Short(s)) => {
+                    self.recorded(pledge_op, &unit, s.to_string());
+                    PledgeId(s.n)
+                }
+                Ok(other) => {
+                    return Err(Error::Conflict(format!("a pledge was recorded as {other}, not as a numbered pledge")))
+                }
+                Err(reason) => {
+                    self.refused(pledge_op, &unit, "refused: the pledge", reason.clone());
+                    for op in rest {
+                        progress(1);
+                        self.refused(op, &unit, "refused: the pledge", format!("its pledge was refused: {reason}"));
+                    }
+                    return Ok(());
+                }
+            },
+        };
+        // The line's fulfillments, recorded now or before: what a reversal may take back.
+        let mut delivered: Vec<(FulfillmentId, Date)> = Vec::new();
+        for op in rest {
+            progress(1);
+            if let Some(short) = self.found.get(&op.id) {
+                if let (Step::Delivery, Some(n)) = (op.step, short) {
+                    delivered.push((FulfillmentId(*n), op.date));
+                }
+                let id = match (op.step, short) {
+                    (Step::Delivery, Some(n)) => FulfillmentId(*n).to_string(),
+                    _ => pledge.to_string(),
+                };
+                self.already(op, &unit, id);
+                continue;
+            }
+            let measure = Measure::new(op.value, unit.clone()).expect("a value below the bound");
+            match op.step {
+                Step::Pledge => unreachable!("a line has one pledge, first"),
+                Step::Increase => {
+                    let body = Body::Amendment(AmendmentBody {
+                        pledge,
+                        due: None,
+                        title: None,
+                        areas: None,
+                        increase: Some(measure),
+                    });
+                    self.simple(op, &unit, body, pledge.to_string(), "refused: the increase")?;
+                }
+                Step::Withdrawal => {
+                    let body =
+                        Body::Withdrawal(WithdrawalBody { pledge, amount: Some(measure), reason: op.text.clone() });
+                    self.simple(op, &unit, body, pledge.to_string(), "refused: the withdrawal")?;
+                }
+                Step::Delivery => {
+                    let view = self.w.view();
+                    let p = view.pledge(pledge)?.ok_or_else(|| {
+                        Error::Conflict(format!("pledge {pledge} of this import is missing from the group"))
+                    })?;
+                    let beyond = p.fully_withdrawn() || op.value > p.undelivered();
+                    drop(p);
+                    let body = Body::Fulfillment(FulfillmentBody {
+                        pledge,
+                        amount: measure,
+                        beyond,
+                        evidence: None,
+                        note: Some(op.text.clone()),
+                    });
+                    match self.append(op, body)? {
+                        Ok(Assigned::Short(s)) => {
+                            delivered.push((FulfillmentId(s.n), op.date));
+                            self.recorded(op, &unit, s.to_string());
+                        }
+                        Ok(other) => self.recorded(op, &unit, other.to_string()),
+                        Err(reason) => self.refused(op, &unit, "refused: the delivery", reason),
+                    }
+                }
+                Step::Reversal => self.reversal(op, &unit, &delivered)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// A reversal: taken from the line's fulfillments delivered by its date, latest first, in
+    /// as many parts as it needs — all of them, or none.
+    fn reversal(&mut self, op: &Op, unit: &Unit, delivered: &[(FulfillmentId, Date)]) -> Result<()> {
+        let mut parts = Vec::new();
+        let mut left = op.value;
+        for (id, date) in delivered.iter().rev().filter(|(_, d)| *d <= op.date) {
+            if left == 0 {
+                break;
+            }
+            let value = self.w.view().fulfillment(*id)?.map_or(0, |f| f.value);
+            let take = left.min(value);
+            if take > 0 {
+                parts.push((*id, take, *date));
+                left -= take;
+            }
+        }
+        if left > 0 {
+            let room: u64 = parts.iter().map(|(_, v, _)| v).sum();
+            self.refused(
+                op,
+                unit,
+                "reverses more than was delivered",
+                format!(
+                    "a reversal of {} is more than the deliveries recorded by {} still count for ({})",
+                    unit.format(op.value),
+                    op.date,
+                    unit.format(room)
+                ),
+            );
+            return Ok(());
+        }
+        let at = self.w.savepoint();
+        let mut ids = Vec::new();
+        for (n, (fulfillment, value, _)) in parts.into_iter().enumerate() {
+            let amount = Measure::new(value, unit.clone()).expect("a part of a bounded value");
+            let body = Body::Reversal(ReversalBody { fulfillment, amount, reason: op.text.clone() });
+            let event = fixed(self.signer, part(op.id, n), self.now, op.date, body);
+            match self.w.append(sign_event(&event, &self.signer.key), self.now) {
+                Ok(_) => ids.push(fulfillment.to_string()),
+                Err(StoreError::Refused { error, .. }) => {
+                    self.w.rollback(at);
+                    self.refused(op, unit, "refused: the reversal", error.to_string());
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.recorded(op, unit, ids.join(" "));
+        Ok(())
+    }
+
+    fn simple(&mut self, op: &Op, unit: &Unit, body: Body, id: String, cause: &str) -> Result<()> {
+        match self.append(op, body)? {
+            Ok(_) => self.recorded(op, unit, id),
+            Err(reason) => self.refused(op, unit, cause, reason),
+        }
+        Ok(())
+    }
+
+    /// Appends the event of `op`: what it was assigned, or the rules' refusal.
+    fn append(&mut self, op: &Op, body: Body) -> Result<std::result::Result<Assigned, String>> {
+        let effective = if op.step == Step::Pledge { self.line.made } else { op.date };
+        let event = fixed(self.signer, op.id, self.now, effective, body);
+        match self.w.append(sign_event(&event, &self.signer.key), self.now) {
+            Ok(done) => Ok(Ok(done.assigned)),
+            Err(StoreError::Refused { error, .. }) => Ok(Err(error.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn created(&self, op: &Op, unit: &Unit, id: String) -> Created {
+        Created {
+            id,
+            step: op.step,
+            currency: unit.name().to_owned(),
+            value: op.step.sign() * op.value as i64,
+            source: op.source.clone(),
+        }
+    }
+
+    fn recorded(&mut self, op: &Op, unit: &Unit, id: String) {
+        let c = self.created(op, unit, id);
+        self.report.recorded.push(c);
+    }
+
+    fn already(&mut self, op: &Op, unit: &Unit, id: String) {
+        let c = self.created(op, unit, id);
+        self.report.already.push(c);
+    }
+
+    fn refused(&mut self, op: &Op, unit: &Unit, cause: &str, reason: String) {
+        self.report.not_recorded.push(Skipped {
+            activity: op.source.activity.clone(),
+            transaction: Some(op.source.transaction),
+            line: op.source.line,
+            cause: cause.to_owned(),
+            reason,
+            role: Some(op.step.role()),
+            currency: Some(unit.name().to_owned()),
+            value: Some(op.step.sign() * op.value as i64),
+        });
+    }
+}
+
+/// The report's sums per currency, and the reasons for what was not recorded.
+fn reconcile(report: &mut ImportReport, file: &BTreeMap<String, Sums>) {
+    let mut by: BTreeMap<String, Reconciled> = file
+        .iter()
+        .map(|(c, s)| (c.clone(), Reconciled { currency: c.clone(), file: *s, ..Reconciled::default() }))
+        .collect();
+    for c in &report.recorded {
+        by.entry(c.currency.clone()).or_default().recorded.add(c.step.role(), i128::from(c.value));
+    }
+    for c in &report.already {
+        by.entry(c.currency.clone()).or_default().already.add(c.step.role(), i128::from(c.value));
+    }
+    let mut unreadable: BTreeMap<String, Reason> = BTreeMap::new();
+    for s in &report.not_recorded {
+        let Some(role) = s.role else { continue };
+        match (&s.currency, s.value) {
+            (Some(c), Some(v)) => {
+                let r = by.entry(c.clone()).or_default();
+                r.not_recorded.add(role, i128::from(v));
+                let reason = match r.reasons.iter_mut().find(|x| x.cause == s.cause) {
+                    Some(x) => x,
+                    None => {
+                        r.reasons.push(Reason { cause: s.cause.clone(), ..Reason::default() });
+                        r.reasons.last_mut().expect("just pushed")
+                    }
+                };
+                reason.transactions += 1;
+                reason.sums.add(role, i128::from(v));
+            }
+            _ => {
+                let r = unreadable
+                    .entry(s.cause.clone())
+                    .or_insert_with(|| Reason { cause: s.cause.clone(), ..Reason::default() });
+                r.transactions += 1;
+            }
+        }
+    }
+    for (c, r) in by.iter_mut() {
+        r.currency = c.clone();
+    }
+    report.reconciliation = by.into_values().collect();
+    report.unreadable = unreadable.into_values().collect();
 }
 
 /// The founding convener: the member the genesis admitted.
@@ -260,13 +507,4 @@ fn fixed(signer: &Signer, id: EventId, now: chrono::DateTime<Utc>, effective: Da
 fn append(w: &mut Writer, envelope: pledger_log::Envelope) -> Result<()> {
     w.append(envelope, Utc::now())?;
     Ok(())
-}
-
-fn refusal(source: &Source, error: pledger_log::LogError) -> Skipped {
-    Skipped {
-        activity: source.activity.clone(),
-        transaction: Some(source.transaction),
-        line: source.line,
-        reason: format!("refused by the ledger's rules: {error}"),
-    }
 }

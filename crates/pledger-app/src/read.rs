@@ -95,6 +95,7 @@ fn subject(e: &Event) -> String {
         Body::KeyRevoked(b) => b.key.to_string(),
         Body::AreaDefined(b) => b.code.to_string(),
         Body::CategoryDefined(b) => b.code.to_string(),
+        Body::Reversal(b) => b.fulfillment.to_string(),
         _ => String::new(),
     }
 }

@@ -10,5 +10,5 @@ pub mod map;
 pub mod parse;
 
 pub use error::{IatiError, Result};
-pub use map::{allocate, part, plan, Options, Plan};
+pub use map::{part, plan, Options, Plan};
 pub use parse::{parse, IatiFile};

@@ -1,10 +1,14 @@
 //! From IATI activities to pledger events: the mapping documented in docs/iati.md.
 //!
-//! Outgoing commitments and pledges (types 2 and 12; 1.0x `C`) become pledges, disbursements and
-//! expenditures (3 and 4; `D`, `E`) fulfillments of the same activity's pledges; every other type
-//! is counted and left alone. A transaction or activity that cannot be mapped is reported with
-//! the reason, never dropped silently. Each event's id is derived from what it records, so a
-//! second import of the same file finds every event already there.
+//! An activity's outgoing commitments and pledges (types 2 and 12; 1.0x `C`) in one currency
+//! and category make one pledge: the first is the pledge, dated by the earliest transaction of
+//! the group (a delivery may be reported before its commitment), later ones increase it and
+//! negative ones withdraw from it. Its disbursements and expenditures (3 and 4; `D`, `E`) are
+//! fulfillments of it — marked `beyond` where they go past what it leaves — and negative ones
+//! reverse earlier fulfillments. Every other type is counted and left alone. A transaction that
+//! cannot be mapped is reported with its amount and the reason, never dropped silently. Each
+//! event's id is derived from what it records, so a second import of the same file finds every
+//! event already there.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,20 +33,23 @@ pub struct Options {
     pub country: Option<String>,
     /// Keep only activities reported by these organisations (`reporting-org/@ref`).
     pub reporting_orgs: Vec<String>,
+    /// The language titles are taken in (`xml:lang`); by default each activity's own.
+    pub lang: Option<String>,
 }
 
-/// What a transaction type becomes.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// What a transaction type is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Role {
-    Pledge,
-    Fulfillment,
+    Commitment,
+    Delivery,
 }
 
 /// The role of a transaction-type code, 2.0x or 1.0x; `None` for types the import leaves alone.
 pub fn role(code: &str) -> Option<Role> {
     match code {
-        "2" | "12" | "C" => Some(Role::Pledge),
-        "3" | "4" | "D" | "E" => Some(Role::Fulfillment),
+        "2" | "12" | "C" => Some(Role::Commitment),
+        "3" | "4" | "D" | "E" => Some(Role::Delivery),
         _ => None,
     }
 }
@@ -89,34 +96,99 @@ pub struct Source {
     pub line: u32,
 }
 
+/// What one transaction becomes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// The first commitment of its group: the pledge.
+    Pledge,
+    /// A later commitment: an amendment increasing the pledge.
+    Increase,
+    /// A negative commitment: a withdrawal of that amount.
+    Withdrawal,
+    /// A disbursement or expenditure: a fulfillment.
+    Delivery,
+    /// A negative disbursement or expenditure: reversals of earlier fulfillments.
+    Reversal,
+}
+
+impl Step {
+    pub fn role(self) -> Role {
+        match self {
+            Step::Pledge | Step::Increase | Step::Withdrawal => Role::Commitment,
+            Step::Delivery | Step::Reversal => Role::Delivery,
+        }
+    }
+
+    /// The sign the step's value has in the file: withdrawals and reversals are negative.
+    pub fn sign(self) -> i64 {
+        match self {
+            Step::Withdrawal | Step::Reversal => -1,
+            _ => 1,
+        }
+    }
+}
+
+/// One transaction, mapped.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlannedPledge {
+pub struct Op {
+    pub step: Step,
+    /// The id of its event (a reversal spread over several fulfillments: of its first part).
     pub id: EventId,
-    pub effective: Date,
+    pub date: Date,
+    /// In minor units of the line's currency, without sign.
+    pub value: u64,
+    /// A delivery's note, or a withdrawal's or reversal's reason, naming the IATI transaction.
+    pub text: Note,
+    pub source: Source,
+}
+
+/// One pledge: an activity's commitments in one currency and category, and what they became.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub activity: String,
+    /// The pledge, dated `made`, the earliest date of its transactions.
+    pub made: Date,
     pub body: PledgeBody,
-    pub source: Source,
+    /// The pledge first, then increases, withdrawals, deliveries and reversals, each by date.
+    pub ops: Vec<Op>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlannedFulfillment {
-    /// The id of its first event; a delivery spread over several pledges takes `part(id, n)`.
-    pub id: EventId,
-    pub effective: Date,
-    pub amount: Measure,
-    pub note: Note,
-    /// The activity's pledges in the same unit, earliest first: where the delivery is counted.
-    pub pledges: Vec<EventId>,
-    pub source: Source,
-}
-
-/// An activity or transaction the import could not map, and why.
+/// A transaction the import could not map (or, with `transaction` `None`, an activity), why,
+/// and its amount where it could be read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
     pub activity: String,
     /// 1-based, within the activity; `None` when the whole activity is skipped.
     pub transaction: Option<usize>,
     pub line: u32,
+    /// The reason in a few stable words, for the summary.
+    pub cause: String,
+    /// The reason in full.
     pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// Its amount as the import would record it: currency and signed minor units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<i64>,
+}
+
+/// Net sums of commitments and deliveries, in signed minor units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sums {
+    pub commitments: i128,
+    pub deliveries: i128,
+}
+
+impl Sums {
+    pub fn add(&mut self, role: Role, value: i128) {
+        match role {
+            Role::Commitment => self.commitments += value,
+            Role::Delivery => self.deliveries += value,
+        }
+    }
 }
 
 /// Everything an import would record, and what it would not.
@@ -125,8 +197,7 @@ pub struct Plan {
     /// Areas and categories the events refer to (defined or not in the ledger).
     pub areas: Vec<AreaDef>,
     pub categories: Vec<CategoryDef>,
-    pub pledges: Vec<PlannedPledge>,
-    pub fulfillments: Vec<PlannedFulfillment>,
+    pub lines: Vec<Line>,
     pub skipped: Vec<Skipped>,
     /// Transactions of types the import leaves alone, by code.
     pub ignored: BTreeMap<String, usize>,
@@ -136,9 +207,12 @@ pub struct Plan {
     /// Transactions of the mapped types in the selected activities, by role.
     pub commitments: usize,
     pub deliveries: usize,
+    /// The file's net commitments and deliveries in the selection, per currency: every
+    /// transaction whose amount could be read, as the import would record it.
+    pub file: BTreeMap<String, Sums>,
 }
 
-/// The id of part `n` of a delivery spread over several pledges (part 0 is the delivery's id).
+/// The id of part `n` of a reversal spread over several fulfillments (part 0 is its own id).
 pub fn part(id: EventId, n: usize) -> EventId {
     if n == 0 {
         return id;
@@ -204,19 +278,43 @@ struct Target {
     share: Share,
 }
 
+/// A transaction of a mapped type, read: its place, money, date and category.
+struct Mapped<'a> {
+    t: &'a Transaction,
+    role: Role,
+    areas: Vec<AreaCode>,
+    unit: Unit,
+    /// Signed minor units.
+    value: i64,
+    remark: Option<String>,
+    date: Date,
+    category: CategoryCode,
+}
+
 impl<'o> Mapper<'o> {
-    fn skip(&mut self, a: &Activity, t: Option<&Transaction>, reason: String) {
+    #[allow(clippy::too_many_arguments)]
+    fn skip(
+        &mut self,
+        a: &Activity,
+        t: Option<&Transaction>,
+        role: Option<Role>,
+        money: Option<(&Unit, i64)>,
+        cause: &str,
+        reason: String,
+    ) {
         self.plan.skipped.push(Skipped {
             activity: a.identifier.clone(),
             transaction: t.map(|t| t.index),
             line: t.map_or(a.line, |t| t.line),
+            cause: cause.to_owned(),
             reason,
+            role,
+            currency: money.map(|(u, _)| u.name().to_owned()),
+            value: money.map(|(_, v)| v),
         });
     }
 
     fn activity(&mut self, a: &Activity) {
-        let mapped: Vec<(&Transaction, Role)> =
-            a.transactions.iter().filter_map(|t| t.code.as_deref().and_then(role).map(|r| (t, r))).collect();
         // The country filter first: an activity elsewhere is not selected, not skipped.
         let activity_target = self.activity_target(a);
         if let Some(cc) = &self.opts.country {
@@ -234,49 +332,237 @@ impl<'o> Mapper<'o> {
                 _ => {}
             }
         }
-        if mapped.is_empty() {
-            self.skip(a, None, "no commitments, disbursements or expenditures".into());
+        let roles: Vec<(&Transaction, Role)> =
+            a.transactions.iter().filter_map(|t| t.code.as_deref().and_then(role).map(|r| (t, r))).collect();
+        if roles.is_empty() {
+            self.skip(
+                a,
+                None,
+                None,
+                None,
+                "no mapped transactions",
+                "no commitments, disbursements or expenditures".into(),
+            );
             return;
+        }
+        let activity_category = self.category(&a.sectors);
+        let mut mapped = Vec::new();
+        for (t, role) in roles {
+            if let Some(m) = self.read(a, t, role, &activity_target, &activity_category) {
+                mapped.push(m);
+            }
         }
         if a.identifier.is_empty() {
-            for (t, r) in &mapped {
-                self.count(*r);
-                self.skip(a, Some(t), "the activity has no iati-identifier".into());
+            for m in &mapped {
+                self.skip(
+                    a,
+                    Some(m.t),
+                    Some(m.role),
+                    Some((&m.unit, m.value)),
+                    "no identifier",
+                    "the activity has no iati-identifier".into(),
+                );
             }
             return;
         }
-        let category = self.category(a);
-        // Pledges first (a delivery needs its pledge), each in file order.
-        let mut pledges: Vec<(EventId, Date, Unit)> = Vec::new();
-        for (t, _) in mapped.iter().filter(|(_, r)| *r == Role::Pledge) {
-            self.count(Role::Pledge);
-            match self.pledge(a, t, &activity_target, &category) {
-                Ok(Some(p)) => {
-                    pledges.push((p.id, p.effective, p.body.amount.unit.clone()));
-                    self.plan.pledges.push(p);
+        // Groups by currency and category, in order of first appearance.
+        let mut groups: Vec<((Unit, CategoryCode), Vec<Mapped>)> = Vec::new();
+        for m in mapped {
+            let key = (m.unit.clone(), m.category.clone());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, g)) => g.push(m),
+                None => groups.push((key, vec![m])),
+            }
+        }
+        // Deliveries of a category with no commitment count against the currency's first group
+        // that has one (publishers often give sectors on deliveries alone).
+        let committed = |g: &Vec<Mapped>| g.iter().any(|m| m.role == Role::Commitment && m.value > 0);
+        let mut i = 0;
+        while i < groups.len() {
+            let target = groups.iter().position(|(k, g)| k.0 == groups[i].0 .0 && committed(g));
+            match target {
+                Some(j) if j != i && !committed(&groups[i].1) => {
+                    let (_, moved) = groups.remove(i);
+                    let j = if j > i { j - 1 } else { j };
+                    groups[j].1.extend(moved);
                 }
-                Ok(None) => {}
-                Err(reason) => self.skip(a, Some(t), reason),
+                _ => i += 1,
             }
         }
-        pledges.sort_by_key(|(_, d, _)| *d);
-        for (t, _) in mapped.iter().filter(|(_, r)| *r == Role::Fulfillment) {
-            self.count(Role::Fulfillment);
-            match self.delivery(a, t, &activity_target, &pledges) {
-                Ok(Some(f)) => self.plan.fulfillments.push(f),
-                Ok(None) => {}
-                Err(reason) => self.skip(a, Some(t), reason),
-            }
+        for (_, group) in groups {
+            self.line(a, group);
         }
+    }
+
+    /// Reads one transaction in the selection; `None` if it is outside it, or skipped.
+    fn read<'t>(
+        &mut self,
+        a: &Activity,
+        t: &'t Transaction,
+        role: Role,
+        activity: &std::result::Result<Target, String>,
+        activity_category: &CategoryCode,
+    ) -> Option<Mapped<'t>> {
+        let what = type_name(t.code.as_deref().unwrap_or(""));
+        let target = match self.target(t, activity) {
+            Ok(None) => return None,
+            Ok(Some(target)) => target,
+            Err(reason) => {
+                self.count(role);
+                self.skip(a, Some(t), Some(role), None, "no recipient share", reason);
+                return None;
+            }
+        };
+        self.count(role);
+        let (unit, value, remark) = match self.money(a, t, target.share) {
+            Ok(m) => m,
+            Err((cause, reason)) => {
+                self.skip(a, Some(t), Some(role), None, cause, reason);
+                return None;
+            }
+        };
+        self.plan.file.entry(unit.name().to_owned()).or_default().add(role, i128::from(value));
+        if value == 0 {
+            let text = t.value.as_deref().unwrap_or("");
+            self.skip(a, Some(t), Some(role), Some((&unit, 0)), "zero", format!("{what} of {text}: zero"));
+            return None;
+        }
+        let date = match self.date(t) {
+            Ok(d) => d,
+            Err(reason) => {
+                self.skip(a, Some(t), Some(role), Some((&unit, value)), "no date", reason);
+                return None;
+            }
+        };
+        let own = self.transaction_category(&t.sectors);
+        let category = own.unwrap_or_else(|| activity_category.clone());
+        Some(Mapped { t, role, areas: target.areas, unit, value, remark, date, category })
     }
 
     fn count(&mut self, r: Role) {
         match r {
-            Role::Pledge => self.plan.commitments += 1,
-            Role::Fulfillment => self.plan.deliveries += 1,
+            Role::Commitment => self.plan.commitments += 1,
+            Role::Delivery => self.plan.deliveries += 1,
         }
     }
 
+    /// One group's pledge and what its transactions become.
+    fn line(&mut self, a: &Activity, mut group: Vec<Mapped>) {
+        group.sort_by_key(|m| (m.date, m.t.index));
+        let Some(first) = group.iter().position(|m| m.role == Role::Commitment && m.value > 0) else {
+            for m in &group {
+                let (cause, reason) = match m.role {
+                    Role::Commitment => (
+                        "reversal of no commitment",
+                        format!(
+                            "negative commitment of {}: the activity commits nothing in {} to reverse",
+                            amount(&m.unit, m.value),
+                            m.unit.name()
+                        ),
+                    ),
+                    Role::Delivery => (
+                        "no commitment",
+                        format!(
+                            "{} of {}: the activity has no commitment in {} to count it against",
+                            type_name(m.t.code.as_deref().unwrap_or("")),
+                            amount(&m.unit, m.value),
+                            m.unit.name()
+                        ),
+                    ),
+                };
+                self.skip(a, Some(m.t), Some(m.role), Some((&m.unit, m.value)), cause, reason);
+            }
+            return;
+        };
+        let made = group.iter().map(|m| m.date).min().expect("a group holds its first commitment");
+        let head = &group[first];
+        let mut areas: Vec<AreaCode> = Vec::new();
+        for m in group.iter().filter(|m| m.role == Role::Commitment && m.value > 0) {
+            for code in &m.areas {
+                if !areas.contains(code) && areas.len() < pledger_core::rules::MAX_AREAS {
+                    areas.push(code.clone());
+                }
+            }
+        }
+        let end = a
+            .end_planned
+            .as_deref()
+            .or(a.end_actual.as_deref())
+            .and_then(|d| d.get(..10))
+            .and_then(|d| Date::parse(d).ok());
+        let due = match end {
+            Some(d) if d >= made => d,
+            _ => Date(made.0.checked_add_days(chrono::Days::new(365)).unwrap_or(made.0)),
+        };
+        let label = a.title_in(self.opts.lang.as_deref()).unwrap_or(&a.identifier);
+        let suffix = match &head.remark {
+            Some(r) => format!(" (IATI {}; {r})", a.identifier),
+            None => format!(" (IATI {})", a.identifier),
+        };
+        let title =
+            match Title::parse(&format!("{}{suffix}", clip(label, 300usize.saturating_sub(suffix.chars().count())))) {
+                Ok(t) => t,
+                Err(e) => {
+                    for m in &group {
+                        self.skip(a, Some(m.t), Some(m.role), Some((&m.unit, m.value)), "bad title", e.to_string());
+                    }
+                    return;
+                }
+            };
+        let body = PledgeBody {
+            to: self.opts.to.clone(),
+            category: head.category.clone(),
+            areas,
+            amount: Measure::new(head.value.unsigned_abs(), head.unit.clone()).expect("a value below the bound"),
+            due,
+            title,
+        };
+        let mut ops: Vec<Op> = Vec::new();
+        for (i, m) in group.iter().enumerate() {
+            let step = match (m.role, m.value > 0) {
+                (Role::Commitment, true) if i == first => Step::Pledge,
+                (Role::Commitment, true) => Step::Increase,
+                (Role::Commitment, false) => Step::Withdrawal,
+                (Role::Delivery, true) => Step::Delivery,
+                (Role::Delivery, false) => Step::Reversal,
+            };
+            let text = match Note::parse(&clip(&self.note(a, m), 4000)) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.skip(a, Some(m.t), Some(m.role), Some((&m.unit, m.value)), "bad note", e.to_string());
+                    continue;
+                }
+            };
+            let id = self.event_id(a, m.t);
+            ops.push(Op { step, id, date: m.date, value: m.value.unsigned_abs(), text, source: source(a, m.t) });
+        }
+        ops.sort_by_key(|o| (o.step as u8, o.date, o.source.transaction));
+        self.plan.lines.push(Line { activity: a.identifier.clone(), made, body, ops });
+    }
+
+    /// What a delivery's note or a withdrawal's or reversal's reason says of its transaction.
+    fn note(&self, a: &Activity, m: &Mapped) -> String {
+        let t = m.t;
+        let what = type_name(t.code.as_deref().unwrap_or(""));
+        let negative = if m.value < 0 { "negative " } else { "" };
+        let mut note = format!("IATI {}: {negative}{what} {}", a.identifier, t.date.as_deref().unwrap_or(""));
+        if m.value < 0 {
+            note.push_str(&format!(" of {}", amount(&m.unit, m.value)));
+        }
+        if let Some(r) = &t.reference {
+            note.push_str(&format!(", ref {r}"));
+        }
+        if let Some(r) = &m.remark {
+            note.push_str(&format!(", {r}"));
+        }
+        if let Some(r) = &t.receiver {
+            note.push_str(&format!(", to {r}"));
+        }
+        if let Some(d) = &t.description {
+            note.push_str(&format!(": {d}"));
+        }
+        note
+    }
     /// The areas of the activity as a whole, or why it has none (transactions may still name one).
     fn activity_target(&mut self, a: &Activity) -> std::result::Result<Target, String> {
         let opts = self.opts;
@@ -389,24 +675,28 @@ impl<'o> Mapper<'o> {
         Ok(code)
     }
 
-    /// The activity's category: its DAC sector with the largest share, as `dac-CODE`; `funding`
-    /// when it has none.
-    fn category(&mut self, a: &Activity) -> CategoryCode {
-        let dac = |s: &&Sector| matches!(s.vocabulary.as_deref(), None | Some("1" | "2" | "DAC" | "DAC-3"));
+    /// The category of `sectors` (an activity's): the DAC sector with the largest share, as
+    /// `dac-CODE`; `funding` when there is none.
+    fn category(&mut self, sectors: &[Sector]) -> CategoryCode {
         // The largest share wins; the first on a tie. A sector without a percentage counts as 0.
         let share = |s: &Sector| s.percentage.as_deref().and_then(percentage).map_or((0, 1), |p| (p.num, p.den));
-        let best = a
-            .sectors
-            .iter()
-            .filter(dac)
-            .filter(|s| s.code.bytes().all(|b| b.is_ascii_digit()) && matches!(s.code.len(), 3 | 5))
-            .fold(None::<&Sector>, |best, s| match best {
-                Some(b) if share(s).0 * share(b).1 <= share(b).0 * share(s).1 => Some(b),
-                _ => Some(s),
-            });
-        let Some(s) = best else {
-            return CategoryCode::parse("funding").expect("a valid code");
-        };
+        let best = sectors.iter().filter(|s| is_dac(s)).fold(None::<&Sector>, |best, s| match best {
+            Some(b) if share(s).0 * share(b).1 <= share(b).0 * share(s).1 => Some(b),
+            _ => Some(s),
+        });
+        match best {
+            Some(s) => self.dac_category(s),
+            None => CategoryCode::parse("funding").expect("a valid code"),
+        }
+    }
+
+    /// A transaction's own category: its first DAC sector (2.01 and later), if it names one.
+    fn transaction_category(&mut self, sectors: &[Sector]) -> Option<CategoryCode> {
+        let s = sectors.iter().find(|s| is_dac(s))?;
+        Some(self.dac_category(s))
+    }
+
+    fn dac_category(&mut self, s: &Sector) -> CategoryCode {
         let code = CategoryCode::parse(&format!("dac-{}", s.code)).expect("digits make a valid code");
         let name = s
             .name
@@ -446,31 +736,24 @@ impl<'o> Mapper<'o> {
         EventId(id)
     }
 
+    /// The transaction's currency, signed value in minor units (its share of it, rounded half
+    /// away from zero) and a remark on how it was derived; or the cause and reason it has none.
     fn money(
         &self,
         a: &Activity,
         t: &Transaction,
         share: Share,
-        what: &str,
-    ) -> std::result::Result<(Measure, Option<String>), String> {
-        let cur = t
-            .currency
-            .as_deref()
-            .or(a.default_currency.as_deref())
-            .ok_or("no currency: neither value/@currency nor the activity's default-currency")?;
-        let unit = Unit::currency(cur).map_err(|e| e.to_string())?;
-        let text = t.value.as_deref().ok_or("no value")?;
-        let d = decimal(text).ok_or_else(|| format!("value {text:?} is not a decimal number"))?;
-        if d.negative {
-            return Err(format!(
-                "negative {what} ({text}): a reversal is not recorded; pledger records decreases only as withdrawals"
-            ));
-        }
-        let (minor, exact) = to_minor(d, share, unit.exponent()).ok_or_else(|| format!("value {text} is too large"))?;
-        if minor == 0 {
-            return Err(format!("value {text} is zero"));
-        }
-        let measure = Measure::new(minor, unit).map_err(|e| e.to_string())?;
+    ) -> std::result::Result<(Unit, i64, Option<String>), (&'static str, String)> {
+        let cur = t.currency.as_deref().or(a.default_currency.as_deref()).ok_or((
+            "no currency",
+            "no currency: neither value/@currency nor the activity's default-currency".to_owned(),
+        ))?;
+        let unit = Unit::currency(cur).map_err(|e| ("bad currency", e.to_string()))?;
+        let text = t.value.as_deref().ok_or(("no value", "no value".to_owned()))?;
+        let d = decimal(text).ok_or_else(|| ("bad value", format!("value {text:?} is not a decimal number")))?;
+        let (minor, exact) =
+            to_minor(d, share, unit.exponent()).ok_or_else(|| ("too large", format!("value {text} is too large")))?;
+        let minor = i64::try_from(minor).expect("below 2^53");
         let mut remark = Vec::new();
         if let Some((p, scale)) = share.pct {
             remark.push(format!("{}% of {cur} {text}", format_scaled(p, scale)));
@@ -478,95 +761,32 @@ impl<'o> Mapper<'o> {
         if !exact && share.pct.is_none() {
             remark.push(format!("rounded from {cur} {text}"));
         }
-        Ok((measure, (!remark.is_empty()).then(|| remark.join(", "))))
+        Ok((unit, if d.negative { -minor } else { minor }, (!remark.is_empty()).then(|| remark.join(", "))))
     }
 
     fn date(&self, t: &Transaction) -> std::result::Result<Date, String> {
         let raw = t.date.as_deref().ok_or("no transaction-date/@iso-date")?;
         raw.get(..10).and_then(|d| Date::parse(d).ok()).ok_or_else(|| format!("transaction date {raw:?} is not a date"))
     }
+}
 
-    fn pledge(
-        &mut self,
-        a: &Activity,
-        t: &Transaction,
-        activity: &std::result::Result<Target, String>,
-        category: &CategoryCode,
-    ) -> std::result::Result<Option<PlannedPledge>, String> {
-        let Some(target) = self.target(t, activity)? else { return Ok(None) };
-        let effective = self.date(t)?;
-        let (amount, remark) = self.money(a, t, target.share, "commitment")?;
-        let end = a
-            .end_planned
-            .as_deref()
-            .or(a.end_actual.as_deref())
-            .and_then(|d| d.get(..10))
-            .and_then(|d| Date::parse(d).ok());
-        let due = match end {
-            Some(d) if d >= effective => d,
-            _ => Date(effective.0.checked_add_days(chrono::Days::new(365)).unwrap_or(effective.0)),
-        };
-        let label = a.title.as_deref().unwrap_or(&a.identifier);
-        let suffix = match &remark {
-            Some(r) => format!(" (IATI {}; {r})", a.identifier),
-            None => format!(" (IATI {})", a.identifier),
-        };
-        let title = Title::parse(&format!("{}{suffix}", clip(label, 300usize.saturating_sub(suffix.chars().count()))))
-            .map_err(|e| e.to_string())?;
-        let id = self.event_id(a, t);
-        let body = PledgeBody {
-            to: self.opts.to.clone(),
-            category: category.clone(),
-            areas: target.areas,
-            amount,
-            due,
-            title,
-        };
-        Ok(Some(PlannedPledge { id, effective, body, source: source(a, t) }))
-    }
+/// Whether a sector is a DAC purpose code (vocabulary 1, 2 or absent) a category can be named by.
+fn is_dac(s: &Sector) -> bool {
+    matches!(s.vocabulary.as_deref(), None | Some("1" | "2" | "DAC" | "DAC-3"))
+        && s.code.bytes().all(|b| b.is_ascii_digit())
+        && matches!(s.code.len(), 3 | 5)
+}
 
-    fn delivery(
-        &mut self,
-        a: &Activity,
-        t: &Transaction,
-        activity: &std::result::Result<Target, String>,
-        pledges: &[(EventId, Date, Unit)],
-    ) -> std::result::Result<Option<PlannedFulfillment>, String> {
-        let Some(target) = self.target(t, activity)? else { return Ok(None) };
-        let effective = self.date(t)?;
-        let code = t.code.as_deref().unwrap_or("");
-        let what = type_name(code);
-        let (amount, remark) = self.money(a, t, target.share, what)?;
-        let same_unit: Vec<&(EventId, Date, Unit)> = pledges.iter().filter(|(_, _, u)| *u == amount.unit).collect();
-        let Some((_, first, _)) = same_unit.first() else {
-            return Err(format!(
-                "{what} of {amount}: the activity has no commitment in {} to count it against",
-                amount.unit.name()
-            ));
-        };
-        // A delivery counts against commitments made by its date, never later ones.
-        let candidates: Vec<EventId> =
-            same_unit.iter().filter(|(_, d, _)| *d <= effective).map(|(id, _, _)| *id).collect();
-        if candidates.is_empty() {
-            return Err(format!("{what} of {amount} on {effective}, before the activity's first commitment ({first})"));
-        }
-        let mut note = format!("IATI {}: {what} {}", a.identifier, t.date.as_deref().unwrap_or(""));
-        if let Some(r) = &t.reference {
-            note.push_str(&format!(", ref {r}"));
-        }
-        if let Some(r) = &remark {
-            note.push_str(&format!(", {r}"));
-        }
-        if let Some(r) = &t.receiver {
-            note.push_str(&format!(", to {r}"));
-        }
-        if let Some(d) = &t.description {
-            note.push_str(&format!(": {d}"));
-        }
-        let note = Note::parse(&clip(&note, 4000)).map_err(|e| e.to_string())?;
-        let id = self.event_id(a, t);
-        Ok(Some(PlannedFulfillment { id, effective, amount, note, pledges: candidates, source: source(a, t) }))
-    }
+/// A signed amount in minor units, as people read it (`USD -1,000.00`).
+pub fn amount(unit: &Unit, value: i64) -> String {
+    signed(unit, i128::from(value))
+}
+
+/// A signed sum in minor units, as people read it (`USD -1,000.00`).
+pub fn signed(unit: &Unit, value: i128) -> String {
+    let sign = if value < 0 { "-" } else { "" };
+    let digits = pledger_core::measure::format_decimal(value.unsigned_abs(), unit.exponent(), true);
+    format!("{} {sign}{digits}", unit.name())
 }
 
 fn source(a: &Activity, t: &Transaction) -> Source {
@@ -660,25 +880,6 @@ fn dac_name(code: &str) -> Option<&'static str> {
     })
 }
 
-/// Spreads a delivery over pledges with room, earliest first: `(pledge, amount)` parts, or
-/// `None` when all of them together cannot hold it (a pledge is never over-claimed).
-pub fn allocate<K: Copy>(amount: u64, rooms: &[(K, u64)]) -> Option<Vec<(K, u64)>> {
-    if let Some((k, _)) = rooms.iter().find(|(_, room)| *room >= amount) {
-        return Some(vec![(*k, amount)]);
-    }
-    let mut left = amount;
-    let mut parts = Vec::new();
-    for (k, room) in rooms.iter().filter(|(_, r)| *r > 0) {
-        let take = left.min(*room);
-        parts.push((*k, take));
-        left -= take;
-        if left == 0 {
-            return Some(parts);
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -691,6 +892,7 @@ mod tests {
             to: MemberId::parse("dns").unwrap(),
             country: country.map(str::to_owned),
             reporting_orgs: vec![],
+            lang: None,
         }
     }
 
@@ -713,26 +915,70 @@ mod tests {
  </iati-activity>
 </iati-activities>"#;
 
+    fn steps(l: &Line) -> Vec<(Step, u64)> {
+        l.ops.iter().map(|o| (o.step, o.value)).collect()
+    }
+
     #[test]
-    fn maps_commitments_and_deliveries_and_reports_the_rest() {
+    fn an_activity_becomes_one_pledge_per_currency_with_its_history() {
         let f = parse(FILE.as_bytes()).unwrap();
         let p = plan(&f, &opts(None)).unwrap();
         assert_eq!((p.activities, p.selected, p.commitments, p.deliveries), (2, 2, 1, 3));
-        assert_eq!(p.pledges.len(), 1);
-        let pl = &p.pledges[0];
-        assert_eq!(pl.body.amount, Measure::new(100050, Unit::currency("USD").unwrap()).unwrap());
-        assert_eq!(pl.body.areas, vec![AreaCode::parse("ML").unwrap(), AreaCode::parse("NE").unwrap()]);
-        assert_eq!(pl.body.category.as_str(), "dac-12196");
-        assert_eq!(pl.body.due.to_string(), "2016-12-31");
-        assert_eq!(pl.body.title.as_str(), "Health data (IATI XM-1-A)");
-        assert_eq!(p.fulfillments.len(), 1);
-        assert_eq!(p.fulfillments[0].pledges, vec![pl.id]);
+        assert_eq!(p.lines.len(), 1, "the EUR expenditure has no EUR commitment");
+        let l = &p.lines[0];
+        assert_eq!(l.body.amount, Measure::new(100050, Unit::currency("USD").unwrap()).unwrap());
+        assert_eq!(l.body.areas, vec![AreaCode::parse("ML").unwrap(), AreaCode::parse("NE").unwrap()]);
+        assert_eq!(l.body.category.as_str(), "dac-12196");
+        assert_eq!(l.body.due.to_string(), "2016-12-31");
+        assert_eq!(l.body.title.as_str(), "Health data (IATI XM-1-A)");
+        assert_eq!(steps(l), [(Step::Pledge, 100050), (Step::Delivery, 40000), (Step::Reversal, 1000)]);
+        assert!(l.ops[2].text.as_str().starts_with("IATI XM-1-A: negative disbursement 2014-07-01 of USD -10.00"));
         let reasons: Vec<&str> = p.skipped.iter().map(|s| s.reason.as_str()).collect();
-        assert!(reasons[0].starts_with("negative disbursement (-10)"), "{reasons:?}");
-        assert!(reasons[1].contains("no commitment in EUR"), "{reasons:?}");
-        assert_eq!(reasons[2], "no commitments, disbursements or expenditures");
+        assert!(reasons[0].contains("no commitment in EUR"), "{reasons:?}");
+        assert_eq!(p.skipped[0].value, Some(500));
+        assert_eq!(reasons[1], "no commitments, disbursements or expenditures");
         assert_eq!(p.ignored.get("1"), Some(&1));
         assert_eq!(p.categories[0].name.as_str(), "Health statistics and data");
+        // The file's net sums, per currency: every readable amount, reversals subtracted.
+        assert_eq!(p.file["USD"], Sums { commitments: 100050, deliveries: 39000 });
+        assert_eq!(p.file["EUR"], Sums { commitments: 0, deliveries: 500 });
+    }
+
+    #[test]
+    fn a_delivery_before_its_commitment_dates_the_pledge_and_later_commitments_increase_it() {
+        let xml = r#"<iati-activities version="2.03"><iati-activity default-currency="USD">
+          <iati-identifier>XM-1-B</iati-identifier><reporting-org ref="XM-1"/>
+          <recipient-country code="ML"/><sector code="12110"/>
+          <transaction><transaction-type code="4"/><transaction-date iso-date="2021-03-31"/><value>70</value>
+            <sector vocabulary="1" code="12196"/></transaction>
+          <transaction><transaction-type code="2"/><transaction-date iso-date="2021-04-19"/><value>50</value></transaction>
+          <transaction><transaction-type code="2"/><transaction-date iso-date="2021-06-01"/><value>-20</value></transaction>
+          <transaction><transaction-type code="2"/><transaction-date iso-date="2021-05-01"/><value>60</value></transaction>
+        </iati-activity></iati-activities>"#;
+        let p = plan(&parse(xml.as_bytes()).unwrap(), &opts(None)).unwrap();
+        assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+        let l = &p.lines[0];
+        assert_eq!(l.made.to_string(), "2021-03-31", "dated by the earliest transaction");
+        assert_eq!(l.body.category.as_str(), "dac-12110", "the commitments' category");
+        assert_eq!(
+            steps(l),
+            [(Step::Pledge, 5000), (Step::Increase, 6000), (Step::Withdrawal, 2000), (Step::Delivery, 7000)],
+            "the delivery's own sector has no commitment: it counts against the currency's pledge"
+        );
+        assert_eq!(p.file["USD"], Sums { commitments: 9000, deliveries: 7000 });
+    }
+
+    #[test]
+    fn a_title_is_taken_in_the_language_asked() {
+        let xml = FILE.replace(
+            "<narrative>Health data</narrative>",
+            r#"<narrative xml:lang="fr">Données</narrative><narrative xml:lang="en">Health data</narrative>"#,
+        );
+        let f = parse(xml.as_bytes()).unwrap();
+        assert!(plan(&f, &opts(None)).unwrap().lines[0].body.title.as_str().starts_with("Données"));
+        let mut o = opts(None);
+        o.lang = Some("en".into());
+        assert!(plan(&f, &o).unwrap().lines[0].body.title.as_str().starts_with("Health data"));
     }
 
     #[test]
@@ -740,13 +986,14 @@ mod tests {
         let f = parse(FILE.as_bytes()).unwrap();
         let p = plan(&f, &opts(Some("ML"))).unwrap();
         assert_eq!(p.selected, 1, "the Senegal activity is not selected");
-        assert_eq!(p.pledges[0].body.amount.value, 60030, "60% of 1000.50, in cents");
-        assert_eq!(p.pledges[0].body.areas, vec![AreaCode::parse("ML").unwrap()]);
-        assert!(p.pledges[0].body.title.as_str().contains("60% of USD 1000.50"));
-        assert_eq!(p.fulfillments[0].amount.value, 24000);
+        let l = &p.lines[0];
+        assert_eq!(l.body.amount.value, 60030, "60% of 1000.50, in cents");
+        assert_eq!(l.body.areas, vec![AreaCode::parse("ML").unwrap()]);
+        assert!(l.body.title.as_str().contains("60% of USD 1000.50"));
+        assert_eq!(steps(l)[1], (Step::Delivery, 24000));
         let again = plan(&f, &opts(Some("ML"))).unwrap();
-        assert_eq!(again.pledges[0].id, p.pledges[0].id);
-        assert_ne!(plan(&f, &opts(None)).unwrap().pledges[0].id, p.pledges[0].id, "another selection, other events");
+        assert_eq!(again.lines[0].ops[0].id, l.ops[0].id);
+        assert_ne!(plan(&f, &opts(None)).unwrap().lines[0].ops[0].id, l.ops[0].id, "another selection, other events");
     }
 
     #[test]
@@ -774,13 +1021,5 @@ mod tests {
         let third = percentage("8.3").unwrap();
         assert_eq!(to_minor(decimal("1000").unwrap(), third, 0), Some((83, true)));
         assert_eq!(percentage("100.1"), None);
-    }
-
-    #[test]
-    fn deliveries_fill_the_earliest_pledges_and_never_overflow() {
-        assert_eq!(allocate(5, &[('a', 3), ('b', 10)]), Some(vec![('b', 5)]));
-        assert_eq!(allocate(12, &[('a', 3), ('b', 10)]), Some(vec![('a', 3), ('b', 9)]));
-        assert_eq!(allocate(14, &[('a', 3), ('b', 10)]), None);
-        assert_eq!(allocate(3, &[('a', 3), ('b', 10)]), Some(vec![('a', 3)]));
     }
 }

@@ -24,7 +24,12 @@ pub struct Activity {
     /// `reporting-org/@ref`.
     pub reporting_org: Option<String>,
     pub reporting_org_name: Option<String>,
+    /// The title's first narrative, whatever its language.
     pub title: Option<String>,
+    /// Every narrative of the title, with its `xml:lang` (absent: the activity's language).
+    pub titles: Vec<Narrative>,
+    /// The activity's default language (`iati-activity/@xml:lang`).
+    pub language: Option<String>,
     pub default_currency: Option<String>,
     pub countries: Vec<Place>,
     pub regions: Vec<Place>,
@@ -34,6 +39,54 @@ pub struct Activity {
     pub end_planned: Option<String>,
     pub end_actual: Option<String>,
     pub transactions: Vec<Transaction>,
+}
+
+/// A text in one language.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Narrative {
+    pub lang: Option<String>,
+    pub text: String,
+}
+
+impl Activity {
+    /// The title in `lang` if it has one, else in the activity's own language, else its first.
+    pub fn title_in(&self, lang: Option<&str>) -> Option<&str> {
+        let in_lang = |want: &str| {
+            self.titles
+                .iter()
+                .find(|n| n.lang.as_deref().or(self.language.as_deref()).is_some_and(|l| same_language(l, want)))
+        };
+        lang.and_then(in_lang)
+            .or_else(|| self.language.as_deref().and_then(in_lang))
+            .map(|n| n.text.as_str())
+            .or(self.title.as_deref())
+    }
+}
+
+/// `en` matches `EN` and `en-GB`: a language tag's primary subtag, case-insensitively.
+fn same_language(tag: &str, want: &str) -> bool {
+    let primary = |t: &str| t.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+    primary(tag) == primary(want)
+}
+
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// An element's `xml:lang`, trimmed, if not empty.
+fn lang(n: Node) -> Option<String> {
+    n.attributes()
+        .find(|a| a.namespace() == Some(XML_NS) && a.name() == "lang")
+        .map(|a| a.value().trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Every narrative of the element (2.0x), or its own text (1.0x), each with its language.
+fn narratives(n: Node) -> Vec<Narrative> {
+    let mut out: Vec<Narrative> =
+        children(n, "narrative").filter_map(|c| own_text(c).map(|text| Narrative { lang: lang(c), text })).collect();
+    if out.is_empty() {
+        out.extend(own_text(n).map(|text| Narrative { lang: lang(n), text }));
+    }
+    out
 }
 
 /// A coded element — recipient country or region, sector: its code, vocabulary, share and
@@ -217,6 +270,8 @@ fn activity(doc: &Document, a: Node, file_version: Option<&str>) -> Activity {
         reporting_org: reporting.and_then(|r| attr(r, "ref")),
         reporting_org_name: reporting.and_then(text),
         title: first_text(a, "title"),
+        titles: children(a, "title").flat_map(narratives).collect(),
+        language: lang(a),
         default_currency: attr(a, "default-currency"),
         countries: children(a, "recipient-country").filter_map(coded).collect(),
         regions: children(a, "recipient-region").filter_map(coded).collect(),
@@ -314,6 +369,23 @@ mod tests {
         assert_eq!(a.transactions[0].code.as_deref(), Some("C"));
         assert_eq!(a.transactions[0].date.as_deref(), Some("2012-01-01"));
         assert_eq!(a.version.as_deref(), Some("1.03"));
+    }
+
+    #[test]
+    fn a_title_is_chosen_by_language() {
+        let xml = r#"<iati-activities version="2.03"><iati-activity xml:lang="en">
+          <iati-identifier>XM-1</iati-identifier>
+          <title><narrative xml:lang="fr">Données de santé</narrative><narrative>Health data</narrative>
+          <narrative xml:lang="es-ES">Datos</narrative></title></iati-activity></iati-activities>"#;
+        let a = &parse(xml.as_bytes()).unwrap().activities[0];
+        assert_eq!(a.title.as_deref(), Some("Données de santé"), "the first, whatever its language");
+        assert_eq!(a.title_in(None), Some("Health data"), "the activity's own language");
+        assert_eq!(a.title_in(Some("FR")), Some("Données de santé"));
+        assert_eq!(a.title_in(Some("es")), Some("Datos"));
+        assert_eq!(a.title_in(Some("pt")), Some("Health data"), "else the activity's language");
+        let bare = xml.replace(r#" xml:lang="en""#, "");
+        let a = &parse(bare.as_bytes()).unwrap().activities[0];
+        assert_eq!(a.title_in(Some("de")), Some("Données de santé"), "else the first");
     }
 
     #[test]

@@ -239,6 +239,10 @@ pub struct IatiArgs {
     /// needed when the file holds several publishers' activities. Repeatable.
     #[arg(long, value_name = "REF")]
     pub reporting_org: Vec<String>,
+    /// The language titles are taken in (xml:lang, e.g. en or fr); by default each activity's
+    /// own language, else its first title.
+    #[arg(long, value_name = "LANG")]
+    pub lang: Option<String>,
     /// Only define the areas and categories the file needs (a convener does this first).
     #[arg(long, conflicts_with = "dry_run")]
     pub define_only: bool,

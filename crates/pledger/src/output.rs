@@ -26,6 +26,12 @@ impl Grid {
     }
 
     pub fn print_table(&self) -> Result<()> {
+        crate::console::outln!("{}", self.table())?;
+        Ok(())
+    }
+
+    /// The rows as an aligned table.
+    pub fn table(&self) -> String {
         let mut t = Table::new();
         t.load_preset(presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Dynamic)
@@ -33,8 +39,7 @@ impl Grid {
         for r in &self.rows {
             t.add_row(r.clone());
         }
-        crate::console::outln!("{t}")?;
-        Ok(())
+        t.to_string()
     }
 
     /// The rows as CSV (RFC 4180), as `pledger_app::sheet` writes them.
