@@ -288,3 +288,87 @@ fn usage_errors_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no ledger at"));
     assert!(!env.path("nowhere").exists());
 }
+
+/// A delivery past the words (`fulfill --beyond`), a reversal (`reverse`), and verdicts on
+/// many fulfillments at once (`attest A B C`, `attest --file`): through the command line, in one
+/// durable group or not at all, and replayed by `verify` like every rule.
+#[test]
+fn deliveries_beyond_reversals_and_verdicts_in_bulk() {
+    let env = Env::founded();
+    env.pledge_xof("psi", "1000000");
+    let fulfill = |amount: &str, date: &str, extra: &[&str]| {
+        let mut args = vec!["--key", "psi.key", "fulfill", "P-000001", "--amount", amount, "--date", date];
+        args.extend_from_slice(extra);
+        env.ok(&args).trim().to_owned()
+    };
+    assert_eq!(fulfill("600000", "2014-04-01", &[]), "F-000001");
+    env.refused(
+        &["--key", "psi.key", "fulfill", "P-000001", "--amount", "300000", "--date", "2014-05-01", "--beyond"],
+        1,
+        "is marked beyond the words, but pledge P-000001 still leaves XOF 400,000 undelivered",
+    );
+    assert_eq!(fulfill("300000", "2014-05-01", &[]), "F-000002");
+    assert_eq!(fulfill("250000", "2014-06-01", &["--beyond"]), "F-000003");
+    let status = |id: &str| -> serde_json::Value {
+        let shown: serde_json::Value = serde_json::from_str(&env.ok(&["show", id, "--format", "json"])).unwrap();
+        shown["status"].clone()
+    };
+    assert_eq!(
+        (status("P-000001")["claimed"].as_u64(), status("P-000001")["beyond"].as_u64()),
+        (Some(1_150_000), Some(150_000))
+    );
+    // A reversal: only the pledger's, never more than the fulfillment counts for.
+    env.refused(
+        &["--key", "dns.key", "reverse", "F-000003", "--amount", "10", "--reason", "refund"],
+        1,
+        "only the pledger reverses its fulfillments",
+    );
+    env.refused(
+        &[
+            "--key", "psi.key", "reverse", "F-000003", "--amount", "250001", "--reason", "refund", "--date",
+            "2014-07-01",
+        ],
+        1,
+        "reversal of XOF 250,001 exceeds what fulfillment F-000003 still counts for: XOF 250,000",
+    );
+    let id = env.ok(&[
+        "--key", "psi.key", "reverse", "F-000003", "--amount", "200000", "--reason", "refund", "--date", "2014-07-01",
+    ]);
+    assert_eq!(id.trim(), "F-000003");
+    assert_eq!((status("P-000001")["claimed"].as_u64(), status("P-000001")["beyond"].as_u64()), (Some(950_000), None));
+    let history = env.ok(&["show", "P-000001", "--format", "json"]);
+    assert!(history.contains("reverses XOF 200,000 of F-000003: refund"), "{history}");
+    // As of before the reversal, the delivery counted in full.
+    let before: Vec<serde_json::Value> =
+        common::json_lines(&env.ok(&["status", "--as-of", "2014-06-30", "--format", "json"]));
+    assert_eq!(before[0]["claimed"].as_u64(), Some(1_150_000));
+
+    // Verdicts in bulk: one refused, none recorded.
+    let state = env.state();
+    env.refused(
+        &["--key", "dns.key", "attest", "F-000001", "F-000009", "--confirm"],
+        1,
+        "F-000009: refused: unknown fulfillment",
+    );
+    assert_eq!(env.state(), state, "nothing recorded when one verdict is refused");
+    env.refused(&["--key", "dns.key", "attest", "F-000001", "F-000001", "--confirm"], 2, "F-000001 is given twice");
+    let ids = env.ok(&["--key", "dns.key", "attest", "F-000001", "F-000002", "--confirm", "--note", "seen"]);
+    assert_eq!(ids.lines().collect::<Vec<_>>(), ["A-000001", "A-000002"]);
+    env.write("verdicts.csv", "id,verdict,note\nF-000003,dispute,\"only part, we think\"\nF-000002,confirm,\n");
+    let ids = env.ok(&["--key", "dns.key", "attest", "--file", "verdicts.csv"]);
+    assert_eq!(ids.lines().count(), 2);
+    assert_eq!(status("P-000001")["confirmed"].as_u64(), Some(900_000));
+    assert_eq!(status("P-000001")["disputed"].as_u64(), Some(50_000));
+    env.write("bad.csv", "id,verdict\nF-000001,confirm\nF-000002,perhaps\n");
+    env.refused(
+        &["--key", "dns.key", "attest", "--file", "bad.csv"],
+        1,
+        "bad.csv:3: verdict \"perhaps\" is not confirm or dispute",
+    );
+    env.refused(&["--key", "dns.key", "attest", "--file", "/dev/zero"], 1, "");
+    // Signed elsewhere, all at once: JSON Lines a submit takes.
+    let lines = env.ok(&["--key", "dns.key", "attest", "F-000001", "F-000003", "--confirm", "--sign-only"]);
+    assert_eq!(lines.lines().count(), 2);
+    let verified = env.ok(&["verify"]);
+    assert!(verified.starts_with("verified"), "{verified}");
+}

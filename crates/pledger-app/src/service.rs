@@ -61,6 +61,11 @@ pub enum Request {
     Append {
         envelope: String,
     },
+    /// Envelopes (JSON), each with what it is called in a refusal, appended in one durable
+    /// group: all of them, or none if one is refused.
+    AppendAll {
+        envelopes: Vec<(String, String)>,
+    },
     /// Envelopes (JSON), appended in durable groups; the answer lists each as it is durable.
     /// With `input`, the envelopes come after the request, one at a time ([`Input`]).
     Submit {
@@ -202,6 +207,16 @@ pub fn handle(ledger: &mut Ledger, request: Request, input: Option<Items>, sink:
         Request::Append { envelope } => {
             let env = Envelope::parse(envelope.as_bytes()).map_err(|e| Error::input(e.to_string()))?;
             Answer::Durable(vec![write::append_one(ledger, env)?])
+        }
+        Request::AppendAll { envelopes } => {
+            let parsed = envelopes
+                .into_iter()
+                .map(|(name, json)| {
+                    let env = Envelope::parse(json.as_bytes()).map_err(|e| Error::input(format!("{name}: {e}")))?;
+                    Ok((name, env))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Answer::Durable(write::append_all(ledger, parsed)?)
         }
         Request::Submit { options, envelopes, input: streamed } => {
             let listed: Items = Box::new(envelopes.into_iter().map(|(src, json)| {

@@ -83,6 +83,20 @@ pub fn append_one(ledger: &mut Ledger, envelope: Envelope) -> Result<Appended> {
     Ok(Appended::from(&appended))
 }
 
+/// Appends `envelopes` in one durable group: all of them, or — if one is refused, named by
+/// its name — none.
+pub fn append_all(ledger: &mut Ledger, envelopes: Vec<(String, Envelope)>) -> Result<Vec<Appended>> {
+    let mut w = ledger.writer();
+    for (name, envelope) in envelopes {
+        match w.append(envelope, Utc::now()) {
+            Ok(_) => {}
+            Err(StoreError::Refused { error, .. }) => return Err(Error::Refused { at: Some(name), error }),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(w.commit()?.iter().map(Appended::from).collect())
+}
+
 /// Makes a new ledger at `path` (a new or empty directory) from `envelopes`, its genesis first,
 /// in one durable group: all of them or, if one is refused, no ledger at all.
 pub fn create(path: &Path, envelopes: Vec<Envelope>) -> Result<Vec<Appended>> {

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod areas_csv;
+pub mod attestations_csv;
 pub mod error;
 pub mod event;
 pub mod ids;

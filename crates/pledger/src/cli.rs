@@ -627,11 +627,21 @@ pub struct FulfillArgs {
 
 #[derive(Args, Debug)]
 pub struct AttestArgs {
-    pub fulfillment: String,
-    #[arg(long, conflicts_with = "dispute", required_unless_present = "dispute")]
+    /// The fulfillments (F-000001 …), each given the verdict: all recorded in one durable
+    /// group, or none if one is refused.
+    #[arg(required_unless_present = "file", value_name = "ID")]
+    pub fulfillments: Vec<String>,
+    /// Verdicts from a CSV file with the columns id, verdict (confirm or dispute) and
+    /// optionally note: all recorded in one durable group, or none if one is refused.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["fulfillments", "confirm", "dispute", "note"])]
+    pub file: Option<PathBuf>,
+    /// The delivery happened as claimed.
+    #[arg(long, conflicts_with = "dispute", required_unless_present_any = ["dispute", "file"])]
     pub confirm: bool,
+    /// The delivery did not happen as claimed.
     #[arg(long)]
     pub dispute: bool,
+    /// Why, in words (up to 4,000 characters).
     #[arg(long)]
     pub note: Option<String>,
     #[command(flatten)]

@@ -221,6 +221,14 @@ impl Served {
                 let env = Envelope::parse(envelope.as_bytes()).map_err(|e| input(e.to_string()))?;
                 Answer::Durable(self.write(&[env])?)
             }
+            // One request, all or none: the server writes a request's envelopes together.
+            Request::AppendAll { envelopes } => {
+                let parsed = envelopes
+                    .iter()
+                    .map(|(name, json)| Envelope::parse(json.as_bytes()).map_err(|e| input(format!("{name}: {e}"))))
+                    .collect::<Result<Vec<_>>>()?;
+                Answer::Durable(self.write(&parsed)?)
+            }
             Request::Submit { options, input: streamed, envelopes } => {
                 let listed = envelopes.into_iter().map(|(src, json)| {
                     Envelope::parse(json.as_bytes())

@@ -354,12 +354,80 @@ pub fn fulfill(g: &Global, a: &FulfillArgs) -> Result<()> {
 }
 
 pub fn attest(g: &Global, a: &AttestArgs) -> Result<()> {
-    let body = Body::Attestation(AttestationBody {
-        fulfillment: FulfillmentId::parse(&a.fulfillment)?,
-        verdict: if a.dispute { Verdict::Disputed } else { Verdict::Confirmed },
-        note: a.note.as_deref().map(Note::parse).transpose()?,
-    });
-    write_event(g, &a.write, Vec::new(), |_, _| Ok(body))
+    let bodies: Vec<(String, AttestationBody)> = match &a.file {
+        Some(path) => {
+            let bytes = pledger_log::input::read(
+                path,
+                pledger_core::attestations_csv::MAX_BYTES as u64,
+                "a file of verdicts",
+                pledger_log::input::Source::Any,
+            )?;
+            let name = path.display().to_string();
+            pledger_core::attestations_csv::parse(&bytes)
+                .map_err(|e| input(format!("{name}:{e}")))?
+                .into_iter()
+                .map(|(line, body)| (format!("{name}:{line} ({})", body.fulfillment), body))
+                .collect()
+        }
+        None => {
+            let verdict = if a.dispute { Verdict::Disputed } else { Verdict::Confirmed };
+            let note = a.note.as_deref().map(Note::parse).transpose()?;
+            let mut seen = std::collections::BTreeSet::new();
+            let mut bodies = Vec::new();
+            for id in &a.fulfillments {
+                let fulfillment = FulfillmentId::parse(id)?;
+                if !seen.insert(fulfillment) {
+                    return Err(usage(format!("{fulfillment} is given twice")));
+                }
+                bodies.push((fulfillment.to_string(), AttestationBody { fulfillment, verdict, note: note.clone() }));
+            }
+            bodies
+        }
+    };
+    if let [(_, body)] = &bodies[..] {
+        let body = Body::Attestation(body.clone());
+        return write_event(g, &a.write, Vec::new(), |_, _| Ok(body));
+    }
+    write_events(g, &a.write, bodies.into_iter().map(|(n, b)| (n, Body::Attestation(b))).collect())
+}
+
+/// Signs `bodies` and appends them in one durable group — all, or none if one is refused (named
+/// by its name) — printing each one's id; with --sign-only, prints the envelopes as JSON Lines.
+fn write_events(g: &Global, how: &WriteOpts, bodies: Vec<(String, Body)>) -> Result<()> {
+    use std::io::Write;
+    let key = load_key(g)?;
+    let effective = effective(&how.date)?;
+    let mut session = if how.sign_only && g.ledger.is_none() && how.remote.remote.is_none() {
+        None
+    } else {
+        Some(Session::reach(g, Some(&how.remote), Open::Normal)?)
+    };
+    let (signer, _) = context(g, session.as_mut(), &key, Vec::new())?;
+    let now = Utc::now();
+    let envelopes: Vec<(String, Envelope)> =
+        bodies.into_iter().map(|(name, body)| (name, signer.sign(now, effective, body))).collect();
+    match session {
+        _ if how.sign_only => {
+            let mut out = crate::console::stdout();
+            for (_, e) in &envelopes {
+                writeln!(out, "{}", e.to_json())?;
+            }
+            out.flush()?;
+        }
+        Some(mut session) => {
+            let request =
+                Request::AppendAll { envelopes: envelopes.iter().map(|(n, e)| (n.clone(), e.to_json())).collect() };
+            match session.ask_one(request)? {
+                Answer::Durable(done) => {
+                    let mut out = crate::console::stdout();
+                    print_ids(&mut out, &done)?;
+                }
+                other => return Err(unexpected(other)),
+            }
+        }
+        None => return Err(usage("no ledger given: pass --ledger DIR or set PLEDGER_LEDGER")),
+    }
+    Ok(())
 }
 
 pub fn withdraw(g: &Global, a: &WithdrawArgs) -> Result<()> {
