@@ -29,6 +29,9 @@ pub struct ImportRequest {
     pub reporting_org: Vec<String>,
     /// The language of titles (`xml:lang`); by default each activity's own.
     pub lang: Option<String>,
+    /// Every country's activities, where `country` would default to the ledger's one country.
+    #[serde(default)]
+    pub all_countries: bool,
     /// Only define the areas and categories the file needs.
     pub define_only: bool,
     /// Check everything against the ledger's rules and report, but record nothing.
@@ -54,6 +57,12 @@ pub struct ImportReport {
     pub not_recorded: Vec<Skipped>,
     /// Transactions of types the import leaves alone, by code.
     pub ignored: BTreeMap<String, usize>,
+    /// The country the selection was limited to, given or the ledger's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Activities of other publishers than the importing member, left alone: by reporting-org.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_publishers: BTreeMap<String, usize>,
     /// Per currency: the file's net sums beside what was recorded and what was not, by reason.
     pub reconciliation: Vec<Reconciled>,
     /// Transactions not recorded whose amount could not be read, by reason.
@@ -128,16 +137,19 @@ pub fn iati(
         )));
     }
     let country = match &a.country {
+        Some(_) if a.all_countries => return Err(Error::usage("--country and --all-countries exclude each other")),
         Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(c.to_ascii_uppercase()),
         Some(c) => return Err(Error::input(format!("--country {c:?}: an ISO 3166-1 alpha-2 code such as ML"))),
-        None => None,
+        None if a.all_countries => None,
+        None => ledger_country(ledger)?,
     };
+    let (reporting_orgs, other_publishers) = publishers(ledger, &file, a, &signer.member)?;
     let opts = Options {
         origin: signer.origin.clone(),
         member: signer.member.clone(),
         to,
-        country,
-        reporting_orgs: a.reporting_org.clone(),
+        country: country.clone(),
+        reporting_orgs,
         lang: a.lang.clone(),
     };
     let plan = pledger_iati::plan(&file, &opts).map_err(|e| Error::input(format!("{path}: {e}")))?;
@@ -149,6 +161,8 @@ pub fn iati(
         deliveries: plan.deliveries,
         not_recorded: plan.skipped.clone(),
         ignored: plan.ignored.clone(),
+        country,
+        other_publishers,
         dry_run: a.dry_run,
         ..ImportReport::default()
     };
@@ -235,6 +249,75 @@ pub fn iati(
         w.commit()?;
     }
     Ok(report)
+}
+
+/// The ledger's one country (an area of level country with an ISO 3166-1 code), if it has one
+/// and only one: what an import is limited to unless told otherwise.
+fn ledger_country(ledger: &Ledger) -> Result<Option<String>> {
+    let countries: Vec<String> = ledger
+        .areas()?
+        .into_iter()
+        .filter(|a| a.level == pledger_core::event::Level::Country && a.parent.is_none())
+        .map(|a| a.code.to_string())
+        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        .collect();
+    Ok(match countries.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    })
+}
+
+/// The publishers whose activities the importer may record: those of the file registered to
+/// it (or the ones it names with --reporting-org, each registered to it), and the activities of
+/// the others, left alone. A convener defining areas and categories (--define-only) reads any.
+fn publishers(
+    ledger: &Ledger,
+    file: &pledger_iati::IatiFile,
+    a: &ImportRequest,
+    member: &MemberId,
+) -> Result<(Vec<String>, BTreeMap<String, usize>)> {
+    if a.define_only {
+        return Ok((a.reporting_org.clone(), BTreeMap::new()));
+    }
+    let view = ledger.view();
+    let record = view.member(member)?.ok_or_else(|| Error::not_found(format!("unknown member {member}")))?;
+    let mine: Vec<String> = record.iati_orgs.iter().map(|o| o.to_string()).collect();
+    let advice = |org: &str| format!("a convener registers it with `pledger member iati-org {member} {org}`");
+    let mut in_file: BTreeMap<String, usize> = BTreeMap::new();
+    for act in &file.activities {
+        *in_file.entry(act.reporting_org.clone().unwrap_or_else(|| "(none)".into())).or_default() += 1;
+    }
+    let chosen: Vec<String> = if a.reporting_org.is_empty() {
+        let ours: Vec<String> = in_file.keys().filter(|o| mine.contains(o)).cloned().collect();
+        if ours.is_empty() {
+            let listed = in_file.keys().cloned().collect::<Vec<_>>().join(", ");
+            return Err(match mine.as_slice() {
+                [] => Error::Conflict(format!(
+                    "{}: member {member} has no IATI organisation registered, so it imports no activity (the file's are reported by {listed}); {}",
+                    a.file,
+                    advice("REF")
+                )),
+                _ => Error::Conflict(format!(
+                    "{}: no activity of the file is reported by {} (registered to {member}); it holds those of {listed}",
+                    a.file,
+                    mine.join(", ")
+                )),
+            });
+        }
+        ours
+    } else {
+        for org in &a.reporting_org {
+            if !mine.contains(org) {
+                return Err(Error::Conflict(format!(
+                    "--reporting-org {org} is not registered to member {member}: only its own activities are imported; {}",
+                    advice(org)
+                )));
+            }
+        }
+        a.reporting_org.clone()
+    };
+    let others = in_file.into_iter().filter(|(o, _)| !chosen.contains(o)).collect();
+    Ok((chosen, others))
 }
 
 /// One line of the plan, applied to the group being written.

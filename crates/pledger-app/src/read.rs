@@ -96,6 +96,7 @@ fn subject(e: &Event) -> String {
         Body::AreaDefined(b) => b.code.to_string(),
         Body::CategoryDefined(b) => b.code.to_string(),
         Body::Reversal(b) => b.fulfillment.to_string(),
+        Body::IatiOrgAdded(b) => b.member.to_string(),
         _ => String::new(),
     }
 }
@@ -112,6 +113,7 @@ pub fn describe(e: &Event) -> String {
             if b.convener { ", convener" } else { "" }
         ),
         Body::KeyAdded(b) => format!("adds key {} to {}", b.public_key.key_id(), b.member),
+        Body::IatiOrgAdded(b) => format!("registers IATI organisation {} to {}", b.iati_org, b.member),
         Body::KeyRevoked(b) => format!("revokes key {} of {}", b.key, b.member),
         Body::AreaDefined(b) => match &b.parent {
             Some(p) => format!("area {} {} ({} in {p})", b.code, b.name, b.level.as_str()),
@@ -276,6 +278,9 @@ pub struct MemberShown {
     pub convener: bool,
     pub admitted: u64,
     pub keys: Vec<KeyShown>,
+    /// The IATI organisation identifiers it publishes under.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iati_orgs: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -298,6 +303,7 @@ impl From<&MemberRecord> for MemberShown {
                 .iter()
                 .map(|k| KeyShown { id: k.id.to_string(), added: k.added_seq, revoked: k.revoked_seq })
                 .collect(),
+            iati_orgs: m.iati_orgs.iter().map(|o| o.to_string()).collect(),
         }
     }
 }

@@ -136,6 +136,7 @@ impl Generator {
                     kind: m.kind,
                     convener: false,
                     public_key: m.public(),
+                    iati_orgs: Vec::new(),
                 }),
             ));
         }

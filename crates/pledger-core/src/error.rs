@@ -101,6 +101,8 @@ pub enum RuleError {
     FulfillmentExceedsOutstanding { pledge: PledgeId, asked: String, available: String },
     #[error("fulfillment of {asked} is marked beyond the words, but pledge {pledge} still leaves {available} undelivered: a delivery beyond it claims more than that")]
     NotBeyond { pledge: PledgeId, asked: String, available: String },
+    #[error("IATI organisation {org} is already registered to member {member}")]
+    IatiOrgHeld { org: String, member: MemberId },
     #[error("reversal of {asked} exceeds what fulfillment {fulfillment} still counts for: {available}")]
     ReversalExceedsFulfillment { fulfillment: FulfillmentId, asked: String, available: String },
     #[error("withdrawal of {asked} exceeds what of pledge {pledge} is neither withdrawn nor claimed as delivered: {available}")]
@@ -146,7 +148,10 @@ impl RuleError {
             | RuleError::NotPledger { .. }
             | RuleError::NotAttester { .. }
             | RuleError::SelfAttestation { .. } => "authority",
-            RuleError::MemberExists(_) | RuleError::AreaExists(_) | RuleError::CategoryExists(_) => "exists",
+            RuleError::MemberExists(_)
+            | RuleError::AreaExists(_)
+            | RuleError::CategoryExists(_)
+            | RuleError::IatiOrgHeld { .. } => "exists",
             _ => "amounts",
         }
     }

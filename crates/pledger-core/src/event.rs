@@ -39,10 +39,11 @@ pub enum Kind {
     Attestation,
     Withdrawal,
     Reversal,
+    IatiOrgAdded,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Genesis,
         Kind::MemberAdmitted,
         Kind::KeyAdded,
@@ -55,6 +56,7 @@ impl Kind {
         Kind::Attestation,
         Kind::Withdrawal,
         Kind::Reversal,
+        Kind::IatiOrgAdded,
     ];
 
     /// The kind of numbered record an event of this kind creates, if any.
@@ -84,6 +86,7 @@ impl Kind {
             Kind::Attestation => "attestation",
             Kind::Withdrawal => "withdrawal",
             Kind::Reversal => "reversal",
+            Kind::IatiOrgAdded => "iati-org-added",
         }
     }
 }
@@ -223,6 +226,11 @@ text!(
     Note, "note", 0, 4000, true, "at most 4000 characters, without outer spaces"
 );
 text!(
+    /// An IATI organisation identifier (`reporting-org/@ref`, e.g. XM-DAC-41114): 1–150
+    /// characters on one line.
+    OrgRef, "IATI organisation identifier", 1, 150, false, "1-150 characters on one line, without outer spaces"
+);
+text!(
     /// A URL pointing to evidence: up to 2000 characters.
     Url, "url", 1, 2000, false, "1-2000 characters on one line"
 );
@@ -312,6 +320,19 @@ pub struct MemberAdmitted {
     pub kind: MemberKind,
     pub convener: bool,
     pub public_key: PublicKey,
+    /// The IATI organisation identifiers the member publishes under: the only activities its
+    /// `import iati` takes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iati_orgs: Vec<OrgRef>,
+}
+
+/// `iati-org-added`: a convener records that a member publishes IATI activities under one more
+/// organisation identifier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IatiOrgAdded {
+    pub member: MemberId,
+    pub iati_org: OrgRef,
 }
 
 /// `key-added`: a further key for a member. With `log`, added by a convener to a convener, the
@@ -454,6 +475,7 @@ pub enum Body {
     Attestation(AttestationBody),
     Withdrawal(WithdrawalBody),
     Reversal(ReversalBody),
+    IatiOrgAdded(IatiOrgAdded),
 }
 
 impl Body {
@@ -471,6 +493,7 @@ impl Body {
             Body::Attestation(_) => Kind::Attestation,
             Body::Withdrawal(_) => Kind::Withdrawal,
             Body::Reversal(_) => Kind::Reversal,
+            Body::IatiOrgAdded(_) => Kind::IatiOrgAdded,
         }
     }
 
@@ -489,6 +512,7 @@ impl Body {
             Kind::Attestation => Body::Attestation(serde_json::from_str(json)?),
             Kind::Withdrawal => Body::Withdrawal(serde_json::from_str(json)?),
             Kind::Reversal => Body::Reversal(serde_json::from_str(json)?),
+            Kind::IatiOrgAdded => Body::IatiOrgAdded(serde_json::from_str(json)?),
         })
     }
 }
@@ -508,6 +532,7 @@ impl Serialize for Body {
             Body::Attestation(b) => b.serialize(s),
             Body::Withdrawal(b) => b.serialize(s),
             Body::Reversal(b) => b.serialize(s),
+            Body::IatiOrgAdded(b) => b.serialize(s),
         }
     }
 }

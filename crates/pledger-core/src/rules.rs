@@ -95,6 +95,7 @@ pub fn decide<V: StateView + ?Sized>(view: &V, rec: &Recorded) -> Result<Outcome
                 Body::Attestation(b) => cx.attestation(b)?,
                 Body::Withdrawal(b) => cx.withdrawal(b)?,
                 Body::Reversal(b) => cx.reversal(b)?,
+                Body::IatiOrgAdded(b) => cx.iati_org_added(b)?,
             }
         }
     };
@@ -130,6 +131,7 @@ fn genesis<V: StateView + ?Sized>(view: &V, rec: &Recorded, g: &Genesis) -> Resu
         convener: true,
         admitted_seq: 0,
         keys,
+        iati_orgs: Vec::new(),
     }));
     for (code, name) in DEFAULT_CATEGORIES {
         out.head.categories += 1;
@@ -185,6 +187,13 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
         }
         let key = self.new_key(&b.public_key)?;
         let mut out = self.outcome(Assigned::Member(b.member.clone()));
+        for (i, org) in b.iati_orgs.iter().enumerate() {
+            if b.iati_orgs[..i].contains(org) {
+                return Err(RuleError::Malformed(format!("IATI organisation {org} is listed twice")));
+            }
+            self.free_iati_org(org)?;
+            out.records.push(Record::IatiOrg(org.clone(), b.member.clone()));
+        }
         out.head.members += 1;
         if b.convener {
             out.head.live_convener_keys += 1;
@@ -201,6 +210,7 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
                 added_seq: self.seq(),
                 revoked_seq: None,
             }],
+            iati_orgs: b.iati_orgs.clone(),
         }));
         out.records.push(Record::KeyHolder(key, b.member.clone()));
         Ok(out)
@@ -559,6 +569,25 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
 }
 
 impl<'a, V: StateView + ?Sized> Cx<'a, V> {
+    /// An IATI organisation identifier no member holds yet: one publisher, one member.
+    fn free_iati_org(&self, org: &crate::event::OrgRef) -> Result<()> {
+        match self.view.iati_org_holder(org)? {
+            Some(holder) => Err(RuleError::IatiOrgHeld { org: org.to_string(), member: holder }),
+            None => Ok(()),
+        }
+    }
+
+    fn iati_org_added(&self, b: &crate::event::IatiOrgAdded) -> Result<Outcome> {
+        self.require_convener("registers IATI organisations")?;
+        let mut target = self.member(&b.member)?.into_owned();
+        self.free_iati_org(&b.iati_org)?;
+        let mut out = self.outcome(Assigned::Member(b.member.clone()));
+        grow(&mut target.iati_orgs, b.iati_org.clone());
+        out.records.push(Record::Member(target));
+        out.records.push(Record::IatiOrg(b.iati_org.clone(), b.member.clone()));
+        Ok(out)
+    }
+
     fn reversal(&self, b: &ReversalBody) -> Result<Outcome> {
         let f = self.view.fulfillment(b.fulfillment)?.ok_or(RuleError::UnknownFulfillment(b.fulfillment))?;
         let mut p = self.own_pledge(f.pledge, "reverses its fulfillments", "reversal")?;

@@ -77,6 +77,9 @@ pub struct MemberRecord {
     pub convener: bool,
     pub admitted_seq: u64,
     pub keys: Vec<KeyRecord>,
+    /// The IATI organisation identifiers it publishes under. Last, so that a record stored
+    /// before them reads as one with none (docs/format.md §3).
+    pub iati_orgs: Vec<crate::event::OrgRef>,
 }
 
 impl MemberRecord {
@@ -258,6 +261,8 @@ impl FulfillmentRecord {
 pub enum Record {
     Member(MemberRecord),
     KeyHolder(KeyId, MemberId),
+    /// The member an IATI organisation identifier is registered to.
+    IatiOrg(crate::event::OrgRef, MemberId),
     Area(AreaRecord),
     Category(CategoryRecord),
     Pledge(PledgeRecord),
@@ -307,6 +312,8 @@ pub trait StateView {
     fn head(&self) -> &Head;
     fn member(&self, id: &MemberId) -> Result<Option<Cow<'_, MemberRecord>>>;
     fn key_holder(&self, key: &KeyId) -> Result<Option<MemberId>>;
+    /// The member an IATI organisation identifier is registered to, if any.
+    fn iati_org_holder(&self, org: &crate::event::OrgRef) -> Result<Option<MemberId>>;
     fn area(&self, code: &AreaCode) -> Result<Option<Cow<'_, AreaRecord>>>;
     fn category(&self, code: &CategoryCode) -> Result<Option<Cow<'_, CategoryRecord>>>;
     fn pledge(&self, id: PledgeId) -> Result<Option<Cow<'_, PledgeRecord>>>;
@@ -326,6 +333,7 @@ pub struct MemState {
     pub head: Head,
     pub members: BTreeMap<MemberId, MemberRecord>,
     pub key_holders: HashMap<KeyId, MemberId>,
+    pub iati_orgs: HashMap<crate::event::OrgRef, MemberId>,
     pub areas: BTreeMap<AreaCode, AreaRecord>,
     pub categories: BTreeMap<CategoryCode, CategoryRecord>,
     pub pledges: Pledges,
@@ -438,6 +446,9 @@ impl MemState {
             Record::Member(m) => {
                 self.members.insert(m.id.clone(), m);
             }
+            Record::IatiOrg(o, m) => {
+                self.iati_orgs.insert(o, m);
+            }
             Record::KeyHolder(k, m) => {
                 self.key_holders.insert(k, m);
             }
@@ -472,6 +483,9 @@ impl StateView for MemState {
     }
     fn member(&self, id: &MemberId) -> Result<Option<Cow<'_, MemberRecord>>> {
         Ok(self.members.get(id).map(Cow::Borrowed))
+    }
+    fn iati_org_holder(&self, org: &crate::event::OrgRef) -> Result<Option<MemberId>> {
+        Ok(self.iati_orgs.get(org).cloned())
     }
     fn key_holder(&self, key: &KeyId) -> Result<Option<MemberId>> {
         Ok(self.key_holders.get(key).cloned())

@@ -151,6 +151,7 @@ pub fn setup(actors: &[Actor], rng: &mut Rng) -> Vec<Event> {
                 kind: a.kind,
                 convener: a.convener,
                 public_key: a.key,
+                iati_orgs: Vec::new(),
             }),
         ));
     }

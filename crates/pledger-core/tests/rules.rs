@@ -85,6 +85,7 @@ fn only_conveners_admit_and_define() {
         kind: MemberKind::Other,
         convener: false,
         public_key: fake_key(99),
+        iati_orgs: Vec::new(),
     });
     assert!(matches!(l.try_(2, "2014-01-01", body.clone()), Err(RuleError::NotConvener { .. })));
     assert_eq!(l.ok(0, "2014-01-01", body.clone()), "newcomer");

@@ -74,7 +74,8 @@ fn refusal_slug(e: &LogError) -> &'static str {
             | RuleError::AreaExists(_)
             | RuleError::CategoryExists(_)
             | RuleError::DuplicateKey(_)
-            | RuleError::KeyAlreadyRevoked { .. } => "duplicate",
+            | RuleError::KeyAlreadyRevoked { .. }
+            | RuleError::IatiOrgHeld { .. } => "duplicate",
             _ => "refused",
         },
         _ => "refused",

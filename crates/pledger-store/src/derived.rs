@@ -28,10 +28,11 @@ type Wanted<'a> = Box<dyn Iterator<Item = Pair> + Send + 'a>;
 const BATCH: usize = 50_000;
 
 /// Every prefix whose keys are derived from the entries, in the order differences are reported.
-const DERIVED: [u8; 17] = [
+const DERIVED: [u8; 18] = [
     b'n',
     keys::MEMBER,
     b'k',
+    keys::IATI_ORG,
     keys::AREA,
     keys::CATEGORY,
     keys::PLEDGE,
@@ -210,6 +211,7 @@ fn wanted(called: Called) -> Result<Vec<(u8, Wanted)>> {
     let records = state.members.values().cloned().map(Record::Member);
     let records = records
         .chain(state.key_holders.iter().map(|(k, m)| Record::KeyHolder(k.clone(), m.clone())))
+        .chain(state.iati_orgs.iter().map(|(o, m)| Record::IatiOrg(o.clone(), m.clone())))
         .chain(state.areas.values().cloned().map(Record::Area))
         .chain(state.categories.values().cloned().map(Record::Category));
     for r in records {

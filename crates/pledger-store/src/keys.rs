@@ -14,6 +14,8 @@ pub const CHECKPOINT: u8 = b'C';
 pub const ENTRY: u8 = b'e';
 pub const PLEDGE: u8 = b'p';
 pub const FULFILLMENT: u8 = b'f';
+/// The member an IATI organisation identifier is registered to: `g` ‖ identifier.
+pub const IATI_ORG: u8 = b'g';
 /// A member's pledges, made or received: `o` ‖ member id ‖ 0x00 ‖ pledge number (big-endian).
 pub const BY_MEMBER: u8 = b'o';
 /// A member's tally: `t` ‖ member id.
@@ -42,6 +44,7 @@ pub enum Key {
     Node(u8, u64),
     Member(MemberId),
     Holder(KeyId),
+    IatiOrg(pledger_core::event::OrgRef),
     Area(AreaCode),
     Category(CategoryCode),
     Pledge(PledgeId),
@@ -86,6 +89,7 @@ impl Key {
             }
             Key::Member(id) => with(MEMBER, id.as_str().as_bytes()),
             Key::Holder(id) => with(b'k', id.as_str().as_bytes()),
+            Key::IatiOrg(org) => with(IATI_ORG, org.as_str().as_bytes()),
             Key::Area(code) => with(AREA, code.as_str().as_bytes()),
             Key::Category(code) => with(CATEGORY, code.as_str().as_bytes()),
             Key::Pledge(id) => with(b'p', &id.0.to_be_bytes()),
@@ -235,6 +239,7 @@ pub fn record(r: &Record) -> Option<(Key, Vec<u8>)> {
     Some(match r {
         Record::Member(m) => (Key::Member(m.id.clone()), encode(m)),
         Record::KeyHolder(k, m) => (Key::Holder(k.clone()), encode(m)),
+        Record::IatiOrg(o, m) => (Key::IatiOrg(o.clone()), encode(m)),
         Record::Area(a) => (Key::Area(a.code.clone()), encode(a)),
         Record::Category(c) => (Key::Category(c.code.clone()), encode(c)),
         Record::Pledge(p) => pledge(p),
@@ -281,6 +286,7 @@ pub fn describe(key: &[u8]) -> String {
         [b'n', level, rest @ ..] => be_u64(rest).map(|i| format!("tree node ({level}, {i})")),
         [MEMBER, rest @ ..] => Some(format!("member {}", text(rest))),
         [b'k', rest @ ..] => Some(format!("holder of key {}", text(rest))),
+        [IATI_ORG, rest @ ..] => Some(format!("holder of IATI organisation {}", text(rest))),
         [AREA, rest @ ..] => Some(format!("area {}", text(rest))),
         [CATEGORY, rest @ ..] => Some(format!("category {}", text(rest))),
         [PLEDGE, rest @ ..] => be_u64(rest).map(|n| format!("pledge {}", PledgeId(n))),

@@ -33,9 +33,9 @@ pub use keys::STORED_LEVEL;
 /// What the store's version key holds; a ledger of another version is refused.
 const FORMAT: &[u8] = b"pledger-ledger-3";
 
-/// The version before fulfillment records ended with their reversals. Opened, its fulfillment
-/// records are brought to this layout (an empty list appended: one zero byte each) and it is
-/// marked [`FORMAT`] in one atomic batch, so that an older pledger refuses it as an unknown
+/// The version before fulfillment records ended with their reversals and member records with
+/// their IATI organisations. Opened, these records are brought to this layout (an empty list
+/// appended: one zero byte each) and it is marked [`FORMAT`] in one atomic batch, so that an older pledger refuses it as an unknown
 /// format instead of misreading what it holds.
 const PREVIOUS_FORMAT: &[u8] = b"pledger-ledger-2";
 
@@ -786,18 +786,24 @@ impl NodeReader for Ledger {
     }
 }
 
-/// Brings the fulfillment records of a ledger of [`PREVIOUS_FORMAT`] or [`EARLIER_FORMAT`] to
-/// this layout, and marks it [`FORMAT`], in one atomic batch: a record gains its (empty) list of
-/// reversals, which postcard writes as one zero byte at its end.
+/// Brings the fulfillment and member records of a ledger of [`PREVIOUS_FORMAT`] or
+/// [`EARLIER_FORMAT`] to this layout, and marks it [`FORMAT`], in one atomic batch: a
+/// fulfillment gains its (empty) list of reversals, a member its IATI organisations, which
+/// postcard writes as one zero byte at the record's end.
 fn upgrade_fulfillments(db: &sled::Db, path: &Path) -> Result<()> {
     let mut batch = sled::Batch::default();
-    for kv in db.scan_prefix([keys::FULFILLMENT]) {
-        let (k, v) = kv.map_err(|e| StoreError::sled(path, e))?;
-        let mut upgraded = v.to_vec();
-        upgraded.push(0);
-        decode::<FulfillmentRecord>(&upgraded, "fulfillment of an earlier layout")?;
-        batch.insert(k, upgraded);
-    }
+    let mut upgrade = |prefix: u8, check: &dyn Fn(&[u8]) -> Result<()>| -> Result<()> {
+        for kv in db.scan_prefix([prefix]) {
+            let (k, v) = kv.map_err(|e| StoreError::sled(path, e))?;
+            let mut upgraded = v.to_vec();
+            upgraded.push(0);
+            check(&upgraded)?;
+            batch.insert(k, upgraded);
+        }
+        Ok(())
+    };
+    upgrade(keys::FULFILLMENT, &|b| decode::<FulfillmentRecord>(b, "fulfillment of an earlier layout").map(drop))?;
+    upgrade(keys::MEMBER, &|b| decode::<MemberRecord>(b, "member of an earlier layout").map(drop))?;
     batch.insert(Key::Version.bytes(), FORMAT);
     db.apply_batch(batch).map_err(|e| StoreError::sled(path, e))?;
     db.flush().map_err(|e| StoreError::sled(path, e))?;
@@ -881,6 +887,9 @@ impl StateView for StoreView<'_> {
     }
     fn key_holder(&self, key: &KeyId) -> pledger_core::Result<Option<MemberId>> {
         self.get(Key::Holder(key.clone()), "key holder")
+    }
+    fn iati_org_holder(&self, org: &pledger_core::event::OrgRef) -> pledger_core::Result<Option<MemberId>> {
+        self.get(Key::IatiOrg(org.clone()), "IATI organisation holder")
     }
     fn area(&self, code: &AreaCode) -> pledger_core::Result<Option<Cow<'_, AreaRecord>>> {
         Ok(self.get(Key::Area(code.clone()), "area")?.map(Cow::Owned))

@@ -647,13 +647,15 @@ fn tallies_of_the_earlier_layout_are_set_aside_until_rebuilt() {
     assert_eq!(ledger.coverage(&areas, None, None).unwrap().expect("tallied"), coverage);
 }
 
-/// Fulfillment records as a ledger before reversals stored them: without their last field (an
-/// empty list, one zero byte).
+/// Fulfillment and member records as a ledger before reversals and IATI organisations stored
+/// them: without their last field (an empty list, one zero byte).
 fn as_before_reversals(db: &sled::Db) {
-    for kv in db.scan_prefix([keys::FULFILLMENT]) {
-        let (k, v) = kv.unwrap();
-        assert_eq!(v.last(), Some(&0), "a fulfillment without reversals ends with its empty list");
-        db.insert(k, &v[..v.len() - 1]).unwrap();
+    for prefix in [keys::FULFILLMENT, keys::MEMBER] {
+        for kv in db.scan_prefix([prefix]) {
+            let (k, v) = kv.unwrap();
+            assert_eq!(v.last(), Some(&0), "a record without the list ends with its empty list");
+            db.insert(k, &v[..v.len() - 1]).unwrap();
+        }
     }
 }
 

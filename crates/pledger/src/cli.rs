@@ -232,11 +232,16 @@ pub struct IatiArgs {
     #[arg(long, value_name = "ID")]
     pub to: Option<String>,
     /// Only what goes to this country (ISO 3166-1 alpha-2, e.g. ML): its share of
-    /// multi-country activities, its transactions.
+    /// multi-country activities, its transactions. By default the ledger's country, when its
+    /// areas hold one.
     #[arg(long, value_name = "CC")]
     pub country: Option<String>,
-    /// Only the activities this organisation reports (its IATI organisation identifier);
-    /// needed when the file holds several publishers' activities. Repeatable.
+    /// Every country's activities, on a ledger of one country too.
+    #[arg(long, conflicts_with = "country")]
+    pub all_countries: bool,
+    /// Only the activities this organisation reports (an IATI organisation identifier
+    /// registered to you: `member iati-org`); by default every one of yours the file holds.
+    /// Repeatable.
     #[arg(long, value_name = "REF")]
     pub reporting_org: Vec<String>,
     /// The language titles are taken in (xml:lang, e.g. en or fr); by default each activity's
@@ -467,6 +472,19 @@ pub enum MemberAction {
         /// The member may admit members and define areas and categories.
         #[arg(long)]
         convener: bool,
+        /// An IATI organisation identifier the member publishes under (reporting-org/@ref):
+        /// `import iati` takes only its activities. Repeatable.
+        #[arg(long, value_name = "REF")]
+        iati_org: Vec<String>,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// Register one more IATI organisation identifier a member publishes under (conveners only).
+    IatiOrg {
+        id: String,
+        /// The identifier (reporting-org/@ref), e.g. XM-DAC-41114.
+        #[arg(value_name = "REF")]
+        iati_org: String,
         #[command(flatten)]
         write: WriteOpts,
     },

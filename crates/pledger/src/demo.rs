@@ -357,6 +357,7 @@ impl Cast {
                     kind: *kind,
                     convener: *convener,
                     public_key: keys::to_event_key(&key),
+                    iati_orgs: Vec::new(),
                 }),
             ));
         }

@@ -30,6 +30,7 @@ pub fn iati(g: &Global, a: &IatiArgs) -> Result<()> {
         country: a.country.clone(),
         reporting_org: a.reporting_org.clone(),
         lang: a.lang.clone(),
+        all_countries: a.all_countries,
         define_only: a.define_only,
         dry_run: a.dry_run,
     };
@@ -82,6 +83,13 @@ fn print(r: &Report, format: Format) -> Result<()> {
         count(Step::Delivery),
         count(Step::Reversal)
     )?;
+    if let Some(c) = &r.country {
+        writeln!(out, "limited to what goes to {c} (--country; --all-countries for every country)")?;
+    }
+    if !r.other_publishers.is_empty() {
+        let list: Vec<String> = r.other_publishers.iter().map(|(o, n)| format!("{n} of {o}")).collect();
+        writeln!(out, "activities of other publishers, left alone: {}", list.join(", "))?;
+    }
     if !r.already.is_empty() {
         writeln!(out, "already in the ledger from an earlier import: {} transactions", r.already.len())?;
     }

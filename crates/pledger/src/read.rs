@@ -151,7 +151,7 @@ pub fn members(g: &Global, format: Option<Format>, remote: Option<&str>) -> Resu
         }
         return Ok(out.flush()?);
     }
-    let mut grid = Grid::new(vec!["id", "name", "kind", "convener", "keys"]);
+    let mut grid = Grid::new(vec!["id", "name", "kind", "convener", "keys", "IATI organisations"]);
     for m in &members {
         let keys: Vec<String> = m
             .keys
@@ -167,6 +167,7 @@ pub fn members(g: &Global, format: Option<Format>, remote: Option<&str>) -> Resu
             m.kind.clone(),
             if m.convener { "yes".into() } else { String::new() },
             keys.join("\n"),
+            m.iati_orgs.join("\n"),
         ]);
     }
     if format == Format::Csv {

@@ -14,8 +14,8 @@ use pledger_app::write::{Appended, Items, Source, SubmitOptions};
 use pledger_core::event::Blake3Hex;
 use pledger_core::event::{
     check_origin, AmendmentBody, AreaDefined, AttestationBody, CategoryDefined, Evidence, FulfillmentBody, Genesis,
-    KeyAdded, KeyRevoked, Level, MemberAdmitted, MemberKind, Name, Note, PledgeBody, ReversalBody, Title, Url, Verdict,
-    WithdrawalBody, EVENT_VERSION,
+    IatiOrgAdded, KeyAdded, KeyRevoked, Level, MemberAdmitted, MemberKind, Name, Note, OrgRef, PledgeBody,
+    ReversalBody, Title, Url, Verdict, WithdrawalBody, EVENT_VERSION,
 };
 use pledger_core::ids::{AreaCode, CategoryCode, FulfillmentId, KeyId, MemberId, PledgeId};
 use pledger_core::{Body, Date, Event, Measure, Unit};
@@ -182,15 +182,24 @@ fn public_key(path: &Path) -> Result<pledger_core::event::PublicKey> {
 }
 
 pub fn member(g: &Global, action: &MemberAction) -> Result<()> {
-    let MemberAction::Add { id, name, kind, pubkey, convener, write } = action;
-    let body = Body::MemberAdmitted(MemberAdmitted {
-        member: MemberId::parse(id)?,
-        name: Name::parse(name)?,
-        kind: MemberKind::parse(kind)?,
-        convener: *convener,
-        public_key: public_key(pubkey)?,
-    });
-    write_event(g, write, Vec::new(), |_, _| Ok(body))
+    match action {
+        MemberAction::Add { id, name, kind, pubkey, convener, iati_org, write } => {
+            let body = Body::MemberAdmitted(MemberAdmitted {
+                member: MemberId::parse(id)?,
+                name: Name::parse(name)?,
+                kind: MemberKind::parse(kind)?,
+                convener: *convener,
+                public_key: public_key(pubkey)?,
+                iati_orgs: iati_org.iter().map(|o| OrgRef::parse(o)).collect::<std::result::Result<_, _>>()?,
+            });
+            write_event(g, write, Vec::new(), |_, _| Ok(body))
+        }
+        MemberAction::IatiOrg { id, iati_org, write } => {
+            let body =
+                Body::IatiOrgAdded(IatiOrgAdded { member: MemberId::parse(id)?, iati_org: OrgRef::parse(iati_org)? });
+            write_event(g, write, Vec::new(), |_, _| Ok(body))
+        }
+    }
 }
 
 pub fn key(g: &Global, action: &KeyAction) -> Result<()> {
