@@ -74,15 +74,19 @@ fn print(r: &Report, format: Format) -> Result<()> {
         "{}: {} of {} activities selected, {} commitments and {} disbursements or expenditures in the selection",
         r.file, r.selected, r.activities, r.commitments, r.deliveries
     )?;
-    writeln!(
-        out,
-        "{verb}: {} pledges, {} increases, {} withdrawals, {} fulfillments, {} reversals",
-        count(Step::Pledge),
-        count(Step::Increase),
-        count(Step::Withdrawal),
-        count(Step::Delivery),
-        count(Step::Reversal)
-    )?;
+    // A convener's --define-only records no transaction: it has no sums to reconcile.
+    let defining = r.reconciliation.is_empty() && r.recorded.is_empty() && r.already.is_empty();
+    if !defining {
+        writeln!(
+            out,
+            "{verb}: {} pledges, {} increases, {} withdrawals, {} fulfillments, {} reversals",
+            count(Step::Pledge),
+            count(Step::Increase),
+            count(Step::Withdrawal),
+            count(Step::Delivery),
+            count(Step::Reversal)
+        )?;
+    }
     if let Some(c) = &r.country {
         writeln!(out, "limited to what goes to {c} (--country; --all-countries for every country)")?;
     }
