@@ -186,6 +186,7 @@ fn totals_beyond_64_bits_are_exact_not_saturated() {
             amount: Measure::new(value, Unit::currency("XOF").unwrap()).unwrap(),
             due: Date::parse("2015-06-30").unwrap(),
             title: Title::parse("Budget support").unwrap(),
+            tranches: Vec::new(),
         })
     };
     let made = Date::parse("2014-03-01").unwrap();

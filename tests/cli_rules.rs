@@ -372,3 +372,51 @@ fn deliveries_beyond_reversals_and_verdicts_in_bulk() {
     let verified = env.ok(&["verify"]);
     assert!(verified.starts_with("verified"), "{verified}");
 }
+
+/// A pledge in tranches (`pledge --tranche DATE:X`, repeatable): refused unless the schedule is
+/// in order and adds up; judged tranche by tranche in `status`, `show`, the scorecard and the
+/// report; replayed by `verify`.
+#[test]
+fn a_pledge_in_tranches_is_judged_tranche_by_tranche() {
+    let env = Env::founded();
+    let pledge = |tranches: &[&str]| {
+        let mut args = common::pledge_with(
+            "psi.key",
+            &[("--amount", "12000000"), ("--due", "2015-12-31"), ("--date", "2015-01-10")],
+        );
+        for t in tranches {
+            args.extend(["--tranche".to_owned(), t.to_string()]);
+        }
+        args
+    };
+    env.refused(
+        &pledge(&["2015-03-31:4000000", "2015-09-30:7000000"]),
+        1,
+        "the tranches add up to XOF 11,000,000, not the pledge's XOF 12,000,000",
+    );
+    env.refused(
+        &pledge(&["2015-09-30:4000000", "2015-03-31:8000000"]),
+        1,
+        "tranche 2: due 2015-03-31 is not after the tranche before it",
+    );
+    env.refused(&pledge(&["2015-03-31"]), 2, "--tranche \"2015-03-31\": give DATE:AMOUNT");
+    let id = env.ok(&pledge(&["2015-03-31:4000000", "2015-09-30:8000000"]));
+    assert_eq!(id.trim(), "P-000001");
+    env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "4000000", "--date", "2015-03-20"]);
+    env.ok(&["--key", "dns.key", "attest", "F-000001", "--confirm", "--date", "2015-03-25"]);
+    let st = common::json_lines(&env.ok(&["status", "--as-of", "2015-10-31", "--format", "json"]));
+    assert_eq!(st[0]["state"], "overdue", "past the second tranche with a third delivered");
+    assert_eq!(st[0]["days_late"], 31);
+    let states: Vec<&str> =
+        st[0]["tranches"].as_array().unwrap().iter().map(|t| t["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["met", "overdue"]);
+    let shown = env.ok(&["show", "P-000001", "--format", "table"]);
+    assert!(shown.contains("tranche 1") && shown.contains("met 2015-03-20"), "{shown}");
+    let card = common::json_lines(&env.ok(&["scorecard", "--as-of", "2015-10-31", "--format", "json"]));
+    let psi = card.iter().find(|c| c["member"] == "psi").unwrap();
+    assert_eq!((psi["judged"].as_u64(), psi["on_time"].as_u64(), psi["overdue"].as_u64()), (Some(2), Some(1), Some(1)));
+    env.ok(&["report", "--html", "r.html", "--as-of", "2015-10-31"]);
+    let html = std::fs::read_to_string(env.path("r.html")).unwrap();
+    assert!(html.contains("2015-09-30 (tranche 2 of 2)"), "the report names the tranche overdue");
+    assert!(env.ok(&["verify"]).starts_with("verified"));
+}

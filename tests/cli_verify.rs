@@ -536,11 +536,11 @@ fn tallies_of_an_earlier_layout_are_set_aside_and_rewritten_by_rebuild() {
     let answers = |env: &common::Env| -> Vec<String> { queries.iter().map(|q| env.ok(q)).collect() };
     let before = answers(&env);
     // As the first layout left them: mark `1`, each coverage cell two lists of member ids, the
-    // members and fulfillments without their last lists (IATI organisations, reversals: one
-    // zero byte each).
+    // members, fulfillments and pledges without their last lists (IATI organisations,
+    // reversals, tranches: one zero byte each).
     behind_the_back(&env, |db| {
         db.insert(b"v", b"pledger-ledger-1".as_slice()).unwrap();
-        for prefix in [b"m", b"f"] {
+        for prefix in [b"m", b"f", b"p"] {
             let records: Vec<_> = db.scan_prefix(prefix).map(|kv| kv.unwrap()).collect();
             for (k, v) in records {
                 assert_eq!(v.last(), Some(&0));

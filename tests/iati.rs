@@ -106,7 +106,7 @@ fn the_fixture_maps_exactly_and_a_second_import_changes_nothing() {
     env.refused(
         &["--key", "donor.key", "import", "iati", f, "--all-countries"],
         1,
-        "lacks area NE, area ML-G2451184, category dac-12110, category dac-12196; a convener defines them first",
+        "lacks area NE, area ML-G2451184, category dac-12110, category dac-12196; a convener defines them first with `pledger import iati",
     );
     let defs = import(&env, "dns.key", &file, &["--define-only", "--all-countries"]);
     assert_eq!(defs["areas_defined"], serde_json::json!(["NE", "ML-G2451184"]));
@@ -150,6 +150,29 @@ fn the_fixture_maps_exactly_and_a_second_import_changes_nothing() {
     );
     assert_eq!(first["areas"], serde_json::json!(["ML-G2451184"]));
     assert_eq!(first["category"], "dac-12196");
+    // Its planned disbursements are its schedule, capped at the first commitment (USD 500,000):
+    // 150,000 by 2014-06-30 and the 350,000 left of the second by 2014-12-31; the increase
+    // falls due with the pledge.
+    let tranches: Vec<(String, u64, String)> = first["tranches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["due"].as_str().unwrap().to_owned(),
+                t["value"].as_u64().unwrap(),
+                t["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tranches,
+        [
+            ("2014-06-30".to_owned(), 15_000_000, "claimed".to_owned()),
+            ("2014-12-31".to_owned(), 35_000_000, "claimed".to_owned()),
+            ("2016-12-31".to_owned(), 20_000_000, "claimed".to_owned()),
+        ]
+    );
     assert_eq!(first["beneficiary"], "dns", "the founding convener by default");
     assert_eq!(first["due"], "2016-12-31");
     let equip = row("Equipment");

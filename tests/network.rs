@@ -115,6 +115,7 @@ fn pledges(env: &Env, member: &str, n: usize, tag: &str) -> Vec<Envelope> {
                     amount: Measure::new(1000 + i as u64, Unit::currency("XOF").unwrap()).unwrap(),
                     due: Date::parse("2015-06-30").unwrap(),
                     title: Title::parse(&format!("{tag} {i}")).unwrap(),
+                    tranches: Vec::new(),
                 }),
             )
         })

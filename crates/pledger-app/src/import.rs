@@ -205,9 +205,15 @@ pub fn iati(
     if !convener && (!areas.is_empty() || !cats.is_empty()) {
         let mut missing: Vec<String> = areas.iter().map(|d| format!("area {}", d.code)).collect();
         missing.extend(cats.iter().map(|d| format!("category {}", d.code)));
+        let mut selection: Vec<String> = opts.reporting_orgs.iter().map(|o| format!(" --reporting-org {o}")).collect();
+        selection.push(match &opts.country {
+            Some(c) => format!(" --country {c}"),
+            None => " --all-countries".to_owned(),
+        });
         return Err(Error::Conflict(format!(
-            "{path}: the ledger lacks {}; a convener defines them first with `pledger import iati {path} --define-only` and the same selection",
-            missing.join(", ")
+            "{path}: the ledger lacks {}; a convener defines them first with `pledger import iati {path} --define-only{}`",
+            missing.join(", "),
+            selection.concat()
         )));
     }
 

@@ -120,6 +120,16 @@ pub fn describe(e: &Event) -> String {
             None => format!("area {} {} ({})", b.code, b.name, b.level.as_str()),
         },
         Body::CategoryDefined(b) => format!("category {} ({})", b.code, b.name),
+        Body::Pledge(b) if !b.tranches.is_empty() => format!(
+            "{} to {} for {}, due {} in {} tranches ({}): {}",
+            b.amount,
+            b.to,
+            b.category,
+            b.due,
+            b.tranches.len(),
+            b.tranches.iter().map(|t| format!("{} by {}", t.amount, t.due)).collect::<Vec<_>>().join(", "),
+            b.title
+        ),
         Body::Pledge(b) => format!("{} to {} for {}, due {}: {}", b.amount, b.to, b.category, b.due, b.title),
         Body::Amendment(b) => {
             let mut parts = Vec::new();

@@ -256,6 +256,7 @@ impl Generator {
             amount: Measure::new(value, unit).unwrap_or_else(|_| unreachable!()),
             due: Date(due),
             title: Title::parse("Support to the district health information system").unwrap_or_else(|_| unreachable!()),
+            tranches: Vec::new(),
         });
         (pledger, today, body)
     }

@@ -58,6 +58,7 @@ fn pledges(tag: &str, n: usize) -> Res<Vec<Envelope>> {
                 amount: Measure::new(1_000_000 + i as u64, Unit::currency("XOF").map_err(err)?).map_err(err)?,
                 due,
                 title: Title::parse(&format!("{tag} {i}")).map_err(err)?,
+                tranches: Vec::new(),
             });
             Ok(signers[i % signers.len()].sign(now, made, body))
         })

@@ -101,6 +101,8 @@ pub enum RuleError {
     FulfillmentExceedsOutstanding { pledge: PledgeId, asked: String, available: String },
     #[error("fulfillment of {asked} is marked beyond the words, but pledge {pledge} still leaves {available} undelivered: a delivery beyond it claims more than that")]
     NotBeyond { pledge: PledgeId, asked: String, available: String },
+    #[error("tranche {n}: {why}")]
+    Tranche { n: usize, why: String },
     #[error("IATI organisation {org} is already registered to member {member}")]
     IatiOrgHeld { org: String, member: MemberId },
     #[error("reversal of {asked} exceeds what fulfillment {fulfillment} still counts for: {available}")]

@@ -375,7 +375,8 @@ pub struct CategoryDefined {
     pub name: Name,
 }
 
-/// `pledge`: the signer promises `amount` to member `to`.
+/// `pledge`: the signer promises `amount` to member `to`, by `due` — or, with `tranches`, in
+/// parts each due by its own date.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PledgeBody {
@@ -385,6 +386,16 @@ pub struct PledgeBody {
     pub amount: Measure,
     pub due: Date,
     pub title: Title,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tranches: Vec<Tranche>,
+}
+
+/// One part of a pledge's schedule: `amount`, due by `due`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tranche {
+    pub due: Date,
+    pub amount: Measure,
 }
 
 /// `amendment`: a change to a pledge; an amount only ever increases.
@@ -751,6 +762,7 @@ mod tests {
                 amount: Measure::new(25_000_000, Unit::currency("XOF").unwrap()).unwrap(),
                 due: Date::parse("2015-06-30").unwrap(),
                 title: Title::parse("DHIS 2 roll-out in Sikasso").unwrap(),
+                tranches: Vec::new(),
             }),
         }
     }

@@ -109,6 +109,42 @@ pub struct PledgeStatus {
     pub days_late: Option<i64>,
     /// Whether the evaluation date is after the due date.
     pub past_due: bool,
+    /// Each tranche of its schedule, judged, when it was pledged in tranches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tranches: Vec<TrancheStatus>,
+}
+
+/// Where one tranche of a pledge's schedule stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrancheState {
+    /// Withdrawals took it back: nothing of it is still expected.
+    Withdrawn,
+    /// Confirmed deliveries reached it (on time or late: see `met`, `days_late`).
+    Met,
+    /// Claimed deliveries reach it, not yet all confirmed.
+    Claimed,
+    /// Past its due date, and deliveries claimed do not reach it.
+    Overdue,
+    /// Not yet due.
+    Due,
+}
+
+/// One tranche: what falls due by when, and whether and when the deliveries reached it. A
+/// schedule is cumulative: tranche k is reached when the deliveries, oldest first, add up to the
+/// first k tranches (less what was withdrawn, taken from the last tranches first).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrancheStatus {
+    pub due: Date,
+    /// Its part of the words, in minor units (the last tranche carries any increase).
+    pub value: u64,
+    pub state: TrancheState,
+    /// The delivery date on which confirmed deliveries reached it.
+    pub met: Option<Date>,
+    /// met − due when met late; evaluation date − due while overdue.
+    pub days_late: Option<i64>,
+    /// Whether the evaluation date is after its due date.
+    pub past_due: bool,
 }
 
 impl PledgeStatus {
@@ -178,6 +214,9 @@ pub fn status(p: &PledgeRecord, fulfillments: &Fulfillments, h: &Horizon) -> Opt
         }
     };
     let remaining = words.saturating_sub(withdrawn);
+    let tranches = tranches_of(p, fulfillments, h, due, words, remaining, claimed);
+    let first_overdue = tranches.iter().find(|t| t.state == TrancheState::Overdue).map(|t| t.due);
+    let overdue = if tranches.is_empty() { h.eval > due } else { first_overdue.is_some() };
     let state = if remaining == 0 {
         PledgeState::Withdrawn
     } else if confirmed >= remaining {
@@ -186,7 +225,7 @@ pub fn status(p: &PledgeRecord, fulfillments: &Fulfillments, h: &Horizon) -> Opt
         PledgeState::Disputed
     } else if claimed >= remaining {
         PledgeState::Claimed
-    } else if h.eval > due {
+    } else if overdue {
         PledgeState::Overdue
     } else if claimed > 0 {
         PledgeState::Partial
@@ -205,7 +244,7 @@ pub fn status(p: &PledgeRecord, fulfillments: &Fulfillments, h: &Horizon) -> Opt
         .flatten();
     let days_late = match (state, met) {
         (PledgeState::Fulfilled, Some(m)) if m > due => Some((m.0 - due.0).num_days()),
-        (PledgeState::Overdue, _) => Some((h.eval.0 - due.0).num_days()),
+        (PledgeState::Overdue, _) => Some((h.eval.0 - first_overdue.unwrap_or(due).0).num_days()),
         _ => None,
     };
     let (currency, unit) = unit_fields(&p.unit);
@@ -231,7 +270,72 @@ pub fn status(p: &PledgeRecord, fulfillments: &Fulfillments, h: &Horizon) -> Opt
         met,
         days_late,
         past_due: h.eval > due,
+        tranches,
     })
+}
+
+/// The tranches of `p` judged at the horizon (none for a pledge without a schedule). The last
+/// tranche carries the increases, due with the pledge; withdrawals take from the last tranches
+/// first.
+fn tranches_of(
+    p: &PledgeRecord,
+    fulfillments: &Fulfillments,
+    h: &Horizon,
+    due: Date,
+    words: u64,
+    remaining: u64,
+    claimed: u64,
+) -> Vec<TrancheStatus> {
+    let Some(last) = p.tranches.last() else { return Vec::new() };
+    // Cumulative targets, each capped by what withdrawals leave.
+    let mut schedule: Vec<(Date, u64)> = Vec::with_capacity(p.tranches.len() + 1);
+    let mut cumulative = 0u64;
+    for t in &p.tranches {
+        cumulative += t.value;
+        schedule.push((t.due, cumulative));
+    }
+    if words > cumulative {
+        // Increases: due with the pledge, in the last tranche if it falls due then.
+        if last.due == due {
+            schedule.last_mut().expect("a tranche").1 = words;
+        } else {
+            schedule.push((due, words));
+        }
+    }
+    // Confirmed deliveries by delivery date: the date each cumulative target was reached.
+    let mut confirmed: Vec<(Date, u64)> = seen_fulfillments(p, fulfillments, h)
+        .filter(|f| f.status_as_of(h.as_of) == DeliveryStatus::Confirmed)
+        .map(|f| (f.delivered, f.value_as_of(h.as_of)))
+        .collect();
+    confirmed.sort();
+    let reached = |target: u64| {
+        let mut sum = 0u64;
+        confirmed.iter().find_map(|(d, v)| {
+            sum += v;
+            (sum >= target).then_some(*d)
+        })
+    };
+    let mut before = 0u64;
+    let mut out = Vec::with_capacity(schedule.len());
+    for (tranche_due, cumulative) in schedule {
+        let target = cumulative.min(remaining);
+        let value = target.saturating_sub(before);
+        let (state, met, days_late) = if value == 0 {
+            (TrancheState::Withdrawn, None, None)
+        } else if let Some(m) = reached(target) {
+            let late = (m > tranche_due).then(|| (m.0 - tranche_due.0).num_days());
+            (TrancheState::Met, Some(m), late)
+        } else if claimed >= target {
+            (TrancheState::Claimed, None, None)
+        } else if h.eval > tranche_due {
+            (TrancheState::Overdue, None, Some((h.eval.0 - tranche_due.0).num_days()))
+        } else {
+            (TrancheState::Due, None, None)
+        };
+        out.push(TrancheStatus { due: tranche_due, value, state, met, days_late, past_due: h.eval > tranche_due });
+        before = before.max(target);
+    }
+    out
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -248,11 +352,12 @@ fn seen_fulfillments<'f>(
 }
 
 /// Whether [`status`] at the head reads any of `p`'s fulfillments: only a fulfilled pledge's,
-/// for the date it was met. Everything else comes from the pledge's running totals, so a query
+/// for the date it was met, and a pledge in tranches'. Everything else comes from the pledge's running totals, so a query
 /// of many pledges at the head reads only these pledges' fulfillments.
 pub fn reads_fulfillments_at_head(p: &PledgeRecord) -> bool {
     let remaining = p.words().saturating_sub(p.withdrawn);
-    remaining > 0 && p.confirmed >= remaining
+    // A schedule is judged tranche by tranche, on the dates of its confirmed deliveries.
+    (remaining > 0 && p.confirmed >= remaining) || !p.tranches.is_empty()
 }
 
 /// `min(1, part / whole)` in parts per million, rounded down; 0 when `whole` is 0.
@@ -363,11 +468,19 @@ pub fn format_halves(h: u64) -> String {
 pub fn scorecard(statuses: &[PledgeStatus], members: &[MemberRecord], always: &[MemberId]) -> Vec<MemberScore> {
     let tallies = Tallies::of_statuses(statuses);
     let mut not_past_due: ByMember<DueCount> = BTreeMap::new();
-    for s in statuses.iter().filter(|s| !s.past_due) {
+    for s in statuses {
         let f = Facts::of_status(s);
-        let d = not_past_due.entry(f.pledger).or_default();
-        d.unsettled += u64::from(!f.fulfilled);
-        d.open += u64::from(f.open);
+        // The judgments not yet past due on the evaluation date: the pledge's, or its tranches'.
+        let past: Vec<bool> = if s.tranches.is_empty() {
+            vec![s.past_due]
+        } else {
+            s.tranches.iter().filter(|t| t.state != TrancheState::Withdrawn).map(|t| t.past_due).collect()
+        };
+        for (j, _) in f.judgments.iter().zip(past).filter(|(_, past)| !past) {
+            let d = not_past_due.entry(f.pledger.clone()).or_default();
+            d.unsettled += u64::from(!j.settled);
+            d.open += u64::from(j.open);
+        }
     }
     scorecard_of(&tallies.members, &not_past_due, members, always)
 }

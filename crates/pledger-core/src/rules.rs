@@ -21,6 +21,8 @@ use crate::state::{
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 /// Most areas one pledge may cover.
 pub const MAX_AREAS: usize = 64;
+/// Most tranches one pledge may have (ten years of months).
+pub const MAX_TRANCHES: usize = 120;
 
 /// The public key that must have signed `event` if it is recorded at `seq`: the genesis key for
 /// genesis, else the signer's key named by `event.key`, which must be the signer's and live.
@@ -343,6 +345,7 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
             None => return Err(RuleError::UnknownCategory(b.category.clone())),
         };
         let areas: std::sync::Arc<[AreaCode]> = self.check_areas(&b.areas)?.into();
+        let tranches = self.check_tranches(b)?;
         let mut out = self.outcome(Assigned::Ledger(String::new()));
         let n = out.number(Numbered::Pledge, self.seq());
         out.records.push(Record::Pledge(PledgeRecord {
@@ -369,7 +372,53 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
             amendments: Vec::new(),
             withdrawals: Vec::new(),
             events: vec![self.seq()],
+            tranches,
         }));
+        Ok(out)
+    }
+
+    /// A pledge's schedule: tranches in its unit, due on distinct dates in order, between the
+    /// pledge's date and its due date, adding up to its amount.
+    fn check_tranches(&self, b: &PledgeBody) -> Result<Vec<crate::state::TrancheRecord>> {
+        if b.tranches.len() > MAX_TRANCHES {
+            return Err(RuleError::Malformed(format!(
+                "a pledge has at most {MAX_TRANCHES} tranches, not {}",
+                b.tranches.len()
+            )));
+        }
+        let made = self.rec.event.effective;
+        let mut sum = 0u64;
+        let mut out = Vec::with_capacity(b.tranches.len());
+        for (i, t) in b.tranches.iter().enumerate() {
+            let bad = |why: String| RuleError::Tranche { n: i + 1, why };
+            if t.amount.unit != b.amount.unit {
+                return Err(bad(format!(
+                    "it is in {} but the pledge in {}",
+                    describe_unit(&t.amount.unit),
+                    describe_unit(&b.amount.unit)
+                )));
+            }
+            if let Some(before) = out.last().map(|r: &crate::state::TrancheRecord| r.due) {
+                if t.due <= before {
+                    return Err(bad(format!("due {} is not after the tranche before it ({before})", t.due)));
+                }
+            }
+            if t.due < made || t.due > b.due {
+                return Err(bad(format!(
+                    "due {} is not between the pledge's date ({made}) and its due date ({})",
+                    t.due, b.due
+                )));
+            }
+            sum = sum.checked_add(t.amount.value).ok_or_else(|| RuleError::Overflow("the tranches' sum".into()))?;
+            out.push(crate::state::TrancheRecord { due: t.due, value: t.amount.value });
+        }
+        if !out.is_empty() && sum != b.amount.value {
+            return Err(RuleError::Malformed(format!(
+                "the tranches add up to {}, not the pledge's {}",
+                b.amount.unit.format(sum),
+                b.amount
+            )));
+        }
         Ok(out)
     }
 
@@ -431,6 +480,12 @@ impl<'a, V: StateView + ?Sized> Cx<'a, V> {
                 .ok_or_else(|| RuleError::Overflow(format!("pledge {} with this increase", p.id)))?;
         }
         if let Some(due) = b.due {
+            if let Some(last) = p.tranches.last().filter(|t| t.due > due) {
+                return Err(RuleError::Tranche {
+                    n: p.tranches.len(),
+                    why: format!("due {} is after the pledge's new due date {due}", last.due),
+                });
+            }
             p.due = due;
         }
         if let Some(title) = &b.title {

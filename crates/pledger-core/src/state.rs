@@ -141,6 +141,16 @@ pub struct PledgeRecord {
     pub withdrawals: Vec<Dated>,
     /// Every entry that touched the pledge, in log order: its history.
     pub events: Vec<u64>,
+    /// Its schedule, earliest first, when it was pledged in tranches. Last, so that a record
+    /// stored before schedules reads as one without (docs/format.md §3).
+    pub tranches: Vec<TrancheRecord>,
+}
+
+/// One tranche of a pledge: its value, due by a date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrancheRecord {
+    pub due: Date,
+    pub value: u64,
 }
 
 /// What one amendment changed, and when.

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::Date;
 use crate::ids::{AreaCode, CategoryCode, MemberId};
 use crate::measure::{Total, Unit};
-use crate::projection::{self, Horizon, PledgeState, PledgeStatus};
+use crate::projection::{self, Horizon, PledgeState, PledgeStatus, TrancheState};
 use crate::state::{Fulfillments, MemState, PledgeRecord};
 
 /// What one pledge contributes to the tallies.
@@ -28,21 +28,29 @@ pub struct Facts {
     pub category: CategoryCode,
     pub areas: Vec<AreaCode>,
     pub measure: Unit,
-    pub due: Date,
     pub words: u64,
     pub withdrawn: u64,
     pub claimed: u64,
     pub confirmed: u64,
-    /// Confirmed deliveries cover what was not withdrawn.
-    pub fulfilled: bool,
-    /// Open or partly delivered: overdue once its due date is past.
-    pub open: bool,
-    /// Days between the due date and the date it was met, when fulfilled late.
-    pub late_days: Option<u64>,
-    /// Fulfilled by its due date.
-    pub on_time: bool,
+    /// What timeliness is judged on: the pledge, or each tranche of its schedule.
+    pub judgments: Vec<Judgment>,
     /// Its part in the timeline, where it counts there.
     pub timeline: Option<MonthFacts>,
+}
+
+/// One thing judged for timeliness: a pledge by its due date, or one tranche of a schedule by
+/// its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judgment {
+    pub due: Date,
+    /// Confirmed deliveries reached it.
+    pub settled: bool,
+    /// Not settled and not all claimed: overdue once its due date is past.
+    pub open: bool,
+    /// Days between the due date and the date it was met, when met late.
+    pub late_days: Option<u64>,
+    /// Met by its due date.
+    pub on_time: bool,
 }
 
 /// What one pledge adds to the timeline's months.
@@ -108,21 +116,41 @@ impl MonthFacts {
 impl Facts {
     /// The facts of a pledge's status at any horizon.
     pub fn of_status(s: &PledgeStatus) -> Facts {
-        let fulfilled = s.state == PledgeState::Fulfilled;
+        let judgments = if s.tranches.is_empty() {
+            let fulfilled = s.state == PledgeState::Fulfilled;
+            vec![Judgment {
+                due: s.due,
+                settled: fulfilled,
+                open: matches!(s.state, PledgeState::Open | PledgeState::Partial | PledgeState::Overdue),
+                late_days: if fulfilled { s.days_late.and_then(|d| u64::try_from(d).ok()) } else { None },
+                on_time: fulfilled && s.met.is_some_and(|m| m <= s.due),
+            }]
+        } else {
+            s.tranches
+                .iter()
+                .filter(|t| t.state != TrancheState::Withdrawn)
+                .map(|t| {
+                    let settled = t.state == TrancheState::Met;
+                    Judgment {
+                        due: t.due,
+                        settled,
+                        open: matches!(t.state, TrancheState::Overdue | TrancheState::Due),
+                        late_days: if settled { t.days_late.and_then(|d| u64::try_from(d).ok()) } else { None },
+                        on_time: settled && t.met.is_some_and(|m| m <= t.due),
+                    }
+                })
+                .collect()
+        };
         Facts {
             pledger: s.pledger.clone(),
             category: s.category.clone(),
             areas: s.areas.clone(),
             measure: s.measure(),
-            due: s.due,
             words: s.words,
             withdrawn: s.withdrawn,
             claimed: s.claimed,
             confirmed: s.confirmed,
-            fulfilled,
-            open: matches!(s.state, PledgeState::Open | PledgeState::Partial | PledgeState::Overdue),
-            late_days: if fulfilled { s.days_late.and_then(|d| u64::try_from(d).ok()) } else { None },
-            on_time: fulfilled && s.met.is_some_and(|m| m <= s.due),
+            judgments,
             timeline: None,
         }
     }
@@ -308,17 +336,19 @@ impl Tallies {
         bump_total(&mut m.follow_through, projection::ratio_ppm(f.confirmed, f.words), add);
         bump_total(&mut m.claimed_rate, projection::ratio_ppm(f.claimed, f.words), add);
         bump_total(&mut m.withdrawn_share, projection::ratio_ppm(f.withdrawn, f.words), add);
-        bump(&mut m.fulfilled, u64::from(f.fulfilled), add);
-        bump(&mut m.on_time, u64::from(f.on_time), add);
-        if let Some(days) = f.late_days {
-            let n = m.delays.entry(days).or_default();
-            bump(n, 1, add);
-            if *n == 0 {
-                m.delays.remove(&days);
+        for j in &f.judgments {
+            bump(&mut m.fulfilled, u64::from(j.settled), add);
+            bump(&mut m.on_time, u64::from(j.on_time), add);
+            if let Some(days) = j.late_days {
+                let n = m.delays.entry(days).or_default();
+                bump(n, 1, add);
+                if *n == 0 {
+                    m.delays.remove(&days);
+                }
             }
+            bump(&mut m.unsettled, u64::from(!j.settled), add);
+            bump(&mut m.open, u64::from(j.open), add);
         }
-        bump(&mut m.unsettled, u64::from(!f.fulfilled), add);
-        bump(&mut m.open, u64::from(f.open), add);
         let s = m.sums.entry(f.measure.clone()).or_default();
         bump_total(&mut s.words, f.words, add);
         bump_total(&mut s.withdrawn, f.withdrawn, add);
@@ -331,11 +361,11 @@ impl Tallies {
             self.members.remove(&f.pledger);
         }
 
-        if !f.fulfilled {
-            let key = (f.due, f.pledger.clone());
+        for j in f.judgments.iter().filter(|j| !j.settled) {
+            let key = (j.due, f.pledger.clone());
             let d = self.due.entry(key.clone()).or_default();
             bump(&mut d.unsettled, 1, add);
-            bump(&mut d.open, u64::from(f.open), add);
+            bump(&mut d.open, u64::from(j.open), add);
             if *d == DueCount::default() {
                 self.due.remove(&key);
             }
@@ -456,15 +486,17 @@ mod tests {
             category: CategoryCode::parse("training").unwrap(),
             areas: vec![AreaCode::parse("ml-kay").unwrap(), AreaCode::parse("ml-sik").unwrap()],
             measure: Unit::currency("USD").unwrap(),
-            due: Date::parse("2025-06-30").unwrap(),
             words: 100,
             withdrawn: 10,
             claimed: 50,
             confirmed: 40,
-            fulfilled: false,
-            open: true,
-            late_days: None,
-            on_time: false,
+            judgments: vec![Judgment {
+                due: Date::parse("2025-06-30").unwrap(),
+                settled: false,
+                open: true,
+                late_days: None,
+                on_time: false,
+            }],
             timeline: None,
         };
         let mut t = Tallies::default();
@@ -472,7 +504,7 @@ mod tests {
         assert_eq!(t.members[&f.pledger].pledges, 1);
         assert_eq!(t.members[&f.pledger].follow_through, 400_000);
         assert_eq!(t.cells.len(), 2);
-        assert_eq!(t.due_from(f.due)[&f.pledger], DueCount { unsettled: 1, open: 1 });
+        assert_eq!(t.due_from(f.judgments[0].due)[&f.pledger], DueCount { unsettled: 1, open: 1 });
         assert!(t.due_from(Date::parse("2025-07-01").unwrap()).is_empty());
         t.remove(&f);
         assert_eq!(t, Tallies::default());

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
 use crate::event::{
     AmendmentBody, AreaDefined, AttestationBody, Body, Date, Event, FulfillmentBody, Genesis, KeyRevoked, Level,
-    MemberAdmitted, MemberKind, Name, Note, PledgeBody, PublicKey, Title, Verdict, WithdrawalBody,
+    MemberAdmitted, MemberKind, Name, Note, PledgeBody, PublicKey, Title, Tranche, Verdict, WithdrawalBody,
 };
 use crate::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, MemberId, PledgeId};
 use crate::measure::{Measure, Unit};
@@ -209,6 +209,22 @@ pub fn random_ops(actors: &[Actor], rng: &mut Rng, start: u64, n: usize) -> Vec<
                 }
             }
             let category = if rng.chance(97) { "training" } else { "unheard-of" };
+            let span = rng.below(700) as i64;
+            // A quarter in tranches: k parts due in order up to the due date; a few add up wrong.
+            let mut tranches = Vec::new();
+            let k = 2 + rng.below(3) as i64;
+            if rng.chance(25) && span >= k && value >= k as u64 {
+                let mut left = value;
+                for i in 1..=k {
+                    let part = if i == k { left } else { 1 + rng.below(left - (k - i) as u64) };
+                    left -= part;
+                    let part = if i == k && rng.chance(5) { part + 1 } else { part };
+                    tranches.push(Tranche {
+                        due: Date(base_date() + Duration::days(day + span * i / k)),
+                        amount: measure(part, &unit),
+                    });
+                }
+            }
             (
                 p,
                 Body::Pledge(PledgeBody {
@@ -216,8 +232,9 @@ pub fn random_ops(actors: &[Actor], rng: &mut Rng, start: u64, n: usize) -> Vec<
                     category: CategoryCode::parse(category).unwrap_or_else(|_| unreachable!()),
                     areas: covered,
                     amount: measure(value, &unit),
-                    due: Date(base_date() + Duration::days(day + rng.below(700) as i64)),
+                    due: Date(base_date() + Duration::days(day + span)),
                     title: Title::parse("A pledge").unwrap_or_else(|_| unreachable!()),
+                    tranches,
                 }),
             )
         } else {
@@ -323,7 +340,17 @@ pub fn hurried(actors: &[Actor], mut events: Vec<Event>) -> Vec<Event> {
             Body::Pledge(p) => {
                 pledges += 1;
                 if pledges % 2 == 0 {
-                    p.due = Date(e.effective.0 + Duration::days(pledges % 9));
+                    let span = pledges % 9;
+                    p.due = Date(e.effective.0 + Duration::days(span));
+                    // Its tranches, if any, squeezed into the shorter span (or dropped).
+                    let k = p.tranches.len() as i64;
+                    if span >= k {
+                        for (i, t) in p.tranches.iter_mut().enumerate() {
+                            t.due = Date(e.effective.0 + Duration::days(span * (i as i64 + 1) / k.max(1)));
+                        }
+                    } else {
+                        p.tranches.clear();
+                    }
                 }
             }
             Body::Fulfillment(f) => {

@@ -37,6 +37,7 @@ fn pledge(to: &Actor, cat: &str, area: &str, amount: Measure, due: &str) -> Body
         amount,
         due: d(due),
         title: Title::parse("T").unwrap(),
+        tranches: Vec::new(),
     })
 }
 /// m0 government (the beneficiary), m1 auditor, m2 donor, m3 implementer.
@@ -254,4 +255,98 @@ fn timeline_by_hand() {
     let rows = timeline(&pledges, &l.state.fulfillments, &Horizon::as_of(d("2014-03-04")));
     let march = rows.iter().find(|r| r.month == "2014-03" && r.currency.is_some()).unwrap();
     assert_eq!((march.words, march.confirmed), (500, 0));
+}
+
+fn tranched(to: &Actor, amount: Measure, due: &str, tranches: &[(&str, Measure)]) -> Body {
+    let Body::Pledge(mut b) = pledge(to, "training", "ML-1", amount, due) else { unreachable!() };
+    b.tranches = tranches.iter().map(|(d_, m)| Tranche { due: d(d_), amount: m.clone() }).collect();
+    Body::Pledge(b)
+}
+
+/// A pledge in tranches is judged tranche by tranche: each is reached when confirmed
+/// deliveries, oldest first, add up to it and the tranches before it.
+#[test]
+fn a_schedule_is_judged_tranche_by_tranche() {
+    let mut l = HandLedger::new(4, 1);
+    let m0 = l.actors[0].clone();
+    // The rules: a schedule in the pledge's unit, in order, within its dates, adding up.
+    for (bad, why) in [
+        (vec![("2014-03-31", xof(400)), ("2014-09-30", xof(500))], "add up to XOF 900"),
+        (vec![("2014-09-30", xof(400)), ("2014-03-31", xof(600))], "is not after the tranche before it"),
+        (vec![("2014-03-31", xof(400)), ("2015-03-31", xof(600))], "is not between the pledge's date"),
+        (vec![("2013-12-31", xof(400)), ("2014-09-30", xof(600))], "is not between the pledge's date"),
+        (vec![("2014-03-31", laptops(400)), ("2014-09-30", xof(600))], "tranche 1: it is in \"laptops\""),
+    ] {
+        let e = l.try_(2, "2014-01-10", tranched(&m0, xof(1000), "2014-12-31", &bad)).unwrap_err();
+        assert!(e.to_string().contains(why), "{e}");
+    }
+    // P1: XOF 1,000 due 2014-12-31, in two tranches: 400 by 03-31, 600 by 09-30.
+    let p1 = [("2014-03-31", xof(400)), ("2014-09-30", xof(600))];
+    l.add(2, "2014-01-10", tranched(&m0, xof(1000), "2014-12-31", &p1));
+    l.add(2, "2014-03-15", fulfill(1, xof(400))); // F1, confirmed: the first tranche on time
+    l.add(0, "2014-03-20", attest(1, Verdict::Confirmed));
+    l.add(2, "2014-10-15", fulfill(1, xof(300))); // F2, confirmed: 700 of the 1,000
+    l.add(0, "2014-10-20", attest(2, Verdict::Confirmed));
+    let at = |l: &L, eval: &str| {
+        status(&l.state.pledges[&PledgeId(1)], &l.state.fulfillments, &Horizon::head(d(eval))).unwrap()
+    };
+    let s = at(&l, "2014-10-01");
+    assert_eq!(s.state, PledgeState::Overdue, "past the second tranche's date with 700 claimed of 1,000");
+    assert_eq!(s.days_late, Some(1), "counted from the first tranche overdue");
+    let t = &s.tranches;
+    assert_eq!((t[0].state, t[0].met, t[0].days_late), (TrancheState::Met, Some(d("2014-03-15")), None));
+    assert_eq!((t[1].value, t[1].state, t[1].days_late), (600, TrancheState::Overdue, Some(1)));
+    // Before the second tranche's date the pledge is partly delivered, not overdue.
+    assert_eq!(at(&l, "2014-09-01").state, PledgeState::Partial);
+    // The rest delivered late and confirmed: the second tranche met 2014-11-30, 61 days late.
+    l.add(2, "2014-11-30", fulfill(1, xof(300)));
+    l.add(0, "2014-12-01", attest(3, Verdict::Confirmed));
+    let s = at(&l, "2015-01-31");
+    assert_eq!(s.state, PledgeState::Fulfilled);
+    assert_eq!((s.tranches[1].met, s.tranches[1].days_late), (Some(d("2014-11-30")), Some(61)));
+    // The scorecard judges each tranche: two judged, one on time, one 61 days late.
+    let members: Vec<_> = l.state.members.values().cloned().collect();
+    let card = scorecard(std::slice::from_ref(&s), &members, &[]);
+    let m2 = card.iter().find(|c| c.member == l.actors[2].id).unwrap();
+    assert_eq!((m2.judged, m2.on_time, m2.late, m2.median_delay_half_days), (2, 1, 1, Some(122)));
+    // An increase falls due with the pledge; a withdrawal takes from the last tranches first.
+    l.add(2, "2014-01-10", tranched(&m0, xof(1000), "2014-12-31", &p1)); // P2
+    l.add(
+        2,
+        "2014-02-01",
+        Body::Amendment(AmendmentBody {
+            pledge: PledgeId(2),
+            due: None,
+            title: None,
+            areas: None,
+            increase: Some(xof(500)),
+        }),
+    );
+    l.add(
+        2,
+        "2014-02-02",
+        Body::Withdrawal(WithdrawalBody {
+            pledge: PledgeId(2),
+            amount: Some(xof(800)),
+            reason: Note::parse("cut").unwrap(),
+        }),
+    );
+    let s = status(&l.state.pledges[&PledgeId(2)], &l.state.fulfillments, &Horizon::head(d("2014-06-01"))).unwrap();
+    let parts: Vec<(u64, TrancheState)> = s.tranches.iter().map(|t| (t.value, t.state)).collect();
+    assert_eq!(parts, [(400, TrancheState::Overdue), (300, TrancheState::Due), (0, TrancheState::Withdrawn)]);
+    // A due date amended before a tranche's is refused.
+    let e = l
+        .try_(
+            2,
+            "2014-02-03",
+            Body::Amendment(AmendmentBody {
+                pledge: PledgeId(2),
+                due: Some(d("2014-06-30")),
+                title: None,
+                areas: None,
+                increase: None,
+            }),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("tranche 2: due 2014-09-30 is after the pledge's new due date"), "{e}");
 }

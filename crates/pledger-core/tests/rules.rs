@@ -37,6 +37,7 @@ fn pledge_body(to: MemberId, amount: Measure) -> Body {
         amount,
         due: d("2014-12-31"),
         title: Title::parse("Laptops").unwrap(),
+        tranches: Vec::new(),
     })
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use pledger_core::projection::{
     self, ratio_ppm, unit_fields, AreaCoverage, CategoryCell, Coverage, Horizon, MemberScore, MonthRow, PledgeState,
-    PledgeStatus, UnitSums,
+    PledgeStatus, TrancheState, UnitSums,
 };
 use pledger_core::state::{AreaRecord, DeliveryStatus, Fulfillments, MemState, MemberRecord, PledgeRecord, Record};
 use pledger_core::tally::{Facts, Tallies};
@@ -50,13 +50,43 @@ fn naive_scorecard(statuses: &[PledgeStatus], members: &[MemberRecord], always: 
         let n = mine.len() as u64;
         let mean =
             |f: &dyn Fn(&PledgeStatus) -> u64| mine.iter().map(|s| f(s)).sum::<u64>().checked_div(n).unwrap_or(0);
-        let judged: Vec<&&PledgeStatus> =
-            mine.iter().filter(|s| s.state == PledgeState::Fulfilled || s.past_due).collect();
-        let on_time =
-            mine.iter().filter(|s| s.state == PledgeState::Fulfilled && s.met.is_some_and(|d| d <= s.due)).count()
-                as u64;
-        let mut delays: Vec<i64> =
-            mine.iter().filter(|s| s.state == PledgeState::Fulfilled).filter_map(|s| s.days_late).collect();
+        // What is judged for timeliness: a pledge by its due date, or each tranche of its
+        // schedule (not withdrawn) by its own: (met, met on time, days late if met, overdue, past due).
+        let judgments: Vec<(bool, bool, Option<i64>, bool, bool)> = mine
+            .iter()
+            .flat_map(|s| -> Vec<(bool, bool, Option<i64>, bool, bool)> {
+                if s.tranches.is_empty() {
+                    let met = s.state == PledgeState::Fulfilled;
+                    let on_time = met && s.met.is_some_and(|d| d <= s.due);
+                    vec![(
+                        met,
+                        on_time,
+                        if met { s.days_late } else { None },
+                        s.state == PledgeState::Overdue,
+                        s.past_due,
+                    )]
+                } else {
+                    s.tranches
+                        .iter()
+                        .filter(|t| t.state != TrancheState::Withdrawn)
+                        .map(|t| {
+                            let met = t.state == TrancheState::Met;
+                            let on_time = met && t.met.is_some_and(|d| d <= t.due);
+                            (
+                                met,
+                                on_time,
+                                if met { t.days_late } else { None },
+                                t.state == TrancheState::Overdue,
+                                t.past_due,
+                            )
+                        })
+                        .collect()
+                }
+            })
+            .collect();
+        let judged: Vec<_> = judgments.iter().filter(|j| j.0 || j.4).collect();
+        let on_time = judgments.iter().filter(|j| j.1).count() as u64;
+        let mut delays: Vec<i64> = judgments.iter().filter_map(|j| j.2).collect();
         let late = delays.len() as u64;
         let median = median_halves(&mut delays);
         let mut sums: BTreeMap<Unit, UnitSums> = BTreeMap::new();
@@ -83,7 +113,7 @@ fn naive_scorecard(statuses: &[PledgeStatus], members: &[MemberRecord], always: 
             on_time_share_ppm: (!judged.is_empty()).then(|| ratio_ppm(on_time, judged.len() as u64)),
             late,
             median_delay_half_days: median,
-            overdue: mine.iter().filter(|s| s.state == PledgeState::Overdue).count() as u64,
+            overdue: judgments.iter().filter(|j| j.3).count() as u64,
             sums: sums.into_values().collect(),
         });
     }

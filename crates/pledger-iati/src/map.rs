@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pledger_core::event::{Level, Name, Note, PledgeBody, Title};
+use pledger_core::event::{Level, Name, Note, PledgeBody, Title, Tranche};
 use pledger_core::measure::MAX_VALUE;
 use pledger_core::{AreaCode, CategoryCode, Date, EventId, Measure, MemberId, Unit};
 use serde::{Deserialize, Serialize};
@@ -389,8 +389,9 @@ impl<'o> Mapper<'o> {
                 _ => i += 1,
             }
         }
+        let share = activity_target.as_ref().ok().map(|t| t.share);
         for (_, group) in groups {
-            self.line(a, group);
+            self.line(a, group, share);
         }
     }
 
@@ -447,7 +448,7 @@ impl<'o> Mapper<'o> {
     }
 
     /// One group's pledge and what its transactions become.
-    fn line(&mut self, a: &Activity, mut group: Vec<Mapped>) {
+    fn line(&mut self, a: &Activity, mut group: Vec<Mapped>, share: Option<Share>) {
         group.sort_by_key(|m| (m.date, m.t.index));
         let Some(first) = group.iter().position(|m| m.role == Role::Commitment && m.value > 0) else {
             for m in &group {
@@ -509,13 +510,16 @@ impl<'o> Mapper<'o> {
                     return;
                 }
             };
+        let amount = Measure::new(head.value.unsigned_abs(), head.unit.clone()).expect("a value below the bound");
+        let tranches = share.map(|sh| self.tranches(a, &amount, sh, made, due)).unwrap_or_default();
         let body = PledgeBody {
             to: self.opts.to.clone(),
             category: head.category.clone(),
             areas,
-            amount: Measure::new(head.value.unsigned_abs(), head.unit.clone()).expect("a value below the bound"),
+            amount,
             due,
             title,
+            tranches,
         };
         let mut ops: Vec<Op> = Vec::new();
         for (i, m) in group.iter().enumerate() {
@@ -538,6 +542,60 @@ impl<'o> Mapper<'o> {
         }
         ops.sort_by_key(|o| (o.step as u8, o.date, o.source.transaction));
         self.plan.lines.push(Line { activity: a.identifier.clone(), made, body, ops });
+    }
+
+    /// The pledge's schedule from the activity's planned disbursements in its currency (the
+    /// revised ones where there are any): each due at the end of its period, cumulated and capped
+    /// at the pledge's amount, any rest due with the pledge; periods ending before the pledge's
+    /// date fall due on it, after its due date on that. None when the plan holds no schedule.
+    fn tranches(&self, a: &Activity, amount: &Measure, share: Share, made: Date, due: Date) -> Vec<Tranche> {
+        let revised = a.planned.iter().any(|p| p.kind.as_deref() == Some("2"));
+        let mut plan: BTreeMap<Date, u64> = BTreeMap::new();
+        for p in a.planned.iter().filter(|p| !revised || p.kind.as_deref() == Some("2")) {
+            let cur = p.currency.as_deref().or(a.default_currency.as_deref());
+            if cur != Some(amount.unit.name()) {
+                continue;
+            }
+            let (Some(end), Some(d)) = (
+                p.end.as_deref().and_then(|e| e.get(..10)).and_then(|e| Date::parse(e).ok()),
+                p.value.as_deref().and_then(decimal),
+            ) else {
+                continue;
+            };
+            if d.negative {
+                continue;
+            }
+            let Some((v, _)) = to_minor(d, share, amount.unit.exponent()) else { continue };
+            let at = end.max(made).min(due);
+            *plan.entry(at).or_default() = plan.get(&at).copied().unwrap_or(0).saturating_add(v);
+        }
+        let mut out: Vec<Tranche> = Vec::new();
+        let mut left = amount.value;
+        for (at, v) in plan {
+            let take = v.min(left);
+            if take == 0 {
+                break;
+            }
+            out.push(Tranche {
+                due: at,
+                amount: Measure::new(take, amount.unit.clone()).expect("a part of the amount"),
+            });
+            left -= take;
+        }
+        if left > 0 {
+            match out.last_mut() {
+                Some(t) if t.due == due => t.amount.value += left,
+                _ => out.push(Tranche {
+                    due,
+                    amount: Measure::new(left, amount.unit.clone()).expect("a part of the amount"),
+                }),
+            }
+        }
+        // One tranche due with the pledge is no schedule at all.
+        if out.len() < 2 || out.len() > pledger_core::rules::MAX_TRANCHES {
+            return Vec::new();
+        }
+        out
     }
 
     /// What a delivery's note or a withdrawal's or reversal's reason says of its transaction.

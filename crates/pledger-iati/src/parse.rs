@@ -39,6 +39,19 @@ pub struct Activity {
     pub end_planned: Option<String>,
     pub end_actual: Option<String>,
     pub transactions: Vec<Transaction>,
+    /// `planned-disbursement` elements: the publisher's schedule.
+    pub planned: Vec<Planned>,
+}
+
+/// One `planned-disbursement`, its fields as written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Planned {
+    /// `@type`: 1 original, 2 revised (absent in 1.0x).
+    pub kind: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub value: Option<String>,
+    pub currency: Option<String>,
 }
 
 /// A text in one language.
@@ -280,6 +293,18 @@ fn activity(doc: &Document, a: Node, file_version: Option<&str>) -> Activity {
         end_planned: dates(["3", "end-planned"]),
         end_actual: dates(["4", "end-actual"]),
         transactions: children(a, "transaction").enumerate().map(|(i, t)| transaction(doc, t, i + 1)).collect(),
+        planned: children(a, "planned-disbursement").map(planned).collect(),
+    }
+}
+
+fn planned(p: Node) -> Planned {
+    let value = child(p, "value");
+    Planned {
+        kind: attr(p, "type"),
+        start: child(p, "period-start").and_then(|d| attr(d, "iso-date")),
+        end: child(p, "period-end").and_then(|d| attr(d, "iso-date")),
+        value: value.and_then(own_text),
+        currency: value.and_then(|v| attr(v, "currency")),
     }
 }
 

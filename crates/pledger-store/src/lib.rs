@@ -33,8 +33,8 @@ pub use keys::STORED_LEVEL;
 /// What the store's version key holds; a ledger of another version is refused.
 const FORMAT: &[u8] = b"pledger-ledger-3";
 
-/// The version before fulfillment records ended with their reversals and member records with
-/// their IATI organisations. Opened, these records are brought to this layout (an empty list
+/// The version before fulfillment records ended with their reversals, member records with
+/// their IATI organisations and pledge records with their tranches. Opened, these records are brought to this layout (an empty list
 /// appended: one zero byte each) and it is marked [`FORMAT`] in one atomic batch, so that an older pledger refuses it as an unknown
 /// format instead of misreading what it holds.
 const PREVIOUS_FORMAT: &[u8] = b"pledger-ledger-2";
@@ -788,8 +788,8 @@ impl NodeReader for Ledger {
 
 /// Brings the fulfillment and member records of a ledger of [`PREVIOUS_FORMAT`] or
 /// [`EARLIER_FORMAT`] to this layout, and marks it [`FORMAT`], in one atomic batch: a
-/// fulfillment gains its (empty) list of reversals, a member its IATI organisations, which
-/// postcard writes as one zero byte at the record's end.
+/// fulfillment gains its (empty) list of reversals, a member its IATI organisations, a pledge its
+/// tranches, which postcard writes as one zero byte at the record's end.
 fn upgrade_fulfillments(db: &sled::Db, path: &Path) -> Result<()> {
     let mut batch = sled::Batch::default();
     let mut upgrade = |prefix: u8, check: &dyn Fn(&[u8]) -> Result<()>| -> Result<()> {
@@ -804,6 +804,7 @@ fn upgrade_fulfillments(db: &sled::Db, path: &Path) -> Result<()> {
     };
     upgrade(keys::FULFILLMENT, &|b| decode::<FulfillmentRecord>(b, "fulfillment of an earlier layout").map(drop))?;
     upgrade(keys::MEMBER, &|b| decode::<MemberRecord>(b, "member of an earlier layout").map(drop))?;
+    upgrade(keys::PLEDGE, &|b| decode::<PledgeRecord>(b, "pledge of an earlier layout").map(drop))?;
     batch.insert(Key::Version.bytes(), FORMAT);
     db.apply_batch(batch).map_err(|e| StoreError::sled(path, e))?;
     db.flush().map_err(|e| StoreError::sled(path, e))?;

@@ -41,15 +41,11 @@ pub fn of_state(state: &MemState) -> Tallies {
 
 /// The keys a pledge with these facts counts under.
 fn keys_of(f: &Facts) -> impl Iterator<Item = Key> + '_ {
-    let member = [
-        Key::Tally(f.pledger.clone()),
-        Key::Delays(f.pledger.clone()),
-        Key::Due(f.due, f.pledger.clone()),
-        Key::First(f.pledger.clone()),
-    ];
+    let member = [Key::Tally(f.pledger.clone()), Key::Delays(f.pledger.clone()), Key::First(f.pledger.clone())];
+    let due = f.judgments.iter().map(|j| Key::Due(j.due, f.pledger.clone()));
     let cells = f.areas.iter().map(|a| Key::Cell(a.clone(), f.category.clone(), f.pledger.clone()));
     let months = f.timeline.iter().flat_map(|t| t.months.keys()).map(|m| Key::Month(m.clone()));
-    member.into_iter().chain(cells).chain(months)
+    member.into_iter().chain(due).chain(cells).chain(months)
 }
 
 /// The members in the order they were admitted — by the sequence number of their admission,

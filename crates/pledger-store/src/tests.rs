@@ -25,6 +25,18 @@ fn signed(seed: u64, n: usize, change: impl FnOnce(&[Actor], Vec<Event>) -> Vec<
     (actors, envelopes)
 }
 
+/// A random signed ledger as an earlier pledger could hold it: without schedules.
+fn signed_plain(seed: u64, n: usize) -> (Vec<Actor>, Vec<Envelope>) {
+    signed(seed, n, |_, mut events| {
+        for e in &mut events {
+            if let pledger_core::Body::Pledge(p) = &mut e.body {
+                p.tranches.clear();
+            }
+        }
+        events
+    })
+}
+
 /// A new ledger in a temporary directory (kept alive by the first value), holding what the rules
 /// accept of a random signed ledger.
 fn built(seed: u64, n: usize) -> (tempfile::TempDir, std::path::PathBuf, Ledger) {
@@ -596,10 +608,12 @@ fn a_ledger_without_tallies_says_so_until_rebuilt() {
 
 #[test]
 fn tallies_of_the_earlier_layout_are_set_aside_until_rebuilt() {
-    let (_, envelopes) = signed_ledger(31, 300);
+    let (_, envelopes) = signed_plain(31, 300);
     let (first, rest) = envelopes.split_at(250);
     // What the whole ledger's tallies and coverage are, made by this version.
-    let (_whole_dir, _, whole) = built(31, 300);
+    let whole_dir = tempfile::tempdir().unwrap();
+    let mut whole = Ledger::create(&whole_dir.path().join("l")).unwrap();
+    append_all(&mut whole, &envelopes);
     let want = whole.stored_tallies().unwrap();
     let areas = whole.areas().unwrap();
     let coverage = whole.coverage(&areas, None, None).unwrap().expect("tallied");
@@ -650,7 +664,7 @@ fn tallies_of_the_earlier_layout_are_set_aside_until_rebuilt() {
 /// Fulfillment and member records as a ledger before reversals and IATI organisations stored
 /// them: without their last field (an empty list, one zero byte).
 fn as_before_reversals(db: &sled::Db) {
-    for prefix in [keys::FULFILLMENT, keys::MEMBER] {
+    for prefix in [keys::FULFILLMENT, keys::MEMBER, keys::PLEDGE] {
         for kv in db.scan_prefix([prefix]) {
             let (k, v) = kv.unwrap();
             assert_eq!(v.last(), Some(&0), "a record without the list ends with its empty list");
@@ -661,7 +675,10 @@ fn as_before_reversals(db: &sled::Db) {
 
 #[test]
 fn a_ledger_of_the_previous_layout_is_upgraded_when_opened_and_reads_the_same() {
-    let (_dir, path, ledger) = built(47, 3000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l");
+    let mut ledger = Ledger::create(&path).unwrap();
+    append_all(&mut ledger, &signed_plain(47, 3000).1);
     let fulfillments = ledger.fulfillments().unwrap();
     assert!(fulfillments.len() > 5, "{} fulfillments", fulfillments.len());
     drop(ledger);

@@ -575,10 +575,16 @@ pub struct PledgeArgs {
     /// What the quantity counts (laptops, sessions).
     #[arg(long, value_name = "U", requires = "quantity")]
     pub unit: Option<String>,
+    /// The date by which all of it is to be delivered (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
     pub due: String,
+    /// What is pledged, in words (1-300 characters).
     #[arg(long)]
     pub title: String,
+    /// One part of a schedule: an amount (or quantity) due by a date, e.g. 2015-03-31:4000000.
+    /// Repeatable, in date order; the tranches add up to the amount, each due by --due.
+    #[arg(long, value_name = "DATE:X")]
+    pub tranche: Vec<String>,
     #[command(flatten)]
     pub write: WriteOpts,
 }

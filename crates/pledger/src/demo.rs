@@ -103,6 +103,7 @@ fn pledge(
             amount,
             due: d(due),
             title: title(t),
+            tranches: Vec::new(),
         }),
     }
 }

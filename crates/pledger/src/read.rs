@@ -118,6 +118,20 @@ fn show_pledge(p: &PledgeShown, format: Format) -> Result<()> {
     ] {
         grid.push(vec![k.to_owned(), v]);
     }
+    if status.beyond > 0 {
+        grid.push(vec!["delivered beyond the words".to_owned(), u.format(status.beyond)]);
+    }
+    for (i, t) in status.tranches.iter().enumerate() {
+        let state = serde_json::to_value(t.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let mut v = format!("{} due {}: {state}", u.format(t.value), t.due);
+        if let Some(m) = t.met {
+            v.push_str(&format!(" {m}"));
+        }
+        if let Some(d) = t.days_late {
+            v.push_str(&format!(" ({d} days late)"));
+        }
+        grid.push(vec![format!("tranche {}", i + 1), v]);
+    }
     if format == Format::Csv {
         return grid.print_csv();
     }

@@ -15,7 +15,7 @@ use pledger_core::event::Blake3Hex;
 use pledger_core::event::{
     check_origin, AmendmentBody, AreaDefined, AttestationBody, CategoryDefined, Evidence, FulfillmentBody, Genesis,
     IatiOrgAdded, KeyAdded, KeyRevoked, Level, MemberAdmitted, MemberKind, Name, Note, OrgRef, PledgeBody,
-    ReversalBody, Title, Url, Verdict, WithdrawalBody, EVENT_VERSION,
+    ReversalBody, Title, Tranche, Url, Verdict, WithdrawalBody, EVENT_VERSION,
 };
 use pledger_core::ids::{AreaCode, CategoryCode, FulfillmentId, KeyId, MemberId, PledgeId};
 use pledger_core::{Body, Date, Event, Measure, Unit};
@@ -253,6 +253,17 @@ pub fn pledge(g: &Global, a: &PledgeArgs) -> Result<()> {
         }
         _ => return Err(usage("a pledge needs --amount X --currency CUR, or --quantity Q --unit U")),
     };
+    let tranches = a
+        .tranche
+        .iter()
+        .map(|t| {
+            let (date, value) = t
+                .split_once(':')
+                .ok_or_else(|| usage(format!("--tranche {t:?}: give DATE:AMOUNT, e.g. 2015-03-31:4000000")))?;
+            let unit = amount.unit.clone();
+            Ok(Tranche { due: Date::parse(date.trim())?, amount: Measure::new(unit.parse_value(value.trim())?, unit)? })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let body = Body::Pledge(PledgeBody {
         to: MemberId::parse(&a.to)?,
         category: CategoryCode::parse(&a.category)?,
@@ -260,6 +271,7 @@ pub fn pledge(g: &Global, a: &PledgeArgs) -> Result<()> {
         amount,
         due: Date::parse(&a.due)?,
         title: Title::parse(&a.title)?,
+        tranches,
     });
     write_event(g, &a.write, Vec::new(), |_, _| Ok(body))
 }

@@ -206,7 +206,7 @@ fn overdue_section(h: &mut String, statuses: &[PledgeStatus], q: &Query) {
     late.sort_by(|a, b| b.days_late.cmp(&a.days_late).then(a.id.cmp(&b.id)));
     let _ = write!(
         h,
-        "<section id=\"overdue\">\n<h2>Overdue pledges</h2>\n<p>{} past their due date on {} and not all claimed delivered{}.</p>\n",
+        "<section id=\"overdue\">\n<h2>Overdue pledges</h2>\n<p>{} past their due date — or, pledged in tranches, a tranche's — on {} and not all claimed delivered{}.</p>\n",
         match late.len() {
             1 => "One pledge".to_owned(),
             n => format!("{n} pledges"),
@@ -226,6 +226,11 @@ fn overdue_section(h: &mut String, statuses: &[PledgeStatus], q: &Query) {
     let more = late.len().saturating_sub(OVERDUE_ROWS);
     for s in late.into_iter().take(OVERDUE_ROWS) {
         let u = &s.measure();
+        // A schedule: the first tranche overdue, and how many it has.
+        let due = match s.tranches.iter().position(|t| t.state == pledger_core::projection::TrancheState::Overdue) {
+            Some(k) => format!("{} (tranche {} of {})", s.tranches[k].due, k + 1, s.tranches.len()),
+            None => s.due.to_string(),
+        };
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
@@ -234,7 +239,7 @@ fn overdue_section(h: &mut String, statuses: &[PledgeStatus], q: &Query) {
             esc(s.pledger.as_str()),
             esc(s.beneficiary.as_str()),
             esc(s.title.as_str()),
-            s.due,
+            due,
             s.days_late.unwrap_or(0),
             esc(&u.format(s.words)),
             esc(&u.format(s.claimed)),
