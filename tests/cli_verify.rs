@@ -640,7 +640,12 @@ fn absurd_stored_tallies_are_answered_without_a_panic_and_named_by_verify() {
         let (k, _) = db.scan_prefix(b"M").next().unwrap().unwrap();
         let months: std::collections::BTreeMap<pledger_core::Unit, pledger_core::tally::MonthSums> = [(
             pledger_core::Unit::currency("XOF").unwrap(),
-            pledger_core::tally::MonthSums { words: u128::MAX, confirmed: u128::MAX, withdrawn: u128::MAX },
+            pledger_core::tally::MonthSums {
+                words: u128::MAX,
+                confirmed: u128::MAX,
+                withdrawn: u128::MAX,
+                due: u128::MAX,
+            },
         )]
         .into_iter()
         .collect();

@@ -151,8 +151,8 @@ pub fn coverage(cov: &[AreaCoverage]) -> Sheet {
 /// A row per month and unit.
 pub fn timeline(rows: &[MonthRow]) -> Sheet {
     let mut sheet = Sheet::new(vec![
-        "month", "unit", "members", "words", "confirmed", "withdrawn", "words so far", "confirmed so far",
-        "withdrawn so far",
+        "month", "unit", "members", "words", "due", "confirmed", "withdrawn", "words so far", "due so far",
+        "confirmed so far", "withdrawn so far",
     ]);
     for r in rows {
         let u = &r.measure();
@@ -161,9 +161,11 @@ pub fn timeline(rows: &[MonthRow]) -> Sheet {
             u.name().to_owned(),
             r.members.to_string(),
             value(u, r.words),
+            value(u, r.due),
             value(u, r.confirmed),
             value(u, r.withdrawn),
             value(u, r.words_total),
+            value(u, r.due_total),
             value(u, r.confirmed_total),
             value(u, r.withdrawn_total),
         ]);

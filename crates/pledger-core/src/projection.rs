@@ -351,6 +351,17 @@ fn seen_fulfillments<'f>(
     p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered))
 }
 
+/// What of pledge `p` falls due when, as of the horizon: its words less withdrawals on its due
+/// date, or each tranche of its schedule on its own.
+pub fn falling_due(p: &PledgeRecord, fulfillments: &Fulfillments, h: &Horizon) -> Vec<(Date, u64)> {
+    let Some(s) = status(p, fulfillments, h) else { return Vec::new() };
+    if s.tranches.is_empty() {
+        let remaining = s.words.saturating_sub(s.withdrawn);
+        return if remaining > 0 { vec![(s.due, remaining)] } else { Vec::new() };
+    }
+    s.tranches.iter().filter(|t| t.value > 0).map(|t| (t.due, t.value)).collect()
+}
+
 /// Whether [`status`] at the head reads any of `p`'s fulfillments: only a fulfilled pledge's,
 /// for the date it was met, and a pledge in tranches'. Everything else comes from the pledge's running totals, so a query
 /// of many pledges at the head reads only these pledges' fulfillments.
@@ -864,9 +875,13 @@ pub struct MonthRow {
     /// Deliveries made this month that are confirmed (as of the horizon).
     pub confirmed: Total,
     pub withdrawn: Total,
+    /// Words falling due this month (a tranche in its month, a pledge without one in its due
+    /// month), less withdrawals.
+    pub due: Total,
     pub words_total: Total,
     pub confirmed_total: Total,
     pub withdrawn_total: Total,
+    pub due_total: Total,
 }
 
 impl MonthRow {
@@ -897,13 +912,14 @@ pub fn timeline_of(
     cells.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let firsts: Vec<&String> = first.values().collect();
     let mut out = Vec::new();
-    let mut totals: BTreeMap<&Unit, (Total, Total, Total)> = BTreeMap::new();
+    let mut totals: BTreeMap<&Unit, (Total, Total, Total, Total)> = BTreeMap::new();
     for (unit, m, s) in cells {
         let t = totals.entry(unit).or_default();
         // Saturating: the sums may come from an altered store (see `scorecard_of`).
         t.0 = t.0.saturating_add(s.words);
         t.1 = t.1.saturating_add(s.confirmed);
         t.2 = t.2.saturating_add(s.withdrawn);
+        t.3 = t.3.saturating_add(s.due);
         let (currency, u) = unit_fields(unit);
         out.push(MonthRow {
             members: firsts.iter().filter(|f| f.as_str() <= m.as_str()).count() as u64,
@@ -913,9 +929,11 @@ pub fn timeline_of(
             words: s.words,
             confirmed: s.confirmed,
             withdrawn: s.withdrawn,
+            due: s.due,
             words_total: t.0,
             confirmed_total: t.1,
             withdrawn_total: t.2,
+            due_total: t.3,
         });
     }
     out.sort_by(|a, b| a.month.cmp(&b.month).then(a.measure().cmp(&b.measure())));

@@ -70,6 +70,9 @@ pub struct MonthSums {
     /// Deliveries made that month that are confirmed.
     pub confirmed: Total,
     pub withdrawn: Total,
+    /// Words falling due that month: a pledge's words less withdrawals in its due month, or each
+    /// tranche of a schedule in its own.
+    pub due: Total,
 }
 
 impl MonthSums {
@@ -78,6 +81,7 @@ impl MonthSums {
         bump_total(&mut self.words, by.words, add);
         bump_total(&mut self.confirmed, by.confirmed, add);
         bump_total(&mut self.withdrawn, by.withdrawn, add);
+        bump_total(&mut self.due, by.due, add);
     }
 }
 
@@ -108,6 +112,9 @@ impl MonthFacts {
             if f.status_as_of(h.as_of) == crate::state::DeliveryStatus::Confirmed {
                 months.entry(month(f.delivered)).or_default().confirmed += Total::from(f.value_as_of(h.as_of));
             }
+        }
+        for (due, value) in projection::falling_due(p, fulfillments, h) {
+            months.entry(month(due)).or_default().due += Total::from(value);
         }
         Some(MonthFacts { made: month(p.made), months })
     }

@@ -216,7 +216,7 @@ fn timeline_by_hand() {
     let l = ledger();
     let pledges: Vec<_> = l.state.pledges.values().collect();
     let rows = timeline(&pledges, &l.state.fulfillments, &Horizon::head(d("2015-01-31")));
-    type Row = (String, u64, u128, u128, u128, u128, u128, u128);
+    type Row = (String, u64, u128, u128, u128, u128, u128, u128, u128, u128);
     let xof: Vec<Row> = rows
         .iter()
         .filter(|r| r.currency.as_deref() == Some("XOF"))
@@ -227,9 +227,11 @@ fn timeline_by_hand() {
                 r.words,
                 r.confirmed,
                 r.withdrawn,
+                r.due,
                 r.words_total,
                 r.confirmed_total,
                 r.withdrawn_total,
+                r.due_total,
             )
         })
         .collect();
@@ -237,20 +239,24 @@ fn timeline_by_hand() {
         xof,
         [
             // January: P1 1000 + P4 2000; m2 and m3 have pledged.
-            ("2014-01".into(), 2, 3000, 0, 0, 3000, 0, 0),
+            ("2014-01".into(), 2, 3000, 0, 0, 0, 3000, 0, 0, 0),
             // February: P5 300.
-            ("2014-02".into(), 2, 300, 0, 0, 3300, 0, 0),
+            ("2014-02".into(), 2, 300, 0, 0, 0, 3300, 0, 0, 0),
             // March: P3 500; F1 600 delivered and (later) confirmed.
-            ("2014-03".into(), 2, 500, 600, 0, 3800, 600, 0),
+            ("2014-03".into(), 2, 500, 600, 0, 0, 3800, 600, 0, 0),
             // April: P3 withdrawn. May's F3 is disputed, so May has no XOF row.
-            ("2014-04".into(), 2, 0, 0, 500, 3800, 600, 500),
+            ("2014-04".into(), 2, 0, 0, 500, 0, 3800, 600, 500, 0),
+            // June: P1 1000 and P4 2000 fall due.
+            ("2014-06".into(), 2, 0, 0, 0, 3000, 3800, 600, 500, 3000),
             // August: F4 400 confirmed.
-            ("2014-08".into(), 2, 0, 400, 0, 3800, 1000, 500),
+            ("2014-08".into(), 2, 0, 400, 0, 0, 3800, 1000, 500, 3000),
+            // December: P5 300 falls due; P3, withdrawn, nothing.
+            ("2014-12".into(), 2, 0, 0, 0, 300, 3800, 1000, 500, 3300),
         ]
     );
-    let lap: Vec<(String, u128, u128)> =
-        rows.iter().filter(|r| r.unit.is_some()).map(|r| (r.month.clone(), r.words, r.confirmed)).collect();
-    assert_eq!(lap, [("2014-02".into(), 10, 0), ("2014-05".into(), 0, 10)]);
+    let lap: Vec<(String, u128, u128, u128)> =
+        rows.iter().filter(|r| r.unit.is_some()).map(|r| (r.month.clone(), r.words, r.confirmed, r.due)).collect();
+    assert_eq!(lap, [("2014-02".into(), 10, 0, 0), ("2014-05".into(), 0, 10, 0), ("2014-12".into(), 0, 0, 10)]);
     // As of 03-04, F1's confirmation (03-05) is not yet known.
     let rows = timeline(&pledges, &l.state.fulfillments, &Horizon::as_of(d("2014-03-04")));
     let march = rows.iter().find(|r| r.month == "2014-03" && r.currency.is_some()).unwrap();

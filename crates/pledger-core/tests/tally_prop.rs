@@ -207,8 +207,8 @@ fn projection_depth_of(areas: &[AreaRecord], code: &AreaCode) -> usize {
 /// The timeline, month by month (by effective dates), per unit: rows for the months in which
 /// something happened in that unit, with running totals.
 fn naive_timeline(pledges: &[&PledgeRecord], fulfillments: &Fulfillments, h: &Horizon) -> Vec<MonthRow> {
-    // (unit, month) → (words, confirmed, withdrawn)
-    let mut cells: BTreeMap<(&Unit, String), (u128, u128, u128)> = BTreeMap::new();
+    // (unit, month) → (words, confirmed, withdrawn, due)
+    let mut cells: BTreeMap<(&Unit, String), (u128, u128, u128, u128)> = BTreeMap::new();
     let mut first_pledge: BTreeMap<&MemberId, String> = BTreeMap::new();
     for p in pledges.iter().filter(|p| h.sees(p.made)) {
         let f = first_pledge.entry(&p.pledger).or_insert_with(|| month_of(p.made));
@@ -226,18 +226,32 @@ fn naive_timeline(pledges: &[&PledgeRecord], fulfillments: &Fulfillments, h: &Ho
         }
         for f in p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered)) {
             if f.status_as_of(h.as_of) == DeliveryStatus::Confirmed {
-                cells.entry((&p.unit, month_of(f.delivered))).or_default().1 += u128::from(f.value);
+                cells.entry((&p.unit, month_of(f.delivered))).or_default().1 += u128::from(f.value_as_of(h.as_of));
+            }
+        }
+        // What falls due: the words less withdrawals at the due date, or each tranche's part.
+        let s = projection::status(p, fulfillments, h).expect("made by the horizon");
+        if s.tranches.is_empty() {
+            if s.words > s.withdrawn {
+                cells.entry((&p.unit, month_of(s.due))).or_default().3 += u128::from(s.words - s.withdrawn);
+            }
+        } else {
+            for t in &s.tranches {
+                if t.value > 0 {
+                    cells.entry((&p.unit, month_of(t.due))).or_default().3 += u128::from(t.value);
+                }
             }
         }
     }
     let firsts: Vec<&String> = first_pledge.values().collect();
     let mut out = Vec::new();
-    let mut totals: BTreeMap<&Unit, (u128, u128, u128)> = BTreeMap::new();
-    for ((unit, m), (w, c, x)) in cells {
+    let mut totals: BTreeMap<&Unit, (u128, u128, u128, u128)> = BTreeMap::new();
+    for ((unit, m), (w, c, x, due)) in cells {
         let t = totals.entry(unit).or_default();
         t.0 += w;
         t.1 += c;
         t.2 += x;
+        t.3 += due;
         let (currency, u) = unit_fields(unit);
         out.push(MonthRow {
             members: firsts.iter().filter(|f| f.as_str() <= m.as_str()).count() as u64,
@@ -247,9 +261,11 @@ fn naive_timeline(pledges: &[&PledgeRecord], fulfillments: &Fulfillments, h: &Ho
             words: w,
             confirmed: c,
             withdrawn: x,
+            due,
             words_total: t.0,
             confirmed_total: t.1,
             withdrawn_total: t.2,
+            due_total: t.3,
         });
     }
     out.sort_by(|a, b| a.month.cmp(&b.month).then(a.measure().cmp(&b.measure())));

@@ -44,12 +44,14 @@ const PREVIOUS_FORMAT: &[u8] = b"pledger-ledger-2";
 const EARLIER_FORMAT: &[u8] = b"pledger-ledger-1";
 
 /// What the tallies' mark (`T`) holds when the tallies cover every pledge in the present
-/// layout. `1` was the layout whose coverage cells listed member ids; a ledger marked so is read
-/// as one without tallies until `rebuild` rewrites them.
-const TALLIES_LAYOUT: &[u8] = b"2";
+/// layout. `1` was the layout whose coverage cells listed member ids, `2` the one whose months had
+/// no words falling due; a ledger marked so is read as one without tallies until `rebuild`
+/// rewrites them.
+const TALLIES_LAYOUT: &[u8] = b"3";
 
-/// The tallies' first layout (coverage cells listing member ids), read as [`TalliesMark::Older`].
-const EARLIER_TALLIES_LAYOUT: &[u8] = b"1";
+/// The tallies' earlier layouts (coverage cells listing member ids; months without what falls
+/// due), read as [`TalliesMark::Older`].
+const EARLIER_TALLIES_LAYOUTS: [&[u8]; 2] = [b"1", b"2"];
 
 /// What the member index's mark (`I`) holds once every pledge is in the index.
 const INDEXED: &[u8] = b"1";
@@ -331,7 +333,7 @@ impl Ledger {
         // The marks hold what pledger writes in them.
         let marks: [(Key, &str, &[&[u8]]); 2] = [
             (Key::Indexed, "member index", &[INDEXED]),
-            (Key::Tallied, "tallies", &[TALLIES_LAYOUT, EARLIER_TALLIES_LAYOUT]),
+            (Key::Tallied, "tallies", &[TALLIES_LAYOUT, EARLIER_TALLIES_LAYOUTS[0], EARLIER_TALLIES_LAYOUTS[1]]),
         ];
         for (key, name, written) in marks {
             match self.db.get(key.bytes()).map_err(|e| StoreError::sled(&self.path, e))? {

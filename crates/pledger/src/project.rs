@@ -222,8 +222,8 @@ fn print_timeline(rows: &[projection::MonthRow], f: Format) -> Result<()> {
         return print_sheet(&pledger_app::sheet::timeline(rows));
     }
     let mut grid = Grid::new(vec![
-        "month", "unit", "members", "words", "confirmed", "withdrawn", "words so far", "confirmed so far",
-        "withdrawn so far",
+        "month", "unit", "members", "words", "due", "confirmed", "withdrawn", "words so far", "due so far",
+        "confirmed so far", "withdrawn so far",
     ]);
     for r in rows {
         let u = &r.measure();
@@ -232,9 +232,11 @@ fn print_timeline(rows: &[projection::MonthRow], f: Format) -> Result<()> {
             u.name().to_owned(),
             r.members.to_string(),
             value(u, r.words, f),
+            value(u, r.due, f),
             value(u, r.confirmed, f),
             value(u, r.withdrawn, f),
             value(u, r.words_total, f),
+            value(u, r.due_total, f),
             value(u, r.confirmed_total, f),
             value(u, r.withdrawn_total, f),
         ]);
