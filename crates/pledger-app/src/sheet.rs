@@ -62,7 +62,7 @@ fn list(v: &Members) -> String {
 pub fn status(rows: &[PledgeStatus]) -> Sheet {
     let mut sheet = Sheet::new(vec![
         "pledge", "pledger", "beneficiary", "category", "areas", "unit", "words", "withdrawn", "claimed", "confirmed",
-        "disputed", "outstanding", "made", "due", "state", "met", "days_late", "title",
+        "disputed", "outstanding", "beyond", "made", "due", "state", "met", "days_late", "tranches", "title",
     ]);
     for s in rows {
         let u = &s.measure();
@@ -79,11 +79,21 @@ pub fn status(rows: &[PledgeStatus]) -> Sheet {
             value(u, s.confirmed),
             value(u, s.disputed),
             value(u, s.outstanding),
+            value(u, s.beyond),
             s.made.to_string(),
             s.due.to_string(),
             s.state.as_str().to_owned(),
             s.met.map(|d| d.to_string()).unwrap_or_default(),
             s.days_late.map(|d| d.to_string()).unwrap_or_default(),
+            // Each tranche as `due value state`, `;`-separated.
+            s.tranches
+                .iter()
+                .map(|t| {
+                    let state = serde_json::to_value(t.state).ok().and_then(|v| v.as_str().map(str::to_owned));
+                    format!("{} {} {}", t.due, value(u, t.value), state.unwrap_or_default())
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
             s.title.to_string(),
         ]);
     }
