@@ -261,6 +261,15 @@ fn a_revoked_key_signs_nothing_after_its_revocation() {
     );
     let f = env.write("early.json", &early);
     env.refused(&["submit", f.to_str().unwrap()], 1, "was revoked at entry");
+    // With the ledger at hand, --sign-only does not sign with a revoked key: what it would make
+    // is refused before it is made.
+    let state = env.state();
+    env.refused(
+        &["--key", "psi.key", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01", "--sign-only"],
+        1,
+        "of member psi was revoked at entry",
+    );
+    assert_eq!(env.state(), state);
     // Events it signed before stay valid, and the new key works.
     assert_eq!(
         env.ok(&["--key", "psi2.key", "fulfill", "P-000001", "--amount", "10", "--date", "2014-05-01"]),

@@ -233,6 +233,17 @@ fn bundles_verify_offline_and_tampering_names_the_entry() {
     let mut foreign = lines.clone();
     foreign[0] = h.to_string();
     verify_bundle(&env, &foreign, "checkpoint of size 15: the checkpoint is not signed by the log key");
+    // Checkpoints are listed oldest first, each once.
+    let listed = |cps: Vec<Value>| {
+        let mut h = header.clone();
+        h["checkpoints"] = Value::Array(cps);
+        let mut l = lines.clone();
+        l[0] = h.to_string();
+        l
+    };
+    let (c12, c15) = (header["checkpoints"][0].clone(), header["checkpoints"][1].clone());
+    verify_bundle(&env, &listed(vec![c12.clone(), c12.clone(), c15.clone()]), "out of order: size 12 after size 12");
+    verify_bundle(&env, &listed(vec![c15.clone(), c12.clone(), c15.clone()]), "out of order: size 12 after size 15");
     // The key list must be the keys the entries record.
     let mut keys = lines.clone();
     keys[16] = keys[16].replacen("\"added\":0", "\"added\":1", 1);
@@ -703,10 +714,24 @@ fn a_signature_with_a_small_order_component_is_refused_on_every_run() {
     let mut c = env.cmd();
     c.env_remove("PLEDGER_LEDGER").args(["verify", "--bundle", "b.jsonl", "--strict"]);
     let out = c.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Anchored to nothing the auditor holds, a consistent bundle says so and exits 3.
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     // A bundle stores nothing beside its entries, and its report says nothing of stored keys.
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("every rule, every leaf; root"), "{report}");
+    assert!(
+        report.lines().last().is_some_and(|l| l.starts_with("UNANCHORED: no --log-key, --checkpoint or --witness")),
+        "{report}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("anchored to nothing you trust"), "{stderr}");
+    let vkey = env.ok(&["--key", "dns.key", "checkpoint", "--vkey"]);
+    let mut c = env.cmd();
+    c.env_remove("PLEDGER_LEDGER").args(["verify", "--bundle", "b.jsonl", "--log-key", vkey.trim()]);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("UNANCHORED"));
 
     // psi's pledge, entry 10, signed again by psi with an R of mixed order; the log key (dns's)
     // signs both checkpoints again over the new roots, as a log operator could.

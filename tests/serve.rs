@@ -576,7 +576,7 @@ fn every_kind_of_command_runs_through_the_server() {
     let (status, err) = server.stop();
     assert!(status.success(), "{err}");
     let alone = Command::new(bin())
-        .args(["verify", "--bundle", "out/bundle.jsonl"])
+        .args(["verify", "--bundle", "out/bundle.jsonl", "--checkpoint", "out/cp.txt"])
         .current_dir(env.dir.path())
         .env_remove("PLEDGER_LEDGER")
         .output()

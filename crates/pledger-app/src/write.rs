@@ -41,6 +41,15 @@ pub fn context(
             Error::NotFound(format!("key {key_id} is not registered in this ledger; a member must add it first"))
         })?,
     };
+    // A revoked key never signs again: whatever it signs for this ledger would be refused, so
+    // say so now, before it is signed (an envelope made with --sign-only included). A key not
+    // yet the member's may be added by an envelope signed beside this one: the rules judge it.
+    let view = ledger.view();
+    if let Some(at) = view.member(&member)?.and_then(|m| m.key(&key_id).and_then(|k| k.revoked_seq)) {
+        return Err(Error::Conflict(format!(
+            "key {key_id} of member {member} was revoked at entry {at}: it signs nothing more in this ledger"
+        )));
+    }
     let own = &ledger.head().state.origin;
     if let Some(o) = origin {
         if o != own {

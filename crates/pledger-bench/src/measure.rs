@@ -319,7 +319,10 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
         "—".into(),
         "—".into(),
     );
-    let ran = run_cmd(&bin, &["--quiet", "verify", "--bundle", b], true)?;
+    // Anchored as an auditor would: to the log key (the genesis member's).
+    let log_key = work.join("m000.key.pub");
+    let log_key = log_key.to_str().ok_or("bad path")?;
+    let ran = run_cmd(&bin, &["--quiet", "verify", "--bundle", b, "--log-key", log_key], true)?;
     r.rate("verify the bundle, no ledger", events, &ran, sig_limit, "exact verification");
     let ran = run_cmd(&bin, &["--ledger", l, "--quiet", "rebuild"], true)?;
     r.rate("rebuild tree, state and projections (no signature checks)", events, &ran, json_limit, "serde_json");

@@ -172,12 +172,22 @@ pub fn verify<R: BufRead>(
     if header.bundle != FORMAT {
         return Err(bad(format!("not a {FORMAT} file (it says {:?})", header.bundle)));
     }
-    let mut notes = Vec::new();
+    let mut notes: Vec<(Checkpoint, Note)> = Vec::new();
     for text in &header.checkpoints {
         let note = Note::parse(text.as_bytes()).map_err(|e| bad(format!("bundle checkpoint: {e}")))?;
         let cp = Checkpoint::parse_text(&note.text).map_err(|e| bad(format!("bundle checkpoint: {e}")))?;
         if cp.origin != header.origin || cp.size > header.size {
             return Err(bad(format!("bundle checkpoint of size {} is not of this bundle", cp.size)));
+        }
+        // Oldest first, each once (docs/format.md §11): a list out of order or with a size twice
+        // is not one a log issued.
+        if let Some((before, _)) = notes.last() {
+            if cp.size <= before.size {
+                return Err(bad(format!(
+                    "bundle checkpoints out of order: size {} after size {} (they are listed oldest first, each once)",
+                    cp.size, before.size
+                )));
+            }
         }
         notes.push((cp, note));
     }

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "A tamper-evident, event-sourced commitment ledger: partners sign pledges, fulfillments and \
              withdrawals; beneficiaries attest deliveries; auditors verify it all offline.",
-    after_help = "Exit codes: 0 ok, 1 refused or failed, 2 usage, 75 ledger in use.\n\
+    after_help = "Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 a bundle verified but anchored to nothing you trust (no --log-key, --checkpoint or --witness), 75 ledger in use.\n\
                   Docs: README.md (tour), docs/guide.md, docs/format.md."
 )]
 pub struct Cli {

@@ -112,8 +112,21 @@ pub fn verify(g: &Global, a: &VerifyArgs) -> Result<()> {
     for line in verified.lines {
         crate::console::outln!("{line}")?;
     }
+    // A bundle checked against nothing the auditor holds proves only that it agrees with
+    // itself: a ledger forged from nothing, with keys of its own, does too.
+    if a.bundle.is_some() && a.log_key.is_none() && a.checkpoint.is_empty() && a.witness.is_empty() {
+        crate::console::outln!("{UNANCHORED_SAID}")?;
+        return Err(Failure {
+            kind: pledger_app::Kind::Verification,
+            message: "the bundle is consistent with itself but anchored to nothing you trust: give --log-key, --checkpoint or --witness".into(),
+            exit: Some(crate::fail::UNANCHORED),
+        });
+    }
     Ok(())
 }
+
+/// What an unanchored `verify --bundle` says on stdout, after what it verified.
+pub const UNANCHORED_SAID: &str = "UNANCHORED: no --log-key, --checkpoint or --witness was given, so this proves only that the bundle agrees with itself — anyone can make such a bundle from nothing. Exit status 3.";
 
 /// A proof's malformation names its file.
 fn with_path(e: pledger_app::Error, path: &Path) -> Failure {
