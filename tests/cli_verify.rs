@@ -59,7 +59,7 @@ fn verify_checks_the_auditors_own_checkpoints_and_trusted_key() {
     let out = env.ok(&["verify", "--checkpoint", "cp12.txt", "--log-key", &vkey]);
     assert!(out.contains("your checkpoint of size 12 (cp12.txt): consistent"), "{out}");
     env.ok(&["verify", "--log-key", "dns.key.pub"]);
-    fails(&env, &["verify", "--log-key", "psi.key.pub"], "not the one you trust");
+    fails(&env, &["verify", "--log-key", "psi.key.pub"], "the key you trust");
     // A checkpoint whose text was altered no longer verifies.
     let cp = std::fs::read_to_string(env.path("cp12.txt")).unwrap();
     env.write("altered.txt", &cp.replacen("\n12\n", "\n11\n", 1));
@@ -809,4 +809,56 @@ fn an_entry_beyond_the_heads_size_is_named_and_never_adopted_quietly() {
     fails(&env, &["rebuild"], &format!("entry {size} says it is entry {}", size - 1));
     assert_eq!(env.ok(&["status", "--format", "json"]), before);
     fails(&env, &["verify"], &format!("the store holds entry {size}, beyond the {size} entries its head counts"));
+}
+
+/// An auditor who pinned the genesis log key follows its rotations, each one checked: a
+/// rotation entry signed by the log key it replaces is followed; one signed by another key
+/// (another convener's) is not, and says why.
+#[test]
+fn a_pinned_log_key_follows_the_rotations_it_vouched_for() {
+    let env = Env::founded();
+    env.pledge_xof("psi", "1000");
+    env.ok(&["--key", "dns.key", "checkpoint"]);
+    let genesis_vkey = env.ok(&["--key", "dns.key", "checkpoint", "--vkey"]);
+    env.keygen("log2.key");
+    env.ok(&["--key", "dns.key", "key", "add", "dns", "--pubkey", "log2.key.pub", "--log"]);
+    env.pledge_xof("psi", "2000");
+    env.ok(&["--key", "log2.key", "checkpoint"]);
+    let verify_bundle = |key: &str| {
+        env.ok(&["export", "b.jsonl"]);
+        let mut c = env.cmd();
+        c.env_remove("PLEDGER_LEDGER").args(["verify", "--bundle", "b.jsonl", "--log-key", key]);
+        c.output().unwrap()
+    };
+    for pinned in [genesis_vkey.trim(), "dns.key.pub", "log2.key.pub"] {
+        let out = verify_bundle(pinned);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{pinned}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(said.contains("signed by the key it replaced: followed"), pinned != "log2.key.pub", "{said}");
+    }
+    let out = env.ok(&["verify", "--log-key", "dns.key.pub"]);
+    assert!(out.contains("log key rotated at entry"), "{out}");
+    // Another convener names a log key, signing with its own key: the rotation is in the rules,
+    // but the key pinned before it does not vouch for it.
+    env.keygen("conv2.key");
+    env.keygen("log3.key");
+    env.ok(&[
+        "--key", "dns.key", "member", "add", "conv2", "--name", "C2", "--kind", "government", "--pubkey",
+        "conv2.key.pub", "--convener",
+    ]);
+    env.ok(&["--key", "conv2.key", "key", "add", "conv2", "--pubkey", "log3.key.pub", "--log"]);
+    env.ok(&["--key", "log3.key", "checkpoint"]);
+    for pinned in ["dns.key.pub", "log2.key.pub"] {
+        let out = verify_bundle(pinned);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{pinned}: {stderr}");
+        assert!(
+            stderr.contains("not with the log key it replaced") && stderr.contains("does not vouch for it"),
+            "{stderr}"
+        );
+    }
+    assert!(verify_bundle("log3.key.pub").status.success());
+    // A key that was never the log key is refused as such.
+    let out = verify_bundle("psi.key.pub");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was never its log key"));
 }

@@ -171,16 +171,11 @@ fn conclude(audited: Audited, t: &Trust) -> Result<Verified> {
         audited.origin,
         b64(&audited.auditor.root())
     )];
-    // The log key the verifier trusts must be the one the ledger names now.
-    let current = audited.auditor.state().head.log_key;
+    // The log key the verifier trusts must be the one the ledger names now, or one it named
+    // before and that vouched for each rotation since: each rotation entry signed by the log key
+    // it replaced.
     if let Some(trusted) = t.log_key {
-        if current.map(|k| k.0) != Some(trusted.to_bytes()) {
-            return Err(Error::failed(format!(
-                "the ledger's log key is {}, not the one you trust ({})",
-                current.map(|k| k.key_id().to_string()).unwrap_or_default(),
-                keys::key_id(&trusted)
-            )));
-        }
+        report.extend(follow_rotations(&trusted, audited.auditor.rotations(), audited.auditor.state().head.log_key)?);
     }
     for (cp, _) in &audited.checkpoints {
         report.push(format!("checkpoint of size {} signed by the log key: matches the entries", cp.size));
@@ -214,10 +209,8 @@ fn conclude(audited: Audited, t: &Trust) -> Result<Verified> {
         }
         let mark: &Mark =
             audited.auditor.mark_at(cp.size).ok_or_else(|| Error::failed("no root at the size of your checkpoint"))?;
-        let key = match t.log_key {
-            Some(trusted) if cp.size == size => trusted,
-            _ => log_verifying_key(&mark.log_key, cp.size)?,
-        };
+        // The log key of its size: the one trusted, or one it vouched for (above).
+        let key = log_verifying_key(&mark.log_key, cp.size)?;
         Checkpoint::open(note, &key).map_err(|e| Error::failed(format!("{name}: {e}")))?;
         if mark.root != cp.root {
             return Err(Error::failed(format!(
@@ -251,6 +244,43 @@ fn conclude(audited: Audited, t: &Trust) -> Result<Verified> {
         }
     }
     Ok(Verified { lines: report })
+}
+
+/// The report's lines on following the log key from the one the verifier trusts to the current
+/// one through the rotations the log records; an error if it cannot be followed.
+fn follow_rotations(
+    trusted: &VerifyingKey,
+    rotations: &[pledger_log::audit::Rotation],
+    current: Option<pledger_core::event::PublicKey>,
+) -> Result<Vec<String>> {
+    let id = |k: &pledger_core::event::PublicKey| k.key_id().to_string();
+    let trusted_id = keys::key_id(trusted);
+    let Some(start) = rotations.iter().rposition(|r| r.new.0 == trusted.to_bytes()) else {
+        return Err(Error::failed(format!(
+            "the ledger's log key is {}, and the key you trust ({trusted_id}) was never its log key",
+            current.as_ref().map(id).unwrap_or_default()
+        )));
+    };
+    let mut lines = Vec::new();
+    for r in &rotations[start + 1..] {
+        let old = r.old.expect("a rotation after genesis replaces a log key");
+        if r.signed_by != old {
+            return Err(Error::failed(format!(
+                "the log key was rotated at entry {} to {} by an entry signed with key {}, not with the log key it replaced ({}): the key you trust ({trusted_id}) does not vouch for it",
+                r.seq,
+                id(&r.new),
+                id(&r.signed_by),
+                id(&old)
+            )));
+        }
+        lines.push(format!(
+            "log key rotated at entry {} from {} to {}, signed by the key it replaced: followed",
+            r.seq,
+            id(&old),
+            id(&r.new)
+        ));
+    }
+    Ok(lines)
 }
 
 /// Entries read and audited together: at 1M events faster than the bundle's 4,096

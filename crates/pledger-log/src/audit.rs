@@ -67,6 +67,19 @@ pub struct Mark {
     pub log_key: Option<PublicKey>,
 }
 
+/// A change of the log key, as the log recorded it: genesis naming the first, or a `key-added`
+/// with `log` naming the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The entry that named it.
+    pub seq: u64,
+    /// The log key before it (none for genesis).
+    pub old: Option<PublicKey>,
+    pub new: PublicKey,
+    /// The key that signed the entry.
+    pub signed_by: PublicKey,
+}
+
 /// Audits a log fed to it in chunks of consecutive entry lines.
 pub struct Auditor {
     signatures: Signatures,
@@ -82,6 +95,8 @@ pub struct Auditor {
     parsing: Option<Receiver<Vec<(Parsed, Hash)>>>,
     /// The verdict on the signatures of the chunk applied last, still being checked.
     pending: Option<Receiver<Result<(), AuditFailure>>>,
+    /// Every log key the entries fed named, in log order.
+    rotations: Vec<Rotation>,
 }
 
 impl Default for Auditor {
@@ -108,6 +123,7 @@ impl Auditor {
             fed: 0,
             parsing: None,
             pending: None,
+            rotations: Vec::new(),
         }
     }
 
@@ -119,6 +135,12 @@ impl Auditor {
         a.state = state;
         a.frontier = frontier;
         a
+    }
+
+    /// The log keys the entries fed named, in log order (an audit resumed knows only those fed
+    /// since).
+    pub fn rotations(&self) -> &[Rotation] {
+        &self.rotations
     }
 
     /// The state and the tree's frontier of a finished audit, to resume it later.
@@ -236,7 +258,12 @@ impl Auditor {
             });
             match step {
                 Ok((job, outcome)) => {
+                    let old = self.state.head.log_key;
                     self.state.commit_owned(outcome);
+                    if let Some(new) = self.state.head.log_key.filter(|k| Some(*k) != old) {
+                        let signed_by = crate::keys::to_event_key(job.key.verifying_key());
+                        self.rotations.push(Rotation { seq, old, new, signed_by });
+                    }
                     jobs.push(job);
                 }
                 Err(e) => {
