@@ -862,3 +862,54 @@ fn a_pinned_log_key_follows_the_rotations_it_vouched_for() {
     let out = verify_bundle("psi.key.pub");
     assert!(String::from_utf8_lossy(&out.stderr).contains("was never its log key"));
 }
+
+/// A witness follows a rotation of the log key that the key it remembers vouched for — the
+/// rotation entry signed by it, in entries the consistency proof binds to what it cosigned — and
+/// keeps its memory; a rotation signed otherwise is refused; from the ledger alone it says to
+/// give the log as a bundle.
+#[test]
+fn a_witness_follows_a_rotation_its_log_key_vouched_for() {
+    let env = Env::founded();
+    env.keygen("w.key");
+    let state = env.path("ws");
+    let s = state.to_str().unwrap();
+    env.pledge_xof("psi", "1000");
+    env.write("cp1.txt", &(env.ok(&["--key", "dns.key", "checkpoint"]) + "\n"));
+    env.ok(&["--key", "w.key", "witness", "cosign", "cp1.txt", "--state", s, "--log-key", "dns.key.pub"]);
+    env.keygen("log2.key");
+    env.ok(&["--key", "dns.key", "key", "add", "dns", "--pubkey", "log2.key.pub", "--log"]);
+    env.pledge_xof("psi", "2000");
+    env.write("cp2.txt", &(env.ok(&["--key", "log2.key", "checkpoint"]) + "\n"));
+    // From the ledger alone the witness cannot see the rotation entry: it says what to do.
+    let out = env.run(&["--key", "w.key", "witness", "cosign", "cp2.txt", "--state", s]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("give the log as a bundle"), "{stderr}");
+    env.ok(&["export", "b2.jsonl"]);
+    let cosign = |cp: &str, bundle: &str| {
+        let mut c = env.cmd();
+        c.env_remove("PLEDGER_LEDGER")
+            .args(["--key", "w.key", "witness", "cosign", cp, "--state", s, "--bundle", bundle]);
+        c.output().unwrap()
+    };
+    let out = cosign("cp2.txt", "b2.jsonl");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // It remembers the new key: the next checkpoint by it is cosigned from the ledger.
+    env.pledge_xof("psi", "3000");
+    env.write("cp3.txt", &(env.ok(&["--key", "log2.key", "checkpoint"]) + "\n"));
+    env.ok(&["--key", "w.key", "witness", "cosign", "cp3.txt", "--state", s]);
+    // Another convener names a log key with its own key: not vouched for.
+    env.keygen("conv2.key");
+    env.keygen("log3.key");
+    env.ok(&[
+        "--key", "dns.key", "member", "add", "conv2", "--name", "C2", "--kind", "government", "--pubkey",
+        "conv2.key.pub", "--convener",
+    ]);
+    env.ok(&["--key", "conv2.key", "key", "add", "conv2", "--pubkey", "log3.key.pub", "--log"]);
+    env.write("cp4.txt", &(env.ok(&["--key", "log3.key", "checkpoint"]) + "\n"));
+    env.ok(&["export", "b4.jsonl"]);
+    let out = cosign("cp4.txt", "b4.jsonl");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not vouch for it"), "{stderr}");
+}

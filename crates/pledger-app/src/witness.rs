@@ -165,18 +165,39 @@ impl<S: WitnessStore> Witness<S> {
     /// log; returns the cosigned checkpoint. `trust` is the log key to trust for a log the
     /// witness has not seen yet; later the remembered key is used, and another is refused.
     pub fn add_checkpoint(&mut self, req: &AddCheckpoint, trust: Option<VerifyingKey>) -> Result<Note, WitnessError> {
+        self.add_checkpoint_following(req, trust, None)
+    }
+
+    /// [`Witness::add_checkpoint`], following a rotation of the log key: `follow`, given the
+    /// key the witness remembers, names the key the log names at the checkpoint's size, having
+    /// checked that each rotation since the size last cosigned was signed by the key it replaced
+    /// — in entries the consistency proof then binds to what the witness cosigned before.
+    pub fn add_checkpoint_following(
+        &mut self,
+        req: &AddCheckpoint,
+        trust: Option<VerifyingKey>,
+        follow: Option<&dyn Fn(&VerifyingKey) -> Result<VerifyingKey, String>>,
+    ) -> Result<Note, WitnessError> {
         let claimed = Checkpoint::parse_text(&req.checkpoint.text)
             .map_err(|e| WitnessError::BadRequest(format!("not a checkpoint: {e}")))?;
         let remembered = self.store.load(&claimed.origin).map_err(WitnessError::State)?;
         let log_key = match (&remembered, trust) {
             (Some(r), given) => {
                 let v = Verifier::parse_vkey(&r.log_key).map_err(|e| WitnessError::State(e.to_string()))?;
-                if given.is_some_and(|k| k != v.key) {
+                // The key the log names now: the remembered one, or the one it vouched for.
+                let now = match follow {
+                    Some(f) if Checkpoint::open(&req.checkpoint, &v.key).is_err() => {
+                        f(&v.key).map_err(WitnessError::Forbidden)?
+                    }
+                    _ => v.key,
+                };
+                if given.is_some_and(|k| k != now) {
                     return Err(WitnessError::Forbidden(
-                        "--log-key differs from the log key this witness remembers for this log".into(),
+                        "--log-key differs from the log key this witness remembers for this log (and from any it follows to)"
+                            .into(),
                     ));
                 }
-                v.key
+                now
             }
             (None, Some(k)) => k,
             (None, None) => return Err(WitnessError::UnknownLog(claimed.origin.clone())),

@@ -259,7 +259,9 @@ fn cosign(
     };
     let proof = if remembered.is_some() && claimed.size > old { source.proof(old, claimed.size)? } else { Vec::new() };
     let req = AddCheckpoint { old_size: old, proof, checkpoint: note };
-    let cosigned = witness.add_checkpoint(&req, trust).map_err(|e| match e {
+    // A rotation of the log key since the size last cosigned, followed through the entries.
+    let follow = |remembered: &ed25519_dalek::VerifyingKey| source.follow(remembered, old, claimed.size);
+    let cosigned = witness.add_checkpoint_following(&req, trust, Some(&follow)).map_err(|e| match e {
         pledger_app::witness::WitnessError::Forbidden(m) => input(format!("{}: {m}", file.display())),
         e => Failure::new(pledger_app::Kind::Refused, e.to_string()),
     })?;
@@ -315,6 +317,42 @@ impl Source {
         key.as_ref().and_then(keys::from_event_key).ok_or_else(|| {
             input(format!("the log names no log key at size {size}: give the one to trust with --log-key"))
         })
+    }
+
+    /// The log key at `new` entries, followed from `remembered` through the rotations recorded
+    /// in entries `old..new`, each signed by the log key it replaced.
+    fn follow(
+        &self,
+        remembered: &ed25519_dalek::VerifyingKey,
+        old: u64,
+        new: u64,
+    ) -> std::result::Result<ed25519_dalek::VerifyingKey, String> {
+        let Source::Bundle { auditor, .. } = self else {
+            return Err(format!(
+                "the checkpoint is not signed by the log key this witness remembers ({}); if the log key was rotated, give the log as a bundle (`pledger export`, then `witness cosign … --bundle FILE`) so that the witness can check the rotation",
+                keys::key_id(remembered)
+            ));
+        };
+        let mut key = keys::to_event_key(remembered);
+        for r in auditor.rotations().iter().filter(|r| r.seq >= old && r.seq < new) {
+            if r.old != Some(key) || r.signed_by != key {
+                return Err(format!(
+                    "the log key was rotated at entry {} to {} by an entry not signed by the log key this witness remembers ({}): it does not vouch for it",
+                    r.seq,
+                    r.new.key_id(),
+                    key.key_id()
+                ));
+            }
+            key = r.new;
+        }
+        let named = auditor.mark_at(new).and_then(|m| m.log_key);
+        if named != Some(key) {
+            return Err(format!(
+                "the checkpoint is not signed by the log key this witness remembers ({}), and no rotation since the size it last cosigned leads to the key the log names at size {new}",
+                keys::key_id(remembered)
+            ));
+        }
+        keys::from_event_key(&key).ok_or_else(|| format!("the log key {} is not a valid Ed25519 key", key.key_id()))
     }
 
     /// A consistency proof from `old` to `new` entries.
