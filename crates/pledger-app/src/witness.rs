@@ -27,6 +27,10 @@ pub struct LogState {
     pub checkpoint: String,
 }
 
+/// Given the log key a witness remembers, the key the log names at a checkpoint's size, each
+/// rotation between them checked (see [`Witness::add_checkpoint_following`]).
+pub type Follow<'a> = dyn Fn(&VerifyingKey) -> Result<VerifyingKey, String> + 'a;
+
 /// Where a witness keeps its state. `update` must replace what `load` returned atomically
 /// and durably before the cosignature is given out.
 pub trait WitnessStore {
@@ -176,7 +180,7 @@ impl<S: WitnessStore> Witness<S> {
         &mut self,
         req: &AddCheckpoint,
         trust: Option<VerifyingKey>,
-        follow: Option<&dyn Fn(&VerifyingKey) -> Result<VerifyingKey, String>>,
+        follow: Option<&Follow<'_>>,
     ) -> Result<Note, WitnessError> {
         let claimed = Checkpoint::parse_text(&req.checkpoint.text)
             .map_err(|e| WitnessError::BadRequest(format!("not a checkpoint: {e}")))?;
