@@ -296,6 +296,11 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no ledger at"));
     assert!(!env.path("nowhere").exists());
+    // `pledger` alone lists the commands, with a usage status.
+    let out = env.cmd().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("Commands:") && said.contains("import") && said.contains("attest"), "{said}");
 }
 
 /// A delivery past the words (`fulfill --beyond`), a reversal (`reverse`), and verdicts on

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "pledger",
     version,
+    arg_required_else_help = true,
     about = "A tamper-evident, event-sourced commitment ledger: partners sign pledges, fulfillments and \
              withdrawals; beneficiaries attest deliveries; auditors verify it all offline.",
     after_help = "Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 a bundle verified but anchored to nothing you trust (no --log-key, --checkpoint or --witness), 75 ledger in use.\n\
@@ -189,7 +190,7 @@ pub enum Command {
     /// stopped (Ctrl-C or SIGTERM): a query then takes milliseconds instead of the open's
     /// fraction of a second. See docs/guide.md, "Serving a ledger".
     Serve(ServeArgs),
-    /// Build the founding story (Mali, 2013–2015) as signed events and print it.
+    /// Build the founding story (Mali, 2014–2016) as signed events and print it.
     ///
     /// With --ledger DIR (a new directory) the ledger is kept there; otherwise it is built in a
     /// temporary directory and removed.

@@ -41,6 +41,18 @@ fn main() -> ExitCode {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                    | clap::error::ErrorKind::MissingSubcommand
+            ) && std::env::args_os().len() <= 1 =>
+        {
+            // `pledger` alone: the commands, on stderr, and a usage status.
+            let help = <Cli as clap::CommandFactory>::command().render_help();
+            eprint!("{help}");
+            return ExitCode::from(fail::USAGE);
+        }
         Err(e) => {
             eprintln!("pledger: {}", one_line_usage(&e.render().to_string()));
             return ExitCode::from(fail::USAGE);
