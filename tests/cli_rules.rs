@@ -174,8 +174,8 @@ fn amount_rules_refuse_and_change_nothing() {
     // Unknown references.
     for (flag, value, why) in [
         ("--to", "ghost", "unknown member ghost"),
-        ("--area", "ML-99", "unknown area ML-99"),
-        ("--category", "magic", "unknown category magic"),
+        ("--area", "ML-99", "unknown area ML-99; the ledger's areas: ML, ML-1, ML-3, ML-8, ML-BKO"),
+        ("--category", "magic", "unknown category magic; the ledger's categories: connectivity, equipment, funding,"),
     ] {
         env.refused(&pledge_with("psi.key", &[(flag, value)]), 1, why);
     }

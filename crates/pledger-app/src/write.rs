@@ -87,9 +87,41 @@ impl From<&pledger_store::Appended> for Appended {
 /// Appends one envelope durably.
 pub fn append_one(ledger: &mut Ledger, envelope: Envelope) -> Result<Appended> {
     let mut w = ledger.writer();
-    let appended = w.append(envelope, Utc::now())?;
+    let appended = match w.append(envelope, Utc::now()) {
+        Ok(a) => a,
+        Err(StoreError::Refused { error, .. }) => {
+            drop(w);
+            return Err(known_names(ledger, error));
+        }
+        Err(e) => return Err(e.into()),
+    };
     w.commit()?;
     Ok(Appended::from(&appended))
+}
+
+/// A refusal for an unknown category or area, with the ones the ledger knows (a few dozen):
+/// what a person needs to write the command again.
+fn known_names(ledger: &Ledger, error: pledger_log::LogError) -> Error {
+    use pledger_core::RuleError;
+    let known = match &error {
+        pledger_log::LogError::Rule(RuleError::UnknownCategory(_)) => {
+            ledger.categories().map(|c| ("categories", c.iter().map(|c| c.code.to_string()).collect::<Vec<_>>()))
+        }
+        pledger_log::LogError::Rule(RuleError::UnknownArea(_)) => {
+            ledger.areas().map(|a| ("areas", a.iter().map(|a| a.code.to_string()).collect::<Vec<_>>()))
+        }
+        _ => return Error::Refused { at: None, error },
+    };
+    match known {
+        Ok((what, mut names)) if !names.is_empty() => {
+            names.sort();
+            let more = names.len().saturating_sub(40);
+            names.truncate(40);
+            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            Error::NotFound(format!("refused: {error}; the ledger's {what}: {}{tail}", names.join(", ")))
+        }
+        _ => Error::Refused { at: None, error },
+    }
 }
 
 /// Appends `envelopes` in one durable group: all of them, or — if one is refused, named by
