@@ -52,7 +52,7 @@ pub enum Error {
     Cancelled(String),
 }
 
-/// What kind of failure an [`Error`] is.
+/// What kind of failure an [`enum@Error`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {

@@ -67,7 +67,7 @@ pub enum Request {
         envelopes: Vec<(String, String)>,
     },
     /// Envelopes (JSON), appended in durable groups; the answer lists each as it is durable.
-    /// With `input`, the envelopes come after the request, one at a time ([`Input`]).
+    /// With `input`, the envelopes come after the request, one at a time ([`crate::write::Items`]).
     Submit {
         options: SubmitOptions,
         envelopes: Vec<(Source, String)>,

@@ -428,7 +428,7 @@ pub struct RemoteOpts {
     /// default the one pinned at first contact with URL, and refused if it ever changes.
     #[arg(long, value_name = "KEY", requires = "remote")]
     pub log_key: Option<String>,
-    /// Keep each receipt in DIR, as <event id>.json: what holds the operator to the write.
+    /// Keep each receipt in DIR, as EVENT-ID.json (the event id): what holds the operator to the write.
     #[arg(long, value_name = "DIR", requires = "remote")]
     pub receipts: Option<PathBuf>,
 }

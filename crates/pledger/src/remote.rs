@@ -305,7 +305,7 @@ fn pin_file(url: &str) -> Result<PathBuf> {
     Ok(base.join("logs").join(format!("{}.vkey", &hex::encode(h)[..24])))
 }
 
-/// Keeps a receipt as DIR/<event id>.json.
+/// Keeps a receipt as `DIR/<event id>.json`.
 fn keep(dir: &Path, r: &Receipt) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| input(format!("{}: {e}", dir.display())))?;
     let path = dir.join(format!("{}.json", r.event_id));
