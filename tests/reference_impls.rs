@@ -111,3 +111,101 @@ fn an_independent_python_verifier_accepts_real_bundles_and_rejects_tampered_ones
     let out = run("b.jsonl", &["--log-key", &other.ok(&["checkpoint", "--vkey"])]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A corpus of tampered bundles: each refused by pledger and by the independent verifier alike,
+/// in one line, with exit 1; and the verifier's own `--help`.
+#[test]
+fn both_verifiers_refuse_every_tampered_bundle_of_the_corpus() {
+    let ok =
+        Command::new("python3").args(["-c", "import blake3, cryptography"]).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
+        return;
+    }
+    let script = repo().join("tools/verify_bundle.py");
+    let help = Command::new("python3").arg(&script).arg("--help").output().unwrap();
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("Usage: verify_bundle.py"));
+    let env = Env::new();
+    let dir = env.path("demo");
+    env.ok(&["--ledger", dir.to_str().unwrap(), "demo"]);
+    env.ok(&["--ledger", dir.to_str().unwrap(), "export", "b.jsonl"]);
+    let vkey = env.ok(&["--ledger", dir.to_str().unwrap(), "checkpoint", "--vkey"]);
+    let bundle = std::fs::read_to_string(env.path("b.jsonl")).unwrap();
+    let lines: Vec<String> = bundle.lines().map(str::to_owned).collect();
+    let header: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    let with_header = |h: serde_json::Value| {
+        let mut l = lines.clone();
+        l[0] = h.to_string();
+        l.join("\n") + "\n"
+    };
+    let last = lines.len() - 1;
+    let with_keys = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut l = lines.clone();
+        let mut k: serde_json::Value = serde_json::from_str(&l[last]).unwrap();
+        change(&mut k);
+        l[last] = k.to_string();
+        l.join("\n") + "\n"
+    };
+    let with_entry = |n: usize, change: &dyn Fn(&str) -> String| {
+        let mut l = lines.clone();
+        l[1 + n] = change(&l[1 + n]);
+        l.join("\n") + "\n"
+    };
+    let revoked = lines[last].contains("\"revoked\":") && lines[last].matches("\"revoked\":null").count() > 0;
+    assert!(revoked, "the demo's key list has keys never revoked");
+    let mut corpus: Vec<(&str, String)> = vec![
+        ("a byte-order mark", format!("\u{feff}{bundle}")),
+        ("carriage returns", bundle.replace('\n', "\r\n")),
+        ("an unknown header field", {
+            let mut h = header.clone();
+            h["note"] = "x".into();
+            with_header(h)
+        }),
+        ("a checkpoint listed twice", {
+            let mut h = header.clone();
+            let cps = h["checkpoints"].as_array().unwrap().clone();
+            let mut twice = vec![cps[0].clone()];
+            twice.extend(cps);
+            h["checkpoints"] = serde_json::Value::Array(twice);
+            with_header(h)
+        }),
+        ("a revocation added to the key list", with_keys(&|k| k["keys"][1]["revoked"] = 5.into())),
+        ("a key's addition moved in the key list", with_keys(&|k| k["keys"][1]["added"] = 1.into())),
+        ("an unknown field in the key list", with_keys(&|k| k["keys"][0]["x"] = 1.into())),
+        ("an unknown field in an entry", with_entry(10, &|l| l.replacen("{\"seq\"", "{\"x\":1,\"seq\"", 1))),
+        (
+            "a recording time spelled otherwise",
+            with_entry(11, &|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let t = v["recorded"].as_str().unwrap().to_owned();
+                l.replacen(&t, &t.replace('Z', "+00:00"), 1)
+            }),
+        ),
+        ("an entry's field twice", with_entry(12, &|l| l.replacen("{\"seq\":12", "{\"seq\":12,\"seq\":12", 1))),
+        ("an entry too many", {
+            let mut l = lines.clone();
+            l.insert(5, lines[5].clone());
+            l.join("\n") + "\n"
+        }),
+    ];
+    // The bundle itself passes both, so every refusal below is the tampering's.
+    corpus.insert(0, ("nothing", bundle.clone()));
+    for (i, (what, text)) in corpus.iter().enumerate() {
+        let file = format!("t{i}.jsonl");
+        env.write(&file, text);
+        let py = Command::new("python3").arg(&script).arg(env.path(&file)).args(["--log-key", &vkey]).output().unwrap();
+        let mut c = env.cmd();
+        c.env_remove("PLEDGER_LEDGER").args(["verify", "--bundle", &file, "--log-key", &vkey]);
+        let ours = c.output().unwrap();
+        if i == 0 {
+            assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+            assert!(ours.status.success(), "{}", String::from_utf8_lossy(&ours.stderr));
+            continue;
+        }
+        let (py_err, our_err) = (String::from_utf8_lossy(&py.stderr), String::from_utf8_lossy(&ours.stderr));
+        assert_eq!(py.status.code(), Some(1), "{what}: the independent verifier accepted it: {py_err}");
+        assert_eq!(ours.status.code(), Some(1), "{what}: pledger accepted it: {our_err}");
+        assert_eq!(py_err.trim_end().lines().count(), 1, "{what}: {py_err}");
+        assert_eq!(our_err.trim_end().lines().count(), 1, "{what}: {our_err}");
+    }
+}
