@@ -913,3 +913,192 @@ fn a_witness_follows_a_rotation_its_log_key_vouched_for() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("does not vouch for it"), "{stderr}");
 }
+
+/// Events changed and signed again with their signer's key, the checkpoints signed again over the
+/// new roots with the log key — as a member and an operator together could — are still refused,
+/// by pledger and by the independent verifier alike: an unknown or repeated event field, a
+/// signing time far after the recording, a member admitted by a member with no authority, a weak
+/// key admitted.
+#[test]
+fn events_signed_again_are_refused_by_both_verifiers() {
+    let python =
+        Command::new("python3").args(["-c", "import blake3, cryptography"]).output().is_ok_and(|o| o.status.success());
+    if !python {
+        return common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
+    }
+    let env = ledger_with_checkpoints();
+    let lines = bundle_lines(&env);
+    let vkey = env.ok(&["--key", "dns.key", "checkpoint", "--vkey"]);
+    let event_of = |l: &str| -> Value {
+        let e = pledger_log::Entry::parse(l.as_bytes()).unwrap();
+        serde_json::from_slice(&e.envelope.payload).unwrap()
+    };
+    let find = |kind: &str, member: &str| {
+        (1..lines.len() - 1)
+            .find(|&i| {
+                let e = event_of(&lines[i]);
+                e["kind"] == kind && (member.is_empty() || e["body"]["member"] == member)
+            })
+            .unwrap()
+    };
+    // The checkpoints of `lines` signed again over their entries' roots.
+    let recheckpointed = |mut lines: Vec<String>| -> Vec<String> {
+        let mut tree = pledger_log::merkle::Frontier::default();
+        let mut roots = std::collections::BTreeMap::new();
+        for (i, l) in lines[1..lines.len() - 1].iter().enumerate() {
+            tree.push::<pledger_log::merkle::Blake3>(pledger_log::merkle::leaf_hash(l.as_bytes()));
+            roots.insert(i + 1, base64_encode(&tree.root::<pledger_log::merkle::Blake3>()));
+        }
+        let mut header: Value = serde_json::from_str(&lines[0]).unwrap();
+        for cp in header["checkpoints"].as_array_mut().unwrap() {
+            let text = cp.as_str().unwrap().to_owned();
+            let mut body: Vec<&str> = text.lines().take(3).collect();
+            let root = &roots[&body[1].parse::<usize>().unwrap()];
+            body[2] = root;
+            *cp = Value::String(sign_with(&env, "dns.key", &format!("{}\n\n", body.join("\n"))));
+        }
+        lines[0] = header.to_string();
+        lines
+    };
+    // The event of line `at` changed as text by `change`, signed again with `key`.
+    let resigned = |at: usize, key: &str, change: &dyn Fn(String) -> String| -> Vec<String> {
+        let mut lines = lines.clone();
+        let mut entry = pledger_log::Entry::parse(lines[at].as_bytes()).unwrap();
+        let text = change(String::from_utf8(entry.envelope.payload.clone()).unwrap());
+        let signing = pledger_log::keys::read_private(&env.path(key)).unwrap();
+        let keyid = pledger_log::keys::key_id(&signing.verifying_key()).to_string();
+        entry.envelope =
+            pledger_log::Envelope::sign(pledger_core::event::PAYLOAD_TYPE, text.into_bytes(), &signing, &keyid);
+        lines[at] = String::from_utf8(entry.to_line()).unwrap();
+        recheckpointed(lines)
+    };
+    // Every envelope in URL-safe base64, which format.md §5 allows.
+    let url_safe = {
+        let mut l = lines.clone();
+        let n = l.len();
+        for line in l[1..n - 1].iter_mut() {
+            let e: Value = serde_json::from_str(line).unwrap();
+            let safe = |v: &Value| Value::String(v.as_str().unwrap().replace('+', "-").replace('/', "_"));
+            let mut env_ = e["envelope"].clone();
+            env_["payload"] = safe(&e["envelope"]["payload"]);
+            env_["signatures"][0]["sig"] = safe(&e["envelope"]["signatures"][0]["sig"]);
+            *line = format!(
+                "{{\"seq\":{},\"recorded\":{},\"envelope\":{}}}",
+                e["seq"],
+                e["recorded"],
+                serde_json::to_string(&env_).unwrap()
+            );
+        }
+        recheckpointed(l)
+    };
+    assert!(url_safe[1..url_safe.len() - 1].iter().any(|l| l.contains('-') || l.contains('_')));
+    let pledge = find("pledge", "");
+    let measure = find("member-admitted", "measure");
+    let psi_key =
+        pledger_log::keys::key_id(&pledger_log::keys::read_private(&env.path("psi.key")).unwrap().verifying_key())
+            .to_string();
+    let dns_key = event_of(&lines[measure])["key"].as_str().unwrap().to_owned();
+    let genesis = 1;
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("nothing changed", resigned(pledge, "psi.key", &|t| t)),
+        ("an unknown body field", resigned(pledge, "psi.key", &|t| t.replacen("\"title\":", "\"x\":1,\"title\":", 1))),
+        (
+            "a field twice",
+            resigned(pledge, "psi.key", &|t| {
+                t.replacen("\"signer\":\"psi\"", "\"signer\":\"psi\",\"signer\":\"psi\"", 1)
+            }),
+        ),
+        (
+            "a signing time a year after the recording",
+            resigned(pledge, "psi.key", &|t| {
+                let e: Value = serde_json::from_str(&t).unwrap();
+                let signed = e["signed_at"].as_str().unwrap().to_owned();
+                t.replacen(&signed, &format!("{}{}", (signed[..4].parse::<u32>().unwrap() + 1), &signed[4..]), 1)
+            }),
+        ),
+        (
+            "a member admitted by a member no convener",
+            resigned(measure, "psi.key", &|t| {
+                t.replacen("\"signer\":\"dns\"", "\"signer\":\"psi\"", 1).replacen(&dns_key, &psi_key, 1)
+            }),
+        ),
+        (
+            "a weak key admitted",
+            resigned(measure, "dns.key", &|t| {
+                let e: Value = serde_json::from_str(&t).unwrap();
+                let pk = e["body"]["public_key"].as_str().unwrap().to_owned();
+                t.replacen(&pk, "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 1)
+            }),
+        ),
+        (
+            "a genesis whose log key is the identity point",
+            resigned(genesis, "dns.key", &|t| {
+                let e: Value = serde_json::from_str(&t).unwrap();
+                let lk = e["body"]["log_key"].as_str().unwrap().to_owned();
+                let weak = "\"log_key\":\"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"";
+                t.replacen(&format!("\"log_key\":\"{lk}\""), weak, 1)
+            }),
+        ),
+        (
+            "a title on two lines",
+            resigned(pledge, "psi.key", &|t| t.replacen("\"title\":\"", "\"title\":\"two\\nlines ", 1)),
+        ),
+        (
+            "a date that is no date",
+            resigned(pledge, "psi.key", &|t| {
+                let e: Value = serde_json::from_str(&t).unwrap();
+                let due = e["body"]["due"].as_str().unwrap().to_owned();
+                t.replacen(&format!("\"due\":\"{due}\""), "\"due\":\"2015-02-30\"", 1)
+            }),
+        ),
+        (
+            "an amount of zero",
+            resigned(pledge, "psi.key", &|t| {
+                let e: Value = serde_json::from_str(&t).unwrap();
+                let minor = e["body"]["amount"]["minor"].to_string();
+                t.replacen(&format!("\"minor\":{minor}"), "\"minor\":0", 1)
+            }),
+        ),
+    ];
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/verify_bundle.py");
+    env.write("url.jsonl", &(url_safe.join("\n") + "\n"));
+    let py = Command::new("python3").arg(script).arg(env.path("url.jsonl")).args(["--log-key", vkey.trim()]).output();
+    let py = py.unwrap();
+    assert!(py.status.success(), "URL-safe base64: {}", String::from_utf8_lossy(&py.stderr));
+    let mut c = env.cmd();
+    c.env_remove("PLEDGER_LEDGER").args(["verify", "--bundle", "url.jsonl", "--log-key", vkey.trim()]);
+    let ours = c.output().unwrap();
+    assert!(ours.status.success(), "URL-safe base64: {}", String::from_utf8_lossy(&ours.stderr));
+    for (i, (what, lines)) in cases.iter().enumerate() {
+        let file = format!("r{i}.jsonl");
+        env.write(&file, &(lines.join("\n") + "\n"));
+        let py =
+            Command::new("python3").arg(script).arg(env.path(&file)).args(["--log-key", vkey.trim()]).output().unwrap();
+        let mut c = env.cmd();
+        c.env_remove("PLEDGER_LEDGER").args(["verify", "--bundle", &file, "--log-key", vkey.trim()]);
+        let ours = c.output().unwrap();
+        let (py_err, our_err) = (String::from_utf8_lossy(&py.stderr), String::from_utf8_lossy(&ours.stderr));
+        if i == 0 {
+            assert!(py.status.success(), "re-signing alone breaks nothing: {py_err}");
+            assert!(ours.status.success(), "re-signing alone breaks nothing: {our_err}");
+            continue;
+        }
+        // The independent verifier names the very thing changed.
+        let why = match i {
+            1 => "has unknown field 'x'",
+            2 => "field 'signer' appears twice",
+            3 => "signed more than 5 minutes after it was recorded",
+            4 => "psi is not a convener and admits a member",
+            5 => "public_key is a weak key (of small order)",
+            6 => "genesis log_key is a weak key",
+            7 => "title holds a control character",
+            8 => "is not a calendar date",
+            _ => "is not a whole number from 1",
+        };
+        assert!(py_err.contains(why), "{what}: {py_err}");
+        assert_eq!(py.status.code(), Some(1), "{what}: the independent verifier accepted it: {py_err}");
+        assert_eq!(ours.status.code(), Some(1), "{what}: pledger accepted it: {our_err}");
+        assert_eq!(py_err.trim_end().lines().count(), 1, "{what}: {py_err}");
+        assert_eq!(our_err.trim_end().lines().count(), 1, "{what}: {our_err}");
+    }
+}
