@@ -728,8 +728,7 @@ impl Event {
             effective: &self.effective,
             body: &self.body,
         };
-        // Serialising plain structs of strings and integers cannot fail.
-        serde_json::to_vec(&wire).unwrap_or_default()
+        serde_json::to_vec(&wire).expect("an event of strings, integers and dates serialises to JSON")
     }
 
     pub fn kind(&self) -> Kind {

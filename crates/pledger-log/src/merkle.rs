@@ -80,7 +80,10 @@ impl Frontier {
         let mut level = 0u8;
         let mut i = index;
         while i & 1 == 1 {
-            let left = self.peaks.pop().unwrap_or_default();
+            let left = self
+                .peaks
+                .pop()
+                .expect("a frontier holds a peak for each 1 bit of its size (Frontier::is_well_formed)");
             hash = H::node(&left, &hash);
             level += 1;
             i >>= 1;
@@ -89,6 +92,12 @@ impl Frontier {
         self.peaks.push(hash);
         self.size += 1;
         created
+    }
+
+    /// Whether it holds one peak for each 1 bit of its size, as every frontier pushed to does: a
+    /// frontier read from storage is checked before it is pushed to or its root signed.
+    pub fn is_well_formed(&self) -> bool {
+        self.peaks.len() == self.size.count_ones() as usize
     }
 
     /// The tree's root hash.

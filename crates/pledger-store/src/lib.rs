@@ -266,10 +266,20 @@ impl Ledger {
         if db.get(Key::Rebuilding.bytes()).map_err(|e| StoreError::sled(path, e))?.is_some() {
             return Err(StoreError::RebuildInterrupted { path: path.display().to_string() });
         }
-        let head = match db.get(Key::Head.bytes()).map_err(|e| StoreError::sled(path, e))? {
+        let head: StoredHead = match db.get(Key::Head.bytes()).map_err(|e| StoreError::sled(path, e))? {
             Some(bytes) => decode(&bytes, "head")?,
             None => StoredHead::default(),
         };
+        // The tree's right edge is what checkpoints sign the root of and appends extend: one
+        // peak for each 1 bit of the size, and the size the rules' head counts.
+        if !head.frontier.is_well_formed() || head.frontier.size != head.state.size {
+            return Err(StoreError::Corrupt(format!(
+                "stored head: its tree edge holds {} peaks for {} entries, and its counters say {} entries",
+                head.frontier.peaks.len(),
+                head.frontier.size,
+                head.state.size
+            )));
+        }
         // Read once: the mark changes only by `rebuild`, which sets the field too.
         let tallied = tallies_mark(&db, path)? == TalliesMark::Current;
         Ok(Ledger::of(db, path, head, tallied))

@@ -857,3 +857,29 @@ fn a_rollback_undoes_the_appends_since_its_savepoint_and_nothing_else() {
         b.scorecard(&b.members().unwrap(), &[], pledger_core::Date::parse("2015-01-01").unwrap()).unwrap()
     );
 }
+
+#[test]
+fn a_stored_head_whose_tree_edge_does_not_fit_its_size_is_refused_on_open() {
+    let (_dir, path, ledger) = built(53, 200);
+    let size = ledger.size();
+    assert!(size.count_ones() > 1, "{size} entries: more than one peak");
+    drop(ledger);
+    for change in [0, 1] {
+        let db = open_sled(&path);
+        let mut head: StoredHead = postcard::from_bytes(&db.get(keys::Key::Head.bytes()).unwrap().unwrap()).unwrap();
+        let kept = head.clone();
+        match change {
+            0 => drop(head.frontier.peaks.pop()),
+            _ => head.state.size += 1,
+        }
+        db.insert(keys::Key::Head.bytes(), postcard::to_allocvec(&head).unwrap()).unwrap();
+        db.flush().unwrap();
+        drop(db);
+        let e = Ledger::open(&path, Duration::from_secs(10)).err().expect("refused");
+        assert!(e.to_string().contains("stored head: its tree edge holds"), "{e}");
+        let db = open_sled(&path);
+        db.insert(keys::Key::Head.bytes(), postcard::to_allocvec(&kept).unwrap()).unwrap();
+        db.flush().unwrap();
+    }
+    assert_eq!(reopen(&path).size(), size);
+}
