@@ -2,7 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod areas_csv;
-pub mod attestations_csv;
 pub mod error;
 pub mod event;
 pub mod ids;

@@ -379,12 +379,12 @@ pub fn attest(g: &Global, a: &AttestArgs) -> Result<()> {
         Some(path) => {
             let bytes = pledger_log::input::read(
                 path,
-                pledger_core::attestations_csv::MAX_BYTES as u64,
+                pledger_app::attestations_csv::MAX_BYTES as u64,
                 "a file of verdicts",
                 pledger_log::input::Source::Any,
             )?;
             let name = path.display().to_string();
-            pledger_core::attestations_csv::parse(&bytes)
+            pledger_app::attestations_csv::parse(&bytes)
                 .map_err(|e| input(format!("{name}:{e}")))?
                 .into_iter()
                 .map(|(line, body)| (format!("{name}:{line} ({})", body.fulfillment), body))

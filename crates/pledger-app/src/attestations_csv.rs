@@ -2,8 +2,8 @@
 //! `id` (or `fulfillment`), `verdict` and optionally `note`, in any order, then one verdict per
 //! row — `confirm`/`confirmed` or `dispute`/`disputed`.
 
-use crate::event::{AttestationBody, Note, Verdict};
-use crate::ids::FulfillmentId;
+use pledger_core::event::{AttestationBody, Note, Verdict};
+use pledger_core::ids::FulfillmentId;
 
 /// Largest file read, in bytes.
 pub const MAX_BYTES: usize = 8 * 1024 * 1024;
