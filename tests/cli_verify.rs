@@ -81,6 +81,27 @@ fn sign_with(env: &Env, key: &str, note: &str) -> String {
     pledger_log::note::Note::sign(text, ORIGIN, &key).unwrap().to_text()
 }
 
+/// A bundle's lines with its checkpoints signed again by the log key (`dns.key`) over the roots
+/// of its entries as they now stand — what an operator could do after changing an entry.
+fn recheckpointed(env: &Env, mut lines: Vec<String>) -> Vec<String> {
+    let mut tree = pledger_log::merkle::Frontier::default();
+    let mut roots = std::collections::BTreeMap::new();
+    for (i, l) in lines[1..lines.len() - 1].iter().enumerate() {
+        tree.push::<pledger_log::merkle::Blake3>(pledger_log::merkle::leaf_hash(l.as_bytes()));
+        roots.insert(i + 1, base64_encode(&tree.root::<pledger_log::merkle::Blake3>()));
+    }
+    let mut header: Value = serde_json::from_str(&lines[0]).unwrap();
+    for cp in header["checkpoints"].as_array_mut().unwrap() {
+        let text = cp.as_str().unwrap().to_owned();
+        let mut body: Vec<&str> = text.lines().take(3).collect();
+        let root = &roots[&body[1].parse::<usize>().unwrap()];
+        body[2] = root;
+        *cp = Value::String(sign_with(env, "dns.key", &format!("{}\n\n", body.join("\n"))));
+    }
+    lines[0] = header.to_string();
+    lines
+}
+
 #[test]
 fn proofs_verify_offline_and_mutations_fail() {
     let env = ledger_with_checkpoints();
@@ -742,22 +763,7 @@ fn a_signature_with_a_small_order_component_is_refused_on_every_run() {
         let mut entry = pledger_log::Entry::parse(lines[1 + 10].as_bytes()).unwrap();
         entry.envelope.signatures[0].sig = torsioned_signature(&psi, &entry.envelope.signed_bytes(), nonce);
         lines[1 + 10] = String::from_utf8(entry.to_line()).unwrap();
-        let mut tree = pledger_log::merkle::Frontier::default();
-        let mut roots = std::collections::BTreeMap::new();
-        for (i, l) in lines[1..16].iter().enumerate() {
-            tree.push::<pledger_log::merkle::Blake3>(pledger_log::merkle::leaf_hash(l.as_bytes()));
-            roots.insert(i + 1, base64_encode(&tree.root::<pledger_log::merkle::Blake3>()));
-        }
-        let mut header: Value = serde_json::from_str(&lines[0]).unwrap();
-        for cp in header["checkpoints"].as_array_mut().unwrap() {
-            let text = cp.as_str().unwrap().to_owned();
-            let mut body: Vec<&str> = text.lines().take(3).collect();
-            let root = &roots[&body[1].parse::<usize>().unwrap()];
-            body[2] = root;
-            *cp = Value::String(sign_with(&env, "dns.key", &format!("{}\n\n", body.join("\n"))));
-        }
-        lines[0] = header.to_string();
-        lines
+        recheckpointed(&env, lines)
     };
     let verify = |lines: &[String], strict: bool| {
         env.write("t.jsonl", &(lines.join("\n") + "\n"));
@@ -941,25 +947,6 @@ fn events_signed_again_are_refused_by_both_verifiers() {
             })
             .unwrap()
     };
-    // The checkpoints of `lines` signed again over their entries' roots.
-    let recheckpointed = |mut lines: Vec<String>| -> Vec<String> {
-        let mut tree = pledger_log::merkle::Frontier::default();
-        let mut roots = std::collections::BTreeMap::new();
-        for (i, l) in lines[1..lines.len() - 1].iter().enumerate() {
-            tree.push::<pledger_log::merkle::Blake3>(pledger_log::merkle::leaf_hash(l.as_bytes()));
-            roots.insert(i + 1, base64_encode(&tree.root::<pledger_log::merkle::Blake3>()));
-        }
-        let mut header: Value = serde_json::from_str(&lines[0]).unwrap();
-        for cp in header["checkpoints"].as_array_mut().unwrap() {
-            let text = cp.as_str().unwrap().to_owned();
-            let mut body: Vec<&str> = text.lines().take(3).collect();
-            let root = &roots[&body[1].parse::<usize>().unwrap()];
-            body[2] = root;
-            *cp = Value::String(sign_with(&env, "dns.key", &format!("{}\n\n", body.join("\n"))));
-        }
-        lines[0] = header.to_string();
-        lines
-    };
     // The event of line `at` changed as text by `change`, signed again with `key`.
     let resigned = |at: usize, key: &str, change: &dyn Fn(String) -> String| -> Vec<String> {
         let mut lines = lines.clone();
@@ -970,7 +957,7 @@ fn events_signed_again_are_refused_by_both_verifiers() {
         entry.envelope =
             pledger_log::Envelope::sign(pledger_core::event::PAYLOAD_TYPE, text.into_bytes(), &signing, &keyid);
         lines[at] = String::from_utf8(entry.to_line()).unwrap();
-        recheckpointed(lines)
+        recheckpointed(&env, lines)
     };
     // Every envelope in URL-safe base64, which format.md §5 allows.
     let url_safe = {
@@ -989,7 +976,7 @@ fn events_signed_again_are_refused_by_both_verifiers() {
                 serde_json::to_string(&env_).unwrap()
             );
         }
-        recheckpointed(l)
+        recheckpointed(&env, l)
     };
     assert!(url_safe[1..url_safe.len() - 1].iter().any(|l| l.contains('-') || l.contains('_')));
     let pledge = find("pledge", "");

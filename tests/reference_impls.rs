@@ -67,19 +67,9 @@ fn go_reference_implementation_opens_pledger_checkpoints() {
 
 #[test]
 fn an_independent_python_verifier_accepts_real_bundles_and_rejects_tampered_ones() {
-    let ok =
-        Command::new("python3").args(["-c", "import blake3, cryptography"]).output().is_ok_and(|o| o.status.success());
-    if !ok {
-        common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
-        return;
-    }
-    let script = repo().join("tools/verify_bundle.py");
+    let Some(script) = python_verifier() else { return };
     let env = Env::new();
-    let dir = env.path("demo");
-    let demo = ["--ledger", dir.to_str().unwrap()];
-    env.ok(&[demo[0], demo[1], "demo"]);
-    env.ok(&[demo[0], demo[1], "export", "b.jsonl"]);
-    let vkey = env.ok(&[demo[0], demo[1], "checkpoint", "--vkey"]);
+    let vkey = demo_bundle(&env);
     let run = |file: &str, extra: &[&str]| {
         Command::new("python3").arg(&script).arg(env.path(file)).args(extra).output().unwrap()
     };
@@ -116,20 +106,11 @@ fn an_independent_python_verifier_accepts_real_bundles_and_rejects_tampered_ones
 /// in one line, with exit 1; and the verifier's own `--help`.
 #[test]
 fn both_verifiers_refuse_every_tampered_bundle_of_the_corpus() {
-    let ok =
-        Command::new("python3").args(["-c", "import blake3, cryptography"]).output().is_ok_and(|o| o.status.success());
-    if !ok {
-        common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
-        return;
-    }
-    let script = repo().join("tools/verify_bundle.py");
+    let Some(script) = python_verifier() else { return };
     let help = Command::new("python3").arg(&script).arg("--help").output().unwrap();
     assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("Usage: verify_bundle.py"));
     let env = Env::new();
-    let dir = env.path("demo");
-    env.ok(&["--ledger", dir.to_str().unwrap(), "demo"]);
-    env.ok(&["--ledger", dir.to_str().unwrap(), "export", "b.jsonl"]);
-    let vkey = env.ok(&["--ledger", dir.to_str().unwrap(), "checkpoint", "--vkey"]);
+    let vkey = demo_bundle(&env);
     let bundle = std::fs::read_to_string(env.path("b.jsonl")).unwrap();
     let lines: Vec<String> = bundle.lines().map(str::to_owned).collect();
     let header: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
@@ -208,4 +189,25 @@ fn both_verifiers_refuse_every_tampered_bundle_of_the_corpus() {
         assert_eq!(py_err.trim_end().lines().count(), 1, "{what}: {py_err}");
         assert_eq!(our_err.trim_end().lines().count(), 1, "{what}: {our_err}");
     }
+}
+
+/// tools/verify_bundle.py, if a python3 with its libraries is at hand (else said to be
+/// unavailable, which `.ci/run` makes a failure).
+fn python_verifier() -> Option<std::path::PathBuf> {
+    let ok =
+        Command::new("python3").args(["-c", "import blake3, cryptography"]).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
+        return None;
+    }
+    Some(repo().join("tools/verify_bundle.py"))
+}
+
+/// The demo's ledger exported to b.jsonl in `env`; its log verifier key.
+fn demo_bundle(env: &Env) -> String {
+    let dir = env.path("demo");
+    let ledger = dir.to_str().unwrap();
+    env.ok(&["--ledger", ledger, "demo"]);
+    env.ok(&["--ledger", ledger, "export", "b.jsonl"]);
+    env.ok(&["--ledger", ledger, "checkpoint", "--vkey"])
 }
