@@ -534,6 +534,14 @@ def verify(path: str, trusted_log_key=None) -> str:
         # Keys and authority.
         convener = members.get(signer, False)
 
+        def key_manager(target, action):
+            # A member's keys are managed by the member itself or a convener.
+            if target not in members:
+                raise Bad(f"{at}: unknown member {target}")
+            if target != signer and not convener:
+                raise Bad(f"{at}: {signer} {action} {target} without authority")
+            return target
+
         def add_key(member, raw):
             kid = key_id(raw)
             if kid in keys:
@@ -556,11 +564,7 @@ def verify(path: str, trusted_log_key=None) -> str:
             members[body["member"]] = body["convener"]
             add_key(body["member"], public_key(body["public_key"], f"{at}: public_key"))
         elif kind == "key-added":
-            target = body["member"]
-            if target not in members:
-                raise Bad(f"{at}: unknown member {target}")
-            if target != signer and not convener:
-                raise Bad(f"{at}: {signer} adds a key to {target} without authority")
+            target = key_manager(body["member"], "adds a key to")
             raw = public_key(body["public_key"], f"{at}: public_key")
             add_key(target, raw)
             if body.get("log"):
@@ -569,11 +573,7 @@ def verify(path: str, trusted_log_key=None) -> str:
                 log_keys.append((seq, log_key, raw, signer_key))
                 log_key = raw
         elif kind == "key-revoked":
-            target = body["member"]
-            if target not in members:
-                raise Bad(f"{at}: unknown member {target}")
-            if target != signer and not convener:
-                raise Bad(f"{at}: {signer} revokes a key of {target} without authority")
+            target = key_manager(body["member"], "revokes a key of")
             k = keys.get(body["key"])
             if k is None or k["member"] != target:
                 raise Bad(f"{at}: revokes a key the member does not hold")
