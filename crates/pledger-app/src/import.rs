@@ -543,18 +543,22 @@ fn reconcile(report: &mut ImportReport, file: &BTreeMap<String, Sums>) {
         .iter()
         .map(|(c, s)| (c.clone(), Reconciled { currency: c.clone(), file: *s, ..Reconciled::default() }))
         .collect();
+    // Every amount read is in the file's sums; a currency missing there still gets its row.
+    fn slot<'b>(by: &'b mut BTreeMap<String, Reconciled>, c: &str) -> &'b mut Reconciled {
+        by.entry(c.to_owned()).or_insert_with(|| Reconciled { currency: c.to_owned(), ..Reconciled::default() })
+    }
     for c in &report.recorded {
-        by.entry(c.currency.clone()).or_default().recorded.add(c.step.role(), i128::from(c.value));
+        slot(&mut by, &c.currency).recorded.add(c.step.role(), i128::from(c.value));
     }
     for c in &report.already {
-        by.entry(c.currency.clone()).or_default().already.add(c.step.role(), i128::from(c.value));
+        slot(&mut by, &c.currency).already.add(c.step.role(), i128::from(c.value));
     }
     let mut unreadable: BTreeMap<String, Reason> = BTreeMap::new();
     for s in &report.not_recorded {
         let Some(role) = s.role else { continue };
         match (&s.currency, s.value) {
             (Some(c), Some(v)) => {
-                let r = by.entry(c.clone()).or_default();
+                let r = slot(&mut by, c);
                 r.not_recorded.add(role, i128::from(v));
                 let reason = match r.reasons.iter_mut().find(|x| x.cause == s.cause) {
                     Some(x) => x,
@@ -573,9 +577,6 @@ fn reconcile(report: &mut ImportReport, file: &BTreeMap<String, Sums>) {
                 r.transactions += 1;
             }
         }
-    }
-    for (c, r) in by.iter_mut() {
-        r.currency = c.clone();
     }
     report.reconciliation = by.into_values().collect();
     report.unreadable = unreadable.into_values().collect();
