@@ -379,7 +379,11 @@ fn deliveries_beyond_reversals_and_verdicts_in_bulk() {
         1,
         "bad.csv:3: verdict \"perhaps\" is not confirm or dispute",
     );
-    env.refused(&["--key", "dns.key", "attest", "--file", "/dev/zero"], 1, "");
+    env.refused(
+        &["--key", "dns.key", "attest", "--file", "/dev/zero"],
+        1,
+        "a file of verdicts is larger than the 8388608 bytes allowed",
+    );
     // Signed elsewhere, all at once: JSON Lines a submit takes.
     let lines = env.ok(&["--key", "dns.key", "attest", "F-000001", "F-000003", "--confirm", "--sign-only"]);
     assert_eq!(lines.lines().count(), 2);
