@@ -25,9 +25,9 @@ fn the_demo_shows_kidal_as_the_one_gap_and_verifies() {
     let state = |p: &str| status.iter().find(|s| s["id"] == p).unwrap()["state"].as_str().unwrap().to_owned();
     assert_eq!(state("P-000004"), "disputed");
     let p8 = status.iter().find(|s| s["id"] == "P-000008").unwrap();
-    assert_eq!((p8["words"].as_u64(), p8["withdrawn"].as_u64()), (Some(24_000_000), Some(10_000_000)));
+    assert_eq!((p8["pledged"].as_u64(), p8["withdrawn"].as_u64()), (Some(24_000_000), Some(10_000_000)));
     let p3 = status.iter().find(|s| s["id"] == "P-000003").unwrap();
-    assert_eq!(p3["words"], 75_000_000, "PSI's DHIS 2 pledge was amended upward");
+    assert_eq!(p3["pledged"], 75_000_000, "PSI's DHIS 2 pledge was amended upward");
     assert_eq!(status.iter().filter(|s| s["days_late"].as_i64().unwrap_or(0) > 0).count(), 4);
 }
 
@@ -120,7 +120,7 @@ fn filters_formats_and_rebuild() {
         assert!(rows.iter().all(|r| r.len() == width), "{cmd}");
     }
     let csv_text = env.ok(&["status", "--format", "csv", "--as-of", "2016-06-30"]);
-    assert!(csv_text.starts_with("pledge,pledger,beneficiary,category,areas,unit,words,"));
+    assert!(csv_text.starts_with("pledge,pledger,beneficiary,category,areas,unit,pledged,"));
     assert!(csv_text.contains(",USD,450000.00,"), "money as a decimal in major units");
     assert!(csv_text.contains("\"ML-3,ML-1,ML-BKO\""), "quoted lists");
     // The scorecard: a row per member and unit, shares as exact fractions, names in UTF-8.
@@ -134,8 +134,10 @@ fn filters_formats_and_rebuild() {
     assert_eq!(&assist[0][4], "1.000000");
     assert!(rows.iter().any(|r| &r[1] == "Direction Nationale de la Santé"), "UTF-8 kept");
     let cov = env.ok(&["coverage", "--format", "csv"]);
-    assert!(cov.starts_with("area,name,level,parent,status,pledging,delivered,categories\n"));
-    assert!(cov.contains("\nML-4,Ségou,region,ML,"), "{cov}");
+    assert!(cov.starts_with("area,name,level,parent,status,pledging,delivered,category,category_status\n"));
+    // A row per area and category: Ségou's software, covered; Kidal, reached by none, one row.
+    assert!(cov.contains("\nML-4,Ségou,region,ML,covered,measure,measure,software,covered\n"), "{cov}");
+    assert!(cov.contains("\nML-8,Kidal,region,ML,gap,,,,\n"), "{cov}");
     // Rebuild recomputes the same projections, and the ledger still verifies.
     let before: Vec<String> =
         ["status", "scorecard", "coverage", "timeline"].iter().map(|c| env.ok(&[c, "--format", "json"])).collect();
@@ -163,8 +165,70 @@ fn show_tells_a_pledges_history() {
 fn snapshot_tables_of_the_demo() {
     let env = demo();
     for cmd in ["status", "scorecard", "coverage", "timeline"] {
-        let out = env.ok(&[cmd, "--format", "table", "--as-of", "2016-06-30"]);
-        insta::assert_snapshot!(format!("demo_{cmd}"), out);
+        for width in ["80", "120"] {
+            let out = env.cmd().env("COLUMNS", width).args([cmd, "--as-of", "2016-06-30"]).output().unwrap();
+            assert!(out.status.success());
+            insta::assert_snapshot!(format!("demo_{cmd}_{width}"), String::from_utf8(out.stdout).unwrap());
+        }
+    }
+}
+
+/// At every width from 60 columns up, each table keeps to the width and splits no id, date or
+/// amount: each is found whole, or its column is left out.
+#[test]
+fn tables_fit_every_width_and_split_no_token() {
+    let env = demo();
+    let status = json_lines(&env.ok(&["status", "--format", "json", "--as-of", "2016-06-30"]));
+    let ids: Vec<String> = status.iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
+    let dues: Vec<String> = status.iter().map(|s| s["due"].as_str().unwrap().to_owned()).collect();
+    // The pledged amounts as the table writes them (grouped, in major units).
+    let pledged: Vec<String> = status
+        .iter()
+        .map(|s| {
+            let unit = match s["currency"].as_str() {
+                Some(c) => pledger_core::Unit::currency(c).unwrap(),
+                None => pledger_core::Unit::count(s["unit"].as_str().unwrap()).unwrap(),
+            };
+            let text = unit.format(s["pledged"].as_u64().unwrap());
+            text.trim_start_matches(&format!("{} ", unit.name()))
+                .trim_end_matches(&format!(" {}", unit.name()))
+                .to_owned()
+        })
+        .collect();
+    let keys: Vec<String> = json_lines(&env.ok(&["members", "--format", "json"]))
+        .iter()
+        .flat_map(|m| {
+            m["keys"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        })
+        .collect();
+    for width in [60usize, 61, 67, 72, 80, 90, 100, 120, 140, 170, 220] {
+        for cmd in ["status", "scorecard", "coverage", "timeline", "members", "log", "show P-000003"] {
+            let mut args: Vec<&str> = cmd.split(' ').collect();
+            if !cmd.starts_with("members") && !cmd.starts_with("log") && !cmd.starts_with("show") {
+                args.extend(["--as-of", "2016-06-30"]);
+            }
+            let out = env.cmd().env("COLUMNS", width.to_string()).args(&args).output().unwrap();
+            assert!(out.status.success(), "{cmd} at {width}");
+            let text = String::from_utf8(out.stdout).unwrap();
+            for line in text.lines() {
+                assert!(line.chars().count() <= width, "{cmd} at {width}: {line:?} is wider");
+            }
+            let whole = |token: &str| text.split_whitespace().any(|w| w == token);
+            if cmd == "status" {
+                for (i, id) in ids.iter().enumerate() {
+                    assert!(whole(id), "status at {width}: {id} split:\n{text}");
+                    assert!(whole(&pledged[i]), "status at {width}: {} split:\n{text}", pledged[i]);
+                    if text.lines().next().is_some_and(|h| h.split_whitespace().any(|w| w == "due")) {
+                        assert!(whole(&dues[i]), "status at {width}: {} split:\n{text}", dues[i]);
+                    }
+                }
+            }
+            if cmd == "members" && text.lines().next().is_some_and(|h| h.split_whitespace().any(|w| w == "keys")) {
+                for k in &keys {
+                    assert!(whole(k), "members at {width}: key {k} split:\n{text}");
+                }
+            }
+        }
     }
 }
 
@@ -199,11 +263,11 @@ fn totals_beyond_64_bits_are_exact_not_saturated() {
     env.ok(&["-q", "submit", "big.jsonl"]);
     // 2,100 × (2^53 − 1) = 18,915,118,434,956,081,100, beyond 2^64 − 1.
     let card = env.ok(&["scorecard", "--format", "json"]);
-    assert!(card.contains(r#""words":18915118434956081100,"#), "{card}");
+    assert!(card.contains(r#""pledged":18915118434956081100,"#), "{card}");
     let months = env.ok(&["timeline", "--format", "json"]);
-    assert!(months.contains(r#""words":18915118434956081105,"#), "usaid's 5 counted: {months}");
+    assert!(months.contains(r#""pledged":18915118434956081105,"#), "usaid's 5 counted: {months}");
     let table = env.ok(&["status", "--format", "table"]);
-    assert!(table.contains("XOF 18,915,118,434,956,081,105"), "{table}");
+    assert!(table.contains("\nXOF  ") && table.contains(" 18,915,118,434,956,081,105 "), "{table}");
     let csv = env.ok(&["scorecard", "--format", "csv"]);
     assert!(csv.contains(",18915118434956081100,"), "{csv}");
     // Replayed at a size and computed from the pledges, the same figures.

@@ -67,7 +67,7 @@ fn the_write_commands_print_short_stable_ids() {
         5,
         "pledge, fulfillment, attestation, amendment, withdrawal"
     );
-    assert_eq!(show["words"], 1_500_000);
+    assert_eq!(show["pledged"], 1_500_000);
     assert_eq!(show["claimed"], 400_000);
     assert_eq!(show["confirmed"], 400_000);
     assert_eq!(show["withdrawn"], 100_000);
@@ -79,7 +79,7 @@ fn the_write_commands_print_short_stable_ids() {
         "--currency", "USD", "--due", "2015-01-01", "--title", "Funds",
     ]);
     let p3: Value = serde_json::from_str(&env.ok(&["show", "P-000003", "--format", "json"])).unwrap();
-    assert_eq!(p3["pledge"]["words"], 1_250_050);
+    assert_eq!(p3["pledge"]["pledged"], 1_250_050);
     assert_eq!(p3["pledge"]["measure"]["currency"], "USD");
 }
 

@@ -75,7 +75,7 @@ fn reconciles(env: &Env, r: &Value, org: &str, what: &str) {
     let mut ledger: std::collections::BTreeMap<String, (i128, i128)> = Default::default();
     for s in statuses(env, org) {
         let e = ledger.entry(s["currency"].as_str().unwrap().to_owned()).or_default();
-        e.0 += i128::from(s["words"].as_u64().unwrap()) - i128::from(s["withdrawn"].as_u64().unwrap());
+        e.0 += i128::from(s["pledged"].as_u64().unwrap()) - i128::from(s["withdrawn"].as_u64().unwrap());
         e.1 += i128::from(s["claimed"].as_u64().unwrap());
     }
     let n = |v: &Value| v.as_i64().map(i128::from).unwrap();
@@ -144,7 +144,7 @@ fn the_fixture_maps_exactly_and_a_second_import_changes_nothing() {
     let row = |title: &str| st.iter().find(|s| s["title"].as_str().unwrap().starts_with(title)).unwrap().clone();
     let first = row("DHIS 2 roll-out in Sikasso");
     assert_eq!(
-        (first["words"].as_u64(), first["claimed"].as_u64(), first["beyond"].as_u64()),
+        (first["pledged"].as_u64(), first["claimed"].as_u64(), first["beyond"].as_u64()),
         (Some(70_000_000), Some(74_500_000), Some(4_500_000)),
         "delivered beyond the words, shown as such"
     );
@@ -176,7 +176,7 @@ fn the_fixture_maps_exactly_and_a_second_import_changes_nothing() {
     assert_eq!(first["beneficiary"], "dns", "the founding convener by default");
     assert_eq!(first["due"], "2016-12-31");
     let equip = row("Equipment");
-    assert_eq!((equip["words"].as_u64(), equip["claimed"].as_u64()), (Some(10_000_000), Some(4_100_000)));
+    assert_eq!((equip["pledged"].as_u64(), equip["claimed"].as_u64()), (Some(10_000_000), Some(4_100_000)));
     assert_eq!(equip["made"], "2013-12-01", "dated by its earliest transaction, the expenditure");
     assert_eq!(equip["areas"], serde_json::json!(["ML", "NE"]));
     assert_eq!(equip["category"], "dac-12110", "the sector with the largest share");
@@ -232,7 +232,7 @@ fn a_country_takes_its_share() {
     reconciles(&env, &r, "donor", "Mali's share");
     let equip =
         statuses(&env, "donor").into_iter().find(|s| s["title"].as_str().unwrap().starts_with("Equip")).unwrap();
-    assert_eq!((equip["words"].as_u64(), equip["claimed"].as_u64()), (Some(7_500_000), Some(3_075_000)), "75%");
+    assert_eq!((equip["pledged"].as_u64(), equip["claimed"].as_u64()), (Some(7_500_000), Some(3_075_000)), "75%");
     assert_eq!(equip["areas"], serde_json::json!(["ML"]));
     assert!(equip["title"].as_str().unwrap().ends_with("(IATI XI-EXAMPLE-1-EQUIP-ML; 75% of EUR 100000.00)"));
 }

@@ -67,6 +67,8 @@ impl Env {
             .env_remove("PLEDGER_KEY")
             .env_remove("PLEDGER_AS")
             .env_remove("PLEDGER_ORIGIN")
+            // Tables fitted to the default width, whatever terminal runs the tests.
+            .env_remove("COLUMNS")
             .env("NO_COLOR", "1");
         c
     }

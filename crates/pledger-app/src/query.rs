@@ -3,7 +3,7 @@
 //! `pledger_core::projection`; this module chooses the records (the head's, read from the store,
 //! or the first N entries replayed), filters them, and reads the head's tallies where they answer.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use pledger_core::projection::{self, AreaCoverage, Horizon, MemberScore, MonthRow, PledgeStatus};
 use pledger_core::state::{AreaRecord, MemberRecord, PledgeRecord};
@@ -42,6 +42,9 @@ pub struct Described {
     pub as_of: Option<Date>,
     /// The date the figures are judged on (overdue, on time).
     pub eval: Date,
+    /// The name of each member of the ledger, by id: what a table shows people.
+    #[serde(default)]
+    pub names: BTreeMap<String, String>,
 }
 
 /// An answer of rows, with the state of the ledger they describe.
@@ -189,6 +192,7 @@ impl Query {
             size: self.data.size,
             as_of: self.horizon.as_of,
             eval: self.horizon.eval,
+            names: self.data.members.iter().map(|m| (m.id.to_string(), m.name.to_string())).collect(),
         }
     }
 

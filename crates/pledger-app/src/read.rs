@@ -191,6 +191,9 @@ pub struct PledgeShown {
     pub status: PledgeStatus,
     pub pledge: Value,
     pub history: Vec<LogEntry>,
+    /// The names of its pledger and beneficiary, by id.
+    #[serde(default)]
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 /// One pledge (`P-000001`, or the pledge of `F-000001`) with its history, or one entry (any
@@ -228,7 +231,13 @@ fn show_pledge(ledger: &Ledger, id: PledgeId, today: Date) -> Result<PledgeShown
         history.push(log_entry(ledger, *seq, &line)?);
     }
     let fs: Vec<FulfillmentRecord> = fulfillments.values().cloned().collect();
-    Ok(PledgeShown { status, pledge: pledge_json(&p, &fs), history })
+    let mut names = std::collections::BTreeMap::new();
+    for m in [&p.pledger, &p.beneficiary] {
+        if let Some(r) = view.member(m)? {
+            names.insert(m.to_string(), r.name.to_string());
+        }
+    }
+    Ok(PledgeShown { status, pledge: pledge_json(&p, &fs), history, names })
 }
 
 /// A pledge's record as JSON: its figures, dates, and fulfillments with their verdicts.
@@ -246,7 +255,7 @@ pub fn pledge_json(p: &PledgeRecord, fulfillments: &[FulfillmentRecord]) -> Valu
         "measure": unit,
         "original": p.original,
         "increased": p.increased,
-        "words": p.words(),
+        "pledged": p.words(),
         "withdrawn": p.withdrawn,
         "claimed": p.claimed,
         "confirmed": p.confirmed,

@@ -61,8 +61,9 @@ fn list(v: &Members) -> String {
 /// A row per pledge.
 pub fn status(rows: &[PledgeStatus]) -> Sheet {
     let mut sheet = Sheet::new(vec![
-        "pledge", "pledger", "beneficiary", "category", "areas", "unit", "words", "withdrawn", "claimed", "confirmed",
-        "disputed", "outstanding", "beyond", "made", "due", "state", "met", "days_late", "tranches", "title",
+        "pledge", "pledger", "beneficiary", "category", "areas", "unit", "pledged", "withdrawn", "claimed",
+        "confirmed", "disputed", "outstanding", "beyond", "made", "due", "state", "met", "days_late", "tranches",
+        "title",
     ]);
     for s in rows {
         let u = &s.measure();
@@ -104,7 +105,7 @@ pub fn status(rows: &[PledgeStatus]) -> Sheet {
 pub fn scorecard(card: &[MemberScore]) -> Sheet {
     let mut sheet = Sheet::new(vec![
         "member", "name", "kind", "pledges", "follow_through", "claimed_rate", "withdrawn_share", "on_time_share",
-        "judged", "on_time", "median_delay_days", "overdue", "unit", "words", "withdrawn", "claimed", "confirmed",
+        "judged", "on_time", "median_delay_days", "overdue", "unit", "pledged", "withdrawn", "claimed", "confirmed",
     ]);
     let share = |ppm: u64| format_decimal(ppm, 6, false);
     for m in card {
@@ -138,22 +139,32 @@ pub fn scorecard(card: &[MemberScore]) -> Sheet {
     sheet
 }
 
-/// A row per area.
+/// A row per area and category (an area no category reaches: one row, the category empty), so
+/// that a spreadsheet can filter and pivot on either.
 pub fn coverage(cov: &[AreaCoverage]) -> Sheet {
-    let mut sheet =
-        Sheet::new(vec!["area", "name", "level", "parent", "status", "pledging", "delivered", "categories"]);
+    let mut sheet = Sheet::new(vec![
+        "area", "name", "level", "parent", "status", "pledging", "delivered", "category", "category_status",
+    ]);
     for a in cov {
-        let cats: Vec<String> = a.categories.iter().map(|c| format!("{}:{}", c.category, c.status.as_str())).collect();
-        sheet.push(vec![
-            a.code.to_string(),
-            a.name.to_string(),
-            a.level.as_str().to_owned(),
-            a.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
-            a.status.as_str().to_owned(),
-            list(&a.pledging),
-            list(&a.delivered),
-            cats.join(", "),
-        ]);
+        let row = |category: String, status: String| {
+            vec![
+                a.code.to_string(),
+                a.name.to_string(),
+                a.level.as_str().to_owned(),
+                a.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+                a.status.as_str().to_owned(),
+                list(&a.pledging),
+                list(&a.delivered),
+                category,
+                status,
+            ]
+        };
+        if a.categories.is_empty() {
+            sheet.push(row(String::new(), String::new()));
+        }
+        for c in &a.categories {
+            sheet.push(row(c.category.to_string(), c.status.as_str().to_owned()));
+        }
     }
     sheet
 }
@@ -161,8 +172,8 @@ pub fn coverage(cov: &[AreaCoverage]) -> Sheet {
 /// A row per month and unit.
 pub fn timeline(rows: &[MonthRow]) -> Sheet {
     let mut sheet = Sheet::new(vec![
-        "month", "unit", "members", "words", "due", "confirmed", "withdrawn", "words so far", "due so far",
-        "confirmed so far", "withdrawn so far",
+        "month", "unit", "members", "pledged", "due", "confirmed", "withdrawn", "pledged_total", "due_total",
+        "confirmed_total", "withdrawn_total",
     ]);
     for r in rows {
         let u = &r.measure();

@@ -91,7 +91,8 @@ pub struct PledgeStatus {
     pub unit: Option<String>,
     pub made: Date,
     pub due: Date,
-    /// Original amount plus increases.
+    /// Original amount plus increases: what was pledged (`pledged` in JSON and CSV).
+    #[serde(rename = "pledged", alias = "words")]
     pub words: u64,
     pub withdrawn: u64,
     pub claimed: u64,
@@ -351,6 +352,24 @@ fn seen_fulfillments<'f>(
     p.fulfillments.iter().filter_map(|id| fulfillments.get(id)).filter(|f| h.sees(f.delivered))
 }
 
+/// What was claimed delivered, per unit and month of delivery (`YYYY-MM`), as of the horizon:
+/// each fulfillment the horizon sees, at its value then (net of the reversals it sees). The
+/// running sums are the pledges' `claimed`.
+pub fn claimed_by_month(
+    pledges: &[&PledgeRecord],
+    fulfillments: &Fulfillments,
+    h: &Horizon,
+) -> BTreeMap<Unit, BTreeMap<String, Total>> {
+    let mut out: BTreeMap<Unit, BTreeMap<String, Total>> = BTreeMap::new();
+    for p in pledges.iter().filter(|p| h.sees(p.made)) {
+        for f in seen_fulfillments(p, fulfillments, h) {
+            let month = f.delivered.to_string()[..7].to_owned();
+            *out.entry(p.unit.clone()).or_default().entry(month).or_default() += Total::from(f.value_as_of(h.as_of));
+        }
+    }
+    out
+}
+
 /// What of pledge `p` falls due when, as of the horizon: its words less withdrawals on its due
 /// date, or each tranche of its schedule on its own.
 pub fn falling_due(p: &PledgeRecord, fulfillments: &Fulfillments, h: &Horizon) -> Vec<(Date, u64)> {
@@ -405,6 +424,8 @@ pub struct UnitSums {
     pub currency: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// What was pledged, increases included (`pledged` in JSON and CSV).
+    #[serde(rename = "pledged", alias = "words")]
     pub words: Total,
     pub withdrawn: Total,
     pub claimed: Total,
@@ -870,7 +891,8 @@ pub struct MonthRow {
     pub unit: Option<String>,
     /// Members who had made a pledge by the end of the month (any unit).
     pub members: u64,
-    /// Words added: pledges made and increases.
+    /// Pledged that month: pledges made and increases (`pledged` in JSON and CSV).
+    #[serde(rename = "pledged", alias = "words")]
     pub words: Total,
     /// Deliveries made this month that are confirmed (as of the horizon).
     pub confirmed: Total,
@@ -878,6 +900,7 @@ pub struct MonthRow {
     /// Words falling due this month (a tranche in its month, a pledge without one in its due
     /// month), less withdrawals.
     pub due: Total,
+    #[serde(rename = "pledged_total", alias = "words_total")]
     pub words_total: Total,
     pub confirmed_total: Total,
     pub withdrawn_total: Total,

@@ -23,6 +23,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The ledger's directory.
     #[arg(long, global = true, env = "PLEDGER_LEDGER", value_name = "DIR")]
@@ -49,7 +50,10 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Make a new Ed25519 key: FILE (private, mode 0600) and FILE.pub; prints the key id.
-    Keygen { file: PathBuf },
+    Keygen {
+        /// Where to write the private key; the public key goes to FILE.pub.
+        file: PathBuf,
+    },
     /// Create a ledger: its genesis admits you (the convener) with --key.
     Init(InitArgs),
     /// Admit a member (conveners only).
@@ -86,12 +90,17 @@ pub enum Command {
     /// fulfillment stays in the history.
     Reverse(ReverseArgs),
     /// Sign an event written as JSON, offline; prints the envelope.
-    Sign { file: PathBuf },
+    Sign {
+        /// The event as JSON (see docs/format.md); - reads standard input.
+        file: PathBuf,
+    },
     /// Append envelopes signed elsewhere (files of one envelope or JSON Lines; - for stdin).
     Submit(SubmitArgs),
     /// Show one pledge, fulfillment or event (P-000001, F-000002, a sequence number, an event id).
     Show {
+        /// P-000001, F-000002, a sequence number or an event id.
         id: String,
+        /// How to print: table (the default), json or csv.
         #[arg(long, value_enum)]
         format: Option<Format>,
         /// Ask the ledger served over HTTP at URL.
@@ -100,8 +109,10 @@ pub enum Command {
     },
     /// The log's entries, oldest first.
     Log {
+        /// The first entry to print, by sequence number.
         #[arg(long, default_value_t = 0, value_name = "SEQ")]
         from: u64,
+        /// How to print: table (the default), json or csv.
         #[arg(long, value_enum)]
         format: Option<Format>,
         /// Ask the ledger served over HTTP at URL.
@@ -110,14 +121,15 @@ pub enum Command {
     },
     /// The members and their keys.
     Members {
+        /// How to print: table (the default), json or csv.
         #[arg(long, value_enum)]
         format: Option<Format>,
         /// Ask the ledger served over HTTP at URL.
         #[arg(long, env = "PLEDGER_REMOTE", value_name = "URL")]
         remote: Option<String>,
     },
-    /// Every pledge: words, withdrawn, claimed, confirmed, disputed, outstanding, state.
-    Status(QueryArgs),
+    /// Every pledge: pledged, withdrawn, claimed, confirmed, outstanding, due date, state.
+    Status(StatusArgs),
     /// Every member as a pledger: follow-through, claimed rate, withdrawn share, timeliness, sums.
     Scorecard(QueryArgs),
     /// Who does what where: per area (rolled up) and category, covered, promised or a gap.
@@ -152,12 +164,18 @@ pub enum Command {
         what: ProveWhat,
     },
     /// Write an export bundle: every entry, the keys, every checkpoint — enough to verify offline.
-    Export { file: PathBuf },
+    Export {
+        /// Where to write the bundle (JSON Lines; see docs/format.md).
+        file: PathBuf,
+    },
     /// Publish the log as files any static web server serves (C2SP tlog-tiles: the latest kept
     /// checkpoint, its tiles and entry bundles), writing only what DIR lacks, the checkpoint last.
     /// With --key (the log key), a checkpoint of the head is signed and kept first, so that the
     /// head is what is published.
-    Publish { dir: PathBuf },
+    Publish {
+        /// The directory the web server serves (created if missing).
+        dir: PathBuf,
+    },
     /// Follow a log served over HTTP (or published as files): check each checkpoint under the
     /// log key, prove it consistent with the last one seen, audit every new entry; name a
     /// rollback, a split view or the first bad entry.
@@ -178,11 +196,13 @@ pub enum Command {
     Report(ReportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Write the man pages (pledger.1 and one per command) into DIR.
     Man {
+        /// Where to write them.
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
@@ -255,6 +275,8 @@ pub struct IatiArgs {
     /// Check everything against the ledger's rules and report, but record nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// How to print the outcome: table (the default: a summary and the reconciliation), json,
+    /// or csv (one row per event recorded and per line not recorded).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
@@ -293,6 +315,7 @@ pub struct QueryArgs {
     pub area: Option<String>,
     #[command(flatten)]
     pub when: When,
+    /// How to print: table (the default), json or csv.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Ask the ledger served over HTTP at URL (`pledger serve --http`).
@@ -330,11 +353,17 @@ pub enum ProveWhat {
     Inclusion {
         /// P-000001 and the like, a sequence number, or an event id.
         id: String,
+        /// The size of the tree to prove it in; by default the latest checkpoint's.
         #[arg(long, value_name = "N")]
         size: Option<u64>,
     },
     /// That the tree of OLD entries is a prefix of the tree of NEW (by default the latest checkpoint's).
-    Consistency { old: u64, new: Option<u64> },
+    Consistency {
+        /// The size of the older tree (a checkpoint you kept).
+        old: u64,
+        /// The size of the newer tree; by default the latest checkpoint's.
+        new: Option<u64>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -359,6 +388,7 @@ pub struct MonitorArgs {
 pub enum WitnessAction {
     /// Cosign CHECKPOINT with --key if it is consistent with the last one cosigned; print it.
     Cosign {
+        /// The log's signed checkpoint (a file, as `pledger checkpoint` prints it).
         checkpoint: PathBuf,
         /// Where the witness remembers what it cosigned.
         #[arg(long, value_name = "DIR")]
@@ -391,16 +421,90 @@ pub enum WitnessAction {
     },
     /// Print the witness's verifier key (for `verify --witness`).
     Vkey {
+        /// The witness's name in its signature lines; by default witness-KEYID.
         #[arg(long)]
         name: Option<String>,
     },
 }
 
+/// How a command prints its answer.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Aligned columns fitted to the terminal (`COLUMNS`, else 80 when there is none): for
+    /// people, also when piped or written to a file.
     Table,
+    /// JSON Lines, one object per row: for programs. Amounts in minor units.
     Json,
+    /// CSV (RFC 4180) with a header row: for spreadsheets. Amounts in major units.
     Csv,
+}
+
+/// `pledger status`: a query, and which pledges to show in which order.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub query: QueryArgs,
+    /// Only pledges in this state (repeatable).
+    #[arg(long, value_enum, value_name = "STATE")]
+    pub state: Vec<StateFilter>,
+    /// The order of the rows.
+    #[arg(long, value_enum, default_value_t = StatusSort::Pledge, value_name = "ORDER")]
+    pub sort: StatusSort,
+    /// At most N rows (after --state and --sort).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+}
+
+/// A pledge's state, as `--state` names it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StateFilter {
+    /// Nothing claimed yet, not yet due.
+    Open,
+    /// Some delivery claimed, not yet due.
+    Partial,
+    /// Past its due date and not all claimed.
+    Overdue,
+    /// Everything not withdrawn claimed delivered, not all confirmed.
+    Claimed,
+    /// Some delivery disputed by an attester.
+    Disputed,
+    /// Confirmed deliveries cover what was not withdrawn.
+    Fulfilled,
+    /// Everything pledged was withdrawn.
+    Withdrawn,
+}
+
+impl StateFilter {
+    pub fn is(self, s: pledger_core::projection::PledgeState) -> bool {
+        use pledger_core::projection::PledgeState as S;
+        matches!(
+            (self, s),
+            (StateFilter::Open, S::Open)
+                | (StateFilter::Partial, S::Partial)
+                | (StateFilter::Overdue, S::Overdue)
+                | (StateFilter::Claimed, S::Claimed)
+                | (StateFilter::Disputed, S::Disputed)
+                | (StateFilter::Fulfilled, S::Fulfilled)
+                | (StateFilter::Withdrawn, S::Withdrawn)
+        )
+    }
+}
+
+/// The order of `pledger status`'s rows.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StatusSort {
+    /// By pledge id: the order they were made in.
+    Pledge,
+    /// Soonest due first.
+    Due,
+    /// Latest first (days late, met late or overdue).
+    Late,
+    /// Largest first, unit by unit.
+    Pledged,
+    /// Most still outstanding first, unit by unit.
+    Outstanding,
+    /// By pledger.
+    Pledger,
 }
 
 /// How a write is dated and where it goes.
@@ -462,12 +566,15 @@ pub struct InitArgs {
 pub enum MemberAction {
     /// Admit a member with its first public key.
     Add {
+        /// The member's id: short, lower case (dns, unicef, who-mali).
         id: String,
+        /// The member's name as people read it.
         #[arg(long)]
         name: String,
         /// government, donor, implementer, auditor or other.
         #[arg(long)]
         kind: String,
+        /// The member's public key file (FILE.pub of its `pledger keygen FILE`).
         #[arg(long, value_name = "FILE")]
         pubkey: PathBuf,
         /// The member may admit members and define areas and categories.
@@ -482,6 +589,7 @@ pub enum MemberAction {
     },
     /// Register one more IATI organisation identifier a member publishes under (conveners only).
     IatiOrg {
+        /// The member's id.
         id: String,
         /// The identifier (reporting-org/@ref), e.g. XM-DAC-41114.
         #[arg(value_name = "REF")]
@@ -495,7 +603,9 @@ pub enum MemberAction {
 pub enum KeyAction {
     /// Add a public key to a member.
     Add {
+        /// The member's id.
         id: String,
+        /// The new public key file (FILE.pub of `pledger keygen FILE`).
         #[arg(long, value_name = "FILE")]
         pubkey: PathBuf,
         /// Make it the ledger's log key, which signs checkpoints (a convener's key, added by a convener).
@@ -506,8 +616,11 @@ pub enum KeyAction {
     },
     /// Revoke a member's key: it signs nothing recorded after this.
     Revoke {
+        /// The member's id.
         id: String,
+        /// The key's id, as `pledger members` lists it.
         keyid: String,
+        /// Why, in words (a lost laptop, a departed officer).
         #[arg(long)]
         reason: Option<String>,
         #[command(flatten)]
@@ -519,12 +632,15 @@ pub enum KeyAction {
 pub enum AreaAction {
     /// Define an area.
     Add {
+        /// The area's code (ML, ML-3, ML-3-KTL).
         code: String,
+        /// The area's name.
         #[arg(long)]
         name: String,
         /// country, region, district or facility.
         #[arg(long)]
         level: String,
+        /// The area it lies in (a country has none).
         #[arg(long, value_name = "CODE")]
         parent: Option<String>,
         #[command(flatten)]
@@ -536,7 +652,9 @@ pub enum AreaAction {
 pub enum CategoryAction {
     /// Define a category.
     Add {
+        /// The category's code (software, training, connectivity).
         code: String,
+        /// The category's name.
         #[arg(long)]
         name: String,
         #[command(flatten)]
@@ -561,16 +679,19 @@ pub struct PledgeArgs {
     /// The beneficiary's member id.
     #[arg(long, value_name = "ID")]
     pub to: String,
+    /// What kind of support, as a category the ledger defines (training, equipment…).
     #[arg(long)]
     pub category: String,
     /// Areas covered, comma-separated.
     #[arg(long, value_name = "A[,A]", required = true, value_delimiter = ',')]
     pub area: Vec<String>,
+    /// Money pledged, in the currency's units (12500.50), with --currency.
     #[arg(long, value_name = "X", conflicts_with_all = ["quantity", "unit"], requires = "currency", allow_hyphen_values = true)]
     pub amount: Option<String>,
     /// ISO 4217 code (XOF, USD, EUR).
     #[arg(long, value_name = "CUR", requires = "amount")]
     pub currency: Option<String>,
+    /// A whole count pledged (120), with --unit.
     #[arg(long, value_name = "Q", requires = "unit", allow_hyphen_values = true)]
     pub quantity: Option<String>,
     /// What the quantity counts (laptops, sessions).
@@ -592,7 +713,9 @@ pub struct PledgeArgs {
 
 #[derive(Args, Debug)]
 pub struct AmendArgs {
+    /// Your pledge (P-000001).
     pub pledge: String,
+    /// The new due date (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
     pub due: Option<String>,
     /// Add this much to the pledge, in its unit.
@@ -601,6 +724,7 @@ pub struct AmendArgs {
     /// Replace the areas covered, comma-separated.
     #[arg(long, value_name = "A[,A]", value_delimiter = ',')]
     pub area: Option<Vec<String>>,
+    /// The new title, in words (1-300 characters).
     #[arg(long)]
     pub title: Option<String>,
     #[command(flatten)]
@@ -622,6 +746,7 @@ pub struct UnitOverride {
 
 #[derive(Args, Debug)]
 pub struct FulfillArgs {
+    /// Your pledge (P-000001).
     pub pledge: String,
     #[command(flatten)]
     pub value: ValueArg,
@@ -675,9 +800,12 @@ pub struct AttestArgs {
 
 #[derive(Args, Debug)]
 pub struct WithdrawArgs {
+    /// Your pledge (P-000001).
     pub pledge: String,
+    /// How much to withdraw; by default all that is still undelivered.
     #[command(flatten)]
     pub value: ValueArg,
+    /// Why, in words (up to 4,000 characters).
     #[arg(long)]
     pub reason: String,
     #[command(flatten)]
@@ -717,4 +845,30 @@ pub struct SubmitArgs {
     pub resume: bool,
     #[command(flatten)]
     pub remote: RemoteOpts,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every option and argument of every command says what it is for.
+    #[test]
+    fn every_argument_is_described() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                if a.get_help().is_none() && !["help", "version"].contains(&a.get_id().as_str()) {
+                    missing.push(format!("{path} {}", a.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (the command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "pledger", &mut missing);
+        assert!(missing.is_empty(), "undescribed: {missing:#?}");
+    }
 }

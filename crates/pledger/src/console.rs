@@ -1,16 +1,12 @@
 //! Where a command's output goes: this process's stdout and stderr. Commands answered by a
 //! server render the answers here too: the server writes to no terminal of its clients.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 /// The local date of whoever runs the command: the default of `--date` and of the date figures
 /// are judged on at the head.
 pub fn today() -> chrono::NaiveDate {
     chrono::Local::now().date_naive()
-}
-
-pub fn stdout_is_terminal() -> bool {
-    std::io::stdout().is_terminal()
 }
 
 /// `println!` for a command: a line on its stdout, flushed, a failure to write returned.

@@ -22,8 +22,6 @@ mod write;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command};
 
 #[global_allocator]
@@ -34,7 +32,8 @@ fn main() -> ExitCode {
     // error or a panic in `println!`; like other Unix tools, pledger ends quietly instead. Every
     // acknowledged write is on disk before its id is printed.
     sigpipe::reset();
-    let cli = match Cli::try_parse() {
+    let parsed = docs::command().try_get_matches().and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // Help and version go to stdout with exit 0.
@@ -49,7 +48,7 @@ fn main() -> ExitCode {
             ) && std::env::args_os().len() <= 1 =>
         {
             // `pledger` alone: the commands, on stderr, and a usage status.
-            let help = <Cli as clap::CommandFactory>::command().render_help();
+            let help = docs::command().render_help();
             eprint!("{help}");
             return ExitCode::from(fail::USAGE);
         }
@@ -110,7 +109,7 @@ fn run(cli: &Cli) -> Result<(), fail::Failure> {
         Command::Show { id, format, remote } => read::show(g, id, *format, remote.as_deref()),
         Command::Log { from, format, remote } => read::log(g, *from, *format, remote.as_deref()),
         Command::Members { format, remote } => read::members(g, *format, remote.as_deref()),
-        Command::Status(q) => project::status(g, q),
+        Command::Status(s) => project::status(g, s),
         Command::Scorecard(q) => project::scorecard(g, q),
         Command::Coverage(q) => project::coverage(g, q),
         Command::Timeline(q) => project::timeline(g, q),

@@ -10,7 +10,8 @@ use pledger_app::service::Answer;
 pub fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {
     let pb = ProgressBar::with_draw_target(Some(total), target(quiet));
     pb.set_style(
-        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, {eta} left)")
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({rate}, {eta} left)")
+            .map(|s| s.with_key("rate", rate))
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     pb.set_message(what.to_owned());
@@ -21,11 +22,19 @@ pub fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {
 pub fn counter(what: &str, quiet: bool) -> ProgressBar {
     let pb = ProgressBar::with_draw_target(None, target(quiet));
     pb.set_style(
-        ProgressStyle::with_template("{msg} {pos} ({per_sec}, {elapsed})")
+        ProgressStyle::with_template("{msg} {pos} ({rate}, {elapsed})")
+            .map(|s| s.with_key("rate", rate))
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     pb.set_message(what.to_owned());
     pb
+}
+
+/// Items a second, whole and grouped: `38,496/s`.
+fn rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let per_sec = state.per_sec();
+    let whole = if per_sec.is_finite() && per_sec >= 0.0 { per_sec.round() as u64 } else { 0 };
+    let _ = write!(w, "{}/s", pledger_core::measure::format_decimal(whole, 0, true));
 }
 
 fn target(quiet: bool) -> ProgressDrawTarget {

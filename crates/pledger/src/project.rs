@@ -13,9 +13,9 @@ use pledger_core::Unit;
 use pledger_store::{CompactPhase, Ledger};
 use serde::Serialize;
 
-use crate::cli::{Format, Global, QueryArgs};
+use crate::cli::{Format, Global, QueryArgs, StatusArgs, StatusSort};
 use crate::fail::Result;
-use crate::output::{print_sheet, resolve, Grid};
+use crate::output::{col, num, print_sheet, resolve, Grid};
 use crate::session::{unexpected, Open, Session};
 use crate::signing::today;
 
@@ -61,80 +61,125 @@ fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
     Ok(())
 }
 
-fn print(grid: &Grid, format: Format) -> Result<()> {
-    match format {
-        Format::Csv => grid.print_csv(),
-        _ => grid.print_table(),
-    }
-}
-
-/// A value for a table (`XOF 1,500,000`) or a spreadsheet (`1500000`, unit in its own column).
+/// A value for a table (`1,500,000`, its unit in a column of its own) or a spreadsheet
+/// (`1500000`).
 fn value(u: &Unit, v: impl Into<pledger_core::Total>, format: Format) -> String {
-    match format {
-        Format::Csv => format_decimal(v, u.exponent(), false),
-        _ => u.format(v),
-    }
+    format_decimal(v, u.exponent(), format == Format::Table)
 }
 
-fn list(v: &projection::Members) -> String {
-    v.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+/// A member as people read it: its name (its id when the ledger names none).
+fn name<'a>(names: &'a Names, id: &'a pledger_core::MemberId) -> &'a str {
+    names.get(id.as_str()).map(String::as_str).unwrap_or(id.as_str())
 }
 
-pub fn status(g: &Global, q: &QueryArgs) -> Result<()> {
-    let rows = match ask(g, |query, today| Request::Status { query, today }, q)? {
+fn names(n: &Names, v: &projection::Members) -> String {
+    v.iter().map(|m| name(n, m)).collect::<Vec<_>>().join(", ")
+}
+
+/// Members' names by id.
+type Names = BTreeMap<String, String>;
+
+pub fn status(g: &Global, s: &StatusArgs) -> Result<()> {
+    let q = &s.query;
+    let mut rows = match ask(g, |query, today| Request::Status { query, today }, q)? {
         Answer::Statuses(rows) => rows,
         other => return Err(unexpected(other)),
     };
-    emit(&rows, resolve(q.format), |f| print_status(&rows.rows, f))
+    let found = rows.rows.len();
+    select(&mut rows.rows, s);
+    let format = resolve(q.format);
+    emit(&rows, format, |f| print_status(&rows.described.names, &rows.rows, f))?;
+    if format == Format::Table && rows.rows.len() < found {
+        let _ = writeln!(crate::console::stderr(), "{} of {found} pledges shown", rows.rows.len());
+    }
+    Ok(())
 }
 
-fn print_status(rows: &[PledgeStatus], f: Format) -> Result<()> {
+/// The pledges `--state`, `--sort` and `--limit` keep, in their order.
+fn select(rows: &mut Vec<PledgeStatus>, s: &StatusArgs) {
+    if !s.state.is_empty() {
+        rows.retain(|r| s.state.iter().any(|st| st.is(r.state)));
+    }
+    match s.sort {
+        StatusSort::Pledge => {}
+        StatusSort::Due => rows.sort_by_key(|r| (r.due, r.id)),
+        StatusSort::Late => rows.sort_by_key(|r| (std::cmp::Reverse(r.days_late.unwrap_or(i64::MIN)), r.id)),
+        StatusSort::Pledged => rows.sort_by_key(|r| (r.measure(), std::cmp::Reverse(r.words), r.id)),
+        StatusSort::Outstanding => rows.sort_by_key(|r| (r.measure(), std::cmp::Reverse(r.outstanding), r.id)),
+        StatusSort::Pledger => rows.sort_by(|a, b| a.pledger.cmp(&b.pledger).then(a.id.cmp(&b.id))),
+    }
+    if let Some(n) = s.limit {
+        rows.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+}
+
+fn print_status(d: &Names, rows: &[PledgeStatus], f: Format) -> Result<()> {
     if f == Format::Csv {
         return print_sheet(&pledger_app::sheet::status(rows));
     }
-    let mut grid = Grid::new(vec![
-        "pledge", "pledger", "to", "category", "areas", "words", "withdrawn", "claimed", "confirmed", "outstanding",
-        "due", "state",
+    let mut grid = Grid::of(vec![
+        col("pledge"),
+        col("pledger").elide(10),
+        col("to").elide(2),
+        col("title").elide(9),
+        col("category").drop(3),
+        col("areas").drop(1),
+        col("due").drop(7),
+        col("state"),
+        num("days late").drop(6),
+        col("unit"),
+        num("pledged"),
+        num("withdrawn").drop(4),
+        num("claimed").drop(5),
+        num("confirmed"),
+        num("outstanding").drop(8),
     ]);
-    let mut totals: BTreeMap<Unit, [pledger_core::Total; 5]> = BTreeMap::new();
+    let mut totals: BTreeMap<Unit, (u64, [pledger_core::Total; 5])> = BTreeMap::new();
     for s in rows {
         let u = &s.measure();
         let t = totals.entry(u.clone()).or_default();
+        t.0 += 1;
         for (i, v) in [s.words, s.withdrawn, s.claimed, s.confirmed, s.outstanding].into_iter().enumerate() {
-            t[i] += pledger_core::Total::from(v);
+            t.1[i] += pledger_core::Total::from(v);
         }
-        let areas = s.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(",");
-        {
-            let state = match (s.state, s.days_late) {
-                (st, Some(d)) => format!("{} ({d} days late)", st.as_str()),
-                (st, None) => st.as_str().to_owned(),
-            };
-            grid.push(vec![
-                s.id.to_string(),
-                s.pledger.to_string(),
-                s.beneficiary.to_string(),
-                s.category.to_string(),
-                areas,
-                value(u, s.words, f),
-                value(u, s.withdrawn, f),
-                value(u, s.claimed, f),
-                value(u, s.confirmed, f),
-                value(u, s.outstanding, f),
-                s.due.to_string(),
-                state,
-            ]);
-        }
+        grid.push(vec![
+            s.id.to_string(),
+            name(d, &s.pledger).to_owned(),
+            name(d, &s.beneficiary).to_owned(),
+            s.title.to_string(),
+            s.category.to_string(),
+            s.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(","),
+            s.due.to_string(),
+            s.state.as_str().to_owned(),
+            s.days_late.map(|d| d.to_string()).unwrap_or_default(),
+            u.name().to_owned(),
+            value(u, s.words, f),
+            value(u, s.withdrawn, f),
+            value(u, s.claimed, f),
+            value(u, s.confirmed, f),
+            value(u, s.outstanding, f),
+        ]);
     }
-    if f == Format::Table {
-        for (u, t) in &totals {
-            let mut row =
-                vec![format!("total {}", u.name()), String::new(), String::new(), String::new(), String::new()];
-            row.extend(t.iter().map(|v| u.format(*v)));
-            row.extend([String::new(), String::new()]);
-            grid.push(row);
-        }
+    grid.print_table()?;
+    if totals.is_empty() {
+        return Ok(());
     }
-    print(&grid, f)
+    let mut sums = Grid::of(vec![
+        col("total in"),
+        num("pledges"),
+        num("pledged"),
+        num("withdrawn").drop(1),
+        num("claimed").drop(2),
+        num("confirmed"),
+        num("outstanding").drop(3),
+    ]);
+    for (u, (n, t)) in &totals {
+        let mut row = vec![u.name().to_owned(), n.to_string()];
+        row.extend(t.iter().map(|v| value(u, *v, f)));
+        sums.push(row);
+    }
+    crate::console::outln!()?;
+    sums.print_table()
 }
 
 pub fn scorecard(g: &Global, q: &QueryArgs) -> Result<()> {
@@ -145,22 +190,45 @@ pub fn scorecard(g: &Global, q: &QueryArgs) -> Result<()> {
     emit(&card, resolve(q.format), |f| print_scorecard(&card.rows, f))
 }
 
+/// Each unit's sum on a line of its own: `USD 750,000.00`.
+fn per_unit(m: &projection::MemberScore, pick: impl Fn(&projection::UnitSums) -> String) -> String {
+    m.sums.iter().map(pick).collect::<Vec<_>>().join("\n")
+}
+
 fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
     if f == Format::Csv {
         return print_sheet(&pledger_app::sheet::scorecard(card));
     }
-    let mut grid = Grid::new(vec![
-        "member", "pledges", "follow-through", "claimed", "withdrawn", "on time", "median delay (days)", "overdue",
-        "words", "confirmed",
+    let mut grid = Grid::of(vec![
+        col("member").elide(9),
+        col("id").drop(2),
+        num("pledges"),
+        num("follow-through (per pledge)"),
+        num("confirmed of pledged (by value)").drop(8),
+        num("claimed").drop(4),
+        num("withdrawn").drop(3),
+        num("on time").drop(5),
+        num("median delay (days)").drop(1),
+        num("overdue").drop(6),
+        num("pledged").drop(7),
+        num("confirmed").drop(7),
     ]);
     for m in card {
-        let sums = |pick: &dyn Fn(&projection::UnitSums) -> pledger_core::Total| {
-            m.sums.iter().filter_map(|s| s.measure().map(|u| value(&u, pick(s), f))).collect::<Vec<_>>().join("\n")
+        let amount = |pick: fn(&projection::UnitSums) -> pledger_core::Total| {
+            per_unit(m, |s| s.measure().map(|u| u.format(pick(s))).unwrap_or_default())
         };
         grid.push(vec![
+            m.name.to_string(),
             m.member.to_string(),
             m.pledges.to_string(),
             percent(m.follow_through_ppm),
+            per_unit(m, |s| {
+                let unit = s.measure().map(|u| u.name().to_owned()).unwrap_or_default();
+                match s.words.checked_sub(s.withdrawn) {
+                    Some(live) => format!("{} {unit}", percent(projection::ratio_of_totals_ppm(s.confirmed, live))),
+                    None => format!("— {unit}"),
+                }
+            }),
             percent(m.claimed_rate_ppm),
             percent(m.withdrawn_share_ppm),
             match m.on_time_share_ppm {
@@ -169,11 +237,11 @@ fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
             },
             m.median_delay_half_days.map(format_halves).unwrap_or_default(),
             m.overdue.to_string(),
-            sums(&|s| s.words),
-            sums(&|s| s.confirmed),
+            amount(|s| s.words),
+            amount(|s| s.confirmed),
         ]);
     }
-    print(&grid, f)
+    grid.print_table()
 }
 
 pub fn coverage(g: &Global, q: &QueryArgs) -> Result<()> {
@@ -181,32 +249,40 @@ pub fn coverage(g: &Global, q: &QueryArgs) -> Result<()> {
         Answer::Coverage(rows) => rows,
         other => return Err(unexpected(other)),
     };
-    emit(&cov, resolve(q.format), |f| print_coverage(&cov.rows, f))
+    emit(&cov, resolve(q.format), |f| print_coverage(&cov.described.names, &cov.rows, f))
 }
 
-fn print_coverage(cov: &[projection::AreaCoverage], f: Format) -> Result<()> {
+fn print_coverage(d: &Names, cov: &[projection::AreaCoverage], f: Format) -> Result<()> {
     if f == Format::Csv {
         return print_sheet(&pledger_app::sheet::coverage(cov));
     }
-    let mut grid = Grid::new(vec!["area", "level", "status", "pledging", "delivered", "categories"]);
+    let mut grid = Grid::of(vec![
+        col("area"),
+        col("name").elide(5),
+        col("level").drop(1),
+        col("status"),
+        col("pledging").elide(3),
+        col("delivered").elide(4),
+        col("categories").wrap(2),
+    ]);
     for a in cov {
-        let name = format!("{}{} {}", "  ".repeat(a.depth), a.code, a.name);
         let cats = a
             .categories
             .iter()
-            .map(|c| format!("{} ({})", c.category, c.status.as_str()))
+            .map(|c| format!("{}: {}", c.category, c.status.as_str()))
             .collect::<Vec<_>>()
-            .join(", ");
+            .join("\n");
         grid.push(vec![
-            name,
+            format!("{}{}", "  ".repeat(a.depth), a.code),
+            a.name.to_string(),
             a.level.as_str().to_owned(),
             a.status.as_str().to_owned(),
-            list(&a.pledging),
-            list(&a.delivered),
+            names(d, &a.pledging),
+            names(d, &a.delivered),
             cats,
         ]);
     }
-    print(&grid, f)
+    grid.print_table()
 }
 
 pub fn timeline(g: &Global, q: &QueryArgs) -> Result<()> {
@@ -221,9 +297,18 @@ fn print_timeline(rows: &[projection::MonthRow], f: Format) -> Result<()> {
     if f == Format::Csv {
         return print_sheet(&pledger_app::sheet::timeline(rows));
     }
-    let mut grid = Grid::new(vec![
-        "month", "unit", "members", "words", "due", "confirmed", "withdrawn", "words so far", "due so far",
-        "confirmed so far", "withdrawn so far",
+    let mut grid = Grid::of(vec![
+        col("month"),
+        col("unit"),
+        num("members").drop(4),
+        num("pledged"),
+        num("due").drop(3),
+        num("confirmed"),
+        num("withdrawn").drop(2),
+        num("pledged so far").drop(8),
+        num("due so far").drop(5),
+        num("confirmed so far").drop(7),
+        num("withdrawn so far").drop(1),
     ]);
     for r in rows {
         let u = &r.measure();
@@ -241,7 +326,7 @@ fn print_timeline(rows: &[projection::MonthRow], f: Format) -> Result<()> {
             value(u, r.withdrawn_total, f),
         ]);
     }
-    print(&grid, f)
+    grid.print_table()
 }
 
 pub fn rebuild(g: &Global) -> Result<()> {
@@ -346,7 +431,8 @@ pub fn demo_summary(ledger: &Ledger, kept: Option<&std::path::Path>) -> Result<(
         .into_iter()
         .filter(|a| a.level <= pledger_core::event::Level::Region)
         .collect();
-    print_coverage(&regions, Format::Table)?;
+    let names: Names = data.members.iter().map(|m| (m.id.to_string(), m.name.to_string())).collect();
+    print_coverage(&names, &regions, Format::Table)?;
     let gaps: Vec<String> = regions
         .iter()
         .filter(|a| a.status == projection::Coverage::Gap)

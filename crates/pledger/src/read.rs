@@ -8,7 +8,7 @@ use pledger_core::event::format_time;
 
 use crate::cli::{Format, Global};
 use crate::fail::Result;
-use crate::output::{resolve, Grid};
+use crate::output::{col, num, resolve, Grid};
 use crate::session::{unexpected, Open, Session};
 use crate::signing::today;
 
@@ -19,7 +19,15 @@ fn log_json(e: &LogEntry) -> Result<String> {
 pub fn log(g: &Global, from: u64, format: Option<Format>, remote: Option<&str>) -> Result<()> {
     let mut session = Session::reach_url(g, remote, Open::Normal)?;
     let format = resolve(format);
-    let mut grid = Grid::new(vec!["seq", "recorded", "id", "kind", "signer", "effective", "what"]);
+    let mut grid = Grid::of(vec![
+        num("seq"),
+        col("recorded").drop(2),
+        col("id"),
+        col("kind"),
+        col("signer").drop(4),
+        col("effective").drop(3),
+        col("what").wrap(5),
+    ]);
     let mut out = crate::console::stdout();
     session.ask(Request::Log { from }, None, &mut |part| {
         let Answer::Entry(e) = part else { return Ok(()) };
@@ -58,7 +66,7 @@ pub fn show(g: &Global, id: &str, format: Option<Format>, remote: Option<&str>) 
         Shown::Entry(e) => match format {
             Format::Json => Ok(crate::console::outln!("{}", log_json(&e)?)?),
             _ => {
-                let mut grid = Grid::new(vec!["field", "value"]);
+                let mut grid = Grid::of(vec![col("field"), col("value").wrap(1)]);
                 for (k, v) in [
                     ("seq", e.seq.to_string()),
                     ("recorded", pledger_log::entry::format_recorded(&e.recorded)),
@@ -91,17 +99,24 @@ fn show_pledge(p: &PledgeShown, format: Format) -> Result<()> {
     let status = &p.status;
     let u = status.measure();
     let field = |k: &str| p.pledge[k].as_str().unwrap_or_default().to_owned();
-    let mut grid = Grid::new(vec!["field", "value"]);
+    let member = |k: &str| {
+        let id = field(k);
+        match p.names.get(&id) {
+            Some(name) => format!("{name} ({id})"),
+            None => id,
+        }
+    };
+    let mut grid = Grid::of(vec![col("field"), col("value").wrap(1)]);
     for (k, v) in [
         ("pledge", status.id.to_string()),
         ("title", status.title.to_string()),
-        ("pledger", field("pledger")),
-        ("beneficiary", field("beneficiary")),
+        ("pledger", member("pledger")),
+        ("beneficiary", member("beneficiary")),
         ("category", field("category")),
         ("areas", status.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")),
         ("made", field("made")),
         ("due", status.due.to_string()),
-        ("words", u.format(status.words)),
+        ("pledged", u.format(status.words)),
         ("withdrawn", u.format(status.withdrawn)),
         ("claimed delivered", u.format(status.claimed)),
         ("confirmed", u.format(status.confirmed)),
@@ -119,7 +134,7 @@ fn show_pledge(p: &PledgeShown, format: Format) -> Result<()> {
         grid.push(vec![k.to_owned(), v]);
     }
     if status.beyond > 0 {
-        grid.push(vec!["delivered beyond the words".to_owned(), u.format(status.beyond)]);
+        grid.push(vec!["delivered beyond the pledge".to_owned(), u.format(status.beyond)]);
     }
     for (i, t) in status.tranches.iter().enumerate() {
         let state = serde_json::to_value(t.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
@@ -136,7 +151,14 @@ fn show_pledge(p: &PledgeShown, format: Format) -> Result<()> {
         return grid.print_csv();
     }
     grid.print_table()?;
-    let mut h = Grid::new(vec!["seq", "recorded", "effective", "id", "signer", "what"]);
+    let mut h = Grid::of(vec![
+        num("seq"),
+        col("recorded").drop(2),
+        col("effective").drop(3),
+        col("id"),
+        col("signer").drop(4),
+        col("what").wrap(5),
+    ]);
     for e in &p.history {
         h.push(vec![
             e.seq.to_string(),
@@ -165,7 +187,14 @@ pub fn members(g: &Global, format: Option<Format>, remote: Option<&str>) -> Resu
         }
         return Ok(out.flush()?);
     }
-    let mut grid = Grid::new(vec!["id", "name", "kind", "convener", "keys", "IATI organisations"]);
+    let mut grid = Grid::of(vec![
+        col("id"),
+        col("name").elide(4),
+        col("kind"),
+        col("convener").drop(3),
+        col("keys").drop(5),
+        col("IATI organisations").drop(1),
+    ]);
     for m in &members {
         let keys: Vec<String> = m
             .keys
