@@ -1,12 +1,10 @@
 //! Shell completions and man pages, generated from the command line's definitions: they load
 //! in a real shell, cover every command, and the pages in docs/man are the current ones.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::Env;
+use crate::common::Env;
 
 #[test]
 fn bash_loads_the_completions() {
@@ -62,7 +60,7 @@ fn man_pages_are_generated_and_the_committed_ones_are_current() {
             Command::new("man").arg("-l").arg(dir.join("pledger-report.1")).env("MANPAGER", "cat").output().unwrap();
         assert!(String::from_utf8_lossy(&out.stdout).contains("--html"));
     } else {
-        common::unavailable("man (man-db), to render a generated page");
+        crate::common::unavailable("man (man-db), to render a generated page");
     }
 }
 
@@ -72,7 +70,7 @@ fn man_pages_are_generated_and_the_committed_ones_are_current() {
 fn a_closed_pipe_ends_pledger_quietly() {
     use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
-    let mut child = Command::new(common::bin())
+    let mut child = Command::new(crate::common::bin())
         // More than a pipe's 64 KiB buffer, so the writer is still writing when the pipe closes.
         .args(["completions", "bash"])
         .stdout(std::process::Stdio::piped())

@@ -1,11 +1,9 @@
 //! End-to-end: keys, ledgers on disk, offline signing, bulk submit, concurrent processes.
 
-mod common;
-
 use std::io::Write;
 use std::process::Command;
 
-use common::{bin, pledge_with, Env, ORIGIN};
+use crate::common::{bin, pledge_with, Env, ORIGIN};
 
 #[test]
 fn keygen_writes_private_0600_and_public_that_openssl_reads() {
@@ -41,7 +39,7 @@ fn keygen_writes_private_0600_and_public_that_openssl_reads() {
                 .unwrap();
             assert_eq!(String::from_utf8(o.stdout).unwrap(), public);
         }
-        _ => common::unavailable("openssl, for the half of this test that reads pledger's keys with it"),
+        _ => crate::common::unavailable("openssl, for the half of this test that reads pledger's keys with it"),
     }
     // A private key readable by others is refused, with the fix.
     #[cfg(unix)]
@@ -387,6 +385,6 @@ fn key_files_are_safe_whatever_the_umask_and_whose_they_are() {
             "private key is owned by uid 65534, not by you (uid 0)",
         );
     } else {
-        common::unavailable("root, to give a key file to another user");
+        crate::common::unavailable("root, to give a key file to another user");
     }
 }

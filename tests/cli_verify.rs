@@ -1,11 +1,9 @@
 //! End-to-end: checkpoints, full verification, proofs, bundles and witnesses, through the
 //! binary — and every kind of tampering detected, with the entry named where one can be.
 
-mod common;
-
 use std::process::Command;
 
-use common::{behind_the_back, open_directly, Env, ORIGIN};
+use crate::common::{behind_the_back, open_directly, Env, ORIGIN};
 use serde_json::Value;
 
 /// A founded ledger with a few events and a checkpoint kept at size 12 and at the head.
@@ -286,7 +284,7 @@ fn a_fork_is_detected_against_an_auditors_checkpoint_and_a_witness() {
     // Two ledgers with the same origin and log key, the same size, one entry different.
     let env = Env::founded();
     let fork = Env::new();
-    for k in common::MEMBERS {
+    for k in crate::common::MEMBERS {
         for ext in ["key", "key.pub"] {
             std::fs::copy(env.path(&format!("{k}.{ext}")), fork.path(&format!("{k}.{ext}"))).unwrap();
         }
@@ -396,7 +394,7 @@ type Alteration<'a> = Box<dyn Fn(&sled::Db) + 'a>;
 #[test]
 fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebuilt() {
     use pledger_core::state::{FulfillmentRecord, PledgeRecord};
-    let env = common::demo();
+    let env = crate::common::demo();
     env.ok(&["verify"]);
     let key = |prefix: u8, n: u64| [&[prefix][..], &n.to_be_bytes()].concat();
     let cases: [(&str, Alteration<'_>); 12] = [
@@ -522,7 +520,7 @@ fn stored_records_and_tree_nodes_altered_behind_pledgers_back_are_named_and_rebu
 
 #[test]
 fn the_scorecard_and_coverage_from_tallies_equal_those_from_every_pledge() {
-    let env = common::demo();
+    let env = crate::common::demo();
     let queries: Vec<Vec<&str>> = ["json", "table", "csv"]
         .into_iter()
         .flat_map(|f| {
@@ -537,7 +535,7 @@ fn the_scorecard_and_coverage_from_tallies_equal_those_from_every_pledge() {
             ]
         })
         .collect();
-    let answers = |env: &common::Env| -> Vec<String> { queries.iter().map(|q| env.ok(q)).collect() };
+    let answers = |env: &crate::common::Env| -> Vec<String> { queries.iter().map(|q| env.ok(q)).collect() };
     let tallied = answers(&env);
     assert!(tallied[0].contains("\"follow_through_ppm\""), "{}", tallied[0]);
     // The ledger as pledger made it before it kept tallies: every pledge is read instead.
@@ -562,10 +560,10 @@ fn the_scorecard_and_coverage_from_tallies_equal_those_from_every_pledge() {
 
 #[test]
 fn tallies_of_an_earlier_layout_are_set_aside_and_rewritten_by_rebuild() {
-    let env = common::demo();
+    let env = crate::common::demo();
     let queries: [&[&str]; 3] =
         [&["coverage", "--format", "json"], &["coverage", "--org", "unicef", "--format", "csv"], &["scorecard"]];
-    let answers = |env: &common::Env| -> Vec<String> { queries.iter().map(|q| env.ok(q)).collect() };
+    let answers = |env: &crate::common::Env| -> Vec<String> { queries.iter().map(|q| env.ok(q)).collect() };
     let before = answers(&env);
     // As the first layout left them: mark `1`, each coverage cell two lists of member ids, the
     // members, fulfillments and pledges without their last lists (IATI organisations,
@@ -602,7 +600,7 @@ fn tallies_of_an_earlier_layout_are_set_aside_and_rewritten_by_rebuild() {
 
 #[test]
 fn a_coverage_cell_altered_behind_pledgers_back_is_refused_in_one_line_and_rebuilt() {
-    let env = common::demo();
+    let env = crate::common::demo();
     let before = env.ok(&["coverage", "--format", "json"]);
     let cells: Vec<sled::IVec> = {
         let db = open_directly(&env);
@@ -644,7 +642,7 @@ fn a_coverage_cell_altered_behind_pledgers_back_is_refused_in_one_line_and_rebui
 
 #[test]
 fn tallies_left_without_their_mark_are_named_by_verify() {
-    let env = common::demo();
+    let env = crate::common::demo();
     let before = env.ok(&["scorecard", "--format", "json"]);
     behind_the_back(&env, |db| {
         db.remove(b"T").unwrap();
@@ -660,7 +658,7 @@ fn tallies_left_without_their_mark_are_named_by_verify() {
 #[test]
 fn absurd_stored_tallies_are_answered_without_a_panic_and_named_by_verify() {
     use pledger_core::tally::MemberTally;
-    let env = common::demo();
+    let env = crate::common::demo();
     behind_the_back(&env, |db| {
         let (k, v) = db.scan_prefix(b"t").next().unwrap().unwrap();
         let mut t: MemberTally = postcard::from_bytes(&v).unwrap();
@@ -790,7 +788,7 @@ fn a_signature_with_a_small_order_component_is_refused_on_every_run() {
     let python =
         Command::new("python3").args(["-c", "import blake3, cryptography"]).output().is_ok_and(|o| o.status.success());
     if !python {
-        return common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
+        return crate::common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/verify_bundle.py");
     let out = Command::new("python3").arg(script).arg(env.path("t.jsonl")).output().unwrap();
@@ -800,7 +798,7 @@ fn a_signature_with_a_small_order_component_is_refused_on_every_run() {
 
 #[test]
 fn an_entry_beyond_the_heads_size_is_named_and_never_adopted_quietly() {
-    let env = common::demo();
+    let env = crate::common::demo();
     // A copy of the last line, put where the next entry would go.
     let mut size = 0;
     behind_the_back(&env, |db| {
@@ -930,7 +928,7 @@ fn events_signed_again_are_refused_by_both_verifiers() {
     let python =
         Command::new("python3").args(["-c", "import blake3, cryptography"]).output().is_ok_and(|o| o.status.success());
     if !python {
-        return common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
+        return crate::common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
     }
     let env = ledger_with_checkpoints();
     let lines = bundle_lines(&env);

@@ -2,13 +2,11 @@
 //! contents and less disk; killed at any moment, it leaves the ledger whole; what it cannot do
 //! safely it refuses, leaving the ledger as it was.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{bin, copy_dir, generated_ledger, Env};
+use crate::common::{bin, copy_dir, generated_ledger, Env};
 
 /// Everything a user can read of the ledger: log, members and the four projections, as JSON.
 fn contents(env: &Env) -> String {
@@ -80,7 +78,7 @@ fn compaction_keeps_every_key_shrinks_the_files_and_the_ledger_goes_on() {
 
     // Writes go on into the compacted ledger, and it verifies with them.
     let keys = env.path("gen");
-    let pledge = common::pledge_with(keys.join("m100.key").to_str().unwrap(), &[("--to", "m000")]);
+    let pledge = crate::common::pledge_with(keys.join("m100.key").to_str().unwrap(), &[("--to", "m000")]);
     let id = env.ok(&pledge);
     assert!(id.starts_with("P-"), "{id}");
     verified(&env);

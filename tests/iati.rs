@@ -2,11 +2,9 @@
 //! published by donors (from ../shared/iati, skipped with a message where absent), and the
 //! malformed files of validators' test suites.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::Env;
+use crate::common::Env;
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -21,7 +19,7 @@ fn shared() -> Option<PathBuf> {
     if dir.join("real").is_dir() {
         Some(dir)
     } else {
-        common::unavailable(&format!(
+        crate::common::unavailable(&format!(
             "the IATI files of ../shared/iati at {} (or set PLEDGER_IATI_DIR)",
             dir.display()
         ));
@@ -294,7 +292,7 @@ fn a_member_imports_only_what_it_publishes() {
     );
     assert_eq!(env.state(), state, "nothing recorded");
     env.ok(&["--key", "dns.key", "member", "iati-org", "ngo", "XI-EXAMPLE-1"]);
-    let members = common::json_lines(&env.ok(&["members", "--format", "json"]));
+    let members = crate::common::json_lines(&env.ok(&["members", "--format", "json"]));
     let ngo = members.iter().find(|m| m["id"] == "ngo").unwrap();
     assert_eq!(ngo["iati_orgs"], serde_json::json!(["XI-EXAMPLE-1"]));
     let r = import(&env, "ngo.key", &file, &[]);
@@ -442,10 +440,10 @@ fn a_storage_failure_during_an_import_commits_nothing() {
     env.ok(&["--key", "dns.key", "import", "iati", f, "--define-only"]);
     let log = env.ok(&["log", "--format", "json"]);
     let members: Vec<Vec<u8>> = {
-        let db = common::open_directly(&env);
+        let db = crate::common::open_directly(&env);
         db.scan_prefix(b"m").keys().map(|k| k.unwrap().to_vec()).collect()
     };
-    common::behind_the_back(&env, |db| {
+    crate::common::behind_the_back(&env, |db| {
         for k in &members {
             db.insert(k, &b"\xff\xff\xff\xff"[..]).unwrap();
         }
@@ -457,7 +455,7 @@ fn a_storage_failure_during_an_import_commits_nothing() {
     assert!(err.contains("ledger is damaged"), "{err}");
     assert!(out.stdout.is_empty(), "a report was printed: {}", String::from_utf8_lossy(&out.stdout));
     // Every entry as it was: read straight from the store, since the members are unreadable.
-    let db = common::open_directly(&env);
+    let db = crate::common::open_directly(&env);
     let entries = db.scan_prefix(b"e").count();
     assert_eq!(entries, log.lines().count(), "the import wrote entries");
 }

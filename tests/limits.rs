@@ -1,8 +1,6 @@
 //! Hostile sizes and numbers: each refused in one line, the ledger unchanged, nothing panics.
 
-mod common;
-
-use common::{pledge_with, Env};
+use crate::common::{pledge_with, Env};
 
 #[test]
 fn oversized_and_overflowing_input_is_refused() {
@@ -90,7 +88,7 @@ fn private_key_bytes_never_appear_in_any_output() {
 fn every_input_is_read_through_a_bound() {
     let env = Env::founded();
     let id = env.pledge_xof("psi", "1000");
-    let pledger = common::bin();
+    let pledger = crate::common::bin();
     let limited = |args: &str, stdin: Option<&str>| {
         let feed = stdin.map(|s| format!("{s} | ")).unwrap_or_default();
         let script = format!("ulimit -v 800000 && {feed}exec '{}' {args}", pledger.display());

@@ -4,14 +4,12 @@
 //! witnesses over HTTP; hostile requests. Every server here listens on 127.0.0.1 and is stopped
 //! when its test ends.
 
-mod common;
-
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, Env, ORIGIN};
+use crate::common::{bin, Env, ORIGIN};
 use pledger_core::event::{PledgeBody, Title};
 use pledger_core::{AreaCode, Body, CategoryCode, Date, Measure, MemberId, Unit};
 use pledger_http::client::Remote;
@@ -213,7 +211,7 @@ fn writes_over_remote_check_their_receipts_and_pin_the_log_key() {
     };
     let url = server.url.clone();
     let pledge = |key: &str, extra: &[&str]| {
-        let mut args = common::pledge_with(key, &[]);
+        let mut args = crate::common::pledge_with(key, &[]);
         args.extend(["--remote".to_owned(), url.clone()]);
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -310,7 +308,7 @@ fn monitors_follow_the_server_and_a_static_copy_and_name_a_rollback_and_a_split_
     submit(&env, &env.ledger, &pledges(&env, "psi", 300, "first"));
     env.ok(&["--key", "dns.key", "checkpoint"]);
     let before = env.path("before");
-    common::copy_dir(&env.ledger, &before);
+    crate::common::copy_dir(&env.ledger, &before);
     submit(&env, &env.ledger, &pledges(&env, "psi", 200, "second"));
     env.ok(&["--key", "dns.key", "checkpoint"]);
     // The server: caught up from nothing, then nothing new.
@@ -340,7 +338,7 @@ fn monitors_follow_the_server_and_a_static_copy_and_name_a_rollback_and_a_split_
             let said = String::from_utf8_lossy(&out.stdout);
             assert!(said.contains(": 20 new entries"), "{said}{}", String::from_utf8_lossy(&out.stderr));
         }
-        None => common::unavailable("python3's http.server, to serve a published copy"),
+        None => crate::common::unavailable("python3's http.server, to serve a published copy"),
     }
     // A rollback: the server now serves the ledger as it was, smaller.
     let old = Http::start_on(&env, &before, &[]);
@@ -375,7 +373,7 @@ fn a_witness_over_http_cosigns_only_checkpoints_consistent_with_the_last() {
     let vkey = env.ok(&["checkpoint", "--vkey"]);
     let cp1 = env.ok(&["--key", "dns.key", "checkpoint"]) + "\n";
     let fork = env.path("fork");
-    common::copy_dir(&env.ledger, &fork);
+    crate::common::copy_dir(&env.ledger, &fork);
     submit(&env, &env.ledger, &pledges(&env, "psi", 10, "b"));
     let cp2 = env.ok(&["--key", "dns.key", "checkpoint"]) + "\n";
     submit(&env, &fork, &pledges(&env, "measure", 10, "c"));
@@ -491,7 +489,7 @@ fn hostile_http_gets_one_clear_problem_each_and_the_server_serves_others() {
         .env_remove("PLEDGER_LEDGER")
         .args(
             [
-                &common::pledge_with("stranger.key", &[])[..],
+                &crate::common::pledge_with("stranger.key", &[])[..],
                 &["--sign-only".into(), "--as".into(), "psi".into(), "--origin".into(), ORIGIN.into()],
             ]
             .concat(),
@@ -561,7 +559,7 @@ fn hostile_http_gets_one_clear_problem_each_and_the_server_serves_others() {
 #[test]
 fn the_nginx_config_of_the_docs_serves_the_ledger_over_tls() {
     if Command::new("nginx").arg("-v").output().is_err() {
-        return common::unavailable("nginx (Debian's nginx), for deploy/nginx.conf");
+        return crate::common::unavailable("nginx (Debian's nginx), for deploy/nginx.conf");
     }
     let env = Env::founded();
     // A private CA and a certificate of it for 127.0.0.1, as a ministry's own CA would issue.
@@ -648,7 +646,7 @@ fn the_nginx_config_of_the_docs_serves_the_ledger_over_tls() {
         c.output().unwrap()
     };
     // A partner writes through TLS, trusting the ministry's CA: its receipt holds.
-    let mut args = common::pledge_with("psi.key", &[]);
+    let mut args = crate::common::pledge_with("psi.key", &[]);
     args.extend(["--remote".into(), url.clone(), "--receipts".into(), "receipts".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = pledger(&args, true);

@@ -1,8 +1,6 @@
 //! The README's tours, run as printed: every command of the block after `<!-- tour -->` (and
 //! after `<!-- network tour -->`) must succeed, with the freshly built `pledger` first on the PATH.
 
-mod common;
-
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 
@@ -19,7 +17,7 @@ fn block(marker: &str) -> String {
 /// Runs `script` with bash in a temp dir, in a process group of its own that is killed
 /// afterwards, so that a server it started never outlives it.
 fn run(script: &str, dir: &std::path::Path) -> Output {
-    let bin_dir = common::bin().parent().unwrap().to_owned();
+    let bin_dir = crate::common::bin().parent().unwrap().to_owned();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
     let child = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &format!("export PATH={path:?}\n{script}\n")])

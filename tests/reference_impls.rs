@@ -4,12 +4,10 @@
 //! blake3 and cryptography — verifies its bundles. Each test says so and passes when its
 //! toolchain is absent; .ci/run installs both.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{Env, ORIGIN};
+use crate::common::{Env, ORIGIN};
 
 fn repo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
@@ -36,7 +34,7 @@ fn go_reference_implementation_opens_pledger_checkpoints() {
     let gocode = Path::new("/usr/share/gocode");
     let has_go = Command::new("go").arg("version").output().map(|o| o.status.success()).unwrap_or(false);
     if !has_go || !gocode.join("src/golang.org/x/mod/sumdb/note").is_dir() {
-        common::unavailable("Go and golang.org/x/mod (Debian: golang-go golang-golang-x-mod-dev)");
+        crate::common::unavailable("Go and golang.org/x/mod (Debian: golang-go golang-golang-x-mod-dev)");
         return;
     }
     let (env, vkey) = ledger();
@@ -197,7 +195,7 @@ fn python_verifier() -> Option<std::path::PathBuf> {
     let ok =
         Command::new("python3").args(["-c", "import blake3, cryptography"]).output().is_ok_and(|o| o.status.success());
     if !ok {
-        common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
+        crate::common::unavailable("python3 with blake3 and cryptography (pip install blake3 cryptography)");
         return None;
     }
     Some(repo().join("tools/verify_bundle.py"))

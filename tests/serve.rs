@@ -1,14 +1,12 @@
 //! End-to-end: `pledger serve` holds the ledger open and answers the commands other `pledger`
 //! processes run on it — the same answers, the same refusals, nothing lost when it is killed.
 
-mod common;
-
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, generated_ledger, Env};
+use crate::common::{bin, generated_ledger, Env};
 use serde_json::Value;
 
 /// A running `pledger serve` on the env's ledger, stopped with SIGTERM when dropped.
@@ -173,7 +171,9 @@ fn another_users_server_is_named_instead_of_waited_for() {
         c.args(["-n", "-u", "#65534"]);
         c
     } else {
-        common::unavailable("setpriv (util-linux) as root, or passwordless sudo, to run a command as another user");
+        crate::common::unavailable(
+            "setpriv (util-linux) as root, or passwordless sudo, to run a command as another user",
+        );
         return;
     };
     let owner = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
@@ -207,7 +207,9 @@ fn as_nobody() -> Option<Command> {
         c.args(["-n", "-u", "#65534"]);
         Some(c)
     } else {
-        common::unavailable("setpriv (util-linux) as root, or passwordless sudo, to run a command as another user");
+        crate::common::unavailable(
+            "setpriv (util-linux) as root, or passwordless sudo, to run a command as another user",
+        );
         None
     }
 }
@@ -260,7 +262,9 @@ fn a_socket_another_user_made_is_sent_nothing_and_believed_in_nothing() {
     let Some(mut nobody) = as_nobody() else { return };
     // The system's Python: another user cannot reach one installed in root's home.
     let python = ["/usr/bin/python3", "/usr/local/bin/python3"].into_iter().find(|p| std::path::Path::new(p).exists());
-    let Some(python) = python else { return common::unavailable("python3 in /usr/bin, for a process of another user") };
+    let Some(python) = python else {
+        return crate::common::unavailable("python3 in /usr/bin, for a process of another user");
+    };
     let record = env.ledger.join("received");
     let mut impostor = nobody
         .args([python, "-c", IMPOSTOR])
@@ -342,7 +346,7 @@ fn served_commands_answer_exactly_as_a_process_of_their_own() {
     // Some of them did fail, and the failures came through as one line each.
     assert!(alone.iter().filter(|(code, _, _)| *code != Some(0)).count() >= 3);
     // A write through the server is acknowledged by the server's handle, and on disk.
-    let p = env.ok(&common::pledge_with("usaid.key", &[("--date", "2014-02-01")]));
+    let p = env.ok(&crate::common::pledge_with("usaid.key", &[("--date", "2014-02-01")]));
     assert_eq!(p, "P-000002");
     let served_log = env.ok(&["log", "--format", "json"]);
     let (status, err) = server.stop();
@@ -365,12 +369,12 @@ fn served_commands_answer_exactly_as_a_process_of_their_own() {
 fn a_served_ledger_refuses_bad_input_as_a_process_would() {
     let env = busy_ledger();
     let _server = Server::start(&env);
-    env.refused(&common::pledge_with("psi.key", &[("--amount", "1.5")]), 2, "amount");
-    env.refused(&common::pledge_with("psi.key", &[("--due", "2015-02-30")]), 2, "date");
+    env.refused(&crate::common::pledge_with("psi.key", &[("--amount", "1.5")]), 2, "amount");
+    env.refused(&crate::common::pledge_with("psi.key", &[("--due", "2015-02-30")]), 2, "date");
     env.refused(&["--key", "psi.key", "fulfill", "P-000042", "--amount", "5", "--date", "2014-06-01"], 1, "P-000042");
     env.refused(&["--key", "psi.key", "attest", "F-000001", "--confirm"], 1, "psi");
     // A forged envelope: psi's event, its signature altered.
-    let signed = env.ok(&[&common::pledge_with("psi.key", &[])[..], &["--sign-only".to_owned()]].concat());
+    let signed = env.ok(&[&crate::common::pledge_with("psi.key", &[])[..], &["--sign-only".to_owned()]].concat());
     let mut v: serde_json::Value = serde_json::from_str(&signed).unwrap();
     let sig = v["signatures"][0]["sig"].as_str().unwrap().to_owned();
     let flipped = match sig.strip_prefix('A') {
@@ -393,10 +397,11 @@ fn submit_reads_the_clients_stdin_through_the_server() {
     let env = busy_ledger();
     let mut lines = String::new();
     for title in ["one", "two", "three"] {
-        lines +=
-            &env.ok(
-                &[&common::pledge_with("measure.key", &[("--title", title)])[..], &["--sign-only".to_owned()]].concat()
-            );
+        lines += &env.ok(&[
+            &crate::common::pledge_with("measure.key", &[("--title", title)])[..],
+            &["--sign-only".to_owned()],
+        ]
+        .concat());
         lines.push('\n');
     }
     let _server = Server::start(&env);
@@ -412,7 +417,7 @@ fn submit_reads_the_clients_stdin_through_the_server() {
 #[test]
 fn a_busy_server_is_waited_for_with_a_bound() {
     let env = busy_ledger();
-    let signed = env.ok(&[&common::pledge_with("psi.key", &[])[..], &["--sign-only".to_owned()]].concat());
+    let signed = env.ok(&[&crate::common::pledge_with("psi.key", &[])[..], &["--sign-only".to_owned()]].concat());
     let _server = Server::start(&env);
     // `submit -` holds the server while it waits on its input.
     let mut holder = env.submit_stream();
@@ -485,7 +490,7 @@ fn killing_the_server_mid_write_loses_nothing_acknowledged() {
                     let out = Command::new(&program)
                         .current_dir(&dir)
                         .env("PLEDGER_LEDGER", &ledger)
-                        .args(common::pledge_with("usaid.key", &[("--title", &title)]))
+                        .args(crate::common::pledge_with("usaid.key", &[("--title", &title)]))
                         .output()
                         .unwrap();
                     if out.status.success() {
@@ -529,7 +534,7 @@ fn long_work_shows_its_progress_on_the_clients_terminal() {
             let quiet = on_terminal("--quiet").unwrap();
             assert!(!String::from_utf8_lossy(&quiet.stdout).contains("verifying"));
         }
-        _ => common::unavailable("util-linux `script`, to give the client a terminal"),
+        _ => crate::common::unavailable("util-linux `script`, to give the client a terminal"),
     }
 }
 
@@ -757,7 +762,7 @@ fn compaction_is_refused_while_the_ledger_is_served_and_runs_once_it_is_not() {
 fn no_client_holds_the_server_and_a_client_gone_writes_nothing() {
     let env = busy_ledger();
     let before = env.state();
-    let signed = env.ok(&[&common::pledge_with("psi.key", &[])[..], &["--sign-only".to_owned()]].concat());
+    let signed = env.ok(&[&crate::common::pledge_with("psi.key", &[])[..], &["--sign-only".to_owned()]].concat());
     let server = Server::start(&env);
     // Hashing /dev/zero as evidence, or waiting on a FIFO as its key: the client's own work.
     let mut hashing = Command::new(bin())

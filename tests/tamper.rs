@@ -2,11 +2,9 @@
 //! or removed. Whatever was done, a command either refuses in one line with a non-zero exit, or
 //! answers exactly what the intact ledger answers — never a wrong answer, never a panic.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{copy_dir, Env};
+use crate::common::{copy_dir, Env};
 
 struct Case {
     name: String,

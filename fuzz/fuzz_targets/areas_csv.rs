@@ -1,5 +1,5 @@
 //! The areas file of `init --areas`.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = pledger_core::areas_csv::parse(data);
+    let _ = pledger_app::areas_csv::parse(data);
 });

@@ -1,6 +1,5 @@
 //! Helpers for the end-to-end tests: a temp dir with keys and a ledger, and the real `pledger`
 //! binary run as a process.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::Output;

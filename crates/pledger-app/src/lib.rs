@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod areas_csv;
 pub mod attestations_csv;
 pub mod error;
 pub mod import;

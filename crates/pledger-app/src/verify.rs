@@ -299,7 +299,7 @@ fn audit_ledger(ledger: &Ledger, t: &Trust, progress: &mut dyn FnMut(Progress)) 
     let size = ledger.size();
     let stored = ledger.checkpoints()?;
     let mut auditor = Auditor::checking(t.signatures);
-    auditor.expect(size);
+    auditor.reserve_for(size);
     auditor.keep_nodes();
     for s in t.sizes.iter().chain(stored.iter().map(|(s, _)| s)) {
         auditor.mark(*s);

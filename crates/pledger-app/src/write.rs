@@ -99,7 +99,8 @@ pub fn append_one(ledger: &mut Ledger, envelope: Envelope) -> Result<Appended> {
     Ok(Appended::from(&appended))
 }
 
-/// A refusal for an unknown category or area, with the ones the ledger knows (a few dozen):
+/// A refusal for an unknown category, area or member, with the ones the ledger knows (the first
+/// 40):
 /// what a person needs to write the command again.
 fn known_names(ledger: &Ledger, error: pledger_log::LogError) -> Error {
     use pledger_core::RuleError;
@@ -109,6 +110,9 @@ fn known_names(ledger: &Ledger, error: pledger_log::LogError) -> Error {
         }
         pledger_log::LogError::Rule(RuleError::UnknownArea(_)) => {
             ledger.areas().map(|a| ("areas", a.iter().map(|a| a.code.to_string()).collect::<Vec<_>>()))
+        }
+        pledger_log::LogError::Rule(RuleError::UnknownMember(_)) => {
+            ledger.members().map(|m| ("members", m.iter().map(|m| m.id.to_string()).collect::<Vec<_>>()))
         }
         _ => return Error::Refused { at: None, error },
     };

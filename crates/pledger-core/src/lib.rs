@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-pub mod areas_csv;
 pub mod error;
 pub mod event;
 pub mod ids;

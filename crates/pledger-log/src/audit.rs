@@ -151,7 +151,7 @@ impl Auditor {
 
     /// Makes room ahead for a log of about `entries` entries ([`MemState::reserve_for`]): a
     /// hint, which may be wrong; the audit checks the log it is fed, whatever its length.
-    pub fn expect(&mut self, entries: u64) {
+    pub fn reserve_for(&mut self, entries: u64) {
         self.state.reserve_for(entries);
     }
 
@@ -388,7 +388,7 @@ mod tests {
     fn an_expected_length_reserves_the_event_ids_ahead() {
         let lines = lines(3, 300);
         let mut a = Auditor::new();
-        a.expect(5000);
+        a.reserve_for(5000);
         let room = a.state().event_ids.capacity();
         assert!(room >= 5000, "{room}");
         a.feed(lines.clone()).unwrap();

@@ -196,7 +196,7 @@ pub fn verify<R: BufRead>(
         _ => return Err(bad(format!("the bundle has no checkpoint of its size {}", header.size))),
     }
     let mut auditor = Auditor::checking(signatures);
-    auditor.expect(header.size);
+    auditor.reserve_for(header.size);
     for (cp, _) in &notes {
         auditor.mark(cp.size);
     }

@@ -29,16 +29,16 @@ const BATCH: usize = 50_000;
 
 /// Every prefix whose keys are derived from the entries, in the order differences are reported.
 const DERIVED: [u8; 18] = [
-    b'n',
+    keys::NODE,
     keys::MEMBER,
-    b'k',
+    keys::HOLDER,
     keys::IATI_ORG,
     keys::AREA,
     keys::CATEGORY,
     keys::PLEDGE,
     keys::FULFILLMENT,
-    b's',
-    b'i',
+    keys::NUMBERED,
+    keys::EVENT_ID,
     keys::BY_MEMBER,
     keys::TALLIES[0],
     keys::TALLIES[1],
@@ -177,7 +177,7 @@ fn wanted(called: Called) -> Result<Vec<(u8, Wanted)>> {
     nodes.sort_unstable_by_key(|(level, index, _)| (*level, *index));
     let mut sources: Vec<(u8, Wanted)> = vec![
         (
-            b'i',
+            keys::EVENT_ID,
             Box::new(
                 event_ids.into_iter().filter_map(move |(id, seq)| keys::record(&Record::EventId(id, seq)).map(pair)),
             ),
@@ -185,7 +185,7 @@ fn wanted(called: Called) -> Result<Vec<(u8, Wanted)>> {
         (keys::FULFILLMENT, Box::new(state.fulfillments.values().map(keys::fulfillment).map(pair))),
         (keys::PLEDGE, Box::new(state.pledges.values().map(keys::pledge).map(pair))),
         (
-            b'n',
+            keys::NODE,
             Box::new(nodes.into_iter().map(|(level, index, hash)| (Key::Node(level, index).bytes(), hash.to_vec()))),
         ),
     ];
@@ -202,7 +202,7 @@ fn wanted(called: Called) -> Result<Vec<(u8, Wanted)>> {
     let mut numbered: Vec<(ShortId, u64)> = state.numbered.iter().collect();
     numbered.sort_unstable_by_key(|(id, _)| (id.kind.prefix(), id.n));
     sources.push((
-        b's',
+        keys::NUMBERED,
         Box::new(numbered.into_iter().filter_map(move |(id, seq)| keys::record(&Record::Numbered(id, seq)).map(pair))),
     ));
     // The rest, a few thousand keys, by prefix.

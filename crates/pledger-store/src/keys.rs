@@ -7,11 +7,32 @@ use pledger_core::state::{FulfillmentRecord, PledgeRecord, Record};
 use pledger_core::tally::{MemberTally, Tallies};
 use pledger_core::Date;
 
+// Every kind of key's first byte, here and nowhere else.
+
+/// The store's format version: `v`.
+pub const VERSION: u8 = b'v';
+/// The head (size, frontier, counters): `h`.
+pub const HEAD: u8 = b'h';
+/// A log entry: `e` ‖ sequence number (big-endian).
+pub const ENTRY: u8 = b'e';
+/// A stored tree node: `n` ‖ level ‖ index (big-endian).
+pub const NODE: u8 = b'n';
+/// The member holding a key: `k` ‖ key id.
+pub const HOLDER: u8 = b'k';
+/// A numbered event's sequence number: `s` ‖ kind letter ‖ number (big-endian).
+pub const NUMBERED: u8 = b's';
+/// An event id's sequence number: `i` ‖ event id.
+pub const EVENT_ID: u8 = b'i';
+/// A rebuild in progress: `R`.
+pub const REBUILDING: u8 = b'R';
+/// The member index is complete: `I`.
+pub const INDEXED: u8 = b'I';
+/// The tallies' layout: `T`.
+pub const TALLIED: u8 = b'T';
 pub const MEMBER: u8 = b'm';
 pub const AREA: u8 = b'a';
 pub const CATEGORY: u8 = b'c';
 pub const CHECKPOINT: u8 = b'C';
-pub const ENTRY: u8 = b'e';
 pub const PLEDGE: u8 = b'p';
 pub const FULFILLMENT: u8 = b'f';
 /// The member an IATI organisation identifier is registered to: `g` ‖ identifier.
@@ -79,35 +100,35 @@ fn with(prefix: u8, rest: &[u8]) -> Vec<u8> {
 impl Key {
     pub fn bytes(&self) -> Vec<u8> {
         match self {
-            Key::Version => b"v".to_vec(),
-            Key::Head => b"h".to_vec(),
-            Key::Entry(seq) => with(b'e', &seq.to_be_bytes()),
+            Key::Version => vec![VERSION],
+            Key::Head => vec![HEAD],
+            Key::Entry(seq) => with(ENTRY, &seq.to_be_bytes()),
             Key::Node(level, index) => {
-                let mut k = vec![b'n', *level];
+                let mut k = vec![NODE, *level];
                 k.extend_from_slice(&index.to_be_bytes());
                 k
             }
             Key::Member(id) => with(MEMBER, id.as_str().as_bytes()),
-            Key::Holder(id) => with(b'k', id.as_str().as_bytes()),
+            Key::Holder(id) => with(HOLDER, id.as_str().as_bytes()),
             Key::IatiOrg(org) => with(IATI_ORG, org.as_str().as_bytes()),
             Key::Area(code) => with(AREA, code.as_str().as_bytes()),
             Key::Category(code) => with(CATEGORY, code.as_str().as_bytes()),
-            Key::Pledge(id) => with(b'p', &id.0.to_be_bytes()),
-            Key::Fulfillment(id) => with(b'f', &id.0.to_be_bytes()),
+            Key::Pledge(id) => with(PLEDGE, &id.0.to_be_bytes()),
+            Key::Fulfillment(id) => with(FULFILLMENT, &id.0.to_be_bytes()),
             Key::Numbered(id) => {
-                let mut k = vec![b's', id.kind.prefix() as u8];
+                let mut k = vec![NUMBERED, id.kind.prefix() as u8];
                 k.extend_from_slice(&id.n.to_be_bytes());
                 k
             }
-            Key::EventId(id) => with(b'i', &id.0),
+            Key::EventId(id) => with(EVENT_ID, &id.0),
             Key::Checkpoint(size) => with(CHECKPOINT, &size.to_be_bytes()),
-            Key::Rebuilding => b"R".to_vec(),
+            Key::Rebuilding => vec![REBUILDING],
             Key::ByMember(m, p) => {
                 let mut k = by_member_prefix(m);
                 k.extend_from_slice(&p.0.to_be_bytes());
                 k
             }
-            Key::Indexed => b"I".to_vec(),
+            Key::Indexed => vec![INDEXED],
             Key::Tally(m) => with(TALLY, m.as_str().as_bytes()),
             Key::Delays(m) => with(DELAYS, m.as_str().as_bytes()),
             Key::Due(d, m) => [&[DUE][..], &day_number(*d).to_be_bytes(), m.as_str().as_bytes()].concat(),
@@ -119,7 +140,7 @@ impl Key {
             }
             Key::Month(m) => with(MONTH, m.as_bytes()),
             Key::First(m) => with(FIRST, m.as_str().as_bytes()),
-            Key::Tallied => b"T".to_vec(),
+            Key::Tallied => vec![TALLIED],
         }
     }
 }
@@ -218,7 +239,7 @@ pub fn be_u64(v: &[u8]) -> Option<u64> {
 
 pub fn entry_seq(key: &[u8]) -> Option<u64> {
     match key {
-        [b'e', rest @ ..] => be_u64(rest),
+        [ENTRY, rest @ ..] => be_u64(rest),
         _ => None,
     }
 }
@@ -270,8 +291,8 @@ fn numbered_kind(letter: u8) -> Option<Numbered> {
 /// them; `rebuild` removes them.
 pub fn inert(key: &[u8]) -> bool {
     match key {
-        [b'n', level, ..] => *level < STORED_LEVEL,
-        [b's', letter, ..] => numbered_kind(*letter).is_some_and(|k| !numbered_key(k)),
+        [NODE, level, ..] => *level < STORED_LEVEL,
+        [NUMBERED, letter, ..] => numbered_kind(*letter).is_some_and(|k| !numbered_key(k)),
         _ => false,
     }
 }
@@ -283,18 +304,18 @@ pub fn describe(key: &[u8]) -> String {
     let named = match key {
         [ENTRY, rest @ ..] => be_u64(rest).map(|n| format!("entry {n}")),
         [CHECKPOINT, rest @ ..] => be_u64(rest).map(|n| format!("kept checkpoint of size {n}")),
-        [b'n', level, rest @ ..] => be_u64(rest).map(|i| format!("tree node ({level}, {i})")),
+        [NODE, level, rest @ ..] => be_u64(rest).map(|i| format!("tree node ({level}, {i})")),
         [MEMBER, rest @ ..] => Some(format!("member {}", text(rest))),
-        [b'k', rest @ ..] => Some(format!("holder of key {}", text(rest))),
+        [HOLDER, rest @ ..] => Some(format!("holder of key {}", text(rest))),
         [IATI_ORG, rest @ ..] => Some(format!("holder of IATI organisation {}", text(rest))),
         [AREA, rest @ ..] => Some(format!("area {}", text(rest))),
         [CATEGORY, rest @ ..] => Some(format!("category {}", text(rest))),
         [PLEDGE, rest @ ..] => be_u64(rest).map(|n| format!("pledge {}", PledgeId(n))),
         [FULFILLMENT, rest @ ..] => be_u64(rest).map(|n| format!("fulfillment {}", FulfillmentId(n))),
-        [b's', letter, rest @ ..] => numbered_kind(*letter)
+        [NUMBERED, letter, rest @ ..] => numbered_kind(*letter)
             .zip(be_u64(rest))
             .map(|(kind, n)| format!("entry number of {}", ShortId::new(kind, n))),
-        [b'i', rest @ ..] => <[u8; 16]>::try_from(rest).ok().map(|id| format!("index of event {}", EventId(id))),
+        [EVENT_ID, rest @ ..] => <[u8; 16]>::try_from(rest).ok().map(|id| format!("index of event {}", EventId(id))),
         [BY_MEMBER, rest @ ..] if rest.len() > 9 && rest[rest.len() - 9] == 0 => {
             let (member, pledge) = rest.split_at(rest.len() - 9);
             be_u64(&pledge[1..]).map(|n| format!("member index entry of {} for {}", text(member), PledgeId(n)))

@@ -283,8 +283,15 @@ impl Source {
                     let f = pledger_log::input::open(p, pledger_log::input::Source::Any)?;
                     Ok(std::io::BufReader::with_capacity(1 << 20, f))
                 };
-                let verified = pledger_log::bundle::verify(read()?, &[size], Default::default(), |_, _| {})
-                    .map_err(|e| input(format!("{}: {e}", p.display())))?;
+                let mut bar: Option<indicatif::ProgressBar> = None;
+                let verified = pledger_log::bundle::verify(read()?, &[size], Default::default(), |done, total| {
+                    bar.get_or_insert_with(|| crate::progress::bar(total.max(1), "auditing bundle", g.quiet))
+                        .set_position(done)
+                });
+                if let Some(b) = bar {
+                    b.finish_and_clear();
+                }
+                let verified = verified.map_err(|e| input(format!("{}: {e}", p.display())))?;
                 // The bundle verified: its entry lines hashed into a tree for the proof.
                 let mut tree = MemTree::default();
                 let mut r = read()?;
@@ -439,6 +446,7 @@ pub fn publish(g: &Global, dir: &Path) -> Result<()> {
     }
     let from = before.as_ref().map_or(0, |(_, s)| *s);
     let (mut written, mut kept) = (0u64, 0u64);
+    let counter = crate::progress::counter("publishing tiles and bundles", g.quiet);
     let answer = session.ask(Request::Publish { from }, None, &mut |part| {
         if let Answer::Tile { path, bytes } = part {
             if publish::already(dir, &path) {
@@ -447,9 +455,12 @@ pub fn publish(g: &Global, dir: &Path) -> Result<()> {
                 publish::write_atomically(dir, &path, &bytes).map_err(input)?;
                 written += 1;
             }
+            counter.set_position(written + kept);
         }
         Ok(())
-    })?;
+    });
+    counter.finish_and_clear();
+    let answer = answer?;
     let Answer::Published { size, checkpoint } = answer else { return Err(unexpected(answer)) };
     // The checkpoint last: a reader finds every tile it names already there.
     publish::write_atomically(dir, "checkpoint", checkpoint.as_bytes()).map_err(input)?;

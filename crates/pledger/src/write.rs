@@ -133,7 +133,7 @@ fn read_bounded(path: &Path, what: &str) -> Result<Vec<u8>> {
 /// Reads areas.csv (header `code,name,level[,parent]`), parents before children.
 fn read_areas(path: &Path) -> Result<Vec<AreaDefined>> {
     let bytes = read_bounded(path, "an areas file")?;
-    pledger_core::areas_csv::parse(&bytes).map_err(|e| input(format!("{}:{e}", path.display())))
+    pledger_app::areas_csv::parse(&bytes).map_err(|e| input(format!("{}:{e}", path.display())))
 }
 
 pub fn init(g: &Global, a: &InitArgs) -> Result<()> {

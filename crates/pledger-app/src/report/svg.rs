@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use pledger_core::projection::{AreaCoverage, Coverage, MemberScore, MonthRow};
+use pledger_core::projection::AreaCoverage;
 use pledger_core::{Total, Unit};
 
 /// Text made safe for HTML and SVG, in element content and quoted attributes alike.
@@ -23,114 +23,15 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-const MILLION: u64 = 1_000_000;
-
-/// Stacked bars: confirmed, claimed only, withdrawn, the rest — one row per member.
-pub fn follow_through(rows: &[&MemberScore]) -> String {
-    const LABEL: u64 = 310;
-    const BAR: u64 = 420;
-    const ROW: u64 = 36;
-    let height = 40 + ROW * rows.len() as u64;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "<svg class=\"chart\" viewBox=\"0 0 1000 {height}\" width=\"1000\" height=\"{height}\" role=\"img\" \
-         aria-label=\"Follow-through per member\">"
-    );
-    let legend = [
-        ("confirmed", "confirmed"),
-        ("claimed", "claimed, not confirmed"),
-        ("withdrawn", "withdrawn"),
-        ("rest", "not delivered"),
-    ];
-    let mut x = LABEL;
-    for (class, label) in legend {
-        let _ = writeln!(
-            s,
-            "<rect class=\"legend {class}\" x=\"{x}\" y=\"6\" width=\"12\" height=\"12\" fill=\"{}\"/>\
-             <text x=\"{}\" y=\"17\" font-size=\"13\">{label}</text>",
-            fill(class),
-            x + 16
-        );
-        x += 16 + 9 * label.len() as u64;
-    }
-    for (i, m) in rows.iter().enumerate() {
-        let y = 32 + ROW * i as u64;
-        let confirmed = m.follow_through_ppm.min(MILLION);
-        let claimed = m.claimed_rate_ppm.saturating_sub(confirmed).min(MILLION - confirmed);
-        let withdrawn = m.withdrawn_share_ppm.min(MILLION - confirmed - claimed);
-        let rest = MILLION - confirmed - claimed - withdrawn;
-        let _ = writeln!(
-            s,
-            "<g class=\"member\" data-member=\"{id}\"><text x=\"{lx}\" y=\"{ty}\" font-size=\"14\" text-anchor=\"end\">{name}</text>\
-             <text x=\"{lx}\" y=\"{ty2}\" font-size=\"11\" text-anchor=\"end\" fill=\"#666\">{id} · {n} pledge{pl}</text>",
-            id = esc(m.member.as_str()),
-            name = esc(&short(m.name.as_str(), 42)),
-            lx = LABEL - 10,
-            ty = y + 12,
-            ty2 = y + 25,
-            n = m.pledges,
-            pl = if m.pledges == 1 { "" } else { "s" },
-        );
-        let mut x = LABEL;
-        for (class, ppm) in [("confirmed", confirmed), ("claimed", claimed), ("withdrawn", withdrawn), ("rest", rest)] {
-            let w = ppm * BAR / MILLION;
-            if w > 0 {
-                let _ = write!(
-                    s,
-                    "<rect class=\"bar {class}\" x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"26\" fill=\"{}\">\
-                     <title>{}: {} {class}</title></rect>",
-                    fill(class),
-                    esc(m.member.as_str()),
-                    crate::report::pct_text(ppm)
-                );
-            }
-            x += w;
-        }
-        let _ = writeln!(
-            s,
-            "<text x=\"{}\" y=\"{}\" font-size=\"13\"><tspan font-weight=\"600\">{}</tspan> confirmed, {} claimed</text></g>",
-            LABEL + BAR + 12,
-            y + 18,
-            crate::report::pct_text(confirmed),
-            crate::report::pct_text(m.claimed_rate_ppm)
-        );
-    }
-    s.push_str("</svg>");
-    s
-}
-
-/// At most `max` characters, with an ellipsis when cut.
-fn short(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let cut: String = s.chars().take(max - 1).collect();
-    format!("{}…", cut.trim_end())
-}
-
-fn fill(class: &str) -> &'static str {
-    match class {
-        "confirmed" | "covered" => "#2e7d32",
-        "claimed" | "promised" => "#f2b632",
-        "withdrawn" => "#8d8d8d",
-        "gap" => "#c62828",
-        "words" => "#1f4e79",
-        _ => "#e8e8e8",
-    }
-}
-
-fn month_index(m: &str) -> Option<i64> {
-    let (y, mo) = m.split_once('-')?;
-    Some(y.parse::<i64>().ok()? * 12 + mo.parse::<i64>().ok()? - 1)
-}
-
 /// A value in major units, short: `1.2M`, `450k`, `37`.
 fn compact(u: &Unit, v: Total) -> String {
     let major = v / 10u128.pow(u.exponent());
     let short = |n: Total, div: Total, suffix: &str| {
         let tenths = (n * 10 + div / 2) / div;
-        if tenths.is_multiple_of(10) || tenths >= 1000 {
+        if tenths >= 1000 {
+            // Three digits or more: whole units, rounded half up.
+            format!("{}{suffix}", (n + div / 2) / div)
+        } else if tenths.is_multiple_of(10) {
             format!("{}{suffix}", tenths / 10)
         } else {
             format!("{}.{}{suffix}", tenths / 10, tenths % 10)
@@ -144,111 +45,189 @@ fn compact(u: &Unit, v: Total) -> String {
     }
 }
 
-/// Running totals by month, as step lines: words, confirmed, withdrawn.
-pub fn timeline(u: &Unit, rows: &[&MonthRow]) -> String {
-    const LEFT: i64 = 70;
+/// The colours of the report, by class: one meaning each. Their contrasts are checked by the
+/// report's tests (tests/report.rs): the map's three classes, and neighbouring bar segments, are
+/// at least 3:1 apart in luminance (WCAG 2.1 non-text contrast), so that they differ for readers
+/// who do not tell hues apart; each also has a pattern or a dash of its own.
+pub const PALETTE: &[(&str, &str)] = &[
+    ("confirmed", "#0b3c6e"),
+    ("claimed", "#4f8bd6"),
+    ("withdrawn", "#7a7a7a"),
+    ("rest", "#f0f0f0"),
+    ("covered", "#0b3c6e"),
+    ("promised", "#b97a10"),
+    ("gap", "#fdf0f0"),
+    ("gap-line", "#b2182b"),
+    ("pledged", "#1d1d1f"),
+];
+
+/// A class's colour.
+pub fn color(class: &str) -> &'static str {
+    PALETTE.iter().find(|(c, _)| *c == class).map_or("#f0f0f0", |(_, v)| *v)
+}
+
+/// How a chart is laid out: for a wide screen, or for a phone.
+#[derive(Clone, Copy)]
+pub struct Frame {
+    pub class: &'static str,
+    pub width: i64,
+    pub left: i64,
+    pub plot_width: i64,
+    pub plot_height: i64,
+    pub font: i64,
+}
+
+/// A desktop's chart: 1,000 units wide, drawn at about its size.
+pub const WIDE: Frame = Frame { class: "wide", width: 1000, left: 70, plot_width: 900, plot_height: 170, font: 12 };
+/// A phone's chart: 420 units wide, drawn at about 360 pixels.
+pub const NARROW: Frame = Frame { class: "narrow", width: 420, left: 54, plot_width: 350, plot_height: 190, font: 14 };
+
+/// One month of the running totals.
+#[derive(Clone, Copy, Default)]
+pub struct Sums {
+    pub pledged: Total,
+    pub claimed: Total,
+    pub confirmed: Total,
+    pub withdrawn: Total,
+}
+
+/// Running totals by month (`month index → sums at its end`), as step lines: pledged, claimed,
+/// confirmed, withdrawn. The axis runs one month past the last, so that its change is seen.
+pub fn timeline(u: &Unit, points: &[(i64, Sums)], f: Frame) -> String {
     const TOP: i64 = 20;
-    const PW: i64 = 900;
-    const PH: i64 = 170;
-    let points: Vec<(i64, &MonthRow)> = rows.iter().filter_map(|r| month_index(&r.month).map(|i| (i, *r))).collect();
     let (Some(first), Some(last)) = (points.first().map(|p| p.0), points.last().map(|p| p.0)) else {
         return String::new();
     };
-    let last = last.max(first + 1);
+    let end = last + 1;
     let max = points
         .iter()
-        .map(|(_, r)| r.words_total.max(r.confirmed_total).max(r.withdrawn_total))
+        .map(|(_, r)| r.pledged.max(r.claimed).max(r.confirmed).max(r.withdrawn))
         .max()
         .unwrap_or(1)
         .max(1);
-    let x = |i: i64| LEFT + (i - first) * PW / (last - first);
-    // v ≤ max < 2^117, so v × PH fits.
-    let y = |v: Total| TOP + PH - (v * PH as Total / max) as i64;
-    let (end_words, end_conf, end_wd) =
-        points.last().map(|(_, r)| (r.words_total, r.confirmed_total, r.withdrawn_total)).unwrap_or_default();
-    let share = pledger_core::projection::ratio_of_totals_ppm(end_conf, end_words);
+    let (left, pw, ph) = (f.left, f.plot_width, f.plot_height);
+    let x = |i: i64| left + (i - first) * pw / (end - first);
+    // v ≤ max < 2^117, so v × ph fits.
+    let y = |v: Total| TOP + ph - (v * ph as Total / max) as i64;
+    let base = TOP + ph;
+    type Series = (&'static str, fn(&Sums) -> Total, &'static str, &'static str);
+    let series: [Series; 4] = [
+        ("pledged", |r| r.pledged, "2", ""),
+        ("claimed", |r| r.claimed, "2.5", " stroke-dasharray=\"8 4\""),
+        ("confirmed", |r| r.confirmed, "3.5", ""),
+        ("withdrawn", |r| r.withdrawn, "2", " stroke-dasharray=\"2 3\""),
+    ];
+    // The legend: each series with its dash and its value at the end, in as many rows as the
+    // width needs.
+    let last_sums = points.last().map(|p| p.1).unwrap_or_default();
+    let mut legend = String::new();
+    let mut ly = base + 2 * f.font + 10;
+    let mut lx = left;
+    for (k, (class, pick, width, dash)) in series.iter().enumerate() {
+        let label = format!("{class} so far: {}", u.format(pick(&last_sums)));
+        let room = 34 + (label.chars().count() as i64) * f.font * 55 / 100;
+        if k > 0 && lx + room > f.width {
+            lx = left;
+            ly += f.font + 8;
+        }
+        let _ = writeln!(
+            legend,
+            "<line x1=\"{lx}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"{width}\"{dash}/><text x=\"{}\" y=\"{}\" font-size=\"{}\">{}</text>",
+            lx + 26,
+            ly - f.font / 3,
+            ly - f.font / 3,
+            color(class),
+            lx + 32,
+            ly,
+            f.font,
+            esc(&label)
+        );
+        lx += room + 16;
+    }
+    let height = ly + f.font;
     let mut s = String::new();
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<figure class=\"timeline\" data-unit=\"{unit}\"><figcaption><b>{unit}</b> — words {w}, confirmed {c} ({p}), withdrawn {wd}</figcaption>\n\
-         <svg class=\"chart\" viewBox=\"0 0 1000 250\" width=\"1000\" height=\"250\" role=\"img\" aria-label=\"Words against confirmed deliveries, {unit}\">\n",
+        "<svg class=\"chart {}\" viewBox=\"0 0 {w} {height}\" width=\"{w}\" height=\"{height}\" role=\"img\" \
+         aria-label=\"Pledged, claimed and confirmed over time, {unit}\">",
+        f.class,
+        w = f.width,
         unit = esc(u.name()),
-        w = esc(&u.format(end_words)),
-        c = esc(&u.format(end_conf)),
-        p = crate::report::pct_text(share),
-        wd = esc(&u.format(end_wd)),
     );
     for k in 0..=4 {
         let v = max * k / 4;
         let _ = writeln!(
             s,
-            "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{yy}\" y2=\"{yy}\" stroke=\"#e3e3e3\"/><text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text>",
-            LEFT + PW,
-            LEFT - 6,
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{yy}\" y2=\"{yy}\" stroke=\"#e3e3e3\"/><text x=\"{}\" y=\"{}\" font-size=\"{}\" text-anchor=\"end\">{}</text>",
+            left + pw,
+            left - 6,
             y(v) + 4,
+            f.font,
             esc(&compact(u, v)),
             yy = y(v)
         );
     }
-    let mut labelled = 0;
-    for i in first..=last {
-        if i.rem_euclid(12) == 0 || (i == first && (last - first) < 12) {
+    // A tick every month (every quarter over six years). Labels where they fit, without
+    // overlapping or leaving the drawing: the years first, then the quarters (spans under two
+    // years), then the first month.
+    let span = end - first;
+    let base = TOP + ph;
+    for i in first..=end {
+        let month = i.rem_euclid(12);
+        if span <= 72 || month % 3 == 0 {
             let _ = writeln!(
                 s,
-                "<line x1=\"{xx}\" x2=\"{xx}\" y1=\"{}\" y2=\"{}\" stroke=\"#bbb\"/><text x=\"{xx}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">{}</text>",
-                TOP + PH,
-                TOP + PH + 5,
-                TOP + PH + 20,
-                if i.rem_euclid(12) == 0 { (i / 12).to_string() } else { format!("{}-{:02}", i.div_euclid(12), i.rem_euclid(12) + 1) },
+                "<line class=\"tick\" x1=\"{xx}\" x2=\"{xx}\" y1=\"{base}\" y2=\"{}\" stroke=\"#999\"/>",
+                base + if month == 0 { 7 } else { 4 },
                 xx = x(i)
             );
-            labelled += 1;
         }
     }
-    if labelled == 0 {
-        let _ = writeln!(
-            s,
-            "<text x=\"{LEFT}\" y=\"{}\" font-size=\"12\">{}</text>",
-            TOP + PH + 20,
-            esc(&points[0].1.month)
-        );
+    let text_of = |i: i64| {
+        if i.rem_euclid(12) == 0 && span >= 24 {
+            (i / 12).to_string()
+        } else {
+            format!("{}-{:02}", i.div_euclid(12), i.rem_euclid(12) + 1)
+        }
+    };
+    // A label's half width, in the drawing's units (a digit is about 0.6 em).
+    let half = |t: &str| (t.len() as i64 * f.font * 6 / 10) / 2 + f.font / 2;
+    let mut placed: Vec<(i64, i64)> = Vec::new();
+    let candidates = (first..=end)
+        .filter(|i| i.rem_euclid(12) == 0)
+        .chain((first..=end).filter(|i| span < 24 && i.rem_euclid(12) % 3 == 0 && i.rem_euclid(12) != 0))
+        .chain(std::iter::once(first));
+    for i in candidates {
+        let (t, cx) = (text_of(i), x(i));
+        let hw = half(&t);
+        let fits = cx - hw >= 0 && cx + hw <= f.width && placed.iter().all(|(px, pw)| (cx - px).abs() >= hw + pw);
+        if fits {
+            placed.push((cx, hw));
+            let _ = writeln!(
+                s,
+                "<text x=\"{cx}\" y=\"{}\" font-size=\"{}\" text-anchor=\"middle\">{t}</text>",
+                base + 8 + f.font,
+                f.font
+            );
+        }
     }
-    type Series = (&'static str, fn(&MonthRow) -> Total, &'static str);
-    let series: [Series; 3] = [
-        ("words", |r| r.words_total, ""),
-        ("confirmed", |r| r.confirmed_total, ""),
-        ("withdrawn", |r| r.withdrawn_total, " stroke-dasharray=\"6 4\""),
-    ];
-    for (class, pick, dash) in series {
+    for (class, pick, width, dash) in series {
         let mut d = format!("M{},{}", x(first), y(0));
         let mut prev = 0;
-        for (i, r) in &points {
+        for (i, r) in points {
             let v = pick(r);
             let _ = write!(d, "L{},{}L{},{}", x(*i), y(prev), x(*i), y(v));
             prev = v;
         }
-        let _ = write!(d, "L{},{}", x(last), y(prev));
+        let _ = write!(d, "L{},{}", x(end), y(prev));
         let _ = writeln!(
             s,
-            "<path class=\"series {class}\" d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2.5\"{dash}/>",
-            fill(class)
+            "<path class=\"series {class}\" d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{width}\"{dash}/>",
+            color(class)
         );
     }
-    let mut lx = LEFT + 10;
-    for (class, label) in
-        [("words", "words so far"), ("confirmed", "confirmed so far"), ("withdrawn", "withdrawn so far")]
-    {
-        let _ = writeln!(
-            s,
-            "<rect x=\"{lx}\" y=\"{}\" width=\"14\" height=\"4\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{label}</text>",
-            TOP + PH + 32,
-            fill(class),
-            lx + 18,
-            TOP + PH + 37
-        );
-        lx += 30 + 7 * label.len() as i64;
-    }
-    s.push_str("</svg></figure>\n");
+    s.push_str(&legend);
+    s.push_str("</svg>\n");
     s
 }
 
@@ -284,35 +263,49 @@ fn mali() -> (&'static str, BTreeMap<&'static str, Shape>) {
     (view, shapes)
 }
 
-/// The coverage map: the areas the embedded map knows, coloured by status; every other area as
-/// a tile in a grid.
+/// An area as people read it: its name, then its code (`Mali (niveau central) · ML`).
+pub fn area_label(a: &AreaCoverage) -> String {
+    if a.name.as_str() == a.code.as_str() {
+        a.code.to_string()
+    } else {
+        format!("{} · {}", a.name, a.code)
+    }
+}
+
+/// The patterns that tell the map's classes apart without colour: promised hatched, a gap
+/// cross-hatched in red.
+fn patterns() -> String {
+    format!(
+        "<defs><pattern id=\"pat-promised\" width=\"8\" height=\"8\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">\
+         <rect width=\"8\" height=\"8\" fill=\"{p}\"/><rect width=\"2\" height=\"8\" fill=\"#ffffff\" fill-opacity=\"0.55\"/></pattern>\
+         <pattern id=\"pat-gap\" width=\"10\" height=\"10\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">\
+         <rect width=\"10\" height=\"10\" fill=\"{g}\"/><rect width=\"1.6\" height=\"10\" fill=\"{l}\"/><rect width=\"10\" height=\"1.6\" fill=\"{l}\"/></pattern></defs>\n",
+        p = color("promised"),
+        g = color("gap"),
+        l = color("gap-line"),
+    )
+}
+
+/// A class's paint on the map: its colour, or its pattern.
+fn paint(class: &str) -> String {
+    match class {
+        "promised" | "gap" => format!("url(#pat-{class})"),
+        "covered" => color("covered").to_owned(),
+        _ => "#e6e6e6".to_owned(),
+    }
+}
+
+/// The coverage map: the areas the embedded map knows, by status (colour and pattern), each
+/// named; the areas it does not know come as tiles ([`tiles`]).
 pub fn coverage(cov: &[AreaCoverage]) -> String {
     let (view, shapes) = mali();
     let drawn: Vec<&AreaCoverage> = cov.iter().filter(|a| shapes.contains_key(a.code.as_str())).collect();
     let parents: std::collections::BTreeSet<&str> =
         drawn.iter().filter_map(|a| a.parent.as_ref()).map(|p| p.as_str()).collect();
     let mut s = String::new();
-    let tip = |a: &AreaCoverage| {
-        let members =
-            |v: &pledger_core::projection::Members| v.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
-        esc(&format!(
-            "{} {}: {}; pledging: {}; delivered: {}",
-            a.code,
-            a.name,
-            a.status.as_str(),
-            if a.pledging.is_empty() { "none".into() } else { members(&a.pledging) },
-            if a.delivered.is_empty() { "none".into() } else { members(&a.delivered) }
-        ))
-    };
     if !drawn.is_empty() {
         for p in cov.iter().filter(|a| parents.contains(a.code.as_str())) {
-            let _ = writeln!(
-                s,
-                "<p>{} ({}) as a whole: <b>{}</b>.</p>",
-                esc(p.name.as_str()),
-                esc(p.code.as_str()),
-                p.status.as_str()
-            );
+            let _ = writeln!(s, "<p>{}, as a whole: <b>{}</b>.</p>", esc(&area_label(p)), p.status.as_str());
         }
         // A margin of 10 around the map, so that the outer borders are not cut.
         let dim = |i: usize, default: i64| view.split(' ').nth(i).and_then(|v| v.parse().ok()).unwrap_or(default) + 20;
@@ -321,26 +314,31 @@ pub fn coverage(cov: &[AreaCoverage]) -> String {
             s,
             "<svg class=\"map\" viewBox=\"-10 -10 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"Coverage map\">"
         );
+        s.push_str(&patterns());
         for (code, shape) in &shapes {
             let (class, title) = match drawn.iter().find(|a| a.code.as_str() == *code) {
-                Some(a) => (a.status.as_str(), tip(a)),
-                None => ("unknown", esc(&format!("{code} {}: not an area of this ledger", shape.name))),
+                Some(a) => (a.status.as_str(), format!("{}: {}", area_label(a), a.status.as_str())),
+                None => ("unknown", format!("{code} {}: not an area of this ledger", shape.name)),
             };
             let _ = writeln!(
                 s,
-                "<path class=\"region {class}\" data-code=\"{code}\" d=\"{}\" fill=\"{}\" fill-rule=\"evenodd\" stroke=\"#fff\" stroke-width=\"1.5\"><title>{title}</title></path>",
+                "<path class=\"region {class}\" data-code=\"{code}\" d=\"{}\" fill=\"{}\" fill-rule=\"evenodd\" stroke=\"#fff\" stroke-width=\"1.5\"><title>{}</title></path>",
                 shape.path,
-                fill(class)
+                paint(class),
+                esc(&title)
             );
         }
         for (code, shape) in &shapes {
             let (x, y) = shape.label;
-            let name = drawn.iter().find(|a| a.code.as_str() == *code).map_or(shape.name, |a| a.name.as_str());
+            let area = drawn.iter().find(|a| a.code.as_str() == *code);
+            let name = area.map_or(shape.name, |a| a.name.as_str());
+            // The status in words under the name: a cue beside colour and pattern.
+            let status = area.map_or("", |a| a.status.as_str());
             if shape.width < 25 {
                 // Too small to hold its name (Bamako): the label sits beside it.
                 let _ = writeln!(
                     s,
-                    "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\" font-weight=\"600\">{} ▸</text>",
+                    "<text class=\"label\" x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"end\" font-weight=\"600\" paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"3\">{}<tspan class=\"status\" font-weight=\"400\"> ({status})</tspan> ▸</text>",
                     x - 8,
                     y + 4,
                     esc(name)
@@ -348,7 +346,7 @@ pub fn coverage(cov: &[AreaCoverage]) -> String {
             } else {
                 let _ = writeln!(
                     s,
-                    "<text x=\"{x}\" y=\"{y}\" font-size=\"13\" text-anchor=\"middle\" font-weight=\"600\" paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"3\">{}</text>",
+                    "<text class=\"label\" x=\"{x}\" y=\"{y}\" font-size=\"13\" text-anchor=\"middle\" font-weight=\"600\" paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"3\">{}<tspan class=\"status\" x=\"{x}\" dy=\"1.15em\" font-weight=\"400\">{status}</tspan></text>",
                     esc(name)
                 );
             }
@@ -363,42 +361,33 @@ pub fn coverage(cov: &[AreaCoverage]) -> String {
     if !drawn.is_empty() {
         s.push_str("<p>Areas the map does not draw:</p>\n");
     }
-    const COLS: usize = 6;
-    const W: usize = 160;
-    const H: usize = 70;
-    let rows = tiles.len().div_ceil(COLS);
-    let _ = writeln!(
-        s,
-        "<svg class=\"tiles\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"Coverage of the other areas\">",
-        w = COLS * W,
-        h = rows * H
-    );
-    for (i, a) in tiles.iter().enumerate() {
-        let (x, y) = ((i % COLS) * W, (i / COLS) * H);
+    s.push_str("<div class=\"tiles\">\n");
+    for a in tiles {
         let class = a.status.as_str();
-        let text_fill = if a.status == Coverage::Promised { "#1d1d1f" } else { "#fff" };
-        let name: String = a.name.as_str().chars().take(20).collect();
         let _ = writeln!(
             s,
-            "<g class=\"tile {class}\" data-code=\"{code}\"><rect x=\"{rx}\" y=\"{ry}\" width=\"{rw}\" height=\"{rh}\" rx=\"4\" fill=\"{f}\"><title>{tip}</title></rect>\
-             <text x=\"{tx}\" y=\"{t1}\" font-size=\"13\" font-weight=\"600\" style=\"fill:{text_fill}\">{code}</text>\
-             <text x=\"{tx}\" y=\"{t2}\" font-size=\"12\" style=\"fill:{text_fill}\">{name}</text>\
-             <text x=\"{tx}\" y=\"{t3}\" font-size=\"11\" style=\"fill:{text_fill}\">{class}{inside}</text></g>",
+            "<div class=\"tile {class}\" data-code=\"{code}\"><b>{name}</b><span>{code}{inside}</span><span class=\"status\">{class}</span></div>",
             code = esc(a.code.as_str()),
-            rx = x + 3,
-            ry = y + 3,
-            rw = W - 6,
-            rh = H - 6,
-            f = fill(class),
-            tip = tip(a),
-            tx = x + 10,
-            t1 = y + 22,
-            t2 = y + 40,
-            t3 = y + 57,
-            name = esc(&name),
+            name = esc(a.name.as_str()),
             inside = a.parent.as_ref().map(|p| format!(" · in {}", esc(p.as_str()))).unwrap_or_default(),
         );
     }
-    s.push_str("</svg>\n");
+    s.push_str("</div>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_figures_round_half_up() {
+        let usd = Unit::currency("USD").expect("USD is a currency");
+        assert_eq!(compact(&usd, 56_250_000), "563k");
+        assert_eq!(compact(&usd, 3_425_000_000), "34.3M");
+        assert_eq!(compact(&usd, 13_700_000_000), "137M");
+        assert_eq!(compact(&usd, 150_000), "1500");
+        let xof = Unit::currency("XOF").expect("XOF is a currency");
+        assert_eq!(compact(&xof, 2_000_000_000), "2G");
+    }
 }

@@ -2,8 +2,8 @@
 //! optionally `parent`, in any order, then one area per row. Parents come before their children
 //! in the result, whatever the file's order.
 
-use crate::event::{AreaDefined, Level, Name};
-use crate::ids::AreaCode;
+use pledger_core::event::{AreaDefined, Level, Name};
+use pledger_core::ids::AreaCode;
 
 /// Largest areas file read, in bytes.
 pub const MAX_BYTES: usize = 1024 * 1024;
@@ -26,7 +26,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<AreaDefined>, String> {
         let row = row.map_err(|e| format!("{}: {e}", e.position().map_or(0, |p| p.line())))?;
         let line = row.position().map_or(0, |p| p.line());
         let field = |i: usize| row.get(i).unwrap_or("");
-        let area = (|| -> Result<AreaDefined, crate::FieldError> {
+        let area = (|| -> Result<AreaDefined, pledger_core::FieldError> {
             Ok(AreaDefined {
                 code: AreaCode::parse(field(code))?,
                 name: Name::parse(field(name))?,
