@@ -355,8 +355,7 @@ pub struct MemState {
 
 /// The entry that created each numbered record, by kind and number. The rules number each kind
 /// 1, 2, 3… as they record it, so a kind is one vector with the entry of number n at index n − 1:
-/// 8 bytes a record, where a map took about 30 (at a million events, 440,000 attestations,
-/// amendments and withdrawals: 13 → 3.5 MB).
+/// 8 bytes a record (docs/decisions.md, "Memory of an audit").
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NumberedSeqs {
     by_kind: [Vec<u64>; 5],
@@ -412,8 +411,8 @@ impl MemState {
     }
 
     /// Makes room ahead for a log of `entries` entries, so that the state's largest parts do not
-    /// move as they grow — each move held the old beside the new, 25–35 MB at a million entries,
-    /// near the audit's peak: the event-id map for one id an entry, the tables of pledges and of
+    /// move as they grow — a move holds the old beside the new (docs/decisions.md): the event-id
+    /// map for one id an entry, the tables of pledges and of
     /// fulfillments for half as many each (a ledger's are about a quarter each; past half, a
     /// table grows as it would have). The tables reserve address space, touched as records
     /// arrive. A hint beyond 4M entries (`MAX_RESERVED`) reserves for that many; room that cannot be

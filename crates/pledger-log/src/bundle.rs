@@ -24,10 +24,9 @@ use crate::note::Note;
 pub const FORMAT: &str = "pledger-bundle/v1";
 /// Longest line read from a bundle, in bytes.
 pub const MAX_LINE: usize = 512 * 1024;
-/// Entries audited together. Measured on a bundle of 1M events, interleaved: peak 306–324 MB
-/// with 4,096 against 331–346 MB with 8,192 (the chunks in flight), in the same time. A
-/// ledger's audit reads its lines in chunks of 8,192, which were faster there (`pledger
-/// verify`).
+/// Entries audited together: few enough that the chunks in flight stay small beside the state
+/// (docs/decisions.md, "Chunks of 4,096 lines"). A ledger's audit reads its lines in chunks of
+/// 8,192 (`pledger verify`).
 pub const CHUNK: usize = 4096;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,9 +17,7 @@ use std::time::Duration;
 use crate::{config, open_db, stored_segment_size, Ledger, Result, StoreError, SEGMENT_BYTES};
 
 /// Keys written per sled batch, each batch flushed: a fiftieth of the entries (about 4 keys an
-/// entry), between 500 and 20,000. Measured (docs/benchmarks.md): at 1M events the copy took
-/// 1.40 GB with batches of 20,000 keys and 1.55 GB with 2,000; at 20,000 events 50 MB with
-/// 2,000 or 500 and 67 MB with 20,000.
+/// entry), between 500 and 20,000: the sizes that made the smallest copies (docs/decisions.md).
 fn batch_keys(entries: u64) -> usize {
     usize::try_from(entries / 50).unwrap_or(usize::MAX).clamp(500, 20_000)
 }

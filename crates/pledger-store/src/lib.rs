@@ -139,10 +139,8 @@ fn config_cached(path: &Path, cache: u64) -> sled::Config {
 
 /// How often sled's background thread runs. sled 0.34 cleans its log's segments — moves the live
 /// pages out of a segment at most half live, so the segment can be reused — only in that thread
-/// (`attempt_gc`, called from `flusher.rs` alone), for up to half of each period. Without it a
-/// ledger kept every superseded page: bulk submit of 1M events took 3.0 GB (4.7 × the raw
-/// envelopes); with it every 100 ms, 1.46 GB (2.3 ×), in the same time. Every 250 or 500 ms
-/// cleaned less (at 100k events 193 and 205–213 MB against 160–168 MB), every 5–20 ms no more.
+/// (`attempt_gc`, called from `flusher.rs` alone), for up to half of each period; without it a
+/// ledger keeps every superseded page. Why 100 ms: docs/decisions.md.
 pub const CLEAN_EVERY_MS: u64 = 100;
 
 /// The size of the segments of sled's log in a new ledger: 8 MiB rather than sled's 512 KiB.
@@ -164,10 +162,8 @@ fn stored_segment_size(path: &Path) -> Option<usize> {
 pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// sled's page cache for a command that reads the whole log once ([`Ledger::open_to_scan`]):
-/// each page is read once, so a larger cache would only hold memory. Measured on a 1M-event
-/// ledger: `verify` 540–570 MB against 620 MB with [`CACHE_BYTES`], in the same time; `rebuild`,
-/// which reads the indexes again as it compares, was a quarter slower with it and keeps the
-/// larger cache.
+/// each page is read once, so a larger cache would only hold memory. `rebuild`, which reads the
+/// indexes again as it compares, keeps [`CACHE_BYTES`] (docs/decisions.md).
 pub const SCAN_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 fn open_db(path: &Path, cache: u64, wait: Duration, give_up: &mut dyn FnMut() -> bool) -> Result<sled::Db> {

@@ -204,7 +204,7 @@ fn print_scorecard(card: &[projection::MemberScore], f: Format) -> Result<()> {
         col("id").drop(2),
         num("pledges"),
         num("follow-through (per pledge)"),
-        num("confirmed of pledged (by value)").drop(8),
+        col("confirmed of pledged (by value)").drop(8),
         num("claimed").drop(4),
         num("withdrawn").drop(3),
         num("on time").drop(5),

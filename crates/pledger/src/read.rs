@@ -169,6 +169,7 @@ fn show_pledge(p: &PledgeShown, format: Format) -> Result<()> {
             e.summary.clone(),
         ]);
     }
+    crate::console::outln!()?;
     crate::console::outln!("History:")?;
     h.print_table()
 }
