@@ -7,6 +7,7 @@
 pub mod crash;
 pub mod measure;
 pub mod net;
+pub mod peer;
 
 use std::io::Write;
 

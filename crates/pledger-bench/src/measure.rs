@@ -304,6 +304,30 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
         raw_bytes,
     );
 
+    // The peer: plain SQLite, signing each event and appending 1,000 per transaction, on the
+    // same envelopes (at most 200,000 of them).
+    let submitted = per_sec(events, ran.secs);
+    let peer = crate::peer::sqlite_append(&work.join("sqlite-peer"), &envelopes)?;
+    r.row(
+        &format!(
+            "peer: plain SQLite (rusqlite), each event signed then inserted, WAL, synchronous=FULL, {} per transaction",
+            crate::peer::PER_TRANSACTION
+        ),
+        format!(
+            "{} ({:.0} bytes on disk per event)",
+            fmt_rate(peer.rate),
+            peer.bytes as f64 / envelopes.len().max(1) as f64
+        ),
+        "—".into(),
+        "—".into(),
+    );
+    r.row(
+        "bulk submit against the SQLite peer",
+        format!("{:.2} × the peer", submitted / peer.rate),
+        "2 × (target)".into(),
+        format!("{:.2}", submitted / peer.rate / 2.0),
+    );
+
     // Checkpoint, verify, export, verify the bundle, rebuild.
     let key0 = work.join("m000.key");
     let key0 = key0.to_str().ok_or("bad path")?;
