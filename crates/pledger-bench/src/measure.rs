@@ -309,10 +309,7 @@ fn build_and_audit(work: &Path, bin: &Path, events: u64, raw_bytes: u64, r: &mut
     let submitted = per_sec(events, ran.secs);
     let peer = crate::peer::sqlite_append(&work.join("sqlite-peer"), &envelopes)?;
     r.row(
-        &format!(
-            "peer: plain SQLite (rusqlite), each event signed then inserted, WAL, synchronous=FULL, {} per transaction",
-            crate::peer::PER_TRANSACTION
-        ),
+        "peer: plain SQLite (rusqlite), each event signed then inserted, WAL, synchronous=FULL, 1,000 per transaction",
         format!(
             "{} ({:.0} bytes on disk per event)",
             fmt_rate(peer.rate),
