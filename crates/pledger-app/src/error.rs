@@ -7,6 +7,7 @@ use pledger_store::{ErrorKind, StoreError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+/// The application layer's result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Why a request was not answered. Each message is one line and says what happened; what a
@@ -26,7 +27,9 @@ pub enum Error {
     /// came from (a file and line) when it came from one.
     #[error("{}refused: {error}", at.as_deref().map(|a| format!("{a}: ")).unwrap_or_default())]
     Refused {
+        /// Where the event came from, when from a file: its name and line.
         at: Option<String>,
+        /// The rule's refusal.
         #[source]
         error: LogError,
     },
@@ -36,7 +39,13 @@ pub enum Error {
     Conflict(String),
     /// A verification found the ledger, bundle or proof not as it must be.
     #[error("verification failed: {message}")]
-    Verification { message: String, altered_store: bool },
+    Verification {
+        /// What was found.
+        message: String,
+        /// Whether only the stored state (not the entries) differs from what the entries
+        /// build: a rebuild repairs it.
+        altered_store: bool,
+    },
     /// Another process holds the ledger, or its server is busy.
     #[error("{0}")]
     InUse(String),
@@ -56,14 +65,23 @@ pub enum Error {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
+    /// The request is malformed or incomplete.
     Usage,
+    /// An input (a file, an envelope, a key) is not what it must be.
     Input,
+    /// What the request names is not in the ledger.
     NotFound,
+    /// A rule of the ledger refused an event.
     Refused,
+    /// A precondition does not hold.
     Conflict,
+    /// A verification failed.
     Verification,
+    /// The ledger is held by another process.
     InUse,
+    /// The store or the disk failed.
     Storage,
+    /// The work was stopped before it finished.
     Cancelled,
 }
 
@@ -81,6 +99,7 @@ pub enum Advice {
 }
 
 impl Error {
+    /// The kind of failure, for an exit status or an HTTP status.
     pub fn kind(&self) -> Kind {
         match self {
             Error::Usage(_) => Kind::Usage,
@@ -95,6 +114,7 @@ impl Error {
         }
     }
 
+    /// What a person can do about it, if anything.
     pub fn advice(&self) -> Option<Advice> {
         match self {
             Error::Verification { altered_store: true, .. } => Some(Advice::Rebuild),
@@ -108,14 +128,17 @@ impl Error {
         }
     }
 
+    /// The request is malformed or incomplete.
     pub fn usage(message: impl Into<String>) -> Error {
         Error::Usage(message.into())
     }
 
+    /// An input is not what it must be.
     pub fn input(message: impl Into<String>) -> Error {
         Error::Input(message.into())
     }
 
+    /// What the request names is not in the ledger.
     pub fn not_found(message: impl Into<String>) -> Error {
         Error::NotFound(message.into())
     }

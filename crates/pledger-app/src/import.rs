@@ -41,17 +41,23 @@ pub struct ImportRequest {
 /// What an import did (or, with `dry_run`, would do).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
+    /// The file's name, as given.
     pub file: String,
+    /// Activities in the file.
     pub activities: usize,
+    /// Activities kept by the selection (publisher, country).
     pub selected: usize,
     /// Transactions of the mapped types in the selection.
     pub commitments: usize,
+    /// Transactions of the mapped delivery types in the selection.
     pub deliveries: usize,
     /// The events this import recorded, in log order.
     pub recorded: Vec<Created>,
     /// Transactions an earlier import of the same file recorded, found and left as they are.
     pub already: Vec<Created>,
+    /// Areas the import defined.
     pub areas_defined: Vec<String>,
+    /// Categories the import defined.
     pub categories_defined: Vec<String>,
     /// Transactions (or activities) not recorded, in file order.
     pub not_recorded: Vec<Skipped>,
@@ -67,6 +73,7 @@ pub struct ImportReport {
     pub reconciliation: Vec<Reconciled>,
     /// Transactions not recorded whose amount could not be read, by reason.
     pub unreadable: Vec<Reason>,
+    /// Whether nothing was recorded: the report says what would be.
     pub dry_run: bool,
 }
 
@@ -76,10 +83,13 @@ pub struct Created {
     /// What it is known by: its short id (`P-000001`), or for an amendment, a withdrawal or a
     /// reversal the pledge or fulfillment it changes.
     pub id: String,
+    /// What the transaction became.
     pub step: Step,
+    /// Its currency.
     pub currency: String,
     /// In minor units, signed as in the file.
     pub value: i64,
+    /// Where in the file it came from.
     #[serde(flatten)]
     pub source: Source,
 }
@@ -88,11 +98,17 @@ pub struct Created {
 /// and deliveries each, to the minor unit.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reconciled {
+    /// The currency.
     pub currency: String,
+    /// The file's net sums.
     pub file: Sums,
+    /// What this import recorded.
     pub recorded: Sums,
+    /// What an earlier import recorded.
     pub already: Sums,
+    /// What was not recorded.
     pub not_recorded: Sums,
+    /// What was not recorded, by reason.
     pub reasons: Vec<Reason>,
 }
 
@@ -107,8 +123,11 @@ impl Reconciled {
 /// Transactions not recorded for one reason: how many, and their net sum.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
+    /// The reason.
     pub cause: String,
+    /// How many transactions.
     pub transactions: usize,
+    /// Their net sums.
     pub sums: Sums,
 }
 

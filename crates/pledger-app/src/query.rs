@@ -35,6 +35,7 @@ pub struct QueryRequest {
 /// Which state of the ledger an answer describes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Described {
+    /// The ledger's origin.
     pub origin: String,
     /// Entries the figures reflect.
     pub size: u64,
@@ -50,20 +51,27 @@ pub struct Described {
 /// An answer of rows, with the state of the ledger they describe.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rows<T> {
+    /// The state of the ledger the rows describe.
     pub described: Described,
+    /// The rows.
     pub rows: Vec<T>,
 }
 
 /// The records a query reads.
 pub struct Data {
+    /// The ledger's origin.
     pub origin: String,
     /// Entries the records reflect.
     pub size: u64,
     /// The key that signs checkpoints at that size.
     pub log_key: Option<pledger_core::event::PublicKey>,
+    /// Every member.
     pub members: Vec<MemberRecord>,
+    /// Every area.
     pub areas: Vec<AreaRecord>,
+    /// The pledges the query reads.
     pub pledges: Vec<PledgeRecord>,
+    /// Their fulfillments.
     pub fulfillments: Fulfillments,
 }
 
@@ -124,10 +132,15 @@ pub enum Reads {
 
 /// A query's records, horizon and filters, resolved.
 pub struct Query {
+    /// The records read.
     pub data: Data,
+    /// The horizon the figures are computed at.
     pub horizon: Horizon,
+    /// Only this member's pledges, if given.
     pub org: Option<MemberId>,
+    /// Only pledges in these areas (an area and every area below it), if given.
     pub area: Option<BTreeSet<AreaCode>>,
+    /// The area given, whose subtree `area` is.
     pub area_root: Option<AreaCode>,
 }
 

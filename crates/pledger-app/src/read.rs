@@ -18,14 +18,18 @@ use crate::error::{Error, Result};
 /// An entry as the log and a history show it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogEntry {
+    /// Its place in the log.
     pub seq: u64,
     /// When the ledger recorded it, to the millisecond.
     #[serde(serialize_with = "recorded_text", deserialize_with = "recorded_time")]
     pub recorded: DateTime<Utc>,
     /// What it is known by: the short id it was given (P-000001), or what it is about.
     pub id: String,
+    /// The event's kind (`pledge`).
     pub kind: String,
+    /// The member who signed it.
     pub signer: String,
+    /// Its effective date.
     pub effective: String,
     /// One line saying what it does.
     pub summary: String,
@@ -181,15 +185,20 @@ pub fn find_seq(ledger: &Ledger, id: &str) -> Result<u64> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Shown {
+    /// A pledge with its history.
     Pledge(PledgeShown),
+    /// One entry.
     Entry(LogEntry),
 }
 
 /// A pledge as it stands, with every entry that made or changed it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PledgeShown {
+    /// Where the pledge stands.
     pub status: PledgeStatus,
+    /// The pledge event's body as signed.
     pub pledge: Value,
+    /// Every entry that made or changed it, in log order.
     pub history: Vec<LogEntry>,
     /// The names of its pledger and beneficiary, by id.
     #[serde(default)]
@@ -291,21 +300,31 @@ pub fn pledge_json(p: &PledgeRecord, fulfillments: &[FulfillmentRecord]) -> Valu
 /// A member and its keys, as `members` lists them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberShown {
+    /// Its id.
     pub id: String,
+    /// Its name.
     pub name: String,
+    /// Its kind.
     pub kind: String,
+    /// Whether it is a convener.
     pub convener: bool,
+    /// The entry that admitted it.
     pub admitted: u64,
+    /// Its keys, revoked ones included.
     pub keys: Vec<KeyShown>,
     /// The IATI organisation identifiers it publishes under.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub iati_orgs: Vec<String>,
 }
 
+/// A key, as `members` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyShown {
+    /// Its key id.
     pub id: String,
+    /// The entry that added it.
     pub added: u64,
+    /// The entry that revoked it, if any.
     pub revoked: Option<u64>,
 }
 

@@ -24,89 +24,130 @@ use crate::write::{Appended, Items, SigningContext, Source, SubmitOptions};
 pub enum Request {
     /// Every pledge the filters keep; `today` is the asker's date, on which the head is judged.
     Status {
+        /// Filters and horizon.
         query: QueryRequest,
+        /// The asker's date.
         today: Date,
     },
+    /// Every member's record as a pledger.
     Scorecard {
+        /// Filters and horizon.
         query: QueryRequest,
+        /// The asker's date.
         today: Date,
     },
+    /// Each area and category: covered, promised or a gap.
     Coverage {
+        /// Filters and horizon.
         query: QueryRequest,
+        /// The asker's date.
         today: Date,
     },
+    /// Month by month: pledged, confirmed, withdrawn, due.
     Timeline {
+        /// Filters and horizon.
         query: QueryRequest,
+        /// The asker's date.
         today: Date,
     },
     /// A pledge with its history, or one entry.
     Show {
+        /// A short id (`P-000012`), a sequence number or an event id.
         id: String,
+        /// The asker's date.
         today: Date,
     },
     /// The log from `from` on (answered entry by entry).
     Log {
+        /// The first entry.
         from: u64,
     },
+    /// Every member, with its keys.
     Members,
     /// What signing an event with `key` needs: the ledger's origin, the member the key signs as
     /// (or `as_member`), and the units of `pledges`.
     Context {
+        /// The signing key.
         key: PublicKey,
+        /// The member to sign as, when the key is held by several.
         as_member: Option<String>,
+        /// The origin the signer expects, if it names one.
         origin: Option<String>,
+        /// Pledges whose units the events will need.
         pledges: Vec<PledgeId>,
     },
     /// One envelope (JSON), appended durably.
     Append {
+        /// The envelope.
         envelope: String,
     },
     /// Envelopes (JSON), each with what it is called in a refusal, appended in one durable
     /// group: all of them, or none if one is refused.
     AppendAll {
+        /// Each envelope with its name in refusals.
         envelopes: Vec<(String, String)>,
     },
     /// Envelopes (JSON), appended in durable groups; the answer lists each as it is durable.
     /// With `input`, the envelopes come after the request, one at a time ([`crate::write::Items`]).
     Submit {
+        /// How to submit.
         options: SubmitOptions,
+        /// Each envelope with where it came from.
         envelopes: Vec<(Source, String)>,
+        /// Whether more envelopes follow the request.
         input: bool,
     },
     /// The IATI file `bytes`, imported and signed with `key` (a private key's 32 bytes, sent
     /// only to a process of the same user on the same machine) as `as_member`.
     Import {
+        /// What to import, and how.
         request: ImportRequest,
+        /// The file's bytes.
         bytes: Vec<u8>,
+        /// The signing key.
         key: SecretKey,
+        /// The member to sign as, when the key is held by several.
         as_member: Option<String>,
+        /// The asker's date.
         today: Date,
     },
+    /// Recompute the stored state, tree and projections from the entries.
     Rebuild,
+    /// The head, as a checkpoint signer needs it.
     Head,
     /// Keep this checkpoint of the head, signed by the log key.
     KeepCheckpoint {
+        /// The checkpoint.
         note: String,
     },
     /// Add a witness's cosignatures to the kept checkpoint of their size.
     AddCosignatures {
+        /// The cosigned checkpoint.
         note: String,
     },
+    /// Verify the ledger as `verify` asks.
     Verify {
+        /// What the verifier brings.
         verify: VerifyRequest,
     },
+    /// An inclusion or consistency proof.
     Prove {
+        /// What is to be proven.
         what: ProofRequest,
     },
     /// The bundle, answered in chunks of bytes.
     Export,
+    /// The HTML report.
     Report {
+        /// Filters and horizon.
         when: QueryRequest,
+        /// The asker's date.
         today: Date,
     },
     /// The latest kept checkpoint, and the tiles and entry bundles of its tree from the tile
     /// holding entry `from` on (what a copy of the first `from` entries lacks), each as a part.
     Publish {
+        /// The first entry a copy lacks.
         from: u64,
     },
 }
@@ -133,44 +174,72 @@ impl Drop for SecretKey {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "answer", content = "value", rename_all = "kebab-case")]
 pub enum Answer {
+    /// Pledge statuses.
     Statuses(Rows<pledger_core::projection::PledgeStatus>),
+    /// Members' records.
     Scorecard(Rows<pledger_core::projection::MemberScore>),
+    /// Areas' coverage.
     Coverage(Rows<pledger_core::projection::AreaCoverage>),
+    /// Months.
     Timeline(Rows<pledger_core::projection::MonthRow>),
+    /// A pledge or an entry.
     Shown(Shown),
+    /// One entry of the log.
     Entry(LogEntry),
+    /// The members.
     Members(Vec<MemberShown>),
+    /// What signing needs.
     Context {
+        /// The ledger's origin and the member the key signs as.
         context: SigningContext,
+        /// The unit of each pledge asked about.
         units: Vec<(PledgeId, pledger_core::Unit)>,
     },
     /// A group of envelopes, on disk.
     Durable(Vec<Appended>),
+    /// What an import did.
     Imported(ImportReport),
+    /// A rebuild finished.
     Rebuilt {
+        /// Entries replayed.
         entries: u64,
+        /// Stored values that differed from what the entries build, now corrected.
         changed: u64,
     },
+    /// The head.
     Head(Head),
+    /// The checkpoint is kept.
     Kept,
+    /// The checkpoint with the cosignatures added.
     Cosigned(String),
+    /// What a verification established.
     Verified(Verified),
+    /// A proof, as a proof file holds it.
     Proof(String),
+    /// A chunk of bytes (of a bundle).
     Bytes(Vec<u8>),
+    /// An export finished.
     Exported {
+        /// Entries exported.
         size: u64,
     },
+    /// The report.
     Report(Report),
     /// A tile or an entry bundle, at its path below the log's prefix.
     Tile {
+        /// Its path (`tile/0/000`, `tile/entries/000`).
         path: String,
+        /// Its bytes.
         bytes: Vec<u8>,
     },
     /// The checkpoint whose tree was published: its size and text.
     Published {
+        /// Its size.
         size: u64,
+        /// Its text.
         checkpoint: String,
     },
+    /// How far the work has come.
     Progress(Progress),
     /// The request is done (the last part of one answered in parts).
     Done,

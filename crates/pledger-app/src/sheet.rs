@@ -9,15 +9,19 @@ use pledger_core::{Total, Unit};
 
 /// Rows of cells under a header.
 pub struct Sheet {
+    /// The column names.
     pub header: Vec<&'static str>,
+    /// The rows, a cell per column.
     pub rows: Vec<Vec<String>>,
 }
 
 impl Sheet {
+    /// A sheet with no rows yet.
     pub fn new(header: Vec<&'static str>) -> Sheet {
         Sheet { header, rows: Vec::new() }
     }
 
+    /// Adds a row.
     pub fn push(&mut self, row: Vec<String>) {
         self.rows.push(row);
     }
@@ -25,12 +29,11 @@ impl Sheet {
     /// The sheet as CSV.
     pub fn to_csv(&self) -> Vec<u8> {
         let mut w = csv::Writer::from_writer(Vec::new());
-        // Writing to memory cannot fail.
-        let _ = w.write_record(&self.header);
+        w.write_record(&self.header).expect("writing CSV to memory cannot fail");
         for r in &self.rows {
-            let _ = w.write_record(r.iter().map(|cell| inert(cell).into_owned()));
+            w.write_record(r.iter().map(|cell| inert(cell).into_owned())).expect("writing CSV to memory cannot fail");
         }
-        w.into_inner().unwrap_or_default()
+        w.into_inner().expect("writing CSV to memory cannot fail")
     }
 }
 

@@ -17,6 +17,7 @@ pub use pledger_log::entry::MAX_ENTRY_BYTES as MAX_ENTRY;
 pub struct Tile {
     /// `None` for an entry bundle.
     pub level: Option<u8>,
+    /// Its index at its level (or the bundle's).
     pub index: u64,
     /// 256 for a full tile, else the partial tile's width.
     pub width: u64,
@@ -192,6 +193,7 @@ pub fn of_tree(size: u64, from: u64) -> Vec<Tile> {
 
 /// A node reader over tiles fetched from anywhere: a tile's hashes by (level, index).
 pub struct TileReader<F> {
+    /// Fetches a tile's bytes.
     pub fetch: F,
 }
 

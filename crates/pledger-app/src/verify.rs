@@ -21,7 +21,9 @@ use crate::error::{Error, Result};
 /// How far a long piece of work has come: `done` of `total` (unknown for a count).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
+    /// Done so far.
     pub done: u64,
+    /// Of how many, when known.
     pub total: Option<u64>,
 }
 
@@ -44,7 +46,9 @@ pub struct VerifyRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TrustedKey {
+    /// A public key's 32 bytes (from a `.pub` file).
     PublicKey(PublicKey),
+    /// A C2SP verifier key string.
     Vkey(String),
 }
 
@@ -72,6 +76,7 @@ impl TrustedKey {
 /// A verification passed: what it established, one line each.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verified {
+    /// One line for each thing established.
     pub lines: Vec<String>,
 }
 
@@ -409,10 +414,20 @@ pub fn proof(proof: &[u8], checkpoints: &[(String, String)], log_key: &TrustedKe
 pub enum ProofRequest {
     /// That the entry `id` names is in the tree of `size` entries (by default the latest
     /// checkpoint's).
-    Inclusion { id: String, size: Option<u64> },
+    Inclusion {
+        /// The entry: a short id (`P-000012`), a sequence number or an event id.
+        id: String,
+        /// The tree's size, if given.
+        size: Option<u64>,
+    },
     /// That the tree of `old` entries is a prefix of the tree of `new` (by default the latest
     /// checkpoint's).
-    Consistency { old: u64, new: Option<u64> },
+    Consistency {
+        /// The smaller tree's size.
+        old: u64,
+        /// The larger tree's size, if given.
+        new: Option<u64>,
+    },
 }
 
 fn latest_size(ledger: &Ledger) -> Result<u64> {
@@ -498,7 +513,9 @@ pub fn export(ledger: &Ledger, out: &mut dyn Write, progress: &mut dyn FnMut(Pro
 /// The head as a checkpoint signer needs it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
+    /// The ledger's origin.
     pub origin: String,
+    /// Entries in the tree.
     pub size: u64,
     /// The tree's root, base64.
     pub root: String,
@@ -509,6 +526,7 @@ pub struct Head {
 }
 
 impl Head {
+    /// The root's 32 bytes.
     pub fn root_bytes(&self) -> Result<merkle::Hash> {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD
@@ -524,6 +542,7 @@ impl Head {
     }
 }
 
+/// The ledger's head, as a checkpoint signer needs it.
 pub fn head(ledger: &Ledger) -> Result<Head> {
     let state = &ledger.head().state;
     Ok(Head {

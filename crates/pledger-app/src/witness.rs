@@ -17,9 +17,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogState {
+    /// The log's origin.
     pub origin: String,
     /// The log's verifier key (C2SP signed-note).
     pub log_key: String,
+    /// The size of the latest checkpoint cosigned.
     pub size: u64,
     /// The root of the latest cosigned checkpoint, base64.
     pub root: String,
@@ -31,15 +33,18 @@ pub struct LogState {
 /// rotation between them checked (see [`Witness::add_checkpoint_following`]).
 pub type Follow<'a> = dyn Fn(&VerifyingKey) -> Result<VerifyingKey, String> + 'a;
 
-/// Where a witness keeps its state. `update` must replace what `load` returned atomically
+/// Where a witness keeps its state. `store` must replace what `load` returned atomically
 /// and durably before the cosignature is given out.
 pub trait WitnessStore {
+    /// The state kept for the log `origin`, if any.
     fn load(&self, origin: &str) -> Result<Option<LogState>, String>;
+    /// Replaces the state kept for its log, atomically and durably.
     fn store(&mut self, state: &LogState) -> Result<(), String>;
 }
 
 /// Why a checkpoint was not cosigned; each with the HTTP status tlog-witness gives it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[allow(missing_docs, reason = "an error is documented by its #[error] messages")]
 pub enum WitnessError {
     /// The witness knows no log of this origin, and was given no key to trust for it (404).
     #[error("this witness knows no log {0}; give the log key to trust the first time")]
@@ -82,8 +87,11 @@ impl WitnessError {
 /// consistency proof from it, and the checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddCheckpoint {
+    /// The size the client believes the witness last cosigned.
     pub old_size: u64,
+    /// A consistency proof from that size to the checkpoint's.
     pub proof: Vec<Hash>,
+    /// The checkpoint to cosign.
     pub checkpoint: Note,
 }
 
@@ -136,6 +144,7 @@ impl AddCheckpoint {
 
 /// A witness: a name, a key, and what it remembers.
 pub struct Witness<S> {
+    /// Its name: the key name of its cosignatures.
     pub name: String,
     key: SigningKey,
     store: S,
@@ -285,6 +294,7 @@ pub struct DirStore {
 const MAX_STATE: u64 = 64 * 1024;
 
 impl DirStore {
+    /// A store in `dir`, created if need be.
     pub fn new(dir: &Path) -> Result<DirStore, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(DirStore { dir: dir.to_owned() })

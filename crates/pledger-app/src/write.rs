@@ -22,7 +22,9 @@ use crate::error::{Error, Result};
 /// member the key signs as.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigningContext {
+    /// The ledger's origin.
     pub origin: String,
+    /// The member the key signs as.
     pub member: MemberId,
 }
 
@@ -180,7 +182,9 @@ pub fn remove_made(path: &Path, created: bool) {
 /// Where an envelope came from, for refusals: a file (or `-`) and a line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
+    /// A file's name, or `-`.
     pub name: String,
+    /// The line, from 1.
     pub line: usize,
 }
 

@@ -16,15 +16,23 @@ use pledger_core::testkit::Rng;
 /// What a crash run found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
+    /// Kills made.
     pub kills: u64,
     /// Kills that landed while submit was still writing (not after it had finished).
     pub kills_mid_write: u64,
+    /// Events whose submit was acknowledged before its kill.
     pub acknowledged: u64,
+    /// Acknowledged events missing after the kill: must be 0.
     pub lost: u64,
+    /// Verifications that failed after a kill: must be 0.
     pub failed_verifications: u64,
+    /// Rebuilds whose state differed from the stored one: must be 0.
     pub rebuild_mismatches: u64,
+    /// Rebuilds run.
     pub rebuilds: u64,
+    /// Ledgers built.
     pub ledgers: u64,
+    /// What went wrong, one line each.
     pub failures: Vec<String>,
 }
 
@@ -43,6 +51,7 @@ pub struct Plan {
     pub max_ms: u64,
     /// `rebuild` after every this many kills (0: never).
     pub rebuild_every: u64,
+    /// The seed of the generated events and of the kill times.
     pub seed: u64,
     /// Submit through `pledger serve`, and kill the server instead of submit.
     pub served: bool,

@@ -23,7 +23,9 @@ use pledger_core::{decide, Measure, MemState, Recorded, Unit};
 use pledger_log::sign::sign_event;
 use rayon::prelude::*;
 
+/// The generated ledger's origin.
 pub const ORIGIN: &str = "bench.pledger/ml";
+/// Members of the generated ledger.
 pub const MEMBERS: usize = 200;
 const REGIONS: [&str; 9] = ["ML-1", "ML-2", "ML-3", "ML-4", "ML-5", "ML-6", "ML-7", "ML-8", "ML-BKO"];
 const DISTRICTS_PER_REGION: usize = 8;
@@ -34,12 +36,16 @@ const CATEGORIES: [&str; 9] = [
 
 /// A member of the generated ledger.
 pub struct Member {
+    /// Its id.
     pub id: MemberId,
+    /// Its kind.
     pub kind: MemberKind,
+    /// Its key.
     pub key: SigningKey,
 }
 
 impl Member {
+    /// Its public key.
     pub fn public(&self) -> PublicKey {
         PublicKey(self.key.verifying_key().to_bytes())
     }
@@ -99,6 +105,7 @@ struct Open {
 
 /// A generator of one ledger, event by event.
 pub struct Generator {
+    /// The members, with their keys.
     pub members: Vec<Member>,
     state: MemState,
     rng: Rng,

@@ -15,6 +15,7 @@ use pledger_log::dsse::Envelope;
 use pledger_store::{Ledger, WithFulfillments};
 use rayon::prelude::*;
 
+/// A result whose error is a message.
 pub type Res<T> = Result<T, String>;
 
 pub(crate) fn err(e: impl std::fmt::Display) -> String {
@@ -107,6 +108,7 @@ pub(crate) fn percentile(samples: &mut [f64], p: f64) -> f64 {
 
 /// The measured figures: (what, measured, limit or target, ratio).
 pub struct Report {
+    /// One row a figure.
     pub rows: Vec<[String; 4]>,
 }
 
@@ -167,6 +169,9 @@ pub enum Only {
     InProcess(Option<String>),
 }
 
+/// Runs the benchmark on a ledger of `events` events in `work` (a temporary directory when none)
+/// with the `pledger` binary given (else the one beside this), `samples` per latency; `only` says
+/// which part.
 pub fn run(events: u64, work: Option<PathBuf>, pledger: Option<PathBuf>, samples: usize, only: Only) -> Res<Report> {
     let reuse = only != Only::All;
     // A directory given with --work is kept, to run the queries again with --reuse.

@@ -23,6 +23,7 @@ use crate::measure::{err, exact_limit, fmt_rate, generate, per_sec, percentile, 
 
 /// What an HTTP run measures, on a ledger of `events` events.
 pub struct Plan {
+    /// Events in the ledger served.
     pub events: u64,
     /// Envelopes written per batched figure (and by bulk submit).
     pub writes: usize,
@@ -30,7 +31,9 @@ pub struct Plan {
     pub singles: usize,
     /// Seconds each read figure runs.
     pub read_secs: f64,
+    /// Where the ledger is built and kept (a temporary directory when none).
     pub work: Option<PathBuf>,
+    /// The `pledger` binary (else the one beside this benchmark).
     pub pledger: Option<PathBuf>,
 }
 

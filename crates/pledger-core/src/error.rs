@@ -5,18 +5,23 @@ use thiserror::Error;
 
 use crate::ids::{AreaCode, CategoryCode, EventId, FulfillmentId, KeyId, MemberId, PledgeId};
 
+/// The core's result: refused with the rule an event broke.
 pub type Result<T, E = RuleError> = std::result::Result<T, E>;
 
 /// A value that does not have the syntax its field requires.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("bad {what} {value:?}: {rule}")]
 pub struct FieldError {
+    /// What the value is for (`date`, `key id`).
     pub what: &'static str,
+    /// The value, or its first 40 characters.
     pub value: String,
+    /// The syntax the value must have.
     pub rule: &'static str,
 }
 
 impl FieldError {
+    /// An error quoting `value`, cut to its first 40 characters: a hostile value may be megabytes long.
     pub fn new(what: &'static str, value: &str, rule: &'static str) -> Self {
         // A hostile value may be megabytes long: the message quotes only its start.
         let mut chars = value.chars();
@@ -30,6 +35,7 @@ impl FieldError {
 
 /// Why an event was refused. Each message is one line.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[allow(missing_docs, reason = "an error is documented by its #[error] messages")]
 pub enum RuleError {
     #[error("malformed event: {0}")]
     Malformed(String),

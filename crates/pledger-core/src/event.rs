@@ -27,22 +27,36 @@ pub const MAX_EVENT_BYTES: usize = 48_000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
+    /// Names the ledger, its first convener and its log key (entry 0 only).
     Genesis,
+    /// A convener admits a member.
     MemberAdmitted,
+    /// A further key for a member, or the ledger's next log key.
     KeyAdded,
+    /// A member's key stops signing.
     KeyRevoked,
+    /// A place pledges may cover.
     AreaDefined,
+    /// A further category of what is pledged.
     CategoryDefined,
+    /// A promise of an amount to a member, by a date.
     Pledge,
+    /// A change to a pledge's due date, title, areas, or an increase.
     Amendment,
+    /// The pledger's claim that part of a pledge was delivered.
     Fulfillment,
+    /// A verdict on a fulfillment by its beneficiary or an auditor.
     Attestation,
+    /// The pledger takes back what is still undelivered of a pledge.
     Withdrawal,
+    /// The pledger takes back part of a fulfillment it claimed.
     Reversal,
+    /// A further IATI organisation identifier for a member.
     IatiOrgAdded,
 }
 
 impl Kind {
+    /// Every kind.
     pub const ALL: [Kind; 13] = [
         Kind::Genesis,
         Kind::MemberAdmitted,
@@ -72,6 +86,7 @@ impl Kind {
         }
     }
 
+    /// The kind as written in the event's `kind` field (`member-admitted`).
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Genesis => "genesis",
@@ -101,18 +116,25 @@ impl fmt::Display for Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MemberKind {
+    /// A ministry or other public body of the country.
     Government,
+    /// A funder.
     Donor,
+    /// An organisation that carries out work (an NGO, a contractor).
     Implementer,
+    /// An organisation that checks deliveries; it may attest any fulfillment.
     Auditor,
+    /// Any other partner.
     Other,
 }
 
 impl MemberKind {
+    /// Parses the kind as written in the event (`donor`).
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         serde_json::from_value(serde_json::Value::String(s.to_owned()))
             .map_err(|_| FieldError::new("member kind", s, "one of government, donor, implementer, auditor, other"))
     }
+    /// The kind as written in the event.
     pub fn as_str(self) -> &'static str {
         match self {
             MemberKind::Government => "government",
@@ -128,17 +150,23 @@ impl MemberKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Level {
+    /// A whole country.
     Country,
+    /// A region of a country.
     Region,
+    /// A district of a region.
     District,
+    /// One health facility.
     Facility,
 }
 
 impl Level {
+    /// Parses the level as written in the event (`district`).
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         serde_json::from_value(serde_json::Value::String(s.to_owned()))
             .map_err(|_| FieldError::new("area level", s, "one of country, region, district, facility"))
     }
+    /// The level as written in the event.
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Country => "country",
@@ -153,11 +181,14 @@ impl Level {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
+    /// The delivery happened as claimed.
     Confirmed,
+    /// The delivery did not happen as claimed.
     Disputed,
 }
 
 impl Verdict {
+    /// The verdict as written in the event.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Confirmed => "confirmed",
@@ -175,6 +206,7 @@ macro_rules! text {
         pub struct $name(std::sync::Arc<str>);
 
         impl $name {
+            /// Parses and validates the text.
             pub fn parse(s: &str) -> Result<Self, FieldError> {
                 let n = s.chars().count();
                 let multiline: bool = $multiline;
@@ -187,6 +219,7 @@ macro_rules! text {
                     Err(FieldError::new($what, s, $rule))
                 }
             }
+            /// The text itself.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -240,6 +273,7 @@ text!(
 pub struct PublicKey(pub [u8; 32]);
 
 impl PublicKey {
+    /// The key id of this key: the first 16 bytes of its blake3 hash, in hex (docs/format.md §2).
     pub fn key_id(&self) -> KeyId {
         KeyId::of_public_key(&self.0)
     }
@@ -274,6 +308,7 @@ impl<'de> Deserialize<'de> for PublicKey {
 pub struct Blake3Hex(String);
 
 impl Blake3Hex {
+    /// Parses 64 lowercase hex digits.
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         if s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
             Ok(Blake3Hex(s.to_owned()))
@@ -281,6 +316,7 @@ impl Blake3Hex {
             Err(FieldError::new("blake3 hash", s, "64 lowercase hex digits"))
         }
     }
+    /// The 64 hex digits.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -304,10 +340,15 @@ impl<'de> Deserialize<'de> for Blake3Hex {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {
+    /// The first member's id (a convener).
     pub member: MemberId,
+    /// The first member's name.
     pub name: Name,
+    /// The first member's kind.
     pub kind: MemberKind,
+    /// The first member's first key.
     pub public_key: PublicKey,
+    /// The key that signs the ledger's checkpoints.
     pub log_key: PublicKey,
 }
 
@@ -315,10 +356,15 @@ pub struct Genesis {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemberAdmitted {
+    /// The new member's id, unique in the ledger.
     pub member: MemberId,
+    /// The new member's name.
     pub name: Name,
+    /// The new member's kind.
     pub kind: MemberKind,
+    /// Whether the new member is a convener: it may admit members and define areas and categories.
     pub convener: bool,
+    /// The new member's first key.
     pub public_key: PublicKey,
     /// The IATI organisation identifiers the member publishes under: the only activities its
     /// `import iati` takes.
@@ -331,7 +377,9 @@ pub struct MemberAdmitted {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IatiOrgAdded {
+    /// The member the identifier is added to.
     pub member: MemberId,
+    /// The IATI organisation identifier (`reporting-org/@ref`).
     pub iati_org: OrgRef,
 }
 
@@ -340,8 +388,11 @@ pub struct IatiOrgAdded {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyAdded {
+    /// The member the key is added to.
     pub member: MemberId,
+    /// The new key.
     pub public_key: PublicKey,
+    /// Whether the key becomes the ledger's log key.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub log: bool,
 }
@@ -350,8 +401,11 @@ pub struct KeyAdded {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRevoked {
+    /// The member whose key is revoked.
     pub member: MemberId,
+    /// The id of the revoked key.
     pub key: KeyId,
+    /// Why, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Note>,
 }
@@ -360,9 +414,13 @@ pub struct KeyRevoked {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AreaDefined {
+    /// The area's code, unique in the ledger (`ML`, `ML-3`).
     pub code: AreaCode,
+    /// The area's name.
     pub name: Name,
+    /// The area's level.
     pub level: Level,
+    /// The area it lies in, of a larger level; none for a country.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<AreaCode>,
 }
@@ -371,7 +429,9 @@ pub struct AreaDefined {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryDefined {
+    /// The category's code, unique in the ledger.
     pub code: CategoryCode,
+    /// The category's name.
     pub name: Name,
 }
 
@@ -380,12 +440,20 @@ pub struct CategoryDefined {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PledgeBody {
+    /// The beneficiary: the member the pledge is made to.
     pub to: MemberId,
+    /// What is pledged.
     pub category: CategoryCode,
+    /// Where: the areas the pledge covers (none for the whole ledger).
     pub areas: Vec<AreaCode>,
+    /// How much: money in minor units of a currency, or a count of a unit.
     pub amount: Measure,
+    /// When it is due; no tranche is due after it.
     pub due: Date,
+    /// What the pledge is, in one line.
     pub title: Title,
+    /// The schedule in parts, dates strictly increasing, amounts adding up to `amount`; empty
+    /// for one amount due by `due`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tranches: Vec<Tranche>,
 }
@@ -394,7 +462,9 @@ pub struct PledgeBody {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tranche {
+    /// When this part is due.
     pub due: Date,
+    /// How much of the pledge this part is, in the pledge's unit.
     pub amount: Measure,
 }
 
@@ -402,13 +472,18 @@ pub struct Tranche {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmendmentBody {
+    /// The pledge amended.
     pub pledge: PledgeId,
+    /// The new due date, if it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<Date>,
+    /// The new title, if it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<Title>,
+    /// The new areas, if they change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub areas: Option<Vec<AreaCode>>,
+    /// How much the pledge grows by, in its unit, if it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub increase: Option<Measure>,
 }
@@ -417,8 +492,10 @@ pub struct AmendmentBody {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
+    /// The blake3 hash of a file that shows the delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blake3: Option<Blake3Hex>,
+    /// Where the evidence can be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<Url>,
 }
@@ -430,12 +507,17 @@ pub struct Evidence {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FulfillmentBody {
+    /// The pledge delivered on.
     pub pledge: PledgeId,
+    /// How much was delivered, in the pledge's unit.
     pub amount: Measure,
+    /// Whether the delivery goes beyond what the pledge leaves undelivered.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub beyond: bool,
+    /// What shows the delivery, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
+    /// A note, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<Note>,
 }
@@ -444,8 +526,11 @@ pub struct FulfillmentBody {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttestationBody {
+    /// The fulfillment judged.
     pub fulfillment: FulfillmentId,
+    /// The verdict.
     pub verdict: Verdict,
+    /// A note, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<Note>,
 }
@@ -454,9 +539,12 @@ pub struct AttestationBody {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawalBody {
+    /// The pledge withdrawn from.
     pub pledge: PledgeId,
+    /// How much is taken back; all that is still undelivered when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Measure>,
+    /// Why.
     pub reason: Note,
 }
 
@@ -466,30 +554,47 @@ pub struct WithdrawalBody {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReversalBody {
+    /// The fulfillment reversed.
     pub fulfillment: FulfillmentId,
+    /// How much of it no longer counts, in the pledge's unit.
     pub amount: Measure,
+    /// Why.
     pub reason: Note,
 }
 
 /// The kind-specific part of an event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Body {
+    /// A `genesis` body.
     Genesis(Genesis),
+    /// A `member-admitted` body.
     MemberAdmitted(MemberAdmitted),
+    /// A `key-added` body.
     KeyAdded(KeyAdded),
+    /// A `key-revoked` body.
     KeyRevoked(KeyRevoked),
+    /// An `area-defined` body.
     AreaDefined(AreaDefined),
+    /// A `category-defined` body.
     CategoryDefined(CategoryDefined),
+    /// A `pledge` body.
     Pledge(PledgeBody),
+    /// An `amendment` body.
     Amendment(AmendmentBody),
+    /// A `fulfillment` body.
     Fulfillment(FulfillmentBody),
+    /// An `attestation` body.
     Attestation(AttestationBody),
+    /// A `withdrawal` body.
     Withdrawal(WithdrawalBody),
+    /// A `reversal` body.
     Reversal(ReversalBody),
+    /// An `iati-org-added` body.
     IatiOrgAdded(IatiOrgAdded),
 }
 
 impl Body {
+    /// The kind of event the body is for.
     pub fn kind(&self) -> Kind {
         match self {
             Body::Genesis(_) => Kind::Genesis,
@@ -553,6 +658,7 @@ impl Serialize for Body {
 pub struct Date(pub NaiveDate);
 
 impl Date {
+    /// Parses `YYYY-MM-DD` between 1900 and 2999.
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         let bad = || FieldError::new("date", s, "a calendar date YYYY-MM-DD between 1900 and 2999");
         if s.len() != 10 {
@@ -632,12 +738,19 @@ pub fn format_time(t: &DateTime<Utc>) -> String {
 /// A signed statement of one thing that happened, with who signed it and when.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// The event's unique id, chosen by its signer.
     pub id: EventId,
+    /// The ledger the event is for: it cannot be replayed into another.
     pub origin: String,
+    /// The member who signed it.
     pub signer: MemberId,
+    /// The id of the key it was signed with.
     pub key: KeyId,
+    /// When it was signed, by the signer's clock.
     pub signed_at: DateTime<Utc>,
+    /// The date the event takes effect in the world (a delivery's date, say), which may be in the past.
     pub effective: Date,
+    /// What happened.
     pub body: Body,
 }
 
@@ -731,6 +844,7 @@ impl Event {
         serde_json::to_vec(&wire).expect("an event of strings, integers and dates serialises to JSON")
     }
 
+    /// The event's kind.
     pub fn kind(&self) -> Kind {
         self.body.kind()
     }

@@ -36,6 +36,7 @@ macro_rules! string_id {
                     Err(FieldError::new($what, s, $rule))
                 }
             }
+            /// The id as written.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -114,6 +115,7 @@ impl KeyId {
 pub struct EventId(pub [u8; 16]);
 
 impl EventId {
+    /// Parses 32 lowercase hex digits.
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         let bad = || FieldError::new("event id", s, "32 lowercase hex digits");
         if s.len() != 32 {
@@ -163,17 +165,24 @@ impl<'de> Deserialize<'de> for EventId {
 /// prefix: the 12th pledge recorded is `P-000012`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Numbered {
+    /// Pledges, numbered `P-`.
     Pledge,
+    /// Fulfillments, numbered `F-`.
     Fulfillment,
+    /// Attestations, numbered `A-`.
     Attestation,
+    /// Amendments, numbered `M-`.
     Amendment,
+    /// Withdrawals, numbered `W-`.
     Withdrawal,
 }
 
 impl Numbered {
+    /// Every numbered kind.
     pub const ALL: [Numbered; 5] =
         [Numbered::Pledge, Numbered::Fulfillment, Numbered::Attestation, Numbered::Amendment, Numbered::Withdrawal];
 
+    /// The letter its short ids start with.
     pub fn prefix(self) -> char {
         match self {
             Numbered::Pledge => 'P',
@@ -184,6 +193,7 @@ impl Numbered {
         }
     }
 
+    /// The kind in words, as messages name it.
     pub fn noun(self) -> &'static str {
         match self {
             Numbered::Pledge => "pledge",
@@ -199,11 +209,14 @@ impl Numbered {
 /// digits (`P-000012`). Stable: the ordinal is the record's rank among its kind in log order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ShortId {
+    /// The kind of record.
     pub kind: Numbered,
+    /// Its rank among its kind, from 1.
     pub n: u64,
 }
 
 impl ShortId {
+    /// The short id of the `n`th record of `kind`.
     pub fn new(kind: Numbered, n: u64) -> Self {
         ShortId { kind, n }
     }
@@ -257,9 +270,11 @@ macro_rules! typed_short_id {
         pub struct $name(pub u64);
 
         impl $name {
+            /// Parses a short id of this kind (`P-000012`, `P-12`).
             pub fn parse(s: &str) -> Result<Self, FieldError> {
                 ShortId::parse_as($kind, s).map(|id| $name(id.n))
             }
+            /// The id as a short id of its kind.
             pub fn short(self) -> ShortId {
                 ShortId::new($kind, self.0)
             }

@@ -20,7 +20,9 @@ pub type Total = u128;
 /// The unit of a measure: an ISO 4217 currency, or a named unit counted in whole numbers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Unit {
+    /// An ISO 4217 currency, by its code; values are in its minor units.
     Currency(String),
+    /// A named unit counted in whole numbers (`laptops`).
     Count(String),
 }
 
@@ -54,10 +56,12 @@ impl Unit {
         }
     }
 
+    /// Whether the unit is a currency.
     pub fn is_money(&self) -> bool {
         matches!(self, Unit::Currency(_))
     }
 
+    /// The currency code or the unit's name.
     pub fn name(&self) -> &str {
         match self {
             Unit::Currency(c) | Unit::Count(c) => c,
@@ -151,11 +155,14 @@ impl fmt::Display for Unit {
 /// `{"count": 40, "unit": "laptops"}` (docs/format.md §"Measures").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Measure {
+    /// The value, in minor units of a currency or in whole units; from 1 to `MAX_VALUE`.
     pub value: u64,
+    /// The unit.
     pub unit: Unit,
 }
 
 impl Measure {
+    /// A measure, refused when `value` is zero or above `MAX_VALUE`.
     pub fn new(value: u64, unit: Unit) -> Result<Self, FieldError> {
         if value == 0 || value > MAX_VALUE {
             return Err(FieldError::new("amount", &value.to_string(), "a whole number from 1 to 2^53-1"));

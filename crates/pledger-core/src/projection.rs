@@ -63,6 +63,7 @@ pub enum PledgeState {
 }
 
 impl PledgeState {
+    /// The state as written in JSON and CSV (`overdue`).
     pub fn as_str(self) -> &'static str {
         match self {
             PledgeState::Withdrawn => "withdrawn",
@@ -79,30 +80,45 @@ impl PledgeState {
 /// One pledge, as it stands at the horizon. Values are in the unit's minor units.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PledgeStatus {
+    /// Its number.
     pub id: PledgeId,
+    /// The member who pledged.
     pub pledger: MemberId,
+    /// The member it is pledged to.
     pub beneficiary: MemberId,
+    /// What is pledged.
     pub category: CategoryCode,
+    /// Where.
     pub areas: Vec<AreaCode>,
+    /// Its title at the horizon.
     pub title: Title,
+    /// Its currency, when money.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// Its unit, when a count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// When it was made.
     pub made: Date,
+    /// When it is due at the horizon.
     pub due: Date,
     /// Original amount plus increases: what was pledged (`pledged` in JSON and CSV).
     #[serde(rename = "pledged", alias = "words")]
     pub words: u64,
+    /// What was withdrawn.
     pub withdrawn: u64,
+    /// What is claimed delivered.
     pub claimed: u64,
+    /// What is confirmed delivered.
     pub confirmed: u64,
+    /// What some attester disputes.
     pub disputed: u64,
     /// Words less withdrawals less confirmed deliveries.
     pub outstanding: u64,
     /// Claimed delivered beyond the words less withdrawals (fulfillments marked `beyond`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub beyond: u64,
+    /// Where it stands.
     pub state: PledgeState,
     /// The date it was met: the delivery date of the last confirmed delivery, once fulfilled.
     pub met: Option<Date>,
@@ -136,9 +152,11 @@ pub enum TrancheState {
 /// first k tranches (less what was withdrawn, taken from the last tranches first).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrancheStatus {
+    /// When it is due.
     pub due: Date,
     /// Its part of the words, in minor units (the last tranche carries any increase).
     pub value: u64,
+    /// Where it stands.
     pub state: TrancheState,
     /// The delivery date on which confirmed deliveries reached it.
     pub met: Option<Date>,
@@ -164,6 +182,7 @@ pub fn unit_of(currency: &Option<String>, unit: &Option<String>) -> Option<Unit>
     }
 }
 
+/// The currency and unit fields of `u`: one of them set, as JSON and CSV carry a unit.
 pub fn unit_fields(u: &Unit) -> (Option<String>, Option<String>) {
     match u {
         Unit::Currency(c) => (Some(c.clone()), None),
@@ -420,19 +439,25 @@ pub fn percent(ppm: u64) -> String {
 /// Sums of one unit.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitSums {
+    /// The currency, when money.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// The unit, when a count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// What was pledged, increases included (`pledged` in JSON and CSV).
     #[serde(rename = "pledged", alias = "words")]
     pub words: Total,
+    /// What was withdrawn.
     pub withdrawn: Total,
+    /// What is claimed delivered.
     pub claimed: Total,
+    /// What is confirmed delivered.
     pub confirmed: Total,
 }
 
 impl UnitSums {
+    /// The unit the fields name.
     pub fn measure(&self) -> Option<Unit> {
         unit_of(&self.currency, &self.unit)
     }
@@ -441,9 +466,13 @@ impl UnitSums {
 /// One member's record as a pledger.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberScore {
+    /// The member.
     pub member: MemberId,
+    /// Its name.
     pub name: Name,
+    /// Its kind.
     pub kind: MemberKind,
+    /// The pledges it made.
     pub pledges: u64,
     /// Mean over its pledges of min(1, confirmed ÷ words), in parts per million.
     pub follow_through_ppm: u64,
@@ -455,6 +484,7 @@ pub struct MemberScore {
     pub judged: u64,
     /// Of those, fulfilled with the met date on or before the due date.
     pub on_time: u64,
+    /// `on_time` of `judged`, in parts per million; none when nothing is judged yet.
     pub on_time_share_ppm: Option<u64>,
     /// Pledges fulfilled after their due date.
     pub late: u64,
@@ -462,7 +492,9 @@ pub struct MemberScore {
     /// written in JSON as days (`97.5`).
     #[serde(rename = "median_delay_days", serialize_with = "halves", deserialize_with = "from_days")]
     pub median_delay_half_days: Option<u64>,
+    /// Pledges past their due date and not all claimed.
     pub overdue: u64,
+    /// Sums per unit, in minor units.
     pub sums: Vec<UnitSums>,
 }
 
@@ -587,6 +619,7 @@ pub enum Coverage {
 }
 
 impl Coverage {
+    /// The status as written in JSON and CSV.
     pub fn as_str(self) -> &'static str {
         match self {
             Coverage::Covered => "covered",
@@ -599,25 +632,36 @@ impl Coverage {
 /// One category of one area, rolled up from the area and everything below it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CategoryCell {
+    /// The category.
     pub category: CategoryCode,
     /// Members with live pledges (not entirely withdrawn).
     pub pledging: Members,
     /// Members with confirmed deliveries.
     pub delivered: Members,
+    /// Covered, promised or a gap.
     pub status: Coverage,
 }
 
 /// One area of the coverage matrix.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AreaCoverage {
+    /// The area's code.
     pub code: AreaCode,
+    /// Its name.
     pub name: Name,
+    /// Its level.
     pub level: Level,
+    /// The area it lies in, if any.
     pub parent: Option<AreaCode>,
+    /// How deep in the tree: 0 for a root.
     pub depth: usize,
+    /// Covered, promised or a gap, over every category.
     pub status: Coverage,
+    /// Members with live pledges there or below, any category.
     pub pledging: Members,
+    /// Members with confirmed deliveries there or below, any category.
     pub delivered: Members,
+    /// Each category's cell.
     pub categories: Vec<CategoryCell>,
 }
 
@@ -682,6 +726,7 @@ impl MemberSet {
         MemberSet(vec![0; n.div_ceil(64)])
     }
 
+    /// Adds the member at place `i`.
     pub fn insert(&mut self, i: usize) {
         if self.0.len() <= i / 64 {
             self.0.resize(i / 64 + 1, 0);
@@ -726,14 +771,17 @@ impl Members {
         Members { set, all: all.clone() }
     }
 
+    /// The members, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &MemberId> + '_ {
         self.set.places().filter_map(|i| self.all.get(i))
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.iter().next().is_none()
     }
 
+    /// How many.
     pub fn len(&self) -> usize {
         self.iter().count()
     }
@@ -885,8 +933,10 @@ fn depth_of(areas: &[AreaRecord], code: &AreaCode) -> usize {
 pub struct MonthRow {
     /// `YYYY-MM`.
     pub month: String,
+    /// The currency, when money.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// The unit, when a count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// Members who had made a pledge by the end of the month (any unit).
@@ -896,18 +946,24 @@ pub struct MonthRow {
     pub words: Total,
     /// Deliveries made this month that are confirmed (as of the horizon).
     pub confirmed: Total,
+    /// Withdrawals taking effect this month.
     pub withdrawn: Total,
     /// Words falling due this month (a tranche in its month, a pledge without one in its due
     /// month), less withdrawals.
     pub due: Total,
+    /// Pledged up to the end of this month (`pledged_total` in JSON and CSV).
     #[serde(rename = "pledged_total", alias = "words_total")]
     pub words_total: Total,
+    /// Confirmed deliveries up to the end of this month.
     pub confirmed_total: Total,
+    /// Withdrawals up to the end of this month.
     pub withdrawn_total: Total,
+    /// Falling due up to the end of this month.
     pub due_total: Total,
 }
 
 impl MonthRow {
+    /// The unit the row is in.
     pub fn measure(&self) -> Unit {
         unit_of(&self.currency, &self.unit).expect("a month's row names its currency or its unit")
     }

@@ -18,8 +18,11 @@ use crate::table::Table;
 /// An event with the place and time the log gave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Recorded {
+    /// Its place in the log, from 0.
     pub seq: u64,
+    /// When the log recorded it.
     pub recorded_at: DateTime<Utc>,
+    /// The event.
     pub event: Event,
 }
 
@@ -34,8 +37,11 @@ pub struct Head {
     pub last_recorded: Option<DateTime<Utc>>,
     /// Records numbered so far, per [`Numbered`] kind, in the order of [`Numbered::ALL`].
     pub numbered: [u64; 5],
+    /// Members admitted so far.
     pub members: u64,
+    /// Areas defined so far.
     pub areas: u64,
+    /// Categories defined so far.
     pub categories: u64,
     /// Unrevoked keys held by conveners; never allowed to reach zero.
     pub live_convener_keys: u64,
@@ -45,6 +51,7 @@ pub struct Head {
 }
 
 impl Head {
+    /// Records of `kind` numbered so far: the number of the last one.
     pub fn count(&self, kind: Numbered) -> u64 {
         self.numbered[kind as usize]
     }
@@ -54,11 +61,16 @@ impl Head {
     }
 }
 
+/// One of a member's keys, with the entries that added and revoked it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRecord {
+    /// The key's id.
     pub id: KeyId,
+    /// The key.
     pub public_key: PublicKey,
+    /// The entry that added it.
     pub added_seq: u64,
+    /// The entry that revoked it, if one did: it signs nothing recorded after.
     pub revoked_seq: Option<u64>,
 }
 
@@ -69,13 +81,20 @@ impl KeyRecord {
     }
 }
 
+/// A member as the ledger knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberRecord {
+    /// Its id.
     pub id: MemberId,
+    /// Its name.
     pub name: Name,
+    /// Its kind.
     pub kind: MemberKind,
+    /// Whether it is a convener.
     pub convener: bool,
+    /// The entry that admitted it.
     pub admitted_seq: u64,
+    /// Its keys, revoked ones included, in the order they were added.
     pub keys: Vec<KeyRecord>,
     /// The IATI organisation identifiers it publishes under. Last, so that a record stored
     /// before them reads as one with none (docs/format.md §3).
@@ -83,42 +102,60 @@ pub struct MemberRecord {
 }
 
 impl MemberRecord {
+    /// One of its keys, by id.
     pub fn key(&self, id: &KeyId) -> Option<&KeyRecord> {
         self.keys.iter().find(|k| &k.id == id)
     }
 }
 
+/// An area as defined.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AreaRecord {
+    /// Its code.
     pub code: AreaCode,
+    /// Its name.
     pub name: Name,
+    /// Its level.
     pub level: Level,
+    /// The area it lies in, if any.
     pub parent: Option<AreaCode>,
+    /// The entry that defined it.
     pub seq: u64,
 }
 
+/// A category as defined.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CategoryRecord {
+    /// Its code.
     pub code: CategoryCode,
+    /// Its name.
     pub name: Name,
+    /// The entry that defined it (genesis for the default categories).
     pub seq: u64,
 }
 
 /// A pledge and the running totals of what happened to it, all in its unit's minor units.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PledgeRecord {
+    /// Its number.
     pub id: PledgeId,
+    /// The entry that made it.
     pub seq: u64,
+    /// The member who pledged.
     pub pledger: MemberId,
+    /// The member it is pledged to.
     pub beneficiary: MemberId,
+    /// What is pledged.
     pub category: CategoryCode,
     /// Shared (as the areas as first pledged): the rules clone the record at every event.
     pub areas: std::sync::Arc<[AreaCode]>,
+    /// Its unit: every amount of the record is in its minor units.
     pub unit: Unit,
     /// The amount first pledged.
     pub original: u64,
     /// The sum of amendments' increases.
     pub increased: u64,
+    /// What was withdrawn.
     pub withdrawn: u64,
     /// Everything claimed delivered, whatever its attestations say.
     pub claimed: u64,
@@ -126,14 +163,19 @@ pub struct PledgeRecord {
     pub confirmed: u64,
     /// Claimed deliveries some attester disputes.
     pub disputed: u64,
+    /// When it is due now.
     pub due: Date,
+    /// Its title now.
     pub title: Title,
     /// The pledge's effective date: when it was made.
     pub made: Date,
+    /// Its fulfillments, in log order.
     pub fulfillments: Vec<FulfillmentId>,
     /// Due date, title and areas as first pledged (the fields above are the current ones).
     pub first_due: Date,
+    /// The title as first pledged.
     pub first_title: Title,
+    /// The areas as first pledged.
     pub first_areas: std::sync::Arc<[AreaCode]>,
     /// Amendments, in log order.
     pub amendments: Vec<AmendmentRecord>,
@@ -149,26 +191,37 @@ pub struct PledgeRecord {
 /// One tranche of a pledge: its value, due by a date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrancheRecord {
+    /// When it is due.
     pub due: Date,
+    /// Its value, in the pledge's unit.
     pub value: u64,
 }
 
 /// What one amendment changed, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AmendmentRecord {
+    /// The entry that recorded it.
     pub seq: u64,
+    /// Its effective date.
     pub date: Date,
+    /// The new due date, if it changed.
     pub due: Option<Date>,
+    /// The new title, if it changed.
     pub title: Option<Title>,
+    /// The new areas, if they changed.
     pub areas: Option<Vec<AreaCode>>,
+    /// The increase, if any.
     pub increase: Option<u64>,
 }
 
 /// A value with the entry and effective date that recorded it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dated {
+    /// The entry that recorded it.
     pub seq: u64,
+    /// Its effective date.
     pub date: Date,
+    /// The value, in the pledge's unit.
     pub value: u64,
 }
 
@@ -181,6 +234,7 @@ impl PledgeRecord {
     pub fn undelivered(&self) -> u64 {
         self.words().saturating_sub(self.withdrawn).saturating_sub(self.claimed)
     }
+    /// Whether everything pledged was withdrawn.
     pub fn fully_withdrawn(&self) -> bool {
         self.withdrawn >= self.words()
     }
@@ -194,9 +248,13 @@ impl PledgeRecord {
 /// One attester's verdict on a fulfillment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerdictRecord {
+    /// Who judged.
     pub attester: MemberId,
+    /// The verdict.
     pub verdict: Verdict,
+    /// The entry that recorded it.
     pub seq: u64,
+    /// Its effective date.
     pub date: Date,
 }
 
@@ -205,19 +263,30 @@ pub struct VerdictRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeliveryStatus {
+    /// No attester has judged it (or every verdict was superseded).
     Claimed,
+    /// Confirmed, and disputed by no one.
     Confirmed,
+    /// Disputed by at least one attester.
     Disputed,
 }
 
+/// A claimed delivery on a pledge.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FulfillmentRecord {
+    /// Its number.
     pub id: FulfillmentId,
+    /// The entry that recorded it.
     pub seq: u64,
+    /// The pledge delivered on.
     pub pledge: PledgeId,
+    /// What it counts for now, in the pledge's unit: its amount less reversals.
     pub value: u64,
+    /// When it was delivered (its effective date).
     pub delivered: Date,
+    /// What shows the delivery, if given.
     pub evidence: Option<Evidence>,
+    /// A note, if given.
     pub note: Option<Note>,
     /// Every verdict recorded on it, in log order; an attester's later verdict supersedes its
     /// earlier ones.
@@ -269,13 +338,19 @@ impl FulfillmentRecord {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
+    /// A member admitted, or changed by a key or an IATI identifier.
     Member(MemberRecord),
+    /// The member that holds a key.
     KeyHolder(KeyId, MemberId),
     /// The member an IATI organisation identifier is registered to.
     IatiOrg(crate::event::OrgRef, MemberId),
+    /// An area defined.
     Area(AreaRecord),
+    /// A category defined.
     Category(CategoryRecord),
+    /// A pledge made or changed.
     Pledge(PledgeRecord),
+    /// A fulfillment made or changed.
     Fulfillment(FulfillmentRecord),
     /// The entry that created a numbered record (`A-000004` → its sequence number).
     Numbered(ShortId, u64),
@@ -286,11 +361,17 @@ pub enum Record {
 /// What a recorded event is known by: the id a write command prints.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Assigned {
+    /// A numbered record (`P-000012`).
     Short(ShortId),
+    /// A member admitted.
     Member(MemberId),
+    /// A key added or revoked.
     Key(KeyId),
+    /// An area defined.
     Area(AreaCode),
+    /// A category defined.
     Category(CategoryCode),
+    /// The ledger itself (genesis): its origin.
     Ledger(String),
 }
 
@@ -310,8 +391,11 @@ impl fmt::Display for Assigned {
 /// Everything one accepted event changes: the records it writes and the new head.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
+    /// What the event is known by.
     pub assigned: Assigned,
+    /// The records it creates or replaces.
     pub records: Vec<Record>,
+    /// The head after it.
     pub head: Head,
 }
 
@@ -319,15 +403,23 @@ pub struct Outcome {
 /// Records come borrowed from memory ([`MemState`]) and owned from a store that decodes them:
 /// the rules copy only the records an event changes.
 pub trait StateView {
+    /// The ledger's counters.
     fn head(&self) -> &Head;
+    /// A member, by id.
     fn member(&self, id: &MemberId) -> Result<Option<Cow<'_, MemberRecord>>>;
+    /// The member that holds a key, by key id.
     fn key_holder(&self, key: &KeyId) -> Result<Option<MemberId>>;
     /// The member an IATI organisation identifier is registered to, if any.
     fn iati_org_holder(&self, org: &crate::event::OrgRef) -> Result<Option<MemberId>>;
+    /// An area, by code.
     fn area(&self, code: &AreaCode) -> Result<Option<Cow<'_, AreaRecord>>>;
+    /// A category, by code.
     fn category(&self, code: &CategoryCode) -> Result<Option<Cow<'_, CategoryRecord>>>;
+    /// A pledge, by number.
     fn pledge(&self, id: PledgeId) -> Result<Option<Cow<'_, PledgeRecord>>>;
+    /// A fulfillment, by number.
     fn fulfillment(&self, id: FulfillmentId) -> Result<Option<Cow<'_, FulfillmentRecord>>>;
+    /// The entry that recorded an event id, if one did.
     fn event_seq(&self, id: &EventId) -> Result<Option<u64>>;
 }
 
@@ -340,16 +432,25 @@ pub type Fulfillments = Table<FulfillmentId, FulfillmentRecord>;
 /// runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemState {
+    /// Counters and facts about the whole ledger.
     pub head: Head,
+    /// Members, by id.
     pub members: BTreeMap<MemberId, MemberRecord>,
+    /// The member holding each key.
     pub key_holders: HashMap<KeyId, MemberId>,
+    /// The member each IATI organisation identifier is registered to.
     pub iati_orgs: HashMap<crate::event::OrgRef, MemberId>,
+    /// Areas, by code.
     pub areas: BTreeMap<AreaCode, AreaRecord>,
+    /// Categories, by code.
     pub categories: BTreeMap<CategoryCode, CategoryRecord>,
+    /// Every pledge.
     pub pledges: Pledges,
+    /// Every fulfillment.
     pub fulfillments: Fulfillments,
     /// The entry that created each attestation, amendment and withdrawal (`A-n`, `M-n`, `W-n`).
     pub numbered: NumberedSeqs,
+    /// The entry that recorded each event id.
     pub event_ids: HashMap<EventId, u64>,
 }
 
@@ -369,11 +470,13 @@ impl NumberedSeqs {
         id.n.checked_sub(1).and_then(|i| usize::try_from(i).ok())
     }
 
+    /// The entry that created `id`, if it is recorded.
     pub fn get(&self, id: &ShortId) -> Option<u64> {
         let seq = *self.by_kind[id.kind as usize].get(Self::slot(id)?)?;
         (seq != NOT_RECORDED).then_some(seq)
     }
 
+    /// Whether `id` is recorded.
     pub fn contains_key(&self, id: &ShortId) -> bool {
         self.get(id).is_some()
     }
@@ -406,6 +509,7 @@ impl NumberedSeqs {
 const MAX_RESERVED: u64 = 1 << 22;
 
 impl MemState {
+    /// An empty state: a ledger before genesis.
     pub fn new() -> Self {
         Self::default()
     }

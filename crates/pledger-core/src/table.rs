@@ -14,6 +14,7 @@ use crate::ids::{FulfillmentId, PledgeId};
 
 /// A key numbered from 1 by the ledger.
 pub trait Number: Copy + Ord {
+    /// The key's number, from 1.
     fn number(self) -> u64;
 }
 
@@ -67,6 +68,7 @@ impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for Table<K, V> {
 }
 
 impl<K: Number, V> Table<K, V> {
+    /// An empty table.
     pub fn new() -> Self {
         Self::default()
     }
@@ -86,10 +88,12 @@ impl<K: Number, V> Table<K, V> {
         }
     }
 
+    /// The record of `key`, if present.
     pub fn get(&self, key: &K) -> Option<&V> {
         self.find(*key).ok().map(|i| &self.rows[i].1)
     }
 
+    /// Whether `key` has a record.
     pub fn contains_key(&self, key: &K) -> bool {
         self.find(*key).is_ok()
     }
@@ -110,10 +114,12 @@ impl<K: Number, V> Table<K, V> {
         let _ = self.rows.try_reserve_exact(rows.saturating_sub(self.rows.len()));
     }
 
+    /// How many records.
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
@@ -123,18 +129,22 @@ impl<K: Number, V> Table<K, V> {
         &self.rows
     }
 
+    /// Every key and record, in number order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> + ExactSizeIterator {
         self.rows.iter().map(|(k, v)| (k, v))
     }
 
+    /// Every key, in number order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator {
         self.rows.iter().map(|(k, _)| k)
     }
 
+    /// Every record, in number order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
         self.rows.iter().map(|(_, v)| v)
     }
 
+    /// Every record, in number order, taken.
     pub fn into_values(self) -> impl DoubleEndedIterator<Item = V> + ExactSizeIterator {
         self.rows.into_iter().map(|(_, v)| v)
     }

@@ -24,13 +24,21 @@ use crate::state::{Fulfillments, MemState, PledgeRecord};
 /// What one pledge contributes to the tallies.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Facts {
+    /// Who pledged.
     pub pledger: MemberId,
+    /// What is pledged.
     pub category: CategoryCode,
+    /// Where.
     pub areas: Vec<AreaCode>,
+    /// Its unit.
     pub measure: Unit,
+    /// What was pledged: the original amount plus increases.
     pub words: u64,
+    /// What was withdrawn.
     pub withdrawn: u64,
+    /// What is claimed delivered.
     pub claimed: u64,
+    /// What is confirmed delivered.
     pub confirmed: u64,
     /// What timeliness is judged on: the pledge, or each tranche of its schedule.
     pub judgments: Vec<Judgment>,
@@ -42,6 +50,7 @@ pub struct Facts {
 /// its own.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Judgment {
+    /// When it is due.
     pub due: Date,
     /// Confirmed deliveries reached it.
     pub settled: bool,
@@ -69,6 +78,7 @@ pub struct MonthSums {
     pub words: Total,
     /// Deliveries made that month that are confirmed.
     pub confirmed: Total,
+    /// Withdrawals taking effect that month.
     pub withdrawn: Total,
     /// Words falling due that month: a pledge's words less withdrawals in its due month, or each
     /// tranche of a schedule in its own.
@@ -175,22 +185,31 @@ impl Facts {
 /// Sums of one unit, in its minor units.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sums {
+    /// What was pledged: original amounts plus increases.
     pub words: Total,
+    /// What was withdrawn.
     pub withdrawn: Total,
+    /// What is claimed delivered.
     pub claimed: Total,
+    /// What is confirmed delivered.
     pub confirmed: Total,
 }
 
 /// One member's pledges, summed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberTally {
+    /// Its pledges.
     pub pledges: u64,
     /// Sums over its pledges of min(1, confirmed ÷ words), of min(1, claimed ÷ words) and of
     /// withdrawn ÷ words, in parts per million.
     pub follow_through: Total,
+    /// See `follow_through`.
     pub claimed_rate: Total,
+    /// See `follow_through`.
     pub withdrawn_share: Total,
+    /// Pledges fully delivered, confirmed.
     pub fulfilled: u64,
+    /// Pledges fully delivered by their due date.
     pub on_time: u64,
     /// Days late → pledges fulfilled that late.
     pub delays: BTreeMap<u64, u64>,
@@ -198,13 +217,16 @@ pub struct MemberTally {
     pub unsettled: u64,
     /// Pledges open or partly delivered (overdue once past due).
     pub open: u64,
+    /// Sums per unit.
     pub sums: BTreeMap<Unit, Sums>,
 }
 
 /// Pledges of one member due on one date.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DueCount {
+    /// Pledges of the member due that day and not fulfilled.
     pub unsettled: u64,
+    /// Pledges of the member due that day still open or partly delivered.
     pub open: u64,
 }
 
@@ -224,7 +246,9 @@ pub type ByMember<T> = BTreeMap<MemberId, T>;
 /// what coverage reads, derived from the cells' counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CellMembers {
+    /// Members with live pledges in the cell.
     pub live: BTreeSet<MemberId>,
+    /// Members with confirmed deliveries in the cell.
     pub delivered: BTreeSet<MemberId>,
 }
 
@@ -235,6 +259,7 @@ pub type CellsMembers = BTreeMap<(AreaCode, CategoryCode), CellMembers>;
 /// change rewrites a few small values, never one that grows with the ledger.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tallies {
+    /// Per member.
     pub members: BTreeMap<MemberId, MemberTally>,
     /// (due date, member) → its pledges due that day.
     pub due: BTreeMap<(Date, MemberId), DueCount>,
@@ -329,10 +354,12 @@ impl Tallies {
         }
     }
 
+    /// Adds one pledge's facts.
     pub fn add(&mut self, f: &Facts) {
         self.change(f, true);
     }
 
+    /// Takes one pledge's facts away (before adding its new ones).
     pub fn remove(&mut self, f: &Facts) {
         self.change(f, false);
     }

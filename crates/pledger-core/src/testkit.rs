@@ -16,12 +16,17 @@ use crate::state::Recorded;
 /// A member of the cast and its key.
 #[derive(Clone, Debug)]
 pub struct Actor {
+    /// Its member id (`m0`, `m1`…).
     pub id: MemberId,
+    /// Its kind.
     pub kind: MemberKind,
+    /// Whether it is a convener.
     pub convener: bool,
+    /// Its key.
     pub key: PublicKey,
 }
 
+/// The origin of every test ledger.
 pub const ORIGIN: &str = "test.pledger/ledger";
 
 /// A small deterministic generator (SplitMix64), so tests need no RNG crate.
@@ -29,9 +34,11 @@ pub const ORIGIN: &str = "test.pledger/ledger";
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator started from `seed`: the same seed, the same numbers.
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
+    /// The next number.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -43,9 +50,11 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
     }
+    /// True `percent` times in a hundred.
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
+    /// One of `items` (not empty).
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
@@ -73,6 +82,7 @@ pub fn fake_key(i: usize) -> PublicKey {
     PublicKey(*blake3::hash(&i.to_le_bytes()).as_bytes())
 }
 
+/// The areas every test ledger defines: code, level and parent.
 pub const AREAS: [(&str, Level, Option<&str>); 6] = [
     ("ML", Level::Country, None),
     ("ML-1", Level::Region, Some("ML")),
@@ -388,9 +398,13 @@ pub fn recorded(seq: u64, i: u64, event: Event) -> Recorded {
 /// A small ledger built by hand, event by event, for tests whose expected answers are worked
 /// out by hand: the cast's setup is applied, then each event is decided and committed.
 pub struct HandLedger {
+    /// The state so far.
     pub state: crate::MemState,
+    /// The cast.
     pub actors: Vec<Actor>,
+    /// The generator the events' ids come from.
     pub rng: Rng,
+    /// The next entry's recording time, in seconds after 2026-01-01 (see [`time`]).
     pub clock: u64,
 }
 
@@ -437,6 +451,7 @@ impl HandLedger {
         r
     }
 
+    /// Records an event by actor `signer`, effective on `date`, if the rules accept it.
     pub fn try_(&mut self, signer: usize, date: &str, body: Body) -> Result<String, crate::RuleError> {
         let e = self.event(signer, date, body);
         self.try_event(e)

@@ -13,6 +13,7 @@ use crate::tiles::Tile;
 
 /// Why a request to a server did not succeed.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs, reason = "an error is documented by its #[error] messages")]
 pub enum ClientError {
     /// The server refused, with a problem (RFC 9457).
     #[error("{}", .0.detail)]
@@ -56,6 +57,7 @@ impl Remote {
         Remote { base: self.base.clone(), client: self.client.clone() }
     }
 
+    /// The server's address, as given.
     pub fn base(&self) -> &str {
         &self.base
     }

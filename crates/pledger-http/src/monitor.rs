@@ -26,6 +26,7 @@ const FEED: usize = 4096;
 
 /// What a monitor found wrong with a log.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs, reason = "an error is documented by its #[error] messages")]
 pub enum Finding {
     #[error(
         "rollback: the log's checkpoint is of size {now}, below the size {seen} it signed before (both kept in {kept})"
@@ -55,9 +56,13 @@ struct Seen {
 /// A round's outcome: the checkpoint now seen, and the entries it added.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Round {
+    /// The log's origin.
     pub origin: String,
+    /// The checkpoint's size.
     pub size: u64,
+    /// Its root, base64.
     pub root: String,
+    /// Entries added since the last round, each audited.
     pub new_entries: u64,
 }
 
@@ -76,6 +81,7 @@ fn b64(h: &[u8]) -> String {
 }
 
 impl Monitor {
+    /// A monitor of the log at `url`, trusting `log_key`, remembering in `dir` (created if need be).
     pub fn new(url: &str, log_key: VerifyingKey, dir: &Path) -> Result<Monitor, Finding> {
         std::fs::create_dir_all(dir).map_err(|e| Finding::State(format!("{}: {e}", dir.display())))?;
         Ok(Monitor { remote: Remote::new(url)?, log_key, dir: dir.to_owned(), kept: Default::default() })

@@ -17,8 +17,11 @@ pub struct Problem {
     /// `/v1/problems/<slug>` (each answers with what the kind means).
     #[serde(rename = "type")]
     pub kind: String,
+    /// A short summary of the kind of problem, the same for every occurrence.
     pub title: String,
+    /// The HTTP status.
     pub status: u16,
+    /// This occurrence, in one line.
     pub detail: String,
 }
 

@@ -52,8 +52,11 @@ pub struct Config {
     pub log_key: SigningKey,
     /// Witnesses to submit each new checkpoint to (C2SP tlog-witness).
     pub witnesses: Vec<WitnessTarget>,
+    /// The largest request body read, in bytes.
     pub max_body: usize,
+    /// How long a request (headers and body) may take to arrive.
     pub read_timeout: Duration,
+    /// Connections served at once; the next is answered `503` at once.
     pub max_connections: usize,
     /// Writes waiting for their group, at most.
     pub max_queue: usize,
@@ -64,7 +67,9 @@ pub struct Config {
 /// A witness the server asks for cosignatures: its add-checkpoint prefix and its key.
 #[derive(Clone, Debug)]
 pub struct WitnessTarget {
+    /// Its add-checkpoint prefix.
     pub url: String,
+    /// Its verifier key: its cosignatures are checked against it.
     pub verifier: Verifier,
 }
 

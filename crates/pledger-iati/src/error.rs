@@ -3,7 +3,9 @@
 
 use thiserror::Error;
 
+/// Why a whole file cannot be imported.
 #[derive(Debug, Error)]
+#[allow(missing_docs, reason = "an error is documented by its #[error] messages")]
 pub enum IatiError {
     #[error("the file is {bytes} bytes, more than the {max} an import reads")]
     TooLarge { bytes: usize, max: usize },
@@ -22,4 +24,5 @@ pub enum IatiError {
     NoSuchPublisher(String),
 }
 
+/// The crate's result.
 pub type Result<T> = std::result::Result<T, IatiError>;

@@ -25,6 +25,7 @@ use crate::parse::{Activity, IatiFile, Place, Sector, Transaction};
 pub struct Options {
     /// The ledger's origin and the importing member: part of every derived event id.
     pub origin: String,
+    /// The importing member: the signer of every event, and the only publisher imported.
     pub member: MemberId,
     /// The beneficiary of every pledge.
     pub to: MemberId,
@@ -41,7 +42,9 @@ pub struct Options {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
+    /// A commitment (types 2 and 12 in 2.0x, `C` in 1.0x): a pledge, an increase or a withdrawal.
     Commitment,
+    /// A disbursement or expenditure (types 3 and 4, `D` and `E`): a fulfillment or a reversal.
     Delivery,
 }
 
@@ -74,25 +77,36 @@ pub fn type_name(code: &str) -> &'static str {
     }
 }
 
+/// An area an event refers to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AreaDef {
+    /// Its code.
     pub code: AreaCode,
+    /// Its name.
     pub name: Name,
+    /// Its level.
     pub level: Level,
+    /// The area it lies in, if any.
     pub parent: Option<AreaCode>,
 }
 
+/// A category an event refers to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CategoryDef {
+    /// Its code.
     pub code: CategoryCode,
+    /// Its name.
     pub name: Name,
 }
 
 /// Where an event comes from in the file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
+    /// The activity's `iati-identifier`.
     pub activity: String,
+    /// The transaction's position in the activity, from 1.
     pub transaction: usize,
+    /// The transaction's line in the file.
     pub line: u32,
 }
 
@@ -113,6 +127,7 @@ pub enum Step {
 }
 
 impl Step {
+    /// Whether the step is a commitment or a delivery.
     pub fn role(self) -> Role {
         match self {
             Step::Pledge | Step::Increase | Step::Withdrawal => Role::Commitment,
@@ -132,23 +147,28 @@ impl Step {
 /// One transaction, mapped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Op {
+    /// What it becomes.
     pub step: Step,
     /// The id of its event (a reversal spread over several fulfillments: of its first part).
     pub id: EventId,
+    /// Its effective date.
     pub date: Date,
     /// In minor units of the line's currency, without sign.
     pub value: u64,
     /// A delivery's note, or a withdrawal's or reversal's reason, naming the IATI transaction.
     pub text: Note,
+    /// Where it comes from in the file.
     pub source: Source,
 }
 
 /// One pledge: an activity's commitments in one currency and category, and what they became.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
+    /// The activity's `iati-identifier`.
     pub activity: String,
     /// The pledge, dated `made`, the earliest date of its transactions.
     pub made: Date,
+    /// The pledge event's body.
     pub body: PledgeBody,
     /// The pledge first, then increases, withdrawals, deliveries and reversals, each by date.
     pub ops: Vec<Op>,
@@ -158,19 +178,23 @@ pub struct Line {
 /// and its amount where it could be read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
+    /// The activity's `iati-identifier`.
     pub activity: String,
     /// 1-based, within the activity; `None` when the whole activity is skipped.
     pub transaction: Option<usize>,
+    /// The line in the file.
     pub line: u32,
     /// The reason in a few stable words, for the summary.
     pub cause: String,
     /// The reason in full.
     pub reason: String,
+    /// Whether it was a commitment or a delivery, when its type was read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
     /// Its amount as the import would record it: currency and signed minor units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// See `currency`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<i64>,
 }
@@ -178,11 +202,14 @@ pub struct Skipped {
 /// Net sums of commitments and deliveries, in signed minor units.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sums {
+    /// Net commitments.
     pub commitments: i128,
+    /// Net deliveries.
     pub deliveries: i128,
 }
 
 impl Sums {
+    /// Adds `value` to the sum of `role`.
     pub fn add(&mut self, role: Role, value: i128) {
         match role {
             Role::Commitment => self.commitments += value,
@@ -196,16 +223,21 @@ impl Sums {
 pub struct Plan {
     /// Areas and categories the events refer to (defined or not in the ledger).
     pub areas: Vec<AreaDef>,
+    /// See `areas`.
     pub categories: Vec<CategoryDef>,
+    /// The pledges, each with what its transactions become.
     pub lines: Vec<Line>,
+    /// What could not be mapped, in file order.
     pub skipped: Vec<Skipped>,
     /// Transactions of types the import leaves alone, by code.
     pub ignored: BTreeMap<String, usize>,
     /// Activities of the file, and those selected by the reporting organisation and country.
     pub activities: usize,
+    /// See `activities`.
     pub selected: usize,
     /// Transactions of the mapped types in the selected activities, by role.
     pub commitments: usize,
+    /// See `commitments`.
     pub deliveries: usize,
     /// The file's net commitments and deliveries in the selection, per currency: every
     /// transaction whose amount could be read, as the import would record it.
@@ -860,12 +892,15 @@ fn clip(s: &str, max: usize) -> String {
 /// An `xsd:decimal`: sign, digits, an optional point and digits (`-1.23`, `+100000.00`, `.5`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Decimal {
+    /// Whether a minus sign leads.
     pub negative: bool,
     /// The digits as an integer, and how many of them follow the point.
     pub digits: u128,
+    /// See `digits`.
     pub scale: u32,
 }
 
+/// Parses an `xsd:decimal`; `None` when the text is not one.
 pub fn decimal(text: &str) -> Option<Decimal> {
     let t = text.trim();
     let (negative, body) = match t.as_bytes().first()? {

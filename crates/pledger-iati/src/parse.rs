@@ -23,6 +23,7 @@ pub struct Activity {
     pub version: Option<String>,
     /// `reporting-org/@ref`.
     pub reporting_org: Option<String>,
+    /// `reporting-org`'s name, its first narrative.
     pub reporting_org_name: Option<String>,
     /// The title's first narrative, whatever its language.
     pub title: Option<String>,
@@ -30,14 +31,21 @@ pub struct Activity {
     pub titles: Vec<Narrative>,
     /// The activity's default language (`iati-activity/@xml:lang`).
     pub language: Option<String>,
+    /// `@default-currency`.
     pub default_currency: Option<String>,
+    /// `recipient-country` elements.
     pub countries: Vec<Place>,
+    /// `recipient-region` elements.
     pub regions: Vec<Place>,
+    /// `location` elements with a code.
     pub locations: Vec<Location>,
+    /// `sector` elements.
     pub sectors: Vec<Sector>,
     /// `activity-date` of type 3 (end-planned) and 4 (end-actual), as written.
     pub end_planned: Option<String>,
+    /// See `end_planned`.
     pub end_actual: Option<String>,
+    /// `transaction` elements, in file order.
     pub transactions: Vec<Transaction>,
     /// `planned-disbursement` elements: the publisher's schedule.
     pub planned: Vec<Planned>,
@@ -48,16 +56,22 @@ pub struct Activity {
 pub struct Planned {
     /// `@type`: 1 original, 2 revised (absent in 1.0x).
     pub kind: Option<String>,
+    /// `period-start/@iso-date`.
     pub start: Option<String>,
+    /// `period-end/@iso-date`.
     pub end: Option<String>,
+    /// `value`, as written.
     pub value: Option<String>,
+    /// `value/@currency`.
     pub currency: Option<String>,
 }
 
 /// A text in one language.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Narrative {
+    /// `xml:lang`, if given.
     pub lang: Option<String>,
+    /// The text, trimmed.
     pub text: String,
 }
 
@@ -106,9 +120,13 @@ fn narratives(n: Node) -> Vec<Narrative> {
 /// name, as written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Coded {
+    /// `@code`.
     pub code: String,
+    /// `@vocabulary`.
     pub vocabulary: Option<String>,
+    /// `@percentage`, as written.
     pub percentage: Option<String>,
+    /// Its first narrative.
     pub name: Option<String>,
 }
 
@@ -122,7 +140,9 @@ pub type Sector = Coded;
 pub struct Location {
     /// `administrative/@code` (or `location-id/@code`), with its vocabulary (G1 = GeoNames).
     pub code: String,
+    /// The code's vocabulary.
     pub vocabulary: Option<String>,
+    /// `name`'s first narrative.
     pub name: Option<String>,
 }
 
@@ -131,18 +151,29 @@ pub struct Location {
 pub struct Transaction {
     /// 1-based position among the activity's transactions.
     pub index: usize,
+    /// 1-based line of the element in the file.
     pub line: u32,
+    /// `@ref`.
     pub reference: Option<String>,
     /// `transaction-type/@code`: `2`, `12`, or a 1.0x letter code (`C`, `D`, `E`).
     pub code: Option<String>,
+    /// `transaction-date/@iso-date`.
     pub date: Option<String>,
+    /// `value`, as written.
     pub value: Option<String>,
+    /// `value/@currency`.
     pub currency: Option<String>,
+    /// `value/@value-date`.
     pub value_date: Option<String>,
+    /// `description`'s first narrative.
     pub description: Option<String>,
+    /// `receiver-org`'s name, or its `@ref`.
     pub receiver: Option<String>,
+    /// `recipient-country`, when the transaction names one.
     pub country: Option<Place>,
+    /// `recipient-region`, when the transaction names one.
     pub region: Option<Place>,
+    /// `sector` elements of the transaction.
     pub sectors: Vec<Sector>,
 }
 
@@ -151,6 +182,7 @@ pub struct Transaction {
 pub struct IatiFile {
     /// The root's `@version` (absent in some exports and in old 1.0x files).
     pub version: Option<String>,
+    /// Every `iati-activity`, in file order.
     pub activities: Vec<Activity>,
 }
 

@@ -30,15 +30,19 @@ pub const SIG_CHUNK: usize = 1024;
 /// long, for an auditor who wants the reference implementation's own answer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Signatures {
+    /// pledger's own exact check (the default).
     #[default]
     Exact,
+    /// ed25519-dalek's `verify_strict` for every signature.
     Reference,
 }
 
 /// The first entry that failed, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditFailure {
+    /// The entry.
     pub seq: u64,
+    /// What was wrong with it.
     pub reason: String,
 }
 
@@ -63,7 +67,9 @@ struct SigJob {
 /// The state of the tree at a size the caller asked about: its root and the log key then.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mark {
+    /// The tree's root at that size.
     pub root: Hash,
+    /// The log key at that size (none before genesis).
     pub log_key: Option<PublicKey>,
 }
 
@@ -75,6 +81,7 @@ pub struct Rotation {
     pub seq: u64,
     /// The log key before it (none for genesis).
     pub old: Option<PublicKey>,
+    /// The log key it names.
     pub new: PublicKey,
     /// The key that signed the entry.
     pub signed_by: PublicKey,
@@ -106,6 +113,7 @@ impl Default for Auditor {
 }
 
 impl Auditor {
+    /// An auditor of an empty log, checking signatures exactly.
     pub fn new() -> Self {
         Self::checking(Signatures::default())
     }
@@ -169,29 +177,35 @@ impl Auditor {
         self.nodes = Some(Vec::new());
     }
 
+    /// The tree nodes kept since the last call (see [`Auditor::keep_nodes`]).
     pub fn take_nodes(&mut self) -> Vec<Node> {
         self.nodes.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// Entries audited so far.
     pub fn size(&self) -> u64 {
         self.frontier.size
     }
 
+    /// The root of the tree over the entries audited (after [`Auditor::finish`]).
     pub fn root(&self) -> Hash {
         debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
         self.frontier.root::<Blake3>()
     }
 
+    /// The tree's right edge (after [`Auditor::finish`]).
     pub fn frontier(&self) -> &Frontier {
         debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
         &self.frontier
     }
 
+    /// The state the entries built (after [`Auditor::finish`]).
     pub fn state(&self) -> &MemState {
         debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
         &self.state
     }
 
+    /// The root and log key at `size`, when the caller asked for that size to be marked.
     pub fn mark_at(&self, size: u64) -> Option<&Mark> {
         debug_assert!(self.pending.is_none() && self.parsing.is_none(), "read before Auditor::finish");
         self.marks.get(&size)

@@ -21,6 +21,7 @@ use crate::checkpoint::Checkpoint;
 use crate::keys::from_event_key;
 use crate::note::Note;
 
+/// The `bundle` value of a bundle's header line: the format and its version.
 pub const FORMAT: &str = "pledger-bundle/v1";
 /// Longest line read from a bundle, in bytes.
 pub const MAX_LINE: usize = 512 * 1024;
@@ -29,29 +30,41 @@ pub const MAX_LINE: usize = 512 * 1024;
 /// 8,192 (`pledger verify`).
 pub const CHUNK: usize = 4096;
 
+/// A bundle's first line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Header {
+    /// The format, [`FORMAT`].
     pub bundle: String,
+    /// The ledger's origin.
     pub origin: String,
+    /// The number of entries that follow.
     pub size: u64,
     /// Every checkpoint the log issued up to `size`, oldest first; the last is of `size`.
     pub checkpoints: Vec<String>,
 }
 
+/// One key, as a bundle's keys line lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyLine {
+    /// Its member.
     pub member: String,
+    /// Its key id.
     pub key: String,
+    /// The key, base64 of its 32 bytes.
     pub public_key: String,
+    /// The entry that added it.
     pub added: u64,
+    /// The entry that revoked it, if any.
     pub revoked: Option<u64>,
 }
 
+/// A bundle's keys line: every member's keys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Keys {
+    /// By member id, then in the order they were added.
     pub keys: Vec<KeyLine>,
 }
 
@@ -75,7 +88,9 @@ pub fn keys_of(state: &MemState) -> Keys {
 /// Why a bundle failed: the first bad entry, or what else was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BundleError {
+    /// An entry failed the audit.
     Entry(AuditFailure),
+    /// The bundle itself is malformed.
     Bundle(String),
 }
 
@@ -114,9 +129,11 @@ pub fn read_line<R: BufRead>(r: &mut R, buf: &mut Vec<u8>) -> Result<bool, Strin
 
 /// What a verified bundle holds.
 pub struct Verified {
+    /// The header line.
     pub header: Header,
     /// Its checkpoints, each opened with the log key of its size.
     pub checkpoints: Vec<(Checkpoint, Note)>,
+    /// The audit of its entries: the tree, the state and the marks of its checkpoints.
     pub auditor: Auditor,
 }
 

@@ -16,7 +16,9 @@ use crate::keys::{from_event_key, KeyCache};
 /// An entry whose event parsed and whose signing key is known, signature not yet verified.
 #[derive(Clone)]
 pub struct Opened {
+    /// The entry, with its parsed event.
     pub recorded: Recorded,
+    /// The signing key, from the cache.
     pub key: Arc<crate::ed25519::Key>,
 }
 

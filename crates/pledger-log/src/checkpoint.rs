@@ -12,8 +12,11 @@ use crate::note::{Note, Verifier, TYPE_ED25519};
 /// A tree head: the log's origin, its size and its root hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checkpoint {
+    /// The ledger's origin: the note's first line.
     pub origin: String,
+    /// The number of entries.
     pub size: u64,
+    /// The root of the tree over them.
     pub root: Hash,
 }
 

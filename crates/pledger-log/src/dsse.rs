@@ -31,15 +31,20 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 /// One signature of an envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnvelopeSignature {
+    /// The id of the signing key.
     pub keyid: String,
+    /// The 64-byte signature over the pre-authentication encoding.
     pub sig: Vec<u8>,
 }
 
 /// A signed payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope {
+    /// What the payload is (pledger's: `application/vnd.pledger.event+json`).
     pub payload_type: String,
+    /// The payload's bytes: the event.
     pub payload: Vec<u8>,
+    /// Its signatures (a pledger envelope has exactly one).
     pub signatures: Vec<EnvelopeSignature>,
 }
 

@@ -99,6 +99,7 @@ pub struct Key {
 }
 
 impl Key {
+    /// The key, as ed25519-dalek has it.
     pub fn verifying_key(&self) -> &VerifyingKey {
         &self.key
     }
@@ -151,6 +152,7 @@ impl Default for KeyCache {
 }
 
 impl KeyCache {
+    /// An empty cache.
     pub fn new() -> Self {
         Self::default()
     }

@@ -17,8 +17,11 @@ pub const MAX_ENTRY_BYTES: usize = u16::MAX as usize;
 /// One recorded envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
+    /// Its place in the log, from 0.
     pub seq: u64,
+    /// When the log recorded it.
     pub recorded_at: DateTime<Utc>,
+    /// The envelope as submitted.
     pub envelope: Envelope,
 }
 

@@ -4,10 +4,12 @@ use thiserror::Error;
 
 use pledger_core::RuleError;
 
+/// The log's result.
 pub type Result<T, E = LogError> = std::result::Result<T, E>;
 
 /// Why a key, envelope, entry or proof was refused. Each message is one line.
 #[derive(Debug, Error)]
+#[allow(missing_docs, reason = "an error is documented by its #[error] messages")]
 pub enum LogError {
     #[error("{path}: {reason}")]
     Key { path: String, reason: String },

@@ -64,7 +64,9 @@ pub fn read(path: &Path, limit: u64, what: &str, source: Source) -> Result<Vec<u
 /// Why a bounded read stopped.
 #[derive(Debug)]
 pub enum Bounded {
+    /// The input is longer than the bound.
     TooLong,
+    /// It could not be read.
     Io(std::io::Error),
 }
 

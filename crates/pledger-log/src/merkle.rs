@@ -6,17 +6,21 @@
 //! leaves `i·2^l .. (i+1)·2^l`. Only such complete nodes are stored; the root of any other range
 //! is computed from O(log n) of them.
 
+/// A node's hash: 32 bytes.
 pub type Hash = [u8; 32];
 
 /// The hash function of a tree. pledger's is [`Blake3`]; tests also run the tree with SHA-256
 /// to check it against RFC 6962's reference values.
 pub trait TreeHash {
+    /// The hash of `parts`, concatenated.
     fn hash(parts: &[&[u8]]) -> Hash;
 
+    /// The hash of a leaf: its data after a 0x00 byte (RFC 9162 §2.1.1).
     fn leaf(data: &[u8]) -> Hash {
         Self::hash(&[&[0x00], data])
     }
 
+    /// The hash of an inner node: its children after a 0x01 byte (RFC 9162 §2.1.1).
     fn node(left: &Hash, right: &Hash) -> Hash {
         Self::hash(&[&[0x01], left, right])
     }
@@ -66,7 +70,9 @@ pub type Node = (u8, u64, Hash);
 /// a leaf and to compute the root without reading anything else.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Frontier {
+    /// The number of leaves.
     pub size: u64,
+    /// The roots of its perfect subtrees, largest first: one per bit set in `size`.
     pub peaks: Vec<Hash>,
 }
 
@@ -112,7 +118,9 @@ impl Frontier {
 
 /// Reads complete nodes from wherever a tree is kept.
 pub trait NodeReader {
+    /// Why a node could not be read.
     type Error;
+    /// The complete node `(level, index)`.
     fn node(&self, level: u8, index: u64) -> Result<Hash, Self::Error>;
 }
 
@@ -125,6 +133,7 @@ pub struct Memo<'a, R> {
 }
 
 impl<'a, R: NodeReader> Memo<'a, R> {
+    /// A reader remembering what it reads from `inner`.
     pub fn new(inner: &'a R) -> Self {
         Memo { inner, seen: Default::default() }
     }
@@ -312,11 +321,13 @@ pub fn verify_consistency<H: TreeHash>(old: u64, new: u64, old_root: &Hash, new_
 /// A whole tree in memory: every complete node, by level. For audits, tests and bundles.
 #[derive(Clone, Debug, Default)]
 pub struct MemTree {
+    /// The tree's right edge.
     pub frontier: Frontier,
     levels: Vec<Vec<Hash>>,
 }
 
 impl MemTree {
+    /// Appends a leaf hash, keeping every complete node it makes.
     pub fn push<H: TreeHash>(&mut self, leaf: Hash) {
         for (level, index, hash) in self.frontier.push::<H>(leaf) {
             let level = level as usize;
@@ -328,6 +339,7 @@ impl MemTree {
         }
     }
 
+    /// The number of leaves.
     pub fn size(&self) -> u64 {
         self.frontier.size
     }

@@ -38,17 +38,22 @@ pub fn check_name(name: &str) -> Result<()> {
 /// A verifier: a named Ed25519 key of one signature type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verifier {
+    /// The key's name: the note's signer line names it.
     pub name: String,
+    /// The signature type (0x01 for Ed25519, C2SP signed-note).
     pub sig_type: u8,
+    /// The public key.
     pub key: VerifyingKey,
 }
 
 impl Verifier {
+    /// A verifier, refused when `name` is not a valid key name (no space, `+` or newline).
     pub fn new(name: &str, sig_type: u8, key: VerifyingKey) -> Result<Verifier> {
         check_name(name)?;
         Ok(Verifier { name: name.to_owned(), sig_type, key })
     }
 
+    /// The 4-byte key ID of C2SP signed-note: the first bytes of SHA-256 over name, newline, type and key.
     pub fn hash(&self) -> [u8; 4] {
         key_hash(&self.name, self.sig_type, self.key.as_bytes())
     }
@@ -85,13 +90,16 @@ impl Verifier {
 /// One signature line of a note.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NoteSignature {
+    /// The signer's key name.
     pub name: String,
+    /// The key ID.
     pub hash: [u8; 4],
     /// The signature bytes after the key ID.
     pub sig: Vec<u8>,
 }
 
 impl NoteSignature {
+    /// The signature line, ending in a newline: `— name base64(key ID ‖ signature)`.
     pub fn line(&self) -> String {
         let mut raw = self.hash.to_vec();
         raw.extend_from_slice(&self.sig);
@@ -102,7 +110,9 @@ impl NoteSignature {
 /// A signed note: its text (ending in a newline) and its signatures.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {
+    /// The text, ending in a newline.
     pub text: String,
+    /// Its signatures, in the order they appear.
     pub signatures: Vec<NoteSignature>,
 }
 

@@ -13,8 +13,11 @@ use crate::merkle::{leaf_hash, verify_consistency, verify_inclusion, Blake3, Has
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionProof {
+    /// The ledger's origin.
     pub origin: String,
+    /// The entry proven.
     pub seq: u64,
+    /// The size of the tree it is proven in.
     pub size: u64,
     /// The entry's line: its exact leaf bytes.
     pub entry: String,
@@ -26,8 +29,11 @@ pub struct InclusionProof {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyProof {
+    /// The ledger's origin.
     pub origin: String,
+    /// The smaller tree's size.
     pub old_size: u64,
+    /// The larger tree's size.
     pub new_size: u64,
     /// Base64 hashes (RFC 9162 §2.1.4.1).
     pub path: Vec<String>,
@@ -37,17 +43,21 @@ pub struct ConsistencyProof {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Proof {
+    /// An inclusion proof.
     Inclusion(InclusionProof),
+    /// A consistency proof.
     Consistency(ConsistencyProof),
 }
 
 /// Largest proof file read, in bytes.
 pub const MAX_PROOF_BYTES: usize = 256 * 1024;
 
+/// Hashes as base64, as proof files write them.
 pub fn encode_path(path: &[Hash]) -> Vec<String> {
     path.iter().map(|h| B64.encode(h)).collect()
 }
 
+/// Hashes from base64, refused beyond 64 or when one is not 32 bytes.
 pub fn decode_path(path: &[String]) -> Result<Vec<Hash>> {
     if path.len() > 64 {
         return Err(LogError::Proof("a proof has at most 64 hashes".into()));
@@ -63,6 +73,7 @@ pub fn decode_path(path: &[String]) -> Result<Vec<Hash>> {
 }
 
 impl Proof {
+    /// Reads a proof file's bytes, refused beyond [`MAX_PROOF_BYTES`].
     pub fn parse(bytes: &[u8]) -> Result<Proof> {
         if bytes.len() > MAX_PROOF_BYTES {
             return Err(LogError::Proof("proof file is too large".into()));
@@ -70,8 +81,9 @@ impl Proof {
         serde_json::from_slice(bytes).map_err(|e| LogError::Proof(pledger_core::event::one_line(&e)))
     }
 
+    /// The proof as a proof file holds it.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default()
+        serde_json::to_string_pretty(self).expect("a proof is strings and numbers, which always serialize")
     }
 }
 

@@ -18,8 +18,11 @@ pub fn new_event_id() -> EventId {
 
 /// Who signs, for which ledger, with which key.
 pub struct Signer {
+    /// The ledger the events are for.
     pub origin: String,
+    /// The member signing.
     pub member: MemberId,
+    /// Its key.
     pub key: SigningKey,
 }
 

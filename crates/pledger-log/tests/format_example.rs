@@ -18,6 +18,7 @@ use pledger_log::{keys, Entry};
 mod docblocks;
 use docblocks::doc_blocks;
 
+/// The worked example's values, by name, as docs/format.md prints them.
 pub fn values() -> Vec<(&'static str, String)> {
     let secret: [u8; 32] =
         hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap().try_into().unwrap();

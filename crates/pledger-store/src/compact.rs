@@ -31,11 +31,13 @@ pub struct Compacted {
     pub keys: u64,
     /// Bytes of the ledger directory's files before and after.
     pub bytes_before: u64,
+    /// See `bytes_before`.
     pub bytes_after: u64,
     /// Bytes of the copy. A copy not smaller than the ledger by a twentieth is removed instead of
     /// swapped in (a ledger the cleaner keeps tidy gains little): then `swapped` is false and
     /// the ledger is as it was.
     pub bytes_copy: u64,
+    /// Whether the copy replaced the ledger's database.
     pub swapped: bool,
     /// Where the former database stays, and why, if it could not be removed after the swap
     /// (the ledger is compacted all the same).
@@ -45,7 +47,9 @@ pub struct Compacted {
 /// What a compaction is doing, for progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompactPhase {
+    /// Copying every key into the new database.
     Copying,
+    /// Reading the copy back and comparing it with the ledger.
     Comparing,
 }
 

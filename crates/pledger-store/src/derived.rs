@@ -120,7 +120,9 @@ pub enum Found {
 /// A derived key that differs, and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Difference {
+    /// The key.
     pub key: Vec<u8>,
+    /// What was found there, against what the entries build.
     pub found: Found,
 }
 

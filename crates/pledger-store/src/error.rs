@@ -6,6 +6,7 @@ use thiserror::Error;
 
 use pledger_log::LogError;
 
+/// The store's result.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Why the store did not do what was asked. A rule's refusal ([`StoreError::Refused`]) is kept
@@ -13,6 +14,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// on, and stops at anything else. What a person should do next is the front's to say (see
 /// [`StoreError::kind`]); the messages here state what happened.
 #[derive(Debug, Error)]
+#[allow(missing_docs, reason = "an error is documented by its #[error] messages")]
 pub enum StoreError {
     #[error("ledger {path} is in use by another process")]
     InUse { path: String },
@@ -39,8 +41,9 @@ pub enum ErrorKind {
     Refused,
     /// Another process holds the ledger.
     InUse,
-    /// There is no ledger there, or one already where a new one was to be made.
+    /// There is no ledger there.
     NoLedger,
+    /// A ledger is already where a new one was to be made.
     AlreadyExists,
     /// A rebuild was interrupted and must be finished before anything else.
     RebuildInterrupted,
@@ -53,6 +56,7 @@ pub enum ErrorKind {
 }
 
 impl StoreError {
+    /// The kind of failure, for what a person can do about it.
     pub fn kind(&self) -> ErrorKind {
         match self {
             StoreError::InUse { .. } => ErrorKind::InUse,

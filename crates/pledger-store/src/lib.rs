@@ -78,16 +78,22 @@ fn tallies_mark(db: &sled::Db, path: &Path) -> Result<TalliesMark> {
 /// The head as stored: the rules' counters and the Merkle tree's right edge.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredHead {
+    /// The rules' counters.
     pub state: Head,
+    /// The Merkle tree's right edge.
     pub frontier: Frontier,
 }
 
 /// One entry appended: where it went and what it is known by.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Appended {
+    /// Its place in the log.
     pub seq: u64,
+    /// Its event's kind.
     pub kind: Kind,
+    /// What it is known by.
     pub assigned: Assigned,
+    /// Its event's id.
     pub event_id: EventId,
 }
 
@@ -104,7 +110,9 @@ pub enum WithFulfillments {
 /// A member's pledges (made or received), in pledge order, and their fulfillments.
 #[derive(Debug, Default)]
 pub struct MemberRecords {
+    /// The pledges, in pledge order.
     pub pledges: Vec<PledgeRecord>,
+    /// Their fulfillments.
     pub fulfillments: Fulfillments,
 }
 
@@ -292,6 +300,7 @@ impl Ledger {
         Ok(())
     }
 
+    /// The ledger's directory.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -301,6 +310,7 @@ impl Ledger {
         &self.head
     }
 
+    /// Entries in the ledger.
     pub fn size(&self) -> u64 {
         self.head.state.size
     }
@@ -1080,6 +1090,7 @@ impl Writer<'_> {
         self.appended.len()
     }
 
+    /// Whether the group has no entry yet.
     pub fn is_empty(&self) -> bool {
         self.appended.is_empty()
     }

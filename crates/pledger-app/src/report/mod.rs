@@ -29,8 +29,11 @@ pub use svg::esc;
 /// What the report's head says about the state it shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provenance {
+    /// The ledger's origin.
     pub origin: String,
+    /// The entries the report reflects.
     pub size: u64,
+    /// The tree's root over them.
     pub root: [u8; 32],
     /// The kept checkpoint of exactly that size, and whether the log key's signature on it verifies.
     pub note: Option<(String, bool)>,
@@ -39,7 +42,9 @@ pub struct Provenance {
 /// A rendered report, and the state it shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    /// The page: one HTML file, no script, nothing fetched.
     pub html: String,
+    /// The state it shows.
     pub provenance: Provenance,
 }
 
