@@ -1,36 +1,93 @@
-//! Shell completions and man pages, generated from the command line's definitions: they load
-//! in a real shell, cover every command, and the pages in docs/man are the current ones.
+//! Shell completions and man pages, generated from the command line's definitions: completions
+//! run in a real bash and offer the ledger's own ids, and the pages in docs/man are the current
+//! ones.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::common::Env;
 
+/// Runs bash's completion of `words` (the last one being completed) with the script `pledger
+/// completions bash` printed, as bash does at a Tab; the candidates, sorted.
+fn bash_complete(env: &Env, script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let cword = words.len() - 1;
+    let prev = if cword > 0 { words[cword - 1] } else { "" };
+    let line = format!(
+        "source {} && COMP_WORDS=({}) COMP_CWORD={cword} COMP_TYPE=9 && \
+         _clap_complete_pledger pledger '{}' '{prev}' && printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words[cword],
+    );
+    let out = Command::new("bash").arg("-c").arg(line).env("PLEDGER_LEDGER", &env.ledger).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut found: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_owned()).collect();
+    found.retain(|l| !l.is_empty());
+    found.sort();
+    found
+}
+
 #[test]
-fn bash_loads_the_completions() {
-    let env = Env::new();
+fn bash_completes_commands_options_and_the_ledgers_ids() {
+    let env = crate::common::demo();
     let script = env.ok(&["completions", "bash"]);
     let path = env.write("pledger.bash", &script);
-    // Bash completes a command and an option of a subcommand, as it would at a prompt.
-    let complete = |words: &str, cword: usize, prev: &str| {
-        let last = words.split(' ').next_back().unwrap_or("");
-        let script = format!(
-            "source {} && COMP_WORDS=({words}) COMP_CWORD={cword} COMP_LINE='{words}' COMP_POINT={} && \
-             _pledger pledger '{last}' '{prev}' && echo \"${{COMPREPLY[@]}}\"",
-            path.display(),
-            words.len()
-        );
-        let out = Command::new("bash").arg("-c").arg(script).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    assert_eq!(complete("pledger imp", 1, "pledger"), "import");
-    assert_eq!(complete("pledger import iati --rep", 3, "iati"), "--reporting-org");
-    for sub in ["import", "report", "verify", "completions"] {
-        assert!(script.contains(sub), "{sub}");
-    }
+    assert_eq!(bash_complete(&env, &path, &["pledger", "imp"]), ["import"]);
+    assert_eq!(bash_complete(&env, &path, &["pledger", "import", "iati", "--rep"]), ["--reporting-org"]);
+
+    // Member ids, pledge and fulfillment ids, area and category codes come from the ledger:
+    // the same as the ledger's own answers list.
+    let json = |args: &[&str]| crate::common::json_lines(&env.ok(args));
+    let mut members: Vec<String> =
+        json(&["members", "--format", "json"]).iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+    members.sort();
+    assert!(members.len() >= 3, "{members:?}");
+    assert_eq!(bash_complete(&env, &path, &["pledger", "status", "--org", ""]), members);
+    assert_eq!(bash_complete(&env, &path, &["pledger", "pledge", "--to", ""]), members);
+
+    let statuses = json(&["status", "--format", "json"]);
+    let mut pledges: Vec<String> = statuses.iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect();
+    pledges.sort();
+    assert!(pledges.len() >= 3, "{pledges:?}");
+    // An empty word offers the options too; a prefix, the ids alone.
+    assert_eq!(bash_complete(&env, &path, &["pledger", "fulfill", "P-"]), pledges);
+    assert!(bash_complete(&env, &path, &["pledger", "fulfill", ""]).contains(&pledges[0]));
+    let first = &pledges[0];
+    assert_eq!(bash_complete(&env, &path, &["pledger", "withdraw", first]), vec![first.to_owned()]);
+
+    let mut fulfillments: Vec<String> = json(&["log", "--format", "json"])
+        .iter()
+        .filter(|e| e["kind"] == "fulfillment")
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    fulfillments.sort();
+    assert!(!fulfillments.is_empty());
+    assert_eq!(bash_complete(&env, &path, &["pledger", "attest", "F-"]), fulfillments);
+    // show takes either.
+    assert_eq!(bash_complete(&env, &path, &["pledger", "show", "P-"]), pledges);
+    assert_eq!(bash_complete(&env, &path, &["pledger", "show", "F-"]), fulfillments);
+
+    let coverage = json(&["coverage", "--format", "json"]);
+    let mut areas: Vec<String> = coverage.iter().map(|a| a["code"].as_str().unwrap().to_owned()).collect();
+    areas.sort();
+    assert_eq!(bash_complete(&env, &path, &["pledger", "status", "--area", ""]), areas);
+    let categories: Vec<String> = coverage[0]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["category"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(categories.contains(&"training".to_owned()), "{categories:?}");
+    assert!(bash_complete(&env, &path, &["pledger", "pledge", "--category", "tr"]).contains(&"training".to_owned()));
+
+    // With no ledger to read, ids are simply not offered; commands still are.
+    let elsewhere = Env::new();
+    assert!(bash_complete(&elsewhere, &path, &["pledger", "status", "--org", ""]).is_empty());
+    assert_eq!(bash_complete(&elsewhere, &path, &["pledger", "stat"]), ["status"]);
+
     assert!(env.ok(&["completions", "zsh"]).starts_with("#compdef pledger"));
-    assert!(env.ok(&["completions", "fish"]).contains("complete -c pledger"));
+    assert!(env.ok(&["completions", "fish"]).contains("complete --keep-order --exclusive --command pledger"));
     let out = env.run(&["completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(2), "an unknown shell is a usage error");
 }
@@ -70,9 +127,12 @@ fn man_pages_are_generated_and_the_committed_ones_are_current() {
 fn a_closed_pipe_ends_pledger_quietly() {
     use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
+    // 400 events: a log of about 300 KB, more than a pipe's 64 KiB buffer, so the writer is
+    // still writing when the pipe closes.
+    let env = crate::common::generated_ledger(400);
     let mut child = Command::new(crate::common::bin())
-        // More than a pipe's 64 KiB buffer, so the writer is still writing when the pipe closes.
-        .args(["completions", "bash"])
+        .env("PLEDGER_LEDGER", &env.ledger)
+        .args(["log", "--format", "json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -81,7 +141,7 @@ fn a_closed_pipe_ends_pledger_quietly() {
     child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(&first, b"_pledger");
+    assert_eq!(&first, b"{\"seq\":0");
     assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }

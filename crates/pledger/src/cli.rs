@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::complete;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "pledger",
@@ -32,7 +34,7 @@ pub struct Global {
     #[arg(long, global = true, env = "PLEDGER_KEY", value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// The member you sign as; by default the member the ledger records your key for.
-    #[arg(long = "as", global = true, env = "PLEDGER_AS", value_name = "ID")]
+    #[arg(long = "as", global = true, env = "PLEDGER_AS", value_name = "ID", add = complete::members())]
     pub as_member: Option<String>,
     /// The ledger's origin: its name for `init` (e.g. hmis.sante.gov.ml/pledges); for
     /// --sign-only, the ledger the event is meant for when no ledger is at hand.
@@ -99,6 +101,7 @@ pub enum Command {
     /// Show one pledge, fulfillment or event (P-000001, F-000002, a sequence number, an event id).
     Show {
         /// P-000001, F-000002, a sequence number or an event id.
+        #[arg(add = complete::records())]
         id: String,
         /// How to print: table (the default), json or csv.
         #[arg(long, value_enum)]
@@ -134,7 +137,7 @@ pub enum Command {
     Scorecard(QueryArgs),
     /// Who does what where: per area (rolled up) and category, covered, promised or a gap.
     Coverage(QueryArgs),
-    /// Month by month: members, words, confirmed deliveries, withdrawals, running totals.
+    /// Month by month: members, pledged, confirmed deliveries, withdrawals, what fell due, running totals.
     Timeline(QueryArgs),
     /// Recompute the tree, the state and the projections from the entries.
     Rebuild,
@@ -191,10 +194,12 @@ pub enum Command {
         #[command(subcommand)]
         source: ImportSource,
     },
-    /// Write a self-contained HTML report: follow-through, words against deliveries, the coverage
-    /// map, overdue pledges, and the checkpoint it shows.
+    /// Write a self-contained HTML report: money per member, follow-through, pledged, claimed and
+    /// confirmed over time, the coverage map, overdue pledges, every pledge, and the checkpoint
+    /// it shows.
     Report(ReportArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell): commands, options,
+    /// and the ledger's member, pledge and fulfillment ids and area and category codes.
     Completions {
         /// The shell to complete for.
         #[arg(value_enum)]
@@ -250,7 +255,7 @@ pub struct IatiArgs {
     /// The IATI activity file (XML).
     pub file: PathBuf,
     /// The beneficiary of the pledges; by default the ledger's founding convener.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", add = complete::members())]
     pub to: Option<String>,
     /// Only what goes to this country (ISO 3166-1 alpha-2, e.g. ML): its share of
     /// multi-country activities, its transactions. By default the ledger's country, when its
@@ -308,10 +313,10 @@ pub struct When {
 #[derive(Args, Debug)]
 pub struct QueryArgs {
     /// Only this member's pledges (for status: made or received).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", add = complete::members())]
     pub org: Option<String>,
     /// Only pledges covering this area or an area inside it.
-    #[arg(long, value_name = "CODE")]
+    #[arg(long, value_name = "CODE", add = complete::areas())]
     pub area: Option<String>,
     #[command(flatten)]
     pub when: When,
@@ -352,6 +357,7 @@ pub enum ProveWhat {
     /// That an entry is in the tree (by default the tree of the latest checkpoint).
     Inclusion {
         /// P-000001 and the like, a sequence number, or an event id.
+        #[arg(add = complete::records())]
         id: String,
         /// The size of the tree to prove it in; by default the latest checkpoint's.
         #[arg(long, value_name = "N")]
@@ -590,6 +596,7 @@ pub enum MemberAction {
     /// Register one more IATI organisation identifier a member publishes under (conveners only).
     IatiOrg {
         /// The member's id.
+        #[arg(add = complete::members())]
         id: String,
         /// The identifier (reporting-org/@ref), e.g. XM-DAC-41114.
         #[arg(value_name = "REF")]
@@ -604,6 +611,7 @@ pub enum KeyAction {
     /// Add a public key to a member.
     Add {
         /// The member's id.
+        #[arg(add = complete::members())]
         id: String,
         /// The new public key file (FILE.pub of `pledger keygen FILE`).
         #[arg(long, value_name = "FILE")]
@@ -617,6 +625,7 @@ pub enum KeyAction {
     /// Revoke a member's key: it signs nothing recorded after this.
     Revoke {
         /// The member's id.
+        #[arg(add = complete::members())]
         id: String,
         /// The key's id, as `pledger members` lists it.
         keyid: String,
@@ -641,7 +650,7 @@ pub enum AreaAction {
         #[arg(long)]
         level: String,
         /// The area it lies in (a country has none).
-        #[arg(long, value_name = "CODE")]
+        #[arg(long, value_name = "CODE", add = complete::areas())]
         parent: Option<String>,
         #[command(flatten)]
         write: WriteOpts,
@@ -677,13 +686,13 @@ pub struct ValueArg {
 #[derive(Args, Debug)]
 pub struct PledgeArgs {
     /// The beneficiary's member id.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", add = complete::members())]
     pub to: String,
     /// What kind of support, as a category the ledger defines (training, equipment…).
-    #[arg(long)]
+    #[arg(long, add = complete::categories())]
     pub category: String,
     /// Areas covered, comma-separated.
-    #[arg(long, value_name = "A[,A]", required = true, value_delimiter = ',')]
+    #[arg(long, value_name = "A[,A]", required = true, value_delimiter = ',', add = complete::areas())]
     pub area: Vec<String>,
     /// Money pledged, in the currency's units (12500.50), with --currency.
     #[arg(long, value_name = "X", conflicts_with_all = ["quantity", "unit"], requires = "currency", allow_hyphen_values = true)]
@@ -714,6 +723,7 @@ pub struct PledgeArgs {
 #[derive(Args, Debug)]
 pub struct AmendArgs {
     /// Your pledge (P-000001).
+    #[arg(add = complete::pledges())]
     pub pledge: String,
     /// The new due date (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
@@ -722,7 +732,7 @@ pub struct AmendArgs {
     #[arg(long, value_name = "X", allow_hyphen_values = true)]
     pub increase: Option<String>,
     /// Replace the areas covered, comma-separated.
-    #[arg(long, value_name = "A[,A]", value_delimiter = ',')]
+    #[arg(long, value_name = "A[,A]", value_delimiter = ',', add = complete::areas())]
     pub area: Option<Vec<String>>,
     /// The new title, in words (1-300 characters).
     #[arg(long)]
@@ -747,6 +757,7 @@ pub struct UnitOverride {
 #[derive(Args, Debug)]
 pub struct FulfillArgs {
     /// Your pledge (P-000001).
+    #[arg(add = complete::pledges())]
     pub pledge: String,
     #[command(flatten)]
     pub value: ValueArg,
@@ -763,7 +774,7 @@ pub struct FulfillArgs {
     #[arg(long)]
     pub note: Option<String>,
     /// The delivery goes beyond what the pledge leaves undelivered (or the pledge was
-    /// withdrawn): the excess is recorded and shown as delivered beyond the words.
+    /// withdrawn): the excess is recorded and shown as delivered beyond the pledge.
     #[arg(long)]
     pub beyond: bool,
     #[command(flatten)]
@@ -779,7 +790,7 @@ pub struct FulfillArgs {
 pub struct AttestArgs {
     /// The fulfillments (F-000001 …), each given the verdict: all recorded in one durable
     /// group, or none if one is refused.
-    #[arg(required_unless_present = "file", value_name = "ID")]
+    #[arg(required_unless_present = "file", value_name = "ID", add = complete::fulfillments())]
     pub fulfillments: Vec<String>,
     /// Verdicts from a CSV file with the columns id, verdict (confirm or dispute) and
     /// optionally note: all recorded in one durable group, or none if one is refused.
@@ -801,6 +812,7 @@ pub struct AttestArgs {
 #[derive(Args, Debug)]
 pub struct WithdrawArgs {
     /// Your pledge (P-000001).
+    #[arg(add = complete::pledges())]
     pub pledge: String,
     /// How much to withdraw; by default all that is still undelivered.
     #[command(flatten)]
@@ -817,6 +829,7 @@ pub struct WithdrawArgs {
 #[derive(Args, Debug)]
 pub struct ReverseArgs {
     /// The fulfillment (F-000001).
+    #[arg(add = complete::fulfillments())]
     pub fulfillment: String,
     #[command(flatten)]
     pub value: ValueArg,

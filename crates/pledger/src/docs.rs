@@ -6,7 +6,7 @@ use std::path::Path;
 use clap::CommandFactory;
 
 use crate::cli::Cli;
-use crate::fail::{input, Result};
+use crate::fail::{input, Failure, Result};
 
 /// The command line as clap parses it, with each command's examples after its help.
 pub fn command() -> clap::Command {
@@ -27,10 +27,11 @@ fn with_examples(mut cmd: clap::Command, path: &str) -> clap::Command {
     cmd
 }
 
+/// Prints the completion script for `shell`: it calls pledger back at each Tab, so that member,
+/// pledge and fulfillment ids and area and category codes are offered from the ledger.
 pub fn completions(shell: clap_complete::Shell) -> Result<()> {
-    let mut cmd = command();
-    clap_complete::generate(shell, &mut cmd, "pledger", &mut std::io::stdout().lock());
-    Ok(())
+    crate::complete::write_registration(shell, &mut std::io::stdout().lock())
+        .map_err(|e| Failure::new(pledger_app::Kind::Storage, format!("cannot write the completion script: {e}")))
 }
 
 /// Writes `pledger.1` and a page per command and subcommand (`pledger-import-iati.1`); prints

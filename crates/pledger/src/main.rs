@@ -2,6 +2,7 @@
 //! of the ledger lives in those crates, not here.
 
 mod cli;
+mod complete;
 mod console;
 mod demo;
 mod docs;
@@ -32,6 +33,8 @@ fn main() -> ExitCode {
     // error or a panic in `println!`; like other Unix tools, pledger ends quietly instead. Every
     // acknowledged write is on disk before its id is printed.
     sigpipe::reset();
+    // The shell asking for completions (PLEDGER_COMPLETE set): answered here, before anything else.
+    complete::run_if_asked();
     let parsed = docs::command().try_get_matches().and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
     let cli = match parsed {
         Ok(cli) => cli,
