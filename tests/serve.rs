@@ -815,3 +815,45 @@ fn no_client_holds_the_server_and_a_client_gone_writes_nothing() {
     assert_eq!(env.state(), before);
     env.ok(&["verify"]);
 }
+
+/// With PLEDGER_SERVE_ON_USE, the first command starts a server the next commands reach, and
+/// the server stops by itself once idle: the same answers as processes of their own, every
+/// write on disk, the ledger as verify finds it; a bad setting is named.
+#[test]
+fn a_server_started_on_first_use_serves_the_next_commands_and_stops_when_idle() {
+    let env = busy_ledger();
+    let socket = env.ledger.join("pledger.sock");
+    let before = env.ok(&["status", "--format", "json"]);
+    assert!(!socket.exists(), "no server until one is asked for");
+    let on_use = |value: &str, args: &[&str]| env.cmd().env("PLEDGER_SERVE_ON_USE", value).args(args).output().unwrap();
+
+    let first = on_use("2", &["status", "--format", "json"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(String::from_utf8_lossy(&first.stdout).trim(), before);
+    assert!(connect(&socket).is_ok(), "the first command left a server listening");
+    // The next commands, writes included, are answered by it.
+    let p = env.pledge_xof("psi", "250000");
+    assert_eq!(p, "P-000002");
+    let served = on_use("2", &["show", &p, "--format", "json"]);
+    assert!(served.status.success(), "{}", String::from_utf8_lossy(&served.stderr));
+
+    // Idle for two seconds, it stops and removes its socket.
+    let start = Instant::now();
+    while socket.exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the idle server never stopped");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The write is on disk: a process of its own reads it, and the ledger verifies.
+    assert_eq!(env.ok(&["show", &p, "--format", "json"]), String::from_utf8_lossy(&served.stdout).trim());
+    env.ok(&["verify"]);
+
+    // 0 starts nothing; a bad value is a usage error naming the setting, and nothing runs.
+    let none = on_use("0", &["status", "--format", "json"]);
+    assert!(none.status.success());
+    assert!(!socket.exists(), "PLEDGER_SERVE_ON_USE=0 starts no server");
+    let bad = on_use("soon", &["status"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("PLEDGER_SERVE_ON_USE") && err.lines().count() == 1, "{err}");
+    assert!(!socket.exists());
+}

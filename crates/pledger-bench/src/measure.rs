@@ -52,9 +52,15 @@ pub(crate) struct Ran {
 }
 
 pub(crate) fn run_cmd(bin: &Path, args: &[&str], stdout_to_null: bool) -> Res<Ran> {
+    run_cmd_env(bin, args, stdout_to_null, &[])
+}
+
+/// [`run_cmd`] with `env` set for the process.
+pub(crate) fn run_cmd_env(bin: &Path, args: &[&str], stdout_to_null: bool, env: &[(&str, &str)]) -> Res<Ran> {
     let start = Instant::now();
     let mut child = Command::new(bin)
         .args(args)
+        .envs(env.iter().copied())
         .stdout(if stdout_to_null { Stdio::null() } else { Stdio::piped() })
         .stderr(Stdio::piped())
         .spawn()
@@ -488,6 +494,34 @@ fn queries(work: &Path, bin: &Path, events: u64, samples: usize, r: &mut Report)
     let served = as_processes(&bin, l, key, cli_samples, ", ledger served", r);
     server.stop()?;
     served?;
+    // With PLEDGER_SERVE_ON_USE, the first command starts the server the next ones reach (as
+    // above), and the server stops once idle.
+    let first = run_cmd_env(
+        &bin,
+        &["--ledger", l, "status", "--org", "m100", "--format", "json"],
+        true,
+        &[("PLEDGER_SERVE_ON_USE", "3")],
+    )?;
+    let idle_from = Instant::now();
+    let socket = ledger.join("pledger.sock");
+    r.row(
+        "first command with PLEDGER_SERVE_ON_USE (opens the ledger, starts the server; the next are served as above)",
+        format!("{:.0} ms", first.secs * 1000.0),
+        "—".into(),
+        "—".into(),
+    );
+    while socket.exists() {
+        if idle_from.elapsed() > Duration::from_secs(60) {
+            return Err("the server started on first use did not stop when idle".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    r.row(
+        "server started on first use, PLEDGER_SERVE_ON_USE=3: gone after",
+        format!("{:.1} s idle", idle_from.elapsed().as_secs_f64()),
+        "—".into(),
+        "—".into(),
+    );
     let half = (events / 2).to_string();
     let ran = run_cmd(&bin, &["--ledger", l, "status", "--at", &half, "--format", "json"], true)?;
     r.row(

@@ -242,6 +242,10 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's head and body.
     #[arg(long, default_value_t = 30, value_name = "SECS", requires = "http")]
     pub read_timeout: u64,
+    /// Stop after SECS seconds without a request (as a server started on first use does, see
+    /// PLEDGER_SERVE_ON_USE); by default, serve until stopped.
+    #[arg(long, value_name = "SECS", conflicts_with = "http", value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]

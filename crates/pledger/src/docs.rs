@@ -189,6 +189,10 @@ pub fn examples(path: &str) -> &'static [(&'static str, &'static str)] {
         "serve" => &[
             ("Keep the ledger open for the commands run on this machine:", "pledger serve --quiet &"),
             ("Serve partners over HTTP (behind a TLS proxy):", "pledger serve --http 127.0.0.1:8417"),
+            (
+                "Or let the first command start a server that stops after 10 idle minutes:",
+                "export PLEDGER_SERVE_ON_USE=600",
+            ),
         ],
         "prove inclusion" => &[("Prove a delivery is in the log:", "pledger prove inclusion F-000001 > proof.json")],
         "monitor" => &[(

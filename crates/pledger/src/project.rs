@@ -354,7 +354,7 @@ pub fn compact(g: &Global) -> Result<()> {
     let path = crate::session::ledger_path(g)?;
     if crate::serve::listening(path) {
         return Err(crate::fail::in_use(
-            "the ledger is served by `pledger serve`, and compaction swaps its files: stop the server, then compact",
+            "the ledger is served by `pledger serve`, and compaction swaps its files: stop the server (one started on first use stops by itself once idle), then compact",
         ));
     }
     let copying = crate::progress::counter("copying keys", g.quiet);

@@ -19,7 +19,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -46,6 +46,66 @@ pub fn wait(g: &Global) -> Duration {
 pub fn listening(dir: &Path) -> bool {
     let socket = dir.join(SOCKET);
     socket.exists() && connect(&socket).is_ok()
+}
+
+/// The setting that starts a server on first use: the seconds it then stays without a request.
+pub const ON_USE: &str = "PLEDGER_SERVE_ON_USE";
+
+/// `PLEDGER_SERVE_ON_USE`: the seconds a server started on first use stays idle, if set (unset,
+/// empty or 0: no server is started).
+pub fn on_use() -> Result<Option<u64>> {
+    let Some(value) = std::env::var_os(ON_USE) else { return Ok(None) };
+    let text = value.to_string_lossy();
+    match text.trim() {
+        "" | "0" => Ok(None),
+        t => t.parse::<u64>().map(Some).map_err(|_| {
+            crate::fail::usage(format!(
+                "{ON_USE}={text:?}: give the seconds a server started on first use stays without a request (0: none)"
+            ))
+        }),
+    }
+}
+
+/// Starts `pledger serve --idle IDLE` on the ledger `dir`, apart from this process (its own
+/// process group, no terminal), and waits until its socket answers: true once it does; false
+/// if there is no ledger there, or the server could not start (then the ledger is opened here,
+/// which says why).
+pub fn start(dir: &Path, idle: u64, wait: Duration) -> Result<bool> {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    // sled writes a `conf` file in every database directory: no ledger, no server.
+    if !dir.join("conf").is_file() {
+        return Ok(false);
+    }
+    let Ok(exe) = std::env::current_exe() else { return Ok(false) };
+    let spawned = Command::new(exe)
+        .arg("--ledger")
+        .arg(dir)
+        .arg("--quiet")
+        .arg("--wait")
+        .arg(wait.as_secs_f64().to_string())
+        .args(["serve", "--idle", &idle.to_string()])
+        .env_remove(ON_USE)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    let Ok(mut child) = spawned else { return Ok(false) };
+    // Opening a large ledger takes a fraction of a second; another process holding it, up to
+    // --wait. The child is not waited for: it outlives this process.
+    let deadline = std::time::Instant::now() + wait + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if reach(dir)? {
+            return Ok(true);
+        }
+        if !matches!(child.try_wait(), Ok(None)) {
+            // It stopped: another server came first, or it could not open the ledger.
+            return reach(dir);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(false)
 }
 
 /// Whether a server of this user's own answers on `dir`'s socket; `false` if no server listens
@@ -246,13 +306,16 @@ pub fn serve(g: &Global, a: &crate::cli::ServeArgs) -> Result<()> {
     let _socket_removed = RemoveOnDrop(socket.clone());
     let http_stop = Arc::new(pledger_http::server::Stop::new());
     watch_signals(&socket, Arc::clone(&http_stop))?;
+    if let Some(idle) = a.idle {
+        stop_when_idle(&socket, Duration::from_secs(idle));
+    }
     let size = ledger.size();
     let ledger = Arc::new(RwLock::new(ledger));
     let Some((tcp, config)) = http else {
         if !g.quiet {
             eprintln!("pledger: serving {} ({size} entries) on {}; Ctrl-C stops", dir.display(), socket.display());
         }
-        return answer_socket(&listener, &ledger, &dir, g);
+        return answer_socket(&listener, &ledger, g);
     };
     if !g.quiet {
         let addr = tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -263,8 +326,8 @@ pub fn serve(g: &Global, a: &crate::cli::ServeArgs) -> Result<()> {
         );
     }
     let on_socket = {
-        let (ledger, dir, g2) = (Arc::clone(&ledger), dir.clone(), g.clone());
-        std::thread::spawn(move || answer_socket(&listener, &ledger, &dir, &g2))
+        let (ledger, g2) = (Arc::clone(&ledger), g.clone());
+        std::thread::spawn(move || answer_socket(&listener, &ledger, &g2))
     };
     let served = pledger_http::server::run(Arc::clone(&ledger), tcp, config, http_stop);
     STOP.store(true, Ordering::SeqCst);
@@ -307,13 +370,46 @@ fn http_config(
     Ok((tcp, config))
 }
 
+/// Milliseconds since [`EPOCH`] at the end of the last request answered on the socket (or at
+/// the start): what `--idle` counts from.
+static LAST_ANSWERED: AtomicU64 = AtomicU64::new(0);
+/// Set while a request on the socket is being answered.
+static ANSWERING: AtomicBool = AtomicBool::new(false);
+/// When the server started.
+static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+fn now_ms() -> u64 {
+    EPOCH.get_or_init(std::time::Instant::now).elapsed().as_millis().try_into().unwrap_or(u64::MAX)
+}
+
+/// Stops the server once `idle` has passed since the last request on the socket, none being
+/// answered. A client that connects just as it stops finds the server gone before its request
+/// began, and opens the ledger itself ([`Asked::NotBegun`]).
+fn stop_when_idle(socket: &Path, idle: Duration) {
+    LAST_ANSWERED.store(now_ms(), Ordering::SeqCst);
+    let socket = socket.to_owned();
+    let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let quiet_for = now_ms().saturating_sub(LAST_ANSWERED.load(Ordering::SeqCst));
+        if !ANSWERING.load(Ordering::SeqCst) && quiet_for >= idle_ms {
+            STOP.store(true, Ordering::SeqCst);
+            // Wake the loop waiting for a connection.
+            let _ = connect(&socket);
+            return;
+        }
+    });
+}
+
 /// Answers the socket's connections, one at a time, on the shared ledger, until stopped.
-fn answer_socket(listener: &UnixListener, ledger: &RwLock<Ledger>, dir: &Path, g: &Global) -> Result<()> {
+fn answer_socket(listener: &UnixListener, ledger: &RwLock<Ledger>, g: &Global) -> Result<()> {
     for conn in listener.incoming() {
         if STOP.load(Ordering::SeqCst) {
             break;
         }
         let Ok(conn) = conn else { continue };
+        ANSWERING.store(true, Ordering::SeqCst);
+        let _answered = Answered;
         let start = std::time::Instant::now();
         let mut guard = ledger.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let ran = answer(&conn, &mut guard);
@@ -329,9 +425,18 @@ fn answer_socket(listener: &UnixListener, ledger: &RwLock<Ledger>, dir: &Path, g
         if !ok && !guard.in_step_with_store().unwrap_or(false) {
             guard.reopen(wait(g)).map_err(Failure::from)?;
         }
-        let _ = dir;
     }
     Ok(())
+}
+
+/// Marks the end of a request on the socket, however it ended.
+struct Answered;
+
+impl Drop for Answered {
+    fn drop(&mut self) {
+        LAST_ANSWERED.store(now_ms(), Ordering::SeqCst);
+        ANSWERING.store(false, Ordering::SeqCst);
+    }
 }
 
 /// Listens on `socket`, reachable by this user alone from its first moment, whatever the

@@ -58,14 +58,23 @@ impl Session {
         Session::reach(g, Some(&opts), how)
     }
 
-    /// The ledger of `g`: through its server if one answers (and is this user's), else opened
-    /// here — waiting for another process up to `--wait`, unless that process turns out to be
-    /// a server, which then answers.
+    /// The ledger of `g`: through its server if one answers (and is this user's) or, with
+    /// `PLEDGER_SERVE_ON_USE`, one this starts; else opened here — waiting for another process
+    /// up to `--wait`, unless that process turns out to be a server, which then answers.
     pub fn open(g: &Global, how: Open) -> Result<Session> {
         let path = ledger_path(g)?;
         let wait = serve::wait(g);
+        let served = || Session::Served { dir: path.to_owned(), socket: path.join(serve::SOCKET), wait, how };
         if serve::reach(path)? {
-            return Ok(Session::Served { dir: path.to_owned(), socket: path.join(serve::SOCKET), wait, how });
+            return Ok(served());
+        }
+        // With PLEDGER_SERVE_ON_USE, the first command starts the server the next ones reach.
+        if how == Open::Normal {
+            if let Some(idle) = serve::on_use()? {
+                if serve::start(path, idle, wait)? {
+                    return Ok(served());
+                }
+            }
         }
         Session::open_here(path, wait, how)
     }
