@@ -94,7 +94,7 @@ pub fn start(dir: &Path, idle: u64, wait: Duration) -> Result<bool> {
     let Ok(mut child) = spawned else { return Ok(false) };
     // Opening a large ledger takes a fraction of a second; another process holding it, up to
     // --wait. The child is not waited for: it outlives this process.
-    let deadline = std::time::Instant::now() + wait + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + wait + Duration::from_secs(5);
     while std::time::Instant::now() < deadline {
         if reach(dir)? {
             return Ok(true);
