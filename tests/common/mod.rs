@@ -66,6 +66,8 @@ impl Env {
             .env_remove("PLEDGER_KEY")
             .env_remove("PLEDGER_AS")
             .env_remove("PLEDGER_ORIGIN")
+            // No server started on first use unless a test asks for one.
+            .env_remove("PLEDGER_SERVE_ON_USE")
             // Tables fitted to the default width, whatever terminal runs the tests.
             .env_remove("COLUMNS")
             .env("NO_COLOR", "1");

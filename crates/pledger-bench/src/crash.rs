@@ -37,7 +37,9 @@ pub struct Summary {
 }
 
 fn pledger(bin: &Path, ledger: &Path, args: &[&str]) -> std::io::Result<std::process::Output> {
-    Command::new(bin).arg("--ledger").arg(ledger).arg("--quiet").args(args).output()
+    // The commands open the ledger themselves unless the run is of a server: no server started
+    // on first use behind the harness's back.
+    Command::new(bin).arg("--ledger").arg(ledger).arg("--quiet").args(args).env_remove("PLEDGER_SERVE_ON_USE").output()
 }
 
 /// What a crash run does.
