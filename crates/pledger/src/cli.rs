@@ -244,8 +244,16 @@ pub struct ServeArgs {
     pub read_timeout: u64,
     /// Stop after SECS seconds without a request (as a server started on first use does, see
     /// PLEDGER_SERVE_ON_USE); by default, serve until stopped.
-    #[arg(long, value_name = "SECS", conflicts_with = "http", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", conflicts_with = "http", value_parser = idle_secs)]
     pub idle: Option<u64>,
+}
+
+/// `--idle`: a whole number of seconds, 1 or more.
+fn idle_secs(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("give a whole number of seconds, 1 or more".into()),
+    }
 }
 
 #[derive(Subcommand, Debug)]
