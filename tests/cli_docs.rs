@@ -86,6 +86,31 @@ fn bash_completes_commands_options_and_the_ledgers_ids() {
     assert!(bash_complete(&elsewhere, &path, &["pledger", "status", "--org", ""]).is_empty());
     assert_eq!(bash_complete(&elsewhere, &path, &["pledger", "stat"]), ["status"]);
 
+    // zsh and fish are given each pledge's title and each member's name beside its id.
+    let zsh = Command::new(crate::common::bin())
+        .args(["--", "pledger", "fulfill", "P-"])
+        .env("PLEDGER_COMPLETE", "zsh")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .env("PLEDGER_LEDGER", &env.ledger)
+        .output()
+        .unwrap();
+    let zsh = String::from_utf8_lossy(&zsh.stdout).into_owned();
+    let title = statuses[0]["title"].as_str().unwrap();
+    let shown: String = title.chars().take(60).collect();
+    assert!(zsh.lines().any(|l| l.starts_with(&format!("{}:{shown}", statuses[0]["id"].as_str().unwrap()))), "{zsh}");
+    let fish = Command::new(crate::common::bin())
+        .args(["--", "pledger", "status", "--org", ""])
+        .env("PLEDGER_COMPLETE", "fish")
+        .env("PLEDGER_LEDGER", &env.ledger)
+        .output()
+        .unwrap();
+    let fish = String::from_utf8_lossy(&fish.stdout).into_owned();
+    let member = &json(&["members", "--format", "json"])[0];
+    assert!(
+        fish.lines().any(|l| l == format!("{}\t{}", member["id"].as_str().unwrap(), member["name"].as_str().unwrap())),
+        "{fish}"
+    );
+
     assert!(env.ok(&["completions", "zsh"]).starts_with("#compdef pledger"));
     assert!(env.ok(&["completions", "fish"]).contains("complete --keep-order --exclusive --command pledger"));
     let out = env.run(&["completions", "tcsh"]);
