@@ -422,7 +422,7 @@ pub fn demo_summary(ledger: &Ledger, kept: Option<&std::path::Path>) -> Result<(
     )?;
     crate::console::outln!()?;
     crate::console::outln!(
-        "Who kept their word (follow-through: confirmed deliveries ÷ words, averaged over pledges):"
+        "Who kept their word (follow-through: confirmed deliveries ÷ pledged, averaged over pledges):"
     )?;
     print_scorecard(&projection::scorecard(&statuses, &data.members, &[]), Format::Table)?;
     crate::console::outln!()?;
