@@ -5,6 +5,7 @@
 //! file of its client's, nor waits on one.
 
 use pledger_core::event::PublicKey;
+use pledger_core::projection::{AreaCoverage, MemberSet, Members};
 use pledger_core::{Date, PledgeId};
 use pledger_log::Envelope;
 use pledger_store::Ledger;
@@ -243,6 +244,87 @@ pub enum Answer {
     Progress(Progress),
     /// The request is done (the last part of one answered in parts).
     Done,
+    /// [`Answer::Coverage`] in the form a socket carries it ([`CoverageBits`]).
+    CoverageBits(CoverageBits),
+}
+
+/// A coverage answer as the local socket carries it: the members named once, each cell's as bits
+/// over them. At a million events the matrix names 150,000 member ids, 2 MB of JSON whose
+/// reading was most of a served `coverage`; as bits it is a few kilobytes. What a person or a
+/// program reads is [`Answer::Coverage`], rebuilt by [`CoverageBits::rows`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoverageBits {
+    /// The rows, every list of members left empty.
+    rows: Rows<pledger_core::projection::AreaCoverage>,
+    /// The member ids the sets are places in, in id order.
+    roster: Vec<pledger_core::MemberId>,
+    /// Each list of members, in the order [`members_of`] visits them.
+    sets: Vec<MemberSet>,
+}
+
+/// Every list of members of the rows, in a fixed order: each area's pledging and delivered, then
+/// each of its categories'.
+fn members_of(rows: &mut [AreaCoverage]) -> Vec<&mut Members> {
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(&mut row.pledging);
+        out.push(&mut row.delivered);
+        for cell in &mut row.categories {
+            out.push(&mut cell.pledging);
+            out.push(&mut cell.delivered);
+        }
+    }
+    out
+}
+
+impl CoverageBits {
+    /// The compact form of `rows`.
+    pub fn of(mut rows: Rows<AreaCoverage>) -> CoverageBits {
+        let mut lists = members_of(&mut rows.rows);
+        // A matrix computed here shares one roster; one read from elsewhere may not.
+        let shared = lists.first().map(|m| std::sync::Arc::clone(m.roster()));
+        let roster: std::sync::Arc<[pledger_core::MemberId]> = match shared {
+            Some(r) if lists.iter().all(|m| std::sync::Arc::ptr_eq(m.roster(), &r)) => r,
+            _ => {
+                let ids: std::collections::BTreeSet<_> = lists.iter().flat_map(|m| m.iter().cloned()).collect();
+                ids.into_iter().collect()
+            }
+        };
+        let mut sets = Vec::with_capacity(lists.len());
+        for m in lists.iter_mut() {
+            if std::sync::Arc::ptr_eq(m.roster(), &roster) {
+                sets.push(m.places().clone());
+            } else {
+                let mut set = MemberSet::with_room(roster.len());
+                for id in m.iter() {
+                    if let Ok(i) = roster.binary_search(id) {
+                        set.insert(i);
+                    }
+                }
+                sets.push(set);
+            }
+            **m = Members::default();
+        }
+        CoverageBits { rows, roster: roster.to_vec(), sets }
+    }
+
+    /// The rows it carries, every list of members restored.
+    pub fn rows(self) -> Result<Rows<AreaCoverage>> {
+        let CoverageBits { mut rows, roster, sets } = self;
+        let roster: std::sync::Arc<[pledger_core::MemberId]> = roster.into();
+        let mut lists = members_of(&mut rows.rows);
+        if lists.len() != sets.len() {
+            return Err(Error::input(format!(
+                "a coverage answer with {} lists of members carries {} sets",
+                lists.len(),
+                sets.len()
+            )));
+        }
+        for (m, set) in lists.iter_mut().zip(sets) {
+            **m = Members::of(set, &roster);
+        }
+        Ok(rows)
+    }
 }
 
 /// Where the parts of an answer go as they are made; an error stops the work (the asker went
@@ -411,5 +493,51 @@ impl std::io::Write for ChunkWriter<'_> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Rows<AreaCoverage> {
+        let cell = |c: &str, p: &[&str], d: &[&str]| serde_json::json!({"category": c, "pledging": p, "delivered": d, "status": if d.is_empty() { "promised" } else { "covered" }});
+        serde_json::from_value(serde_json::json!({
+            "described": {"origin": "test.pledger/ledger", "size": 12, "as_of": null, "eval": "2026-01-01"},
+            "rows": [
+                {"code": "ML", "name": "Mali", "level": "country", "parent": null, "depth": 0, "status": "covered",
+                 "pledging": ["dns", "psi", "unicef"], "delivered": ["psi"],
+                 "categories": [cell("training", &["psi"], &["psi"]), cell("software", &["dns", "unicef"], &[])]},
+                {"code": "ML-3", "name": "Sikasso", "level": "region", "parent": "ML", "depth": 1, "status": "gap",
+                 "pledging": [], "delivered": [], "categories": [cell("training", &[], &[])]}
+            ]
+        }))
+        .expect("a coverage answer")
+    }
+
+    /// The socket's compact form gives back every row, whether the lists share one roster (as a
+    /// matrix computed here does) or each has its own (as one read from JSON does).
+    #[test]
+    fn coverage_bits_give_back_the_rows() {
+        let read = rows();
+        let bits = CoverageBits::of(read.clone());
+        assert_eq!(bits.roster.len(), 3);
+        let json = serde_json::to_string(&Answer::CoverageBits(bits)).expect("serializes");
+        assert!(json.matches("unicef").count() == 1, "each id once: {json}");
+        let Answer::CoverageBits(back) = serde_json::from_str(&json).expect("reads back") else { panic!("{json}") };
+        let back = back.rows().expect("rows");
+        assert_eq!(back, read);
+        assert_eq!(serde_json::to_string(&back).ok(), serde_json::to_string(&read).ok());
+        // Rebuilt rows share one roster: compacting them again takes their sets as they are.
+        let again = CoverageBits::of(back).rows().expect("rows");
+        assert_eq!(again, read);
+    }
+
+    #[test]
+    fn coverage_bits_that_do_not_match_their_rows_are_refused() {
+        let mut bits = CoverageBits::of(rows());
+        bits.sets.pop();
+        let e = bits.rows().expect_err("a set is missing");
+        assert!(e.to_string().contains("carries"), "{e}");
     }
 }

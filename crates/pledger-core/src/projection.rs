@@ -716,8 +716,8 @@ pub fn coverage_of(cells: &CellsMembers, areas: &[AreaRecord], root: Option<&Are
     coverage_of_sets(&CellSets::of_members(cells), areas, root)
 }
 
-/// A set of members: bits over a list of member ids in id order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A set of members: bits over a list of member ids in id order (written as its 64-bit words).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberSet(Vec<u64>);
 
 impl MemberSet {
@@ -774,6 +774,16 @@ impl Members {
     /// The members, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &MemberId> + '_ {
         self.set.places().filter_map(|i| self.all.get(i))
+    }
+
+    /// The list of ids the set's places are in.
+    pub fn roster(&self) -> &std::sync::Arc<[MemberId]> {
+        &self.all
+    }
+
+    /// The set, as places in [`Members::roster`].
+    pub fn places(&self) -> &MemberSet {
+        &self.set
     }
 
     /// Whether there are none.

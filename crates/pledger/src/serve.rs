@@ -260,7 +260,7 @@ pub fn ask(
                 on_part(part)?;
             }
             Ok(Some((wire::BYTES, bytes))) => on_part(Answer::Bytes(bytes))?,
-            Ok(Some((wire::ANSWER, body))) => break serde_json::from_slice(&body).map_err(|_| lost(dir))?,
+            Ok(Some((wire::ANSWER, body))) => break expand(serde_json::from_slice(&body).map_err(|_| lost(dir))?)?,
             Ok(Some((wire::FAILED, body))) => return Err(failure(&body)),
             _ => return Err(lost(dir)),
         }
@@ -269,6 +269,22 @@ pub fn ask(
     // with this process.
     drop(sender);
     Ok(Asked::Answered(Box::new(answer)))
+}
+
+/// An answer as the socket carries it: a coverage matrix as bits over its members.
+fn compact(answer: Answer) -> Answer {
+    match answer {
+        Answer::Coverage(rows) => Answer::CoverageBits(service::CoverageBits::of(rows)),
+        a => a,
+    }
+}
+
+/// An answer as the command reads it: [`compact`] undone.
+fn expand(answer: Answer) -> Result<Answer> {
+    match answer {
+        Answer::CoverageBits(bits) => Ok(Answer::Coverage(bits.rows()?)),
+        a => Ok(a),
+    }
 }
 
 fn failure(body: &[u8]) -> Failure {
@@ -590,7 +606,7 @@ fn answer(conn: &UnixStream, ledger: &mut Ledger) -> Option<(String, u8)> {
     let outcome =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service::handle(ledger, request, input, &mut sink)));
     let (tag, body, code) = match outcome {
-        Ok(Ok(answer)) => (wire::ANSWER, serde_json::to_vec(&answer).unwrap_or_default(), 0),
+        Ok(Ok(answer)) => (wire::ANSWER, serde_json::to_vec(&compact(answer)).unwrap_or_default(), 0),
         Ok(Err(e)) => {
             let f = Failure::from(e);
             let code = f.code();
