@@ -85,7 +85,7 @@ pub fn run(bin: &Path, work: &Path, plan: &Plan) -> Result<Summary, String> {
     while s.kills < kills {
         let mut server = None;
         if served {
-            if !ledger.join("conf").exists() {
+            if !pledger_store::looks_like_ledger(&ledger) {
                 let genesis = genesis.to_str().ok_or("bad path")?;
                 let founded = pledger(bin, &ledger, &["submit", "--create", genesis]).map_err(|e| e.to_string())?;
                 if !founded.status.success() {
@@ -134,7 +134,7 @@ pub fn run(bin: &Path, work: &Path, plan: &Plan) -> Result<Summary, String> {
         let printed = reader.join().map_err(|_| "reader thread panicked")?;
         acknowledged.extend(printed);
 
-        if !ledger.join("conf").exists()
+        if !pledger_store::looks_like_ledger(&ledger)
             || acknowledged.is_empty() && pledger(bin, &ledger, &["log"]).map(|o| !o.status.success()).unwrap_or(true)
         {
             // Killed before the ledger existed: nothing was acknowledged, nothing to check.

@@ -190,8 +190,9 @@ fn open_db(path: &Path, cache: u64, wait: Duration, give_up: &mut dyn FnMut() ->
     }
 }
 
-/// sled writes a `conf` file in every database directory.
-fn looks_like_ledger(path: &Path) -> bool {
+/// Whether `path` holds a ledger's database, by the `conf` file sled writes in every one (without
+/// opening it).
+pub fn looks_like_ledger(path: &Path) -> bool {
     path.join("conf").is_file()
 }
 

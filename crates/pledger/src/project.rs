@@ -51,7 +51,8 @@ fn caption(d: &Described, format: Format) {
     }
 }
 
-fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
+/// Prints `rows` as JSON Lines, one object a line.
+pub fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
     let mut out = crate::console::stdout();
     for r in rows {
         serde_json::to_writer(&mut out, r).map_err(std::io::Error::from)?;

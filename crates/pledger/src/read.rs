@@ -182,11 +182,7 @@ pub fn members(g: &Global, format: Option<Format>, remote: Option<&str>) -> Resu
         other => return Err(unexpected(other)),
     };
     if format == Format::Json {
-        let mut out = crate::console::stdout();
-        for m in &members {
-            writeln!(out, "{}", serde_json::to_string(m).map_err(std::io::Error::from)?)?;
-        }
-        return Ok(out.flush()?);
+        return crate::project::print_json_lines(&members);
     }
     let mut grid = Grid::of(vec![
         col("id"),

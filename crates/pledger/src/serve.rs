@@ -73,8 +73,8 @@ pub fn on_use() -> Result<Option<u64>> {
 pub fn start(dir: &Path, idle: u64, wait: Duration) -> Result<bool> {
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
-    // sled writes a `conf` file in every database directory: no ledger, no server.
-    if !dir.join("conf").is_file() {
+    // No ledger, no server.
+    if !pledger_store::looks_like_ledger(dir) {
         return Ok(false);
     }
     let Ok(exe) = std::env::current_exe() else { return Ok(false) };
